@@ -1,0 +1,105 @@
+/**
+ * The shape of `schema/plugin.json`, the settings a user edits in JupyterLab.
+ * Secrets never live here: JupyterLab stores settings in plain text.
+ */
+
+export interface IClusterConfig {
+  /** Short unique name shown in the UI, e.g. "swc". */
+  name: string;
+  /** A host name, an address or an alias from ~/.ssh/config. */
+  host: string;
+  port?: number | null;
+  user?: string;
+  identityFile?: string;
+  /** ProxyJump syntax: [user@]host[:port][,[user@]host[:port]...] */
+  jumpHost?: string;
+}
+
+export interface IJobDefaults {
+  partition: string;
+  timeLimit: string;
+  cpus: number;
+  memory: string;
+  gpus: number;
+  account: string;
+  /** The conda environment that runs remote JupyterLab. */
+  jupyterEnvironment: string;
+}
+
+export interface IHpcSettings {
+  clusters: IClusterConfig[];
+  jobDefaults: IJobDefaults;
+}
+
+export const DEFAULT_JOB_DEFAULTS: IJobDefaults = {
+  partition: '',
+  timeLimit: '02:00:00',
+  cpus: 2,
+  memory: '8G',
+  gpus: 0,
+  account: '',
+  jupyterEnvironment: 'jupyterlab'
+};
+
+/** `user@host:port via jump` — how a cluster is named in one line. */
+export function describeCluster(cluster: IClusterConfig): string {
+  const user = cluster.user ? `${cluster.user}@` : '';
+  const port = cluster.port ? `:${cluster.port}` : '';
+  const via = cluster.jumpHost ? ` via ${cluster.jumpHost}` : '';
+  return `${user}${cluster.host}${port}${via}`;
+}
+
+/**
+ * Take the clusters from a composite settings value, dropping entries the
+ * schema would reject so one bad entry never hides the others.
+ */
+export function readClusters(value: unknown): IClusterConfig[] {
+  if (!Array.isArray(value)) {
+    return [];
+  }
+  const seen = new Set<string>();
+  const clusters: IClusterConfig[] = [];
+  for (const item of value) {
+    if (typeof item !== 'object' || item === null) {
+      continue;
+    }
+    const c = item as Partial<IClusterConfig>;
+    if (
+      typeof c.name !== 'string' ||
+      c.name === '' ||
+      typeof c.host !== 'string' ||
+      c.host === '' ||
+      seen.has(c.name)
+    ) {
+      continue;
+    }
+    seen.add(c.name);
+    clusters.push({
+      name: c.name,
+      host: c.host,
+      port: typeof c.port === 'number' ? c.port : null,
+      user: typeof c.user === 'string' ? c.user : '',
+      identityFile: typeof c.identityFile === 'string' ? c.identityFile : '',
+      jumpHost: typeof c.jumpHost === 'string' ? c.jumpHost : ''
+    });
+  }
+  return clusters;
+}
+
+export function readJobDefaults(value: unknown): IJobDefaults {
+  const v = (typeof value === 'object' && value !== null ? value : {}) as
+    Partial<IJobDefaults>;
+  const pick = <K extends keyof IJobDefaults>(key: K): IJobDefaults[K] =>
+    typeof v[key] === typeof DEFAULT_JOB_DEFAULTS[key]
+      ? (v[key] as IJobDefaults[K])
+      : DEFAULT_JOB_DEFAULTS[key];
+  return {
+    partition: pick('partition'),
+    timeLimit: pick('timeLimit'),
+    cpus: pick('cpus'),
+    memory: pick('memory'),
+    gpus: pick('gpus'),
+    account: pick('account'),
+    jupyterEnvironment: pick('jupyterEnvironment')
+  };
+}

@@ -1,0 +1,60 @@
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ILauncher } from '@jupyterlab/launcher';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { DisposableSet } from '@lumino/disposable';
+
+import { CommandIDs } from '../commands';
+import { IClusterSettings } from '../settings/model';
+import { IHpcClusterSettings, TRANSLATION_DOMAIN } from '../tokens';
+
+/**
+ * The "HPC" launcher category: one tile for the panel and one per cluster,
+ * rebuilt whenever the cluster list changes (as notebook-extension does for
+ * kernelspecs).
+ */
+export const launcherPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-hpc:launcher',
+  description: 'Adds the HPC category and its tiles to the launcher.',
+  autoStart: true,
+  requires: [ILauncher, IHpcClusterSettings],
+  optional: [ITranslator],
+  activate: (
+    app: JupyterFrontEnd,
+    launcher: ILauncher,
+    clusters: IClusterSettings,
+    translator: ITranslator | null
+  ): void => {
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
+    const category = trans.__('HPC');
+    let tiles = new DisposableSet();
+
+    const rebuild = () => {
+      tiles.dispose();
+      tiles = new DisposableSet();
+      tiles.add(
+        launcher.add({
+          command: CommandIDs.openPanel,
+          category,
+          rank: 0,
+          args: { isLauncher: true }
+        })
+      );
+      clusters.clusters.forEach((cluster, i) => {
+        tiles.add(
+          launcher.add({
+            command: CommandIDs.openCluster,
+            category,
+            rank: 10 + i,
+            args: { name: cluster.name, isLauncher: true }
+          })
+        );
+      });
+    };
+
+    rebuild();
+    clusters.changed.connect(rebuild);
+  }
+};

@@ -1,0 +1,62 @@
+import {
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+
+import { addCommands, CommandIDs, PANEL_ID } from '../commands';
+import { hpcIcon } from '../icons';
+import { HpcPanel } from '../panel/widget';
+import { IClusterSettings } from '../settings/model';
+import { ISidecarModel } from '../sidecar/model';
+import { IHpcClusterSettings, IHpcSidecar, TRANSLATION_DOMAIN } from '../tokens';
+
+/** The left side panel and the commands that drive it. */
+export const panelPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-hpc:panel',
+  description: 'The HPC side panel: the sidecar state and the clusters.',
+  autoStart: true,
+  requires: [IHpcSidecar, IHpcClusterSettings],
+  optional: [ITranslator, ILayoutRestorer, ICommandPalette],
+  activate: (
+    app: JupyterFrontEnd,
+    sidecar: ISidecarModel,
+    clusters: IClusterSettings,
+    translator: ITranslator | null,
+    restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null
+  ): void => {
+    const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
+
+    const panel = new HpcPanel({
+      sidecar,
+      clusters,
+      trans,
+      openSettings: () => void app.commands.execute(CommandIDs.openSettings)
+    });
+    panel.id = PANEL_ID;
+    panel.title.icon = hpcIcon;
+    panel.title.caption = trans.__('HPC Clusters');
+    app.shell.add(panel, 'left', { rank: 400 });
+    restorer?.add(panel, PANEL_ID);
+
+    addCommands({
+      app,
+      trans,
+      sidecar,
+      clusters,
+      revealCluster: name => panel.revealCluster(name)
+    });
+
+    const category = trans.__('HPC');
+    for (const command of [
+      CommandIDs.openPanel,
+      CommandIDs.openSettings,
+      CommandIDs.checkSidecar
+    ]) {
+      palette?.addItem({ command, category });
+    }
+  }
+};

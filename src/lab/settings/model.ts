@@ -1,0 +1,83 @@
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { PromiseDelegate } from '@lumino/coreutils';
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import {
+  DEFAULT_JOB_DEFAULTS,
+  IClusterConfig,
+  IJobDefaults,
+  readClusters,
+  readJobDefaults
+} from '../../common/settings';
+
+export interface IClusterSettings extends IDisposable {
+  /** Resolves once the settings were read (or failed to be). */
+  readonly ready: Promise<void>;
+  readonly clusters: readonly IClusterConfig[];
+  readonly jobDefaults: IJobDefaults;
+  readonly changed: ISignal<IClusterSettings, void>;
+}
+
+/**
+ * The user's cluster list and job defaults, read from the settings registry.
+ * It starts empty and fills in when the registry has loaded, so nothing on
+ * JupyterLab's start-up path waits for settings.
+ */
+export class ClusterSettings implements IClusterSettings {
+  get ready(): Promise<void> {
+    return this._ready.promise;
+  }
+
+  get clusters(): readonly IClusterConfig[] {
+    return this._clusters;
+  }
+
+  get jobDefaults(): IJobDefaults {
+    return this._jobDefaults;
+  }
+
+  get changed(): ISignal<IClusterSettings, void> {
+    return this._changed;
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  /** Follow `settings` from now on. */
+  attach(settings: ISettingRegistry.ISettings): void {
+    this._settings?.changed.disconnect(this._read, this);
+    this._settings = settings;
+    settings.changed.connect(this._read, this);
+    this._read(settings);
+    this._ready.resolve();
+  }
+
+  /** Loading failed: stay empty but let waiters go on. */
+  fail(): void {
+    this._ready.resolve();
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    this._settings?.changed.disconnect(this._read, this);
+    Signal.clearData(this);
+  }
+
+  private _read(settings: ISettingRegistry.ISettings): void {
+    this._clusters = readClusters(settings.composite.clusters);
+    this._jobDefaults = readJobDefaults(settings.composite.jobDefaults);
+    this._changed.emit();
+  }
+
+  private _settings: ISettingRegistry.ISettings | null = null;
+  private _clusters: IClusterConfig[] = [];
+  private _jobDefaults: IJobDefaults = { ...DEFAULT_JOB_DEFAULTS };
+  private _changed = new Signal<IClusterSettings, void>(this);
+  private _ready = new PromiseDelegate<void>();
+  private _isDisposed = false;
+}

@@ -1,0 +1,141 @@
+import { createServer, IncomingMessage, Server, ServerResponse } from 'http';
+import type { Duplex } from 'stream';
+
+import { WebSocketServer } from 'ws';
+
+import {
+  API_VERSION,
+  IHealth,
+  REQUEST_HEADER,
+  Routes
+} from '../../common/api';
+import { ILogger, safePath } from '../log';
+import { EventHub } from './events';
+import { hasRequestProof, originAllowed } from './guards';
+import { sendError, sendJson } from './respond';
+
+export interface ISidecarServerOptions {
+  version: string;
+  log: ILogger;
+  /** Milliseconds between heartbeats on the event channel. */
+  heartbeatMs?: number;
+  /** Clock for uptime; injectable for tests. */
+  now?: () => number;
+}
+
+export interface ISidecarServer {
+  http: Server;
+  events: EventHub;
+  health(): IHealth;
+  /** Close every WebSocket and stop accepting requests. */
+  close(): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * The sidecar's HTTP + WebSocket API. Listening is the caller's business
+ * (main.ts binds it to a unix socket); this module only answers.
+ */
+export function createSidecarServer(
+  options: ISidecarServerOptions
+): ISidecarServer {
+  const now = options.now ?? Date.now;
+  const started = now();
+  const events = new EventHub(options.heartbeatMs);
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+
+  const health = (): IHealth => ({
+    name: 'jupyterlab-hpc-sidecar',
+    version: options.version,
+    apiVersion: API_VERSION,
+    uptimeSeconds: Math.round((now() - started) / 1000),
+    node: process.version,
+    pid: process.pid
+  });
+
+  const routes = new Map<string, Partial<Record<string, Handler>>>([
+    // jupyter-server-proxy probes `GET /` until it answers: keep it cheap.
+    ['/', { GET: (_req, res) => sendJson(res, 200, { ok: true }) }],
+    [Routes.health, { GET: (_req, res) => sendJson(res, 200, health()) }]
+  ]);
+
+  const http = createServer((req, res) => {
+    const path = safePath(req.url);
+    const method = (req.method ?? 'GET').toUpperCase();
+    try {
+      if (!originAllowed(req.headers)) {
+        options.log.warn(`refused ${method} ${path}: foreign Origin`);
+        sendError(
+          res,
+          403,
+          'forbidden-origin',
+          'Requests from another origin are refused.'
+        );
+        return;
+      }
+      if (!hasRequestProof(method, req.headers)) {
+        sendError(
+          res,
+          403,
+          'missing-request-header',
+          `State-changing requests need a JSON body or the ${REQUEST_HEADER} header.`
+        );
+        return;
+      }
+      const route = routes.get(path);
+      if (!route) {
+        sendError(res, 404, 'not-found', `No such endpoint: ${path}`);
+        return;
+      }
+      const handler = route[method === 'HEAD' ? 'GET' : method];
+      if (!handler) {
+        res.setHeader('Allow', Object.keys(route).join(', '));
+        sendError(
+          res,
+          405,
+          'method-not-allowed',
+          `${method} is not allowed on ${path}`
+        );
+        return;
+      }
+      handler(req, res);
+    } catch (err) {
+      options.log.error(`${method} ${path} failed: ${describe(err)}`);
+      if (!res.headersSent) {
+        sendError(res, 500, 'internal', 'The sidecar failed to answer.');
+      } else {
+        res.destroy();
+      }
+    }
+  });
+
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = safePath(req.url);
+    if (path !== Routes.events || !originAllowed(req.headers)) {
+      options.log.warn(`refused WebSocket on ${path}`);
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, ws => {
+      events.add(ws, { type: 'hello', health: health() });
+    });
+  });
+
+  return {
+    http,
+    events,
+    health,
+    close: () =>
+      new Promise<void>(resolve => {
+        events.close();
+        wss.close();
+        http.close(() => resolve());
+        http.closeAllConnections();
+      })
+  };
+}
+
+export function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,70 @@
+import { parseArgs, UsageError } from './args';
+import { createSidecarServer, describe } from './api/server';
+import { listenOnSocket } from './listen';
+import { createLogger, parseLogLevel } from './log';
+import { SIDECAR_VERSION } from './version';
+
+/**
+ * Entry point. jupyter-server-proxy starts this process on the first request
+ * to `<base_url>jupyterlab-hpc/` and restarts it only after a non-zero exit,
+ * so every fatal error exits with 1; a requested shutdown exits with 0.
+ */
+async function main(): Promise<void> {
+  process.umask(0o077);
+  const log = createLogger(parseLogLevel(process.env.JUPYTERLAB_HPC_LOG_LEVEL));
+
+  process.on('uncaughtException', err => {
+    log.error(`fatal: ${describe(err)}`);
+    process.exit(1);
+  });
+  process.on('unhandledRejection', err => {
+    log.error(`fatal: ${describe(err)}`);
+    process.exit(1);
+  });
+
+  let options;
+  try {
+    options = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof UsageError) {
+      log.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+
+  const server = createSidecarServer({ version: SIDECAR_VERSION, log });
+  await listenOnSocket(server.http, options.socket);
+  log.info(`v${SIDECAR_VERSION} listening (pid ${process.pid})`);
+
+  let stopping = false;
+  const stop = (why: string) => {
+    if (stopping) {
+      return;
+    }
+    stopping = true;
+    log.info(`stopping: ${why}`);
+    const force = setTimeout(() => process.exit(0), 3000);
+    force.unref();
+    void server.close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => stop('SIGHUP'));
+
+  // If the Jupyter server dies without signalling us we are re-parented;
+  // nothing can reach the socket any more, so leave instead of lingering.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) {
+      stop('the Jupyter server went away');
+    }
+  }, 2000).unref();
+}
+
+main().catch(err => {
+  process.stderr.write(
+    `[jupyterlab-hpc sidecar] ERROR fatal: ${describe(err)}\n`
+  );
+  process.exit(1);
+});

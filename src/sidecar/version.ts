@@ -1,0 +1,1 @@
+export { PACKAGE_VERSION as SIDECAR_VERSION } from '../common/version';
