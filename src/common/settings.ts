@@ -87,8 +87,9 @@ export function readClusters(value: unknown): IClusterConfig[] {
 }
 
 export function readJobDefaults(value: unknown): IJobDefaults {
-  const v = (typeof value === 'object' && value !== null ? value : {}) as
-    Partial<IJobDefaults>;
+  const v = (
+    typeof value === 'object' && value !== null ? value : {}
+  ) as Partial<IJobDefaults>;
   const pick = <K extends keyof IJobDefaults>(key: K): IJobDefaults[K] =>
     typeof v[key] === typeof DEFAULT_JOB_DEFAULTS[key]
       ? (v[key] as IJobDefaults[K])

@@ -32,7 +32,9 @@ export function addCommands(ctx: ICommandContext): void {
   commands.addCommand(CommandIDs.openPanel, {
     label: args =>
       args.isLauncher ? trans.__('HPC Clusters') : trans.__('Show HPC Panel'),
-    caption: trans.__('Show the HPC side panel: clusters, sessions and the sidecar'),
+    caption: trans.__(
+      'Show the HPC side panel: clusters, sessions and the sidecar'
+    ),
     icon: hpcIcon,
     isEnabled: () => true,
     describedBy: { args: { type: 'object', properties: {} } },

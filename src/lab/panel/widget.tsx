@@ -113,10 +113,7 @@ function ClusterList(props: {
 }): React.ReactElement {
   const { clusters, highlighted, trans, openSettings } = props;
   return (
-    <section
-      className="jp-HpcPanel-clusters"
-      aria-label={trans.__('Clusters')}
-    >
+    <section className="jp-HpcPanel-clusters" aria-label={trans.__('Clusters')}>
       <div className="jp-HpcPanel-sectionHeader">
         <h3>{trans.__('Clusters')}</h3>
         <Button

@@ -11,7 +11,11 @@ import { hpcIcon } from '../icons';
 import { HpcPanel } from '../panel/widget';
 import { IClusterSettings } from '../settings/model';
 import { ISidecarModel } from '../sidecar/model';
-import { IHpcClusterSettings, IHpcSidecar, TRANSLATION_DOMAIN } from '../tokens';
+import {
+  IHpcClusterSettings,
+  IHpcSidecar,
+  TRANSLATION_DOMAIN
+} from '../tokens';
 
 /** The left side panel and the commands that drive it. */
 export const panelPlugin: JupyterFrontEndPlugin<void> = {

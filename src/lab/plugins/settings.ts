@@ -31,7 +31,10 @@ export const settingsPlugin: JupyterFrontEndPlugin<IClusterSettings> = {
       .load(settingsPlugin.id)
       .then(settings => model.attach(settings))
       .catch(reason => {
-        console.error('jupyterlab-hpc: could not load the HPC settings', reason);
+        console.error(
+          'jupyterlab-hpc: could not load the HPC settings',
+          reason
+        );
         model.fail();
       });
     return model;

@@ -138,7 +138,9 @@ export class SidecarModel implements ISidecarModel {
     if (this._socket || this._isDisposed) {
       return;
     }
-    const socket = new this._WebSocket(sidecarWsUrl(Routes.events, this._settings));
+    const socket = new this._WebSocket(
+      sidecarWsUrl(Routes.events, this._settings)
+    );
     this._socket = socket;
     socket.onopen = () => this._setLive(true);
     socket.onmessage = (msg: MessageEvent) => {

@@ -3,12 +3,7 @@ import type { Duplex } from 'stream';
 
 import { WebSocketServer } from 'ws';
 
-import {
-  API_VERSION,
-  IHealth,
-  REQUEST_HEADER,
-  Routes
-} from '../../common/api';
+import { API_VERSION, IHealth, REQUEST_HEADER, Routes } from '../../common/api';
 import { ILogger, safePath } from '../log';
 import { EventHub } from './events';
 import { hasRequestProof, originAllowed } from './guards';

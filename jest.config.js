@@ -1,0 +1,52 @@
+// Unit tests: `lab` runs the frontend in JupyterLab's jsdom environment,
+// `sidecar` runs the Node sidecar and the shared contract under plain Node.
+const jestJupyterLab = require('@jupyterlab/testutils/lib/jest-config');
+
+const esModules = [
+  '@codemirror',
+  '@jupyter/ydoc',
+  '@jupyter/react-components',
+  '@jupyter/web-components',
+  '@jupyterlab/',
+  '@microsoft',
+  'exenv-es6',
+  'lib0',
+  'nanoid',
+  'vscode-ws-jsonrpc',
+  'y-protocols',
+  'y-websocket',
+  'yjs'
+].join('|');
+
+const labBase = jestJupyterLab(__dirname);
+
+// Keep jest away from build output and the virtual environments.
+const roots = ['<rootDir>/src', '<rootDir>/tests'];
+
+module.exports = {
+  reporters: ['default'],
+  projects: [
+    {
+      ...labBase,
+      displayName: 'lab',
+      roots,
+      reporters: undefined,
+      automock: false,
+      testRegex: undefined,
+      testMatch: ['<rootDir>/tests/unit/lab/**/*.spec.ts?(x)'],
+      transformIgnorePatterns: [`/node_modules/(?!${esModules}).+`]
+    },
+    {
+      displayName: 'sidecar',
+      roots,
+      testEnvironment: 'node',
+      testMatch: [
+        '<rootDir>/tests/unit/sidecar/**/*.spec.ts',
+        '<rootDir>/tests/unit/common/**/*.spec.ts'
+      ],
+      transform: {
+        '^.+\\.tsx?$': ['ts-jest', { tsconfig: './tsconfig.test.json' }]
+      }
+    }
+  ]
+};
