@@ -117,7 +117,7 @@ export async function startLab(
     log: () => output,
     stop: async () => {
       writeFileSync(logFile, output);
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise(r => child.once('exit', r));
         try {
           process.kill(-child.pid!, 'SIGTERM');
@@ -142,7 +142,7 @@ export async function startLab(
 
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) {
+    if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`jupyter lab exited early:\n${output}`);
     }
     try {

@@ -1,0 +1,74 @@
+// Sums the results of every suite scripts/test.sh ran and prints the line CI
+// reads: "N passed, N failed". Exits non-zero if anything failed or a suite
+// left no results (a crashed runner counts as one failure).
+import { existsSync, readFileSync } from 'fs';
+import { join } from 'path';
+
+const [dir, ...suites] = process.argv.slice(2);
+
+function readJest(file) {
+  const r = JSON.parse(readFileSync(file, 'utf8'));
+  // A suite that failed to load has no tests but counts as failed.
+  const broken = (r.testResults ?? []).filter(
+    t => t.status === 'failed' && (t.assertionResults ?? []).length === 0
+  ).length;
+  return {
+    passed: r.numPassedTests,
+    failed: r.numFailedTests + broken,
+    skipped: r.numPendingTests + r.numTodoTests
+  };
+}
+
+function readPlaywright(file) {
+  const s = JSON.parse(readFileSync(file, 'utf8')).stats ?? {};
+  const errors = JSON.parse(readFileSync(file, 'utf8')).errors ?? [];
+  return {
+    passed: (s.expected ?? 0) + (s.flaky ?? 0),
+    failed: (s.unexpected ?? 0) + errors.length,
+    skipped: s.skipped ?? 0
+  };
+}
+
+function readLint(file) {
+  const lines = readFileSync(file, 'utf8').trim().split('\n').filter(Boolean);
+  const checks = lines.map(l => JSON.parse(l));
+  return {
+    passed: checks.filter(c => c.ok).length,
+    failed: checks.filter(c => !c.ok).length,
+    skipped: 0
+  };
+}
+
+const readers = {
+  lint: ['lint.jsonl', readLint],
+  unit: ['unit.json', readJest],
+  integration: ['integration.json', readJest],
+  ui: ['ui.json', readPlaywright]
+};
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+for (const suite of suites) {
+  const [name, read] = readers[suite];
+  const file = join(dir, name);
+  let r;
+  try {
+    r = existsSync(file) ? read(file) : null;
+  } catch {
+    r = null;
+  }
+  if (!r || r.passed + r.failed === 0) {
+    r = { passed: r?.passed ?? 0, failed: (r?.failed ?? 0) + 1, skipped: 0 };
+    console.log(`${suite.padEnd(12)} left no results: counted as 1 failed`);
+  } else {
+    console.log(
+      `${suite.padEnd(12)} ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped`
+    );
+  }
+  passed += r.passed;
+  failed += r.failed;
+  skipped += r.skipped;
+}
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(failed === 0 ? 0 : 1);
