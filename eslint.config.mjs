@@ -18,12 +18,16 @@ export default defineConfig([
       'tests/ui/test-results',
       'tests/ui/playwright-report',
       '**/*.js',
-      '**/*.mjs',
       '**/*.d.ts'
     ]
   },
   { plugins: { jupyter: jupyterPlugin } },
   js.configs.recommended,
+  {
+    // Build scripts and benchmarks: plain Node ES modules.
+    files: ['**/*.mjs'],
+    languageOptions: { globals: { ...globals.node } }
+  },
   tseslint.configs.recommended,
   jupyterPlugin.configs.recommended,
   {
