@@ -1,0 +1,871 @@
+#!/usr/bin/env bash
+# demo-cluster.sh: a real one-node SLURM cluster behind its own sshd on 127.0.0.1, with a cluster
+# user whose home looks like a researcher's (miniforge-layout conda environments), for the
+# jupyterlab-hpc demo and integration tests. See tests/cluster/README.md.
+#
+#   tests/cluster/demo-cluster.sh start|stop|status|info        (as root, on Debian 12)
+#
+# Environment: DEMO_SSH_PORT (default 2222), DEMO_CLIENT_USER (default $SUDO_USER, else root).
+set -euo pipefail
+
+readonly PROG=demo-cluster
+readonly SSH_HOST=127.0.0.1
+readonly SSH_PORT=${DEMO_SSH_PORT:-2222}
+readonly SSH_ALIAS=hpc-demo
+readonly CLUSTER_USER=hpcdemo
+readonly PARTITION=debug
+readonly PACKAGES=(slurm-wlm munge openssh-server python3-venv netcat-openbsd)
+
+readonly CONF_DIR=/etc/jupyterlab-hpc-demo
+readonly SSHD_DIR=$CONF_DIR/ssh
+readonly SSHD_CONFIG=$SSHD_DIR/sshd_config
+readonly STATE_DIR=/var/lib/jupyterlab-hpc-demo
+readonly CLUSTER_JSON=$STATE_DIR/cluster.json
+readonly LOG_DIR=/var/log/jupyterlab-hpc-demo
+readonly RUN_DIR=/run/jupyterlab-hpc-demo
+readonly PIP_CACHE=/var/cache/jupyterlab-hpc-demo/pip
+readonly LOCK_FILE=/run/lock/jupyterlab-hpc-demo.lock
+readonly MUNGE_KEY=/etc/munge/munge.key
+readonly SLURM_CONF=/etc/slurm/slurm.conf
+readonly SLURM_LOG_DIR=/var/log/slurm
+readonly SLURM_STATE_DIR=/var/lib/slurm
+readonly VENV_PYTHON=/usr/bin/python3 # Debian's; the default python3 may be one only root can run
+readonly MARK_BEGIN='# >>> jupyterlab-hpc demo >>>'
+readonly MARK_END='# <<< jupyterlab-hpc demo <<<'
+readonly DAEMONS=(munged slurmctld slurmd sshd)
+
+export DEBIAN_FRONTEND=noninteractive
+export LC_ALL=C.UTF-8
+umask 022
+
+say() { printf '%s: %s\n' "$PROG" "$*"; }
+die() {
+  printf '%s: error: %s\n' "$PROG" "$*" >&2
+  exit 1
+}
+now_us() { echo "${EPOCHREALTIME/./}"; }
+
+usage() {
+  cat >&2 <<EOF
+usage: $0 start|stop|status|info
+  start   install and start the demo cluster (idempotent; fast when already up)
+  stop    stop the daemons this script started (packages, users and files stay)
+  status  print each daemon's state; exit non-zero if one is down
+  info    print $CLUSTER_JSON
+EOF
+  exit 2
+}
+
+# ---------------------------------------------------------------------------------------------
+# Users and paths
+
+resolve_users() {
+  CLIENT_USER=${DEMO_CLIENT_USER:-${SUDO_USER:-root}}
+  local pw
+  pw=$(getent passwd "$CLIENT_USER") || die "client user '$CLIENT_USER' does not exist"
+  CLIENT_HOME=$(cut -d: -f6 <<<"$pw")
+  CLIENT_GROUP=$(id -gn "$CLIENT_USER")
+  CLIENT_KEY=$CLIENT_HOME/.ssh/jupyterlab_hpc_demo_ed25519
+  CLIENT_KNOWN_HOSTS=$CLIENT_HOME/.ssh/known_hosts
+  CLIENT_SSH_CONFIG=$CLIENT_HOME/.ssh/config
+  if [[ $SSH_PORT == 22 ]]; then KNOWN_HOSTS_NAME=$SSH_HOST; else KNOWN_HOSTS_NAME="[$SSH_HOST]:$SSH_PORT"; fi
+  if pw=$(getent passwd "$CLUSTER_USER"); then
+    CLUSTER_HOME=$(cut -d: -f6 <<<"$pw")
+  else
+    CLUSTER_HOME=/home/$CLUSTER_USER
+  fi
+  CONDA_ROOT=$CLUSTER_HOME/.local/miniforge
+}
+
+# Run a command as the client user (the one who runs the demo), with that user's HOME.
+as_client() {
+  if [[ $CLIENT_USER == root ]]; then
+    "$@" </dev/null
+  else
+    runuser -u "$CLIENT_USER" -- "$@" </dev/null
+  fi
+}
+
+# Run a command as the cluster user with a clean, predictable environment (root's PATH here may
+# point into /root, which the cluster user cannot enter). Proxy and index settings pass through.
+as_cluster_user() {
+  local -a keep=()
+  local var
+  for var in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY PIP_INDEX_URL \
+    PIP_EXTRA_INDEX_URL PIP_TRUSTED_HOST PIP_CERT PIP_DEFAULT_TIMEOUT SSL_CERT_FILE SSL_CERT_DIR; do
+    if [[ -n ${!var:-} ]]; then keep+=("$var=${!var}"); fi
+  done
+  (cd / && runuser -u "$CLUSTER_USER" -- env -i HOME="$CLUSTER_HOME" USER="$CLUSTER_USER" \
+    LOGNAME="$CLUSTER_USER" SHELL=/bin/bash PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 \
+    "${keep[@]}" "$@") </dev/null
+}
+
+# ---------------------------------------------------------------------------------------------
+# Daemons: each one writes its pid to $RUN_DIR/<name>.pid; a pid counts only while that process
+# still runs under the expected command name.
+
+pid_of() {
+  local name=$1 pid stat state
+  [[ -r $RUN_DIR/$name.pid ]] || return 1
+  read -r pid <"$RUN_DIR/$name.pid" || return 1
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  # /proc/PID/stat is "PID (COMM) STATE ...": a killed daemon may linger as a zombie (Z) until
+  # its parent, here PID 1, reaps it.
+  read -r stat 2>/dev/null <"/proc/$pid/stat" || return 1
+  [[ $stat == "$pid ($name) "* ]] || return 1
+  state=${stat#"$pid ($name) "}
+  [[ ${state:0:1} != [ZX] ]] || return 1
+  echo "$pid"
+}
+
+is_running() { pid_of "$1" >/dev/null; }
+
+# launch NAME CMD...: start a self-daemonizing server with no link to our stdin/stdout/stderr or
+# any other descriptor of the caller (a caller reading our output through $(...) or a pipe, or a
+# test runner's extra descriptors, must not be held open) nor the caller's environment, then wait
+# for its pid file.
+launch() {
+  local name=$1 i
+  shift
+  rm -f "$RUN_DIR/$name.pid"
+  (
+    cd /
+    shopt -s nullglob
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"
+  ) </dev/null >>"$LOG_DIR/$name.out" 2>&1 || true
+  for ((i = 0; i < 100; i++)); do
+    is_running "$name" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# halt NAME...: TERM those daemons (from their pid files) together, wait up to 10 s, then KILL.
+halt() {
+  local name pid i
+  local -A pids=()
+  for name in "$@"; do
+    if pid=$(pid_of "$name"); then
+      pids[$name]=$pid
+      kill -TERM "$pid" 2>/dev/null || true
+    fi
+    rm -f "$RUN_DIR/$name.pid"
+  done
+  for ((i = 0; i < 100; i++)); do
+    for name in "${!pids[@]}"; do
+      kill -0 "${pids[$name]}" 2>/dev/null || { say "stopped $name (pid ${pids[$name]})" && unset "pids[$name]"; }
+    done
+    ((${#pids[@]})) || return 0
+    sleep 0.1
+  done
+  for name in "${!pids[@]}"; do
+    kill -KILL "${pids[$name]}" 2>/dev/null || true
+    say "killed $name (pid ${pids[$name]}): it did not stop within 10 s"
+  done
+}
+
+# children_of PID: the pids whose parent is PID (from /proc; procps may not be installed).
+children_of() {
+  local parent=$1 f line ppid
+  for f in /proc/[0-9]*/stat; do
+    read -r line 2>/dev/null <"$f" || continue
+    line=${line##*) }
+    read -r _ ppid _ <<<"$line"
+    if [[ $ppid == "$parent" ]]; then
+      f=${f#/proc/}
+      echo "${f%/stat}"
+    fi
+  done
+}
+
+# pids_of_uid UID: the processes whose real user id is UID.
+pids_of_uid() {
+  local uid=$1 d key real rest
+  for d in /proc/[0-9]*; do
+    while read -r key real rest; do
+      if [[ $key == Uid: ]]; then
+        if [[ $real == "$uid" ]]; then echo "${d#/proc/}"; fi
+        break
+      fi
+    done 2>/dev/null <"$d/status" || true
+  done
+}
+
+port_open() { nc -z -w 1 "$SSH_HOST" "$1" >/dev/null 2>&1; }
+
+# Write FILE from stdin only if its content changes. Returns 0 if it changed, 1 if not.
+write_if_changed() {
+  local file=$1 mode=$2 tmp
+  tmp=$(mktemp "$file.XXXXXX")
+  cat >"$tmp"
+  if [[ -f $file ]] && cmp -s "$tmp" "$file"; then
+    rm -f "$tmp"
+    return 1
+  fi
+  chmod "$mode" "$tmp"
+  mv -f "$tmp" "$file"
+  return 0
+}
+
+# ---------------------------------------------------------------------------------------------
+# 1. packages
+
+install_packages() {
+  local -a missing=()
+  local p installed
+  installed=" $(dpkg-query -W -f='${db:Status-Abbrev}${Package} ' "${PACKAGES[@]}" 2>/dev/null || true)"
+  for p in "${PACKAGES[@]}"; do
+    [[ $installed == *" ii $p "* ]] || missing+=("$p")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  say "installing ${missing[*]} (apt-get; log: $LOG_DIR/apt.log)…"
+  # Keep the packages' maintainer scripts from starting their own munged/slurmd/sshd (port 22):
+  # this script starts exactly the daemons it manages.
+  local policy=/usr/sbin/policy-rc.d made_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\n# temporary, from %s\nexit 101\n' "$0" >"$policy"
+    chmod 755 "$policy"
+    made_policy=1
+  fi
+  local rc=0
+  {
+    apt-get -o DPkg::Lock::Timeout=300 update &&
+      apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "${PACKAGES[@]}"
+  } </dev/null >>"$LOG_DIR/apt.log" 2>&1 || rc=$?
+  if ((made_policy)); then rm -f "$policy"; fi
+  if ((rc != 0)); then
+    tail -n 20 "$LOG_DIR/apt.log" >&2
+    die "apt-get failed (exit $rc); full log: $LOG_DIR/apt.log"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# 2. munge
+
+munge_works() { munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; }
+
+start_munge() {
+  if [[ ! -s $MUNGE_KEY ]]; then
+    say "creating $MUNGE_KEY…"
+    install -d -m 700 -o munge -g munge /etc/munge
+    dd if=/dev/urandom of="$MUNGE_KEY" bs=1024 count=1 status=none
+  fi
+  chown munge:munge "$MUNGE_KEY"
+  chmod 400 "$MUNGE_KEY"
+  install -d -m 755 -o munge -g munge /run/munge
+  install -d -m 700 -o munge -g munge /var/lib/munge /var/log/munge
+  if is_running munged; then
+    :
+  elif munge_works; then
+    say "munged: one not started by this script is already running; using it"
+    return 0
+  else
+    say "starting munged…"
+    launch munged /usr/sbin/munged --force --pid-file="$RUN_DIR/munged.pid" ||
+      die "munged did not start; see /var/log/munge/munged.log and $LOG_DIR/munged.out"
+  fi
+  local i
+  for ((i = 0; i < 50; i++)); do
+    munge_works && return 0
+    sleep 0.1
+  done
+  die "munge -n | unmunge fails; see /var/log/munge/munged.log"
+}
+
+# ---------------------------------------------------------------------------------------------
+# 3. SLURM
+
+slurm_conf() {
+  local node=$1 cpus mem_mb
+  cpus=$(nproc)
+  # slurmd drains a node that claims more memory than it has. Use the total (stable from run to
+  # run, so the file does not change and the daemons are not restarted), minus a margin, capped.
+  mem_mb=$(awk '/^MemTotal:/ { m = int($2 / 1024 * 0.8); print (m > 4000 ? 4000 : m) }' /proc/meminfo)
+  cat <<EOF
+# Written by tests/cluster/demo-cluster.sh (jupyterlab-hpc demo cluster); rewritten by each start.
+# No systemd or cgroups here: linuxproc process tracking, no task plugin, no accounting.
+ClusterName=demo
+SlurmctldHost=$node($SSH_HOST)
+AuthType=auth/munge
+SlurmUser=root
+SlurmdUser=root
+StateSaveLocation=$SLURM_STATE_DIR/slurmctld
+SlurmdSpoolDir=$SLURM_STATE_DIR/slurmd
+SlurmctldPidFile=$RUN_DIR/slurmctld.pid
+SlurmdPidFile=$RUN_DIR/slurmd.pid
+SlurmctldLogFile=$SLURM_LOG_DIR/slurmctld.log
+SlurmdLogFile=$SLURM_LOG_DIR/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+MpiDefault=none
+ReturnToService=2
+MailProg=/bin/true
+# Finished jobs stay visible in squeue for MinJobAge seconds (there is no sacct history here).
+MinJobAge=300
+KillWait=5
+# Schedule a submitted batch job at once rather than up to 3 s later (submit to RUNNING measured
+# here: 0.9-3.0 s with the default, 0.1-1.0 s with this).
+SchedulerParameters=batch_sched_delay=0
+NodeName=$node NodeAddr=$SSH_HOST CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+PartitionName=$PARTITION Nodes=$node Default=YES MaxTime=INFINITE State=UP
+EOF
+}
+
+node_state() { sinfo -h -n "$NODE" -o %T 2>/dev/null | head -n 1; }
+
+slurm_fail() {
+  die "$1; see $SLURM_LOG_DIR/slurmctld.log, $SLURM_LOG_DIR/slurmd.log and $LOG_DIR/slurm*.out"
+}
+
+start_slurm() {
+  NODE=$(hostname -s 2>/dev/null || hostname)
+  # The spool must stay 0755: slurmstepd execs the batch script from it as the job's user.
+  install -d -m 755 /etc/slurm "$SLURM_LOG_DIR" "$SLURM_STATE_DIR" "$SLURM_STATE_DIR/slurmd"
+  install -d -m 700 "$SLURM_STATE_DIR/slurmctld"
+  if [[ -f $SLURM_CONF ]] && ! grep -q 'jupyterlab-hpc demo cluster' "$SLURM_CONF" &&
+    [[ ! -e $SLURM_CONF.before-jupyterlab-hpc-demo ]]; then
+    cp -p "$SLURM_CONF" "$SLURM_CONF.before-jupyterlab-hpc-demo"
+    say "kept the previous $SLURM_CONF as $SLURM_CONF.before-jupyterlab-hpc-demo"
+  fi
+  if slurm_conf "$NODE" | write_if_changed "$SLURM_CONF" 644; then
+    if is_running slurmctld || is_running slurmd; then
+      say "slurm.conf changed: restarting SLURM…"
+      halt slurmd slurmctld
+    fi
+  fi
+  if ! is_running slurmctld; then
+    say "starting slurmctld…"
+    launch slurmctld /usr/sbin/slurmctld || slurm_fail "slurmctld did not start"
+  fi
+  if ! is_running slurmd; then
+    say "starting slurmd…"
+    launch slurmd /usr/sbin/slurmd -N "$NODE" || slurm_fail "slurmd did not start"
+  fi
+  local i state="" resumed=0
+  for ((i = 0; i < 150; i++)); do
+    state=$(node_state || true)
+    case $state in
+      idle | mixed | allocated | completing) break ;;
+      drain* | down | fail*)
+        if ((!resumed)); then
+          say "node $NODE is $state: resuming it"
+          scontrol update NodeName="$NODE" State=RESUME >/dev/null 2>&1 || true
+          resumed=1
+        fi
+        ;;
+    esac
+    sleep 0.2
+  done
+  case $state in
+    idle | mixed | allocated | completing) ;;
+    *) slurm_fail "node $NODE did not become idle within 30 s (state: '${state:-no answer}')" ;;
+  esac
+  SLURM_VERSION=$(sinfo --version | awk '{ print $2 }')
+}
+
+# ---------------------------------------------------------------------------------------------
+# 4. cluster user
+
+ensure_cluster_user() {
+  if ! id "$CLUSTER_USER" >/dev/null 2>&1; then
+    say "creating user $CLUSTER_USER…"
+    useradd -m -s /bin/bash "$CLUSTER_USER"
+    resolve_users
+  fi
+  # useradd leaves the password field '!' (locked), and sshd refuses even key logins to a locked
+  # account; '*' means "no password can match" without locking it.
+  if [[ $(getent shadow "$CLUSTER_USER" | cut -d: -f2) == '!'* ]]; then
+    usermod -p '*' "$CLUSTER_USER"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# 5. sshd (a separate instance, not the system's)
+
+sshd_config() {
+  local use_pam=$1
+  cat <<EOF
+# Written by tests/cluster/demo-cluster.sh (jupyterlab-hpc demo cluster); rewritten by each start.
+# A separate sshd for the demo cluster user only; the system's sshd and port 22 are untouched.
+Port $SSH_PORT
+ListenAddress $SSH_HOST
+HostKey $SSHD_DIR/ssh_host_ed25519_key
+HostKey $SSHD_DIR/ssh_host_ecdsa_key
+HostKey $SSHD_DIR/ssh_host_rsa_key
+PidFile $RUN_DIR/sshd.pid
+AllowUsers $CLUSTER_USER
+PermitRootLogin no
+PubkeyAuthentication yes
+AuthorizedKeysFile .ssh/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM $use_pam
+StrictModes yes
+AllowTcpForwarding yes
+X11Forwarding no
+PrintMotd no
+AcceptEnv LANG LC_*
+Subsystem sftp /usr/lib/openssh/sftp-server
+EOF
+}
+
+start_sshd() {
+  local use_pam=${1:-yes} t changed=0
+  install -d -m 755 "$CONF_DIR" "$SSHD_DIR"
+  install -d -m 755 /run/sshd
+  for t in ed25519 ecdsa rsa; do
+    if [[ ! -s $SSHD_DIR/ssh_host_${t}_key || ! -s $SSHD_DIR/ssh_host_${t}_key.pub ]]; then
+      rm -f "$SSHD_DIR/ssh_host_${t}_key" "$SSHD_DIR/ssh_host_${t}_key.pub"
+      ssh-keygen -q -t "$t" -N '' -C "$SSH_ALIAS" -f "$SSHD_DIR/ssh_host_${t}_key" </dev/null
+      changed=1
+    fi
+  done
+  if sshd_config "$use_pam" | write_if_changed "$SSHD_CONFIG" 644; then changed=1; fi
+  if ((changed)) && is_running sshd; then
+    say "sshd config or host keys changed: restarting the demo sshd…"
+    halt sshd
+  fi
+  /usr/sbin/sshd -t -f "$SSHD_CONFIG" || die "invalid $SSHD_CONFIG"
+  if ! is_running sshd; then
+    if port_open "$SSH_PORT"; then
+      die "$SSH_HOST:$SSH_PORT is taken by another program; set DEMO_SSH_PORT to a free port"
+    fi
+    say "starting sshd on $SSH_HOST:$SSH_PORT…"
+    launch sshd /usr/sbin/sshd -f "$SSHD_CONFIG" -E "$LOG_DIR/sshd.log" ||
+      die "sshd did not start; see $LOG_DIR/sshd.log and $LOG_DIR/sshd.out"
+  fi
+  local i
+  for ((i = 0; i < 50; i++)); do
+    port_open "$SSH_PORT" && return 0
+    sleep 0.1
+  done
+  die "sshd is not listening on $SSH_HOST:$SSH_PORT; see $LOG_DIR/sshd.log"
+}
+
+# ---------------------------------------------------------------------------------------------
+# 6. client side: key, authorized_keys, known_hosts, ~/.ssh/config
+
+# Print FILE without the marker-delimited block.
+without_block() {
+  [[ -f $1 ]] || return 0
+  awk -v b="$MARK_BEGIN" -v e="$MARK_END" '$0 == b { skip = 1; next } $0 == e { skip = 0; next } !skip' "$1"
+}
+
+# Write content from stdin to FILE owned by OWNER:GROUP with MODE, keeping an existing file's inode.
+install_content() {
+  local file=$1 owner=$2 mode=$3 tmp
+  tmp=$(mktemp)
+  cat >"$tmp"
+  if [[ -f $file ]] && cmp -s "$tmp" "$file"; then
+    rm -f "$tmp"
+    return 0
+  fi
+  if [[ -f $file ]]; then
+    cat "$tmp" >"$file"
+    rm -f "$tmp"
+  else
+    install -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" "$tmp" "$file"
+    rm -f "$tmp"
+  fi
+}
+
+setup_client() {
+  install -d -m 700 -o "$CLIENT_USER" -g "$CLIENT_GROUP" "$CLIENT_HOME/.ssh"
+  if [[ ! -s $CLIENT_KEY || ! -s $CLIENT_KEY.pub ]]; then
+    say "creating the client key $CLIENT_KEY…"
+    rm -f "$CLIENT_KEY" "$CLIENT_KEY.pub"
+    as_client ssh-keygen -q -t ed25519 -N '' -C "jupyterlab-hpc-demo $CLIENT_USER@$(hostname -s)" \
+      -f "$CLIENT_KEY" </dev/null
+  fi
+  chown "$CLIENT_USER:$CLIENT_GROUP" "$CLIENT_KEY" "$CLIENT_KEY.pub"
+  chmod 600 "$CLIENT_KEY"
+
+  # authorized_keys of the cluster user
+  local ssh_dir=$CLUSTER_HOME/.ssh auth blob
+  auth=$ssh_dir/authorized_keys
+  install -d -m 700 -o "$CLUSTER_USER" -g "$CLUSTER_USER" "$ssh_dir"
+  [[ -f $auth ]] || install -m 600 -o "$CLUSTER_USER" -g "$CLUSTER_USER" /dev/null "$auth"
+  blob=$(awk '{ print $2 }' "$CLIENT_KEY.pub")
+  if ! awk -v k="$blob" '$2 == k || $3 == k { found = 1 } END { exit !found }' "$auth"; then
+    cat "$CLIENT_KEY.pub" >>"$auth"
+  fi
+  chown "$CLUSTER_USER:$CLUSTER_USER" "$auth"
+  chmod 600 "$auth"
+
+  # known_hosts: exactly the demo sshd's host keys for [127.0.0.1]:port
+  local kh=$CLIENT_KNOWN_HOSTS want have f
+  [[ -f $kh ]] || install -m 644 -o "$CLIENT_USER" -g "$CLIENT_GROUP" /dev/null "$kh"
+  want=$(for f in "$SSHD_DIR"/ssh_host_*_key.pub; do awk '{ print $1, $2 }' "$f"; done | sort)
+  have=$(as_client ssh-keygen -F "$KNOWN_HOSTS_NAME" -f "$kh" 2>/dev/null |
+    awk '!/^#/ && NF >= 3 { print $2, $3 }' | sort || true)
+  if [[ $want != "$have" ]]; then
+    if [[ -n $have ]]; then
+      say "host keys for $KNOWN_HOSTS_NAME changed: replacing them in $kh"
+      as_client ssh-keygen -R "$KNOWN_HOSTS_NAME" -f "$kh" >/dev/null 2>&1
+    fi
+    awk -v h="$KNOWN_HOSTS_NAME" '{ print h, $0 }' <<<"$want" >>"$kh"
+  fi
+
+  # ~/.ssh/config: our block first (ssh takes the first value it finds for each option), closed
+  # by "Host *" so that whatever follows keeps applying to every host, as before.
+  {
+    printf '%s\n' "$MARK_BEGIN" \
+      "# The jupyterlab-hpc demo cluster (tests/cluster/demo-cluster.sh); rewritten by each start." \
+      "Host $SSH_ALIAS" \
+      "    HostName $SSH_HOST" \
+      "    Port $SSH_PORT" \
+      "    User $CLUSTER_USER" \
+      "    IdentityFile ~/.ssh/${CLIENT_KEY##*/}" \
+      "    IdentitiesOnly yes" \
+      "Host *" \
+      "$MARK_END"
+    without_block "$CLIENT_SSH_CONFIG"
+  } | install_content "$CLIENT_SSH_CONFIG" "$CLIENT_USER:$CLIENT_GROUP" 600
+}
+
+verify_ssh() {
+  as_client ssh -o BatchMode=yes -o ConnectTimeout=10 "$SSH_ALIAS" true </dev/null 2>>"$LOG_DIR/ssh-check.err"
+}
+
+# ---------------------------------------------------------------------------------------------
+# 7. the cluster user's conda-layout environments (real venvs from Debian's python3)
+
+# name|prefix|pip packages
+env_table() {
+  cat <<EOF
+base|$CONDA_ROOT|
+jupyterlab|$CONDA_ROOT/envs/jupyterlab|jupyterlab ipykernel
+my-project-env|$CONDA_ROOT/envs/my-project-env|ipykernel
+analysis|$CONDA_ROOT/envs/analysis|tabulate
+scratch-env|$CLUSTER_HOME/projects/scratch-env|ipykernel
+EOF
+}
+
+# Writes conda-meta/<name>-<version>-<build>.json for the interpreter and every distribution in
+# the environment, then conda-meta/history (last: its presence marks a finished environment).
+readonly CONDA_META_PY='
+import json, os, re, sys, time
+from importlib import metadata
+try:
+    from pip._vendor.packaging.requirements import Requirement
+except ImportError:
+    Requirement = None
+
+prefix, cmd, specs = sys.argv[1], sys.argv[2], sys.argv[3:]
+meta = os.path.join(prefix, "conda-meta")
+os.makedirs(meta, exist_ok=True)
+for f in os.listdir(meta):
+    if f.endswith(".json") or f == "history":
+        os.remove(os.path.join(meta, f))
+now = int(time.time() * 1000)
+py = "%d.%d.%d" % sys.version_info[:3]
+
+def norm(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+def depends(dist):
+    out = []
+    rp = dist.metadata.get("Requires-Python")
+    out.append("python " + rp.replace(" ", "") if rp else "python")
+    for line in dist.requires or []:
+        if Requirement is None:
+            continue
+        req = Requirement(line)
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        spec = str(req.specifier)
+        out.append(norm(req.name) + (" " + spec if spec else ""))
+    return out
+
+def files(dist):
+    out = []
+    for f in dist.files or []:
+        p = os.path.normpath(os.path.abspath(str(dist.locate_file(f))))
+        out.append(os.path.relpath(p, prefix))
+    return sorted(out)
+
+note = "conda-layout record written by tests/cluster/demo-cluster.sh; installed by pip into a venv"
+records = [{
+    "name": "python", "version": py, "build": "0_cpython", "build_number": 0,
+    "channel": "debian", "subdir": "linux-64", "fn": "python-%s-0_cpython.conda" % py,
+    "url": "", "md5": "", "size": 0, "timestamp": now, "depends": [], "constrains": [],
+    "files": sorted("bin/" + f for f in os.listdir(os.path.join(prefix, "bin")) if f.startswith("python")),
+    "requested_spec": "python", "jupyterlab_hpc_demo": note,
+}]
+seen = set()
+for dist in metadata.distributions(path=[p for p in sys.path if p.startswith(prefix)]):
+    name = norm(dist.metadata["Name"])
+    if name in seen:
+        continue
+    seen.add(name)
+    fl = files(dist)
+    native = any(f.endswith(".so") for f in fl)
+    rec = {
+        "name": name, "version": dist.version, "build": "pypi_0", "build_number": 0,
+        "channel": "pypi", "subdir": "linux-64" if native else "noarch",
+        "fn": "%s-%s-pypi_0.conda" % (name, dist.version), "url": "", "md5": "", "size": 0,
+        "timestamp": now, "depends": depends(dist), "constrains": [], "files": fl,
+        "requested_spec": name if name in specs else "", "jupyterlab_hpc_demo": note,
+    }
+    if not native:
+        rec["noarch"] = "python"
+    records.append(rec)
+for rec in records:
+    path = os.path.join(meta, "%s-%s-%s.json" % (rec["name"], rec["version"], rec["build"]))
+    with open(path, "w") as f:
+        json.dump(rec, f, indent=2, sort_keys=True)
+        f.write("\n")
+lines = ["==> %s <==" % time.strftime("%Y-%m-%d %H:%M:%S"), "# cmd: " + cmd]
+lines += ["+%s::%s" % (r["channel"], r["fn"][: -len(".conda")]) for r in records]
+lines.append("# update specs: %s" % json.dumps(["python"] + specs))
+with open(os.path.join(meta, "history.tmp"), "w") as f:
+    f.write("\n".join(lines) + "\n")
+os.replace(os.path.join(meta, "history.tmp"), os.path.join(meta, "history"))
+'
+
+env_complete() {
+  local prefix=$1 pkg
+  shift
+  [[ -x $prefix/bin/python && -f $prefix/conda-meta/history ]] || return 1
+  for pkg in "$@"; do
+    compgen -G "$prefix/conda-meta/$pkg-[0-9]*.json" >/dev/null || return 1
+  done
+}
+
+build_env() {
+  local name=$1 prefix=$2
+  shift 2
+  local -a pkgs=("$@")
+  env_complete "$prefix" "${pkgs[@]}" && return 0
+  local log=$LOG_DIR/env-$name.log t0
+  t0=$(now_us)
+  say "building env $name at $prefix${pkgs[*]:+ with ${pkgs[*]}} (log: $log)…"
+  : >"$log"
+  chown "$CLUSTER_USER" "$log"
+  local cmd="$VENV_PYTHON -m venv $prefix"
+  if ! as_cluster_user mkdir -p "$(dirname "$prefix")" >>"$log" 2>&1 ||
+    ! as_cluster_user "$VENV_PYTHON" -m venv "$prefix" >>"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    die "could not create the venv $prefix; log: $log"
+  fi
+  if ((${#pkgs[@]})); then
+    cmd+=" && $prefix/bin/pip install ${pkgs[*]}"
+    if ! as_cluster_user PIP_CACHE_DIR="$PIP_CACHE" PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+      "$prefix/bin/python" -m pip install --progress-bar off "${pkgs[@]}" >>"$log" 2>&1; then
+      tail -n 20 "$log" >&2
+      die "pip install ${pkgs[*]} failed in $prefix; log: $log"
+    fi
+  fi
+  if ! as_cluster_user "$prefix/bin/python" -c "$CONDA_META_PY" "$prefix" "$cmd" "${pkgs[@]}" \
+    >>"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    die "could not write $prefix/conda-meta; log: $log"
+  fi
+  say "env $name ready ($((($(now_us) - t0) / 1000000)) s)"
+}
+
+setup_envs() {
+  install -d -m 755 "$(dirname "$PIP_CACHE")"
+  install -d -m 755 -o "$CLUSTER_USER" -g "$CLUSTER_USER" "$PIP_CACHE"
+  local name prefix pkgs
+  while IFS='|' read -r name prefix pkgs; do
+    # shellcheck disable=SC2086 # pkgs is a space-separated list of package names
+    build_env "$name" "$prefix" $pkgs
+  done < <(env_table)
+
+  # ~/.conda/environments.txt, as conda keeps it: one prefix a line; add ours, keep the rest.
+  local envs_txt=$CLUSTER_HOME/.conda/environments.txt
+  as_cluster_user mkdir -p "$CLUSTER_HOME/.conda"
+  [[ -f $envs_txt ]] || as_cluster_user touch "$envs_txt"
+  while IFS='|' read -r name prefix pkgs; do
+    grep -qxF "$prefix" "$envs_txt" || printf '%s\n' "$prefix" >>"$envs_txt"
+  done < <(env_table)
+
+  # ~/.bashrc: like the tutorial's "conda activate" in every shell, put base first on PATH.
+  local rc=$CLUSTER_HOME/.bashrc
+  {
+    without_block "$rc"
+    printf '%s\n' "$MARK_BEGIN" \
+      '# The demo cluster has no conda: this stands in for "conda activate" (base) of the tutorial.' \
+      "export PATH=\"$CONDA_ROOT/bin:\$PATH\"" \
+      "export CONDA_PREFIX=\"$CONDA_ROOT\" CONDA_DEFAULT_ENV=base CONDA_SHLVL=1" \
+      "$MARK_END"
+  } | install_content "$rc" "$CLUSTER_USER:$CLUSTER_USER" 644
+}
+
+# ---------------------------------------------------------------------------------------------
+# 8. cluster.json
+
+readonly CLUSTER_JSON_PY='
+import glob, json, os, sys
+(out, port, ident, known, version, root), table = sys.argv[1:7], sys.argv[7:]
+def has(prefix, pkg):
+    for f in glob.glob(os.path.join(prefix, "conda-meta", pkg + "-*.json")):
+        with open(f) as fh:
+            if json.load(fh).get("name") == pkg:
+                return True
+    return False
+envs = []
+for row in table:
+    name, prefix = row.split("|")[:2]
+    envs.append({"name": name, "prefix": prefix, "ipykernel": has(prefix, "ipykernel"),
+                 "jupyterlab": has(prefix, "jupyterlab")})
+info = {"name": "demo", "alias": "hpc-demo", "host": "127.0.0.1", "port": int(port),
+        "user": "hpcdemo", "identityFile": ident, "knownHosts": known, "slurmVersion": version,
+        "partition": "debug", "condaRoot": root, "envs": envs}
+with open(out + ".tmp", "w") as f:
+    json.dump(info, f, indent=2)
+    f.write("\n")
+os.chmod(out + ".tmp", 0o644)
+os.replace(out + ".tmp", out)
+'
+
+write_cluster_json() {
+  install -d -m 755 "$STATE_DIR"
+  local -a rows
+  mapfile -t rows < <(env_table)
+  "$VENV_PYTHON" -c "$CLUSTER_JSON_PY" "$CLUSTER_JSON" "$SSH_PORT" "$CLIENT_KEY" \
+    "$CLIENT_KNOWN_HOSTS" "$SLURM_VERSION" "$CONDA_ROOT" "${rows[@]}"
+}
+
+# ---------------------------------------------------------------------------------------------
+# commands
+
+need_root() { ((EUID == 0)) || die "run as root (e.g. sudo $0 $1)"; }
+
+take_lock() {
+  install -d -m 755 "$(dirname "$LOCK_FILE")"
+  exec 9>"$LOCK_FILE"
+  flock -w 900 9 || die "another $PROG is still running (lock $LOCK_FILE)"
+}
+
+cmd_start() {
+  local t0
+  t0=$(now_us)
+  need_root start
+  install -d -m 755 "$LOG_DIR" "$RUN_DIR" "$STATE_DIR"
+  take_lock
+  install_packages
+  resolve_users
+  start_munge
+  start_slurm
+  ensure_cluster_user
+  # pam_loginuid and friends can refuse sessions inside some containers: then run without PAM,
+  # and remember it.
+  local use_pam=yes
+  [[ -e $STATE_DIR/sshd-without-pam ]] && use_pam=no
+  start_sshd "$use_pam"
+  setup_client
+  if ! verify_ssh; then
+    [[ $use_pam == yes ]] || die "ssh -o BatchMode=yes $SSH_ALIAS true fails as $CLIENT_USER; see $LOG_DIR/sshd.log and $LOG_DIR/ssh-check.err"
+    say "ssh login with UsePAM yes failed (see $LOG_DIR/sshd.log); retrying with UsePAM no"
+    start_sshd no
+    touch "$STATE_DIR/sshd-without-pam"
+    verify_ssh || die "ssh -o BatchMode=yes $SSH_ALIAS true fails as $CLIENT_USER; see $LOG_DIR/sshd.log and $LOG_DIR/ssh-check.err"
+  fi
+  setup_envs
+  write_cluster_json
+  say "up: slurm $SLURM_VERSION, node $NODE $(node_state); ssh $SSH_ALIAS ($CLUSTER_USER@$SSH_HOST:$SSH_PORT) for $CLIENT_USER; $CLUSTER_JSON"
+  local ms=$((($(now_us) - t0) / 1000))
+  say "started in $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s"
+}
+
+cmd_stop() {
+  need_root stop
+  install -d -m 755 "$RUN_DIR"
+  take_lock
+  # End the jobs first, so no job processes outlive the cluster.
+  if is_running slurmctld; then
+    local job_ids i
+    job_ids=$(squeue -h -o %i 2>/dev/null || true)
+    if [[ -n $job_ids ]]; then
+      say "cancelling jobs: $(tr '\n' ' ' <<<"$job_ids")"
+      # shellcheck disable=SC2086 # job ids, one a word
+      scancel $job_ids 2>/dev/null || true
+      for ((i = 0; i < 100; i++)); do
+        [[ -z $(squeue -h -t RUNNING,COMPLETING,SUSPENDED -o %i 2>/dev/null) ]] && break
+        sleep 0.1
+      done
+    fi
+  fi
+  # sshd's per-connection children outlive the listener: end them too.
+  local pid child
+  local -a children=()
+  if pid=$(pid_of sshd); then mapfile -t children < <(children_of "$pid"); fi
+  halt sshd slurmd slurmctld munged
+  for child in "${children[@]}"; do
+    kill -TERM "$child" 2>/dev/null || true
+  done
+  # What the cluster user still runs (e.g. commands of ssh sessions without a terminal, which
+  # sshd leaves running when it goes) would outlive the cluster: end it.
+  local uid i
+  if uid=$(id -u "$CLUSTER_USER" 2>/dev/null); then
+    local -a left
+    mapfile -t left < <(pids_of_uid "$uid")
+    if ((${#left[@]})); then
+      say "ending ${#left[@]} leftover process(es) of $CLUSTER_USER: ${left[*]}"
+      kill -TERM "${left[@]}" 2>/dev/null || true
+      for ((i = 0; i < 30; i++)); do
+        mapfile -t left < <(pids_of_uid "$uid")
+        ((${#left[@]})) || break
+        sleep 0.1
+      done
+      if ((${#left[@]})); then kill -KILL "${left[@]}" 2>/dev/null || true; fi
+    fi
+  fi
+  say "stopped (packages, $CLUSTER_USER's home and keys stay; start again with: $0 start)"
+}
+
+cmd_status() {
+  local name pid down=0
+  for name in "${DAEMONS[@]}"; do
+    if pid=$(pid_of "$name"); then
+      printf '%-10s running (pid %s)\n' "$name" "$pid"
+    elif [[ $name == munged ]] && munge_works; then
+      printf '%-10s running (not started by this script)\n' "$name"
+    else
+      printf '%-10s not running\n' "$name"
+      down=1
+    fi
+  done
+  if is_running slurmctld; then
+    printf '%-10s %s\n' node "$(sinfo -h -o '%n %T' 2>/dev/null | head -n 1)"
+  fi
+  if is_running sshd; then
+    if port_open "$SSH_PORT"; then
+      printf '%-10s listening on %s:%s\n' ssh "$SSH_HOST" "$SSH_PORT"
+    else
+      printf '%-10s NOT listening on %s:%s\n' ssh "$SSH_HOST" "$SSH_PORT"
+      down=1
+    fi
+  fi
+  return "$down"
+}
+
+cmd_info() {
+  [[ -r $CLUSTER_JSON ]] || die "$CLUSTER_JSON not found: run '$0 start' first"
+  cat "$CLUSTER_JSON"
+}
+
+main() {
+  (($# == 1)) || usage
+  case $1 in
+    start) cmd_start ;;
+    stop) cmd_stop ;;
+    status) cmd_status ;;
+    info) cmd_info ;;
+    -h | --help | help) usage ;;
+    *) usage ;;
+  esac
+}
+
+main "$@"
