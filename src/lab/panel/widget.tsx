@@ -27,9 +27,10 @@ export class HpcPanel extends ReactWidget {
     this.addClass('jp-HpcPanel');
   }
 
-  /** Scroll to a cluster and mark it for a moment. */
+  /** Scroll to a cluster and mark it for a moment (see style/base.css). */
   revealCluster(name: string): void {
     this._highlighted = name;
+    this._reveals++;
     this.update();
     requestAnimationFrame(() => {
       this.node
@@ -60,6 +61,7 @@ export class HpcPanel extends ReactWidget {
             <ClusterList
               clusters={clusters.clusters}
               highlighted={this._highlighted}
+              reveals={this._reveals}
               trans={trans}
               openSettings={openSettings}
             />
@@ -70,6 +72,7 @@ export class HpcPanel extends ReactWidget {
   }
 
   private _highlighted: string | null = null;
+  private _reveals = 0;
 }
 
 function SidecarStatus(props: {
@@ -108,10 +111,12 @@ function SidecarStatus(props: {
 function ClusterList(props: {
   clusters: readonly IClusterConfig[];
   highlighted: string | null;
+  /** Changes on every reveal, so revealing again replays the mark. */
+  reveals: number;
   trans: TranslationBundle;
   openSettings: () => void;
 }): React.ReactElement {
-  const { clusters, highlighted, trans, openSettings } = props;
+  const { clusters, highlighted, reveals, trans, openSettings } = props;
   return (
     <section className="jp-HpcPanel-clusters" aria-label={trans.__('Clusters')}>
       <div className="jp-HpcPanel-sectionHeader">
@@ -135,7 +140,11 @@ function ClusterList(props: {
         <ul className="jp-HpcPanel-clusterList">
           {clusters.map(cluster => (
             <li
-              key={cluster.name}
+              key={
+                cluster.name === highlighted
+                  ? `${cluster.name}#${reveals}`
+                  : cluster.name
+              }
               data-cluster-name={cluster.name}
               className={
                 cluster.name === highlighted
