@@ -6,8 +6,9 @@ import { WebSocketServer } from 'ws';
 import { API_VERSION, IHealth, REQUEST_HEADER, Routes } from '../../common/api';
 import { ILogger, safePath } from '../log';
 import { EventHub } from './events';
+import { BodyTooLargeError, readBody } from './body';
 import { hasRequestProof, originAllowed } from './guards';
-import { sendError, sendJson } from './respond';
+import { MAX_BODY_BYTES, sendError, sendJson } from './respond';
 
 export interface ISidecarServerOptions {
   version: string;
@@ -26,7 +27,11 @@ export interface ISidecarServer {
   close(): Promise<void>;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+type Handler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer
+) => void;
 
 /**
  * The sidecar's HTTP + WebSocket API. Listening is the caller's business
@@ -55,54 +60,69 @@ export function createSidecarServer(
     [Routes.health, { GET: (_req, res) => sendJson(res, 200, health()) }]
   ]);
 
-  const http = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
     const path = safePath(req.url);
     const method = (req.method ?? 'GET').toUpperCase();
-    try {
-      if (!originAllowed(req.headers)) {
-        options.log.warn(`refused ${method} ${path}: foreign Origin`);
-        sendError(
-          res,
-          403,
-          'forbidden-origin',
-          'Requests from another origin are refused.'
-        );
-        return;
-      }
-      if (!hasRequestProof(method, req.headers)) {
-        sendError(
-          res,
-          403,
-          'missing-request-header',
-          `State-changing requests need a JSON body or the ${REQUEST_HEADER} header.`
-        );
-        return;
-      }
-      const route = routes.get(path);
-      if (!route) {
-        sendError(res, 404, 'not-found', `No such endpoint: ${path}`);
-        return;
-      }
-      const handler = route[method === 'HEAD' ? 'GET' : method];
-      if (!handler) {
-        res.setHeader('Allow', Object.keys(route).join(', '));
-        sendError(
-          res,
-          405,
-          'method-not-allowed',
-          `${method} is not allowed on ${path}`
-        );
-        return;
-      }
-      handler(req, res);
-    } catch (err) {
-      options.log.error(`${method} ${path} failed: ${describe(err)}`);
-      if (!res.headersSent) {
-        sendError(res, 500, 'internal', 'The sidecar failed to answer.');
-      } else {
-        res.destroy();
-      }
+    if (!originAllowed(req.headers)) {
+      options.log.warn(`refused ${method} ${path}: foreign Origin`);
+      sendError(
+        res,
+        403,
+        'forbidden-origin',
+        'Requests from another origin are refused.'
+      );
+      return;
     }
+    if (!hasRequestProof(method, req.headers)) {
+      sendError(
+        res,
+        403,
+        'missing-request-header',
+        `State-changing requests need a JSON body or the ${REQUEST_HEADER} header.`
+      );
+      return;
+    }
+    const route = routes.get(path);
+    if (!route) {
+      sendError(res, 404, 'not-found', `No such endpoint: ${path}`);
+      return;
+    }
+    const handler = route[method === 'HEAD' ? 'GET' : method];
+    if (!handler) {
+      res.setHeader('Allow', Object.keys(route).join(', '));
+      sendError(
+        res,
+        405,
+        'method-not-allowed',
+        `${method} is not allowed on ${path}`
+      );
+      return;
+    }
+    handler(req, res, body);
+  };
+
+  const http = createServer((req, res) => {
+    const what = `${req.method} ${safePath(req.url)}`;
+    readBody(req, MAX_BODY_BYTES)
+      .then(body => handle(req, res, body))
+      .catch(err => {
+        if (err instanceof BodyTooLargeError) {
+          res.setHeader('Connection', 'close');
+          sendError(
+            res,
+            413,
+            'payload-too-large',
+            `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`
+          );
+          return;
+        }
+        options.log.error(`${what} failed: ${describe(err)}`);
+        if (!res.headersSent) {
+          sendError(res, 500, 'internal', 'The sidecar failed to answer.');
+        } else {
+          res.destroy();
+        }
+      });
   });
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -1,0 +1,38 @@
+import type { IncomingMessage } from 'http';
+
+export class BodyTooLargeError extends Error {}
+
+/**
+ * Read a request body whole, up to `limit` bytes. Every request is read to
+ * its end before it is answered, refusals included: a proxy still writing
+ * the body when we answer and close would get EPIPE and turn our clear 4xx
+ * into its own 500.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      req.resume();
+      reject(new BodyTooLargeError(`body of ${declared} bytes`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        tooLarge = true;
+        chunks.length = 0;
+      } else if (!tooLarge) {
+        chunks.push(chunk);
+      }
+    });
+    req.on('end', () =>
+      tooLarge
+        ? reject(new BodyTooLargeError(`body over ${limit} bytes`))
+        : resolve(Buffer.concat(chunks))
+    );
+    req.on('error', reject);
+  });
+}
