@@ -33,6 +33,8 @@ export interface IStartLabOptions {
   env?: Record<string, string>;
   /** PATH for the server; defaults to the current one. */
   path?: string;
+  /** Written to the isolated config dir as jupyter_server_config.json. */
+  serverConfig?: Record<string, unknown>;
   /** Use this virtual environment instead of the project's. */
   venv?: string;
   timeoutMs?: number;
@@ -69,6 +71,12 @@ export async function startLab(
     writeFileSync(
       join(dir, 'plugin.jupyterlab-settings'),
       JSON.stringify(options.hpcSettings, null, 2)
+    );
+  }
+  if (options.serverConfig) {
+    writeFileSync(
+      join(dirs.JUPYTER_CONFIG_DIR, 'jupyter_server_config.json'),
+      JSON.stringify(options.serverConfig, null, 2)
     );
   }
   const port = await freePort();
