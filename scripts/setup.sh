@@ -60,7 +60,7 @@ if [ "$(cat jupyterlab_hpc/.build-hash 2>/dev/null)" != "$src_hash" ] ||
   echo "$src_hash" >jupyterlab_hpc/.build-hash
 fi
 
-installed="$("$VENV/bin/python" -m pip show jupyterlab_hpc 2>/dev/null | sed -n 's/^Location: //p')"
+installed="$("$VENV/bin/python" -m pip show jupyterlab_hpc 2>/dev/null | sed -n 's/^Location: //p' || true)"
 if [ "$(cat "$VENV/.jupyterlab-hpc-hash" 2>/dev/null)" != "$src_hash" ] || [ -z "$installed" ]; then
   say "setup: pip install . (jupyterlab-hpc into $VENV)"
   rm -rf dist
