@@ -18,19 +18,23 @@ const esModules = [
   'yjs'
 ].join('|');
 
-const labBase = jestJupyterLab(__dirname);
+// Options jest reads only globally; inside a project they only warn.
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
+const { coverageReporters, reporters, testTimeout, ...labBase } =
+  jestJupyterLab(__dirname);
 
 // Keep jest away from build output and the virtual environments.
 const roots = ['<rootDir>/src', '<rootDir>/tests'];
 
 module.exports = {
   reporters: ['default'],
+  // Global options: jest ignores these inside a project.
+  testTimeout: 10000,
   projects: [
     {
       ...labBase,
       displayName: 'lab',
       roots,
-      reporters: undefined,
       automock: false,
       testRegex: undefined,
       testMatch: ['<rootDir>/tests/unit/lab/**/*.spec.ts?(x)'],

@@ -60,6 +60,7 @@ export class HpcPanel extends ReactWidget {
           {() => (
             <ClusterList
               clusters={clusters.clusters}
+              error={clusters.error}
               highlighted={this._highlighted}
               reveals={this._reveals}
               trans={trans}
@@ -110,13 +111,14 @@ function SidecarStatus(props: {
 
 function ClusterList(props: {
   clusters: readonly IClusterConfig[];
+  error: string | null;
   highlighted: string | null;
   /** Changes on every reveal, so revealing again replays the mark. */
   reveals: number;
   trans: TranslationBundle;
   openSettings: () => void;
 }): React.ReactElement {
-  const { clusters, highlighted, reveals, trans, openSettings } = props;
+  const { clusters, error, highlighted, reveals, trans, openSettings } = props;
   return (
     <section className="jp-HpcPanel-clusters" aria-label={trans.__('Clusters')}>
       <div className="jp-HpcPanel-sectionHeader">
@@ -130,7 +132,15 @@ function ClusterList(props: {
           {trans.__('Add cluster')}
         </Button>
       </div>
-      {clusters.length === 0 ? (
+      {error && (
+        <div className="jp-HpcPanel-settingsError" role="alert">
+          {trans.__(
+            'Your HPC settings could not be read (%1). Fix them in Settings → HPC clusters; until then no cluster is shown.',
+            error
+          )}
+        </div>
+      )}
+      {error ? null : clusters.length === 0 ? (
         <p className="jp-HpcPanel-empty">
           {trans.__(
             'No clusters yet. Add one with the host (or ~/.ssh/config alias) of its login node.'

@@ -23,20 +23,14 @@ export const settingsPlugin: JupyterFrontEndPlugin<IClusterSettings> = {
   ): IClusterSettings => {
     const model = new ClusterSettings();
     if (!registry) {
-      model.fail();
+      model.fail(new Error('this JupyterLab has no settings registry'));
       return model;
     }
     // Not awaited: nothing on JupyterLab's start-up path waits for settings.
     registry
       .load(settingsPlugin.id)
       .then(settings => model.attach(settings))
-      .catch(reason => {
-        console.error(
-          'jupyterlab-hpc: could not load the HPC settings',
-          reason
-        );
-        model.fail();
-      });
+      .catch(reason => model.fail(reason));
     return model;
   }
 };

@@ -16,6 +16,8 @@ export interface IClusterSettings extends IDisposable {
   readonly ready: Promise<void>;
   readonly clusters: readonly IClusterConfig[];
   readonly jobDefaults: IJobDefaults;
+  /** Why the settings could not be read (e.g. invalid JSON), or null. */
+  readonly error: string | null;
   readonly changed: ISignal<IClusterSettings, void>;
 }
 
@@ -37,6 +39,10 @@ export class ClusterSettings implements IClusterSettings {
     return this._jobDefaults;
   }
 
+  get error(): string | null {
+    return this._error;
+  }
+
   get changed(): ISignal<IClusterSettings, void> {
     return this._changed;
   }
@@ -50,13 +56,16 @@ export class ClusterSettings implements IClusterSettings {
     this._settings?.changed.disconnect(this._read, this);
     this._settings = settings;
     settings.changed.connect(this._read, this);
+    this._error = null;
     this._read(settings);
     this._ready.resolve();
   }
 
-  /** Loading failed: stay empty but let waiters go on. */
-  fail(): void {
+  /** Loading failed: stay empty, say why, and let waiters go on. */
+  fail(reason?: unknown): void {
+    this._error = describeSettingsError(reason);
     this._ready.resolve();
+    this._changed.emit();
   }
 
   dispose(): void {
@@ -75,9 +84,34 @@ export class ClusterSettings implements IClusterSettings {
   }
 
   private _settings: ISettingRegistry.ISettings | null = null;
+  private _error: string | null = null;
   private _clusters: IClusterConfig[] = [];
   private _jobDefaults: IJobDefaults = { ...DEFAULT_JOB_DEFAULTS };
   private _changed = new Signal<IClusterSettings, void>(this);
   private _ready = new PromiseDelegate<void>();
   private _isDisposed = false;
+}
+
+/**
+ * One line from what the settings registry throws: an array of schema
+ * validation errors for a bad user settings file, or any other error.
+ */
+export function describeSettingsError(reason: unknown): string {
+  if (Array.isArray(reason) && reason.length > 0) {
+    return reason
+      .map(e => {
+        const { instancePath, message } = e as ISchemaError;
+        return `${instancePath || '/'}: ${message ?? 'invalid'}`;
+      })
+      .join('; ');
+  }
+  if (reason instanceof Error) {
+    return reason.message;
+  }
+  return reason === undefined ? 'unknown error' : String(reason);
+}
+
+interface ISchemaError {
+  instancePath?: string;
+  message?: string;
 }

@@ -86,6 +86,9 @@ export class SidecarModel implements ISidecarModel {
   }
 
   async refresh(): Promise<void> {
+    if (this._isDisposed) {
+      return;
+    }
     await this._poll.refresh();
     await this._poll.tick;
   }

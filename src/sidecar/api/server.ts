@@ -89,7 +89,11 @@ export function createSidecarServer(
     }
     const handler = route[method === 'HEAD' ? 'GET' : method];
     if (!handler) {
-      res.setHeader('Allow', Object.keys(route).join(', '));
+      const allowed = Object.keys(route);
+      if (route.GET) {
+        allowed.push('HEAD');
+      }
+      res.setHeader('Allow', allowed.join(', '));
       sendError(
         res,
         405,

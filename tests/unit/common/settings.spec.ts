@@ -1,0 +1,174 @@
+import {
+  DEFAULT_JOB_DEFAULTS,
+  describeCluster,
+  IClusterConfig,
+  readClusters,
+  readJobDefaults
+} from '../../../src/common/settings';
+
+describe('readClusters', () => {
+  it.each([
+    ['undefined', undefined],
+    ['null', null],
+    ['an object', { name: 'swc', host: 'hpc-gw1' }],
+    ['a string', 'swc']
+  ])('reads %s as no clusters', (_case, value) => {
+    expect(readClusters(value)).toEqual([]);
+  });
+
+  it('fills in the optional fields of a minimal entry', () => {
+    expect(readClusters([{ name: 'swc', host: 'hpc-gw1' }])).toEqual([
+      {
+        name: 'swc',
+        host: 'hpc-gw1',
+        port: null,
+        user: '',
+        identityFile: '',
+        jumpHost: ''
+      }
+    ]);
+  });
+
+  it('keeps every field of a full entry', () => {
+    const full: IClusterConfig = {
+      name: 'archer2',
+      host: 'login.archer2.ac.uk',
+      port: 2222,
+      user: 'ana_lee',
+      identityFile: '~/.ssh/id_ed25519',
+      jumpHost: 'gw@bastion.example.org:2200,relay'
+    };
+    expect(readClusters([full])).toEqual([full]);
+  });
+
+  it('drops invalid entries and keeps the others in order', () => {
+    const value = [
+      null,
+      'swc',
+      42,
+      { host: 'no-name.example.org' },
+      { name: 'no-host' },
+      { name: '', host: 'empty-name.example.org' },
+      { name: 'empty-host', host: '' },
+      { name: 7, host: 'numeric-name' },
+      { name: 'numeric-host', host: 7 },
+      { name: 'swc', host: 'hpc-gw1' },
+      { name: 'swc', host: 'duplicate.example.org' },
+      { name: 'archer2', host: 'login.archer2.ac.uk' }
+    ];
+    expect(readClusters(value).map(c => `${c.name}=${c.host}`)).toEqual([
+      'swc=hpc-gw1',
+      'archer2=login.archer2.ac.uk'
+    ]);
+  });
+
+  it('resets optional fields of the wrong type', () => {
+    expect(
+      readClusters([
+        {
+          name: 'swc',
+          host: 'hpc-gw1',
+          port: '22',
+          user: 7,
+          identityFile: null,
+          jumpHost: ['gw']
+        }
+      ])
+    ).toEqual([
+      {
+        name: 'swc',
+        host: 'hpc-gw1',
+        port: null,
+        user: '',
+        identityFile: '',
+        jumpHost: ''
+      }
+    ]);
+  });
+
+  it('drops unknown fields', () => {
+    const [cluster] = readClusters([
+      { name: 'swc', host: 'hpc-gw1', password: 'hunter2' }
+    ]);
+    expect(cluster).not.toHaveProperty('password');
+  });
+});
+
+describe('readJobDefaults', () => {
+  it.each([
+    ['undefined', undefined],
+    ['null', null],
+    ['a string', '02:00:00'],
+    ['an empty object', {}]
+  ])('reads %s as the defaults', (_case, value) => {
+    expect(readJobDefaults(value)).toEqual(DEFAULT_JOB_DEFAULTS);
+  });
+
+  it('returns a fresh object, never the shared defaults', () => {
+    expect(readJobDefaults({})).not.toBe(DEFAULT_JOB_DEFAULTS);
+  });
+
+  it('keeps every well-typed field', () => {
+    const value = {
+      partition: 'gpu',
+      timeLimit: '1-00:00:00',
+      cpus: 16,
+      memory: '64G',
+      gpus: 2,
+      account: 'proj-42',
+      jupyterEnvironment: 'lab4'
+    };
+    expect(readJobDefaults(value)).toEqual(value);
+  });
+
+  it('falls back to the default for each field of the wrong type', () => {
+    expect(
+      readJobDefaults({
+        partition: 3,
+        timeLimit: 120,
+        cpus: '8',
+        memory: 8,
+        gpus: null,
+        account: false,
+        jupyterEnvironment: ['lab'],
+        unknown: 'ignored'
+      })
+    ).toEqual(DEFAULT_JOB_DEFAULTS);
+  });
+
+  it('mixes given and default fields', () => {
+    expect(readJobDefaults({ partition: 'cpu', cpus: 'many' })).toEqual({
+      ...DEFAULT_JOB_DEFAULTS,
+      partition: 'cpu'
+    });
+  });
+});
+
+describe('describeCluster', () => {
+  it.each([
+    [{ name: 'a', host: 'hpc-gw1' }, 'hpc-gw1'],
+    [{ name: 'a', host: 'hpc-gw1', user: 'ana' }, 'ana@hpc-gw1'],
+    [{ name: 'a', host: 'hpc-gw1', port: 2222 }, 'hpc-gw1:2222'],
+    [{ name: 'a', host: 'hpc-gw1', port: null }, 'hpc-gw1'],
+    [
+      { name: 'a', host: 'hpc-gw1', user: '', port: null, jumpHost: '' },
+      'hpc-gw1'
+    ],
+    [
+      {
+        name: 'a',
+        host: 'login.archer2.ac.uk',
+        user: 'ana',
+        port: 22,
+        jumpHost: 'gw@bastion:2200'
+      },
+      'ana@login.archer2.ac.uk:22 via gw@bastion:2200'
+    ],
+    [
+      { name: 'a', host: '10.0.0.5', jumpHost: 'gw1,gw2' },
+      '10.0.0.5 via gw1,gw2'
+    ]
+  ] as [IClusterConfig, string][])('describes %j as %p', (cluster, text) => {
+    expect(describeCluster(cluster)).toBe(text);
+  });
+});

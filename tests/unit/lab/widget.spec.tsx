@@ -1,0 +1,282 @@
+import { nullTranslator } from '@jupyterlab/translation';
+import { Signal } from '@lumino/signaling';
+import { Widget } from '@lumino/widgets';
+
+import { API_VERSION, IHealth } from '../../../src/common/api';
+import { IClusterConfig } from '../../../src/common/settings';
+import { PACKAGE_VERSION } from '../../../src/common/version';
+import { HpcPanel } from '../../../src/lab/panel/widget';
+import { IClusterSettings } from '../../../src/lab/settings/model';
+import { ISidecarModel, SidecarState } from '../../../src/lab/sidecar/model';
+
+const health: IHealth = {
+  name: 'jupyterlab-hpc-sidecar',
+  version: PACKAGE_VERSION,
+  apiVersion: API_VERSION,
+  uptimeSeconds: 5,
+  node: 'v20.11.1',
+  pid: 4242
+};
+
+/** The sidecar model as the panel sees it; the test sets its state. */
+class SidecarStub {
+  state: SidecarState = { status: 'connecting' };
+  readonly stateChanged = new Signal<ISidecarModel, SidecarState>(
+    this as unknown as ISidecarModel
+  );
+  readonly refresh = jest.fn(async () => undefined);
+
+  set(state: SidecarState): void {
+    this.state = state;
+    this.stateChanged.emit(state);
+  }
+}
+
+class ClustersStub {
+  clusters: IClusterConfig[] = [];
+  error: string | null = null;
+  readonly changed = new Signal<IClusterSettings, void>(
+    this as unknown as IClusterSettings
+  );
+
+  set(clusters: IClusterConfig[]): void {
+    this.clusters = clusters;
+    this.changed.emit();
+  }
+
+  fail(error: string): void {
+    this.clusters = [];
+    this.error = error;
+    this.changed.emit();
+  }
+}
+
+const swc: IClusterConfig = { name: 'swc', host: 'hpc-gw1', user: 'ana' };
+const archer2: IClusterConfig = {
+  name: 'archer2',
+  host: 'login.archer2.ac.uk',
+  port: 2222,
+  jumpHost: 'bastion'
+};
+
+let sidecar: SidecarStub;
+let clusters: ClustersStub;
+let openSettings: jest.Mock;
+let panel: HpcPanel;
+
+/**
+ * Resolve once `probe` finds something in the panel, checking again on
+ * every DOM mutation: React renders when it likes, and this waits for
+ * exactly that instead of for a guessed delay.
+ */
+function rendered<T>(probe: () => T | null | undefined | false): Promise<T> {
+  return new Promise(resolve => {
+    const observer = new MutationObserver(() => check());
+    const check = () => {
+      const found = probe();
+      if (found) {
+        observer.disconnect();
+        resolve(found);
+      }
+      return found;
+    };
+    if (!check()) {
+      observer.observe(panel.node, {
+        subtree: true,
+        childList: true,
+        characterData: true,
+        attributes: true
+      });
+    }
+  });
+}
+
+const $ = (selector: string) => panel.node.querySelector<HTMLElement>(selector);
+const text = (selector: string) => $(selector)?.textContent ?? null;
+const button = (name: string) =>
+  Array.from(panel.node.querySelectorAll('button')).find(
+    b => b.textContent?.trim() === name
+  );
+const clusterRows = () =>
+  Array.from(panel.node.querySelectorAll('li.jp-HpcPanel-cluster')).map(
+    li => li.textContent
+  );
+
+/** Render the panel as JupyterLab would, and wait for its first paint. */
+async function attach(): Promise<void> {
+  panel = new HpcPanel({
+    sidecar: sidecar as unknown as ISidecarModel,
+    clusters: clusters as unknown as IClusterSettings,
+    trans: nullTranslator.load('jupyterlab_hpc'),
+    openSettings
+  });
+  Widget.attach(panel, document.body);
+  await rendered(() => $('.jp-HpcPanel-statusTitle'));
+}
+
+beforeEach(() => {
+  sidecar = new SidecarStub();
+  clusters = new ClustersStub();
+  openSettings = jest.fn();
+});
+
+afterEach(() => {
+  panel.dispose();
+  delete (Element.prototype as Partial<Element>).scrollIntoView;
+});
+
+describe('HpcPanel', () => {
+  it('shows the starting state and the empty cluster list at first', async () => {
+    await attach();
+    expect(panel.hasClass('jp-HpcPanel')).toBe(true);
+    expect(text('.jp-HpcPanel-statusTitle')).toBe('Starting the HPC sidecar…');
+    const status = $('section.jp-HpcPanel-sidecar')!;
+    expect(status.dataset.status).toBe('connecting');
+    expect(status.classList).toContain('jp-mod-busy');
+    expect(status.getAttribute('aria-label')).toBe('Sidecar status');
+    expect($('[role="status"]')?.textContent).toBe('Starting the HPC sidecar…');
+    expect(button('Check again')).toBeUndefined();
+    expect(text('.jp-HpcPanel-empty')).toBe(
+      'No clusters yet. Add one with the host (or ~/.ssh/config alias) of its login node.'
+    );
+    expect(clusterRows()).toEqual([]);
+  });
+
+  it('lists the configured clusters with how each is reached', async () => {
+    clusters.clusters = [swc, archer2];
+    await attach();
+    expect(clusterRows()).toEqual([
+      'swcana@hpc-gw1',
+      'archer2login.archer2.ac.uk:2222 via bastion'
+    ]);
+    expect(text('.jp-HpcPanel-clusterName')).toBe('swc');
+    expect(text('.jp-HpcPanel-clusterHost')).toBe('ana@hpc-gw1');
+    expect($('.jp-HpcPanel-empty')).toBeNull();
+  });
+
+  it('follows the sidecar state', async () => {
+    await attach();
+
+    sidecar.set({ status: 'ready', health, live: true, otherRelease: false });
+
+    await rendered(() => $('[data-status="ready"]'));
+    expect(text('.jp-HpcPanel-statusTitle')).toBe(
+      `Sidecar ${PACKAGE_VERSION} is running`
+    );
+    expect(text('.jp-HpcPanel-detail')).toBe('Connected; events are live.');
+    expect($('.jp-HpcPanel-sidecar')!.classList).toContain('jp-mod-ok');
+    expect(button('Check again')).toBeUndefined();
+  });
+
+  it('renders the state the model is already in', async () => {
+    sidecar.state = { status: 'missing' };
+    await attach();
+    expect(text('.jp-HpcPanel-statusTitle')).toBe(
+      'The jupyterlab-hpc server part is missing'
+    );
+  });
+
+  it('shows the command that fixes a missing server part', async () => {
+    await attach();
+    sidecar.set({ status: 'missing' });
+    const fix = await rendered(() => $('pre.jp-HpcPanel-fix code'));
+    expect(fix.textContent).toBe('pip install jupyterlab-hpc');
+    expect($('.jp-HpcPanel-sidecar')!.classList).toContain('jp-mod-error');
+  });
+
+  it('offers to check again after a failure, and does so on click', async () => {
+    await attach();
+    sidecar.set({
+      status: 'failed',
+      detail: 'The sidecar could not be reached (HTTP 502).'
+    });
+    const retry = await rendered(() => button('Check again'));
+    expect(text('.jp-HpcPanel-detail')).toMatch(
+      /^The sidecar could not be reached \(HTTP 502\)\. Look in the Jupyter server log/
+    );
+
+    retry.click();
+
+    expect(sidecar.refresh).toHaveBeenCalledTimes(1);
+  });
+
+  it('updates the list when the clusters change', async () => {
+    await attach();
+
+    clusters.set([swc]);
+    await rendered(() => clusterRows().length === 1);
+    expect(clusterRows()).toEqual(['swcana@hpc-gw1']);
+    expect($('.jp-HpcPanel-empty')).toBeNull();
+
+    clusters.set([]);
+    await rendered(() => $('.jp-HpcPanel-empty'));
+    expect(clusterRows()).toEqual([]);
+  });
+
+  it('opens the settings from the Add cluster button', async () => {
+    await attach();
+    button('Add cluster')!.click();
+    expect(openSettings).toHaveBeenCalledTimes(1);
+  });
+
+  it('highlights a revealed cluster and scrolls it into view', async () => {
+    clusters.clusters = [swc, archer2];
+    await attach();
+    // jsdom does not lay out, so it has no scrollIntoView of its own.
+    const scrolled = new Promise<[Element, unknown]>(resolve => {
+      Element.prototype.scrollIntoView = function (
+        this: Element,
+        arg?: boolean | ScrollIntoViewOptions
+      ) {
+        resolve([this, arg]);
+      };
+    });
+
+    panel.revealCluster('archer2');
+
+    const row = await rendered(() => $('li.jp-mod-highlighted'));
+    expect(row.dataset.clusterName).toBe('archer2');
+    expect(panel.node.querySelectorAll('li.jp-mod-highlighted')).toHaveLength(
+      1
+    );
+    // The row may be scrolled to just before React swaps in the marked one.
+    const [element, options] = await scrolled;
+    expect((element as HTMLElement).dataset.clusterName).toBe('archer2');
+    expect(options).toEqual({ block: 'nearest' });
+  });
+
+  it('replays the mark when the same cluster is revealed again', async () => {
+    clusters.clusters = [swc, archer2];
+    await attach();
+    Element.prototype.scrollIntoView = () => undefined;
+
+    panel.revealCluster('swc');
+    const first = await rendered(() => $('li.jp-mod-highlighted'));
+    panel.revealCluster('swc');
+    const second = await rendered(() => {
+      const row = $('li.jp-mod-highlighted');
+      return row !== first && row;
+    });
+
+    // A new element, so its CSS animation starts over.
+    expect(second.dataset.clusterName).toBe('swc');
+    expect(first.isConnected).toBe(false);
+    expect(clusterRows()).toEqual([
+      'swcana@hpc-gw1',
+      'archer2login.archer2.ac.uk:2222 via bastion'
+    ]);
+  });
+
+  it('says why no cluster is shown when the settings are invalid', async () => {
+    await attach();
+    clusters.fail('/clusters/1/name: must match pattern');
+    const alert = await rendered(() =>
+      panel.node.querySelector('.jp-HpcPanel-settingsError')
+    );
+    expect(alert.getAttribute('role')).toBe('alert');
+    expect(alert.textContent).toContain('/clusters/1/name: must match pattern');
+    expect(alert.textContent).toContain('Settings → HPC clusters');
+    // An empty-list hint would be wrong: there may be clusters, unreadable.
+    expect(panel.node.querySelector('.jp-HpcPanel-empty')).toBeNull();
+  });
+});
