@@ -217,114 +217,83 @@ export async function run(ctx) {
     .filter(s => s.fresh > 1)
     .map(s => `${s.key} opened ${s.fresh} connections`);
 
-  const rows = [
+  // Every figure is compared with one baseline: the sidecar with the minimal
+  // server on the product's node, the system node's runs with the product's.
+  const floorLabel = `minimal server, node ${product.version}`;
+  const sidecarLabel = `sidecar, node ${product.version}`;
+  const metrics = [
     {
       id: 'sidecar.cold_start_ms',
       unit: 'ms',
-      ...summary(cold.sidecar),
-      baseline: {
-        label: `minimal server, node ${product.version}`,
-        id: 'sidecar.cold_start_ms.floor',
-        value: median(cold.floor)
-      },
-      note: `spawn to first 200 of GET ${HEALTH} on the product's node ${product.path}`
+      of: cold,
+      note: `spawn to first 200 of GET ${HEALTH} on the product's node ${product.path}`,
+      systemNote: `the sidecar on ${system.path} ${system.version} instead of the product's node`,
+      floorSystem: true
+    },
+    {
+      id: 'sidecar.cold_start_cpu_ms',
+      unit: 'ms',
+      of: coldCpu,
+      note: 'CPU time (all threads) the process used up to its first answer: steadier than wall clock on a loaded machine'
+    },
+    {
+      id: 'sidecar.idle_rss_mb',
+      unit: 'MiB',
+      of: rss,
+      note: `VmRSS after one health answer and ${IDLE_MS / 1000} s idle`,
+      floorSystem: true
     }
   ];
-  if (has('sidecar_sys')) {
+  const rows = [];
+  const row = (id, unit, samples, label, baseId, baseSamples, note) =>
     rows.push({
-      id: 'sidecar.cold_start_ms.system_node',
-      unit: 'ms',
-      ...summary(cold.sidecar_sys),
-      baseline: {
-        label: `sidecar, node ${product.version}`,
-        id: 'sidecar.cold_start_ms',
-        value: median(cold.sidecar)
-      },
-      note: `the sidecar on ${system.path} ${system.version} instead of the product's node`
+      id,
+      unit,
+      ...summary(samples),
+      baseline: { label, id: baseId, value: median(baseSamples) },
+      ...(note ? { note } : {})
     });
+  for (const m of metrics) {
+    row(
+      m.id,
+      m.unit,
+      m.of.sidecar,
+      floorLabel,
+      `${m.id}.floor`,
+      m.of.floor,
+      m.note
+    );
+    if (has('sidecar_sys')) {
+      row(
+        `${m.id}.system_node`,
+        m.unit,
+        m.of.sidecar_sys,
+        sidecarLabel,
+        m.id,
+        m.of.sidecar,
+        m.systemNote
+      );
+    }
+    if (m.floorSystem && has('floor_sys')) {
+      row(
+        `${m.id}.floor_system_node`,
+        m.unit,
+        m.of.floor_sys,
+        floorLabel,
+        `${m.id}.floor`,
+        m.of.floor
+      );
+    }
   }
-  if (has('floor_sys')) {
-    rows.push({
-      id: 'sidecar.cold_start_ms.floor_system_node',
-      unit: 'ms',
-      ...summary(cold.floor_sys),
-      baseline: {
-        label: `minimal server, node ${product.version}`,
-        id: 'sidecar.cold_start_ms.floor',
-        value: median(cold.floor)
-      }
-    });
-  }
-  rows.push({
-    id: 'sidecar.cold_start_cpu_ms',
-    unit: 'ms',
-    ...summary(coldCpu.sidecar),
-    baseline: {
-      label: `minimal server, node ${product.version}`,
-      id: 'sidecar.cold_start_cpu_ms.floor',
-      value: median(coldCpu.floor)
-    },
-    note: 'CPU time (all threads) the process used up to its first answer: steadier than wall clock on a loaded machine'
-  });
-  if (has('sidecar_sys')) {
-    rows.push({
-      id: 'sidecar.cold_start_cpu_ms.system_node',
-      unit: 'ms',
-      ...summary(coldCpu.sidecar_sys),
-      baseline: {
-        label: `sidecar, node ${product.version}`,
-        id: 'sidecar.cold_start_cpu_ms',
-        value: median(coldCpu.sidecar)
-      }
-    });
-  }
-  rows.push({
-    id: 'sidecar.idle_rss_mb',
-    unit: 'MiB',
-    ...summary(rss.sidecar),
-    baseline: {
-      label: `minimal server, node ${product.version}`,
-      id: 'sidecar.idle_rss_mb.floor',
-      value: median(rss.floor)
-    },
-    note: `VmRSS after one health answer and ${IDLE_MS / 1000} s idle`
-  });
-  if (has('sidecar_sys')) {
-    rows.push({
-      id: 'sidecar.idle_rss_mb.system_node',
-      unit: 'MiB',
-      ...summary(rss.sidecar_sys),
-      baseline: {
-        label: `sidecar, node ${product.version}`,
-        id: 'sidecar.idle_rss_mb',
-        value: median(rss.sidecar)
-      }
-    });
-  }
-  if (has('floor_sys')) {
-    rows.push({
-      id: 'sidecar.idle_rss_mb.floor_system_node',
-      unit: 'MiB',
-      ...summary(rss.floor_sys),
-      baseline: {
-        label: `minimal server, node ${product.version}`,
-        id: 'sidecar.idle_rss_mb.floor',
-        value: median(rss.floor)
-      }
-    });
-  }
-  rows.push({
-    id: 'sidecar.health_rtt_us',
-    unit: 'µs',
-    ...summary(rttOf.sidecar),
-    baseline: {
-      label: `minimal server, node ${product.version}`,
-      id: 'sidecar.health_rtt_us.floor',
-      value: median(rttOf.floor)
-    },
-    note:
-      `sequential GET ${HEALTH} on one keep-alive unix-socket connection, client node ${process.version}` +
+  row(
+    'sidecar.health_rtt_us',
+    'µs',
+    rttOf.sidecar,
+    floorLabel,
+    'sidecar.health_rtt_us.floor',
+    rttOf.floor,
+    `sequential GET ${HEALTH} on one keep-alive unix-socket connection, client node ${process.version}` +
       (reconnects.length ? ` (WARNING: ${reconnects.join(', ')})` : '')
-  });
+  );
   return rows;
 }

@@ -1,7 +1,7 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'http';
 import type { Duplex } from 'stream';
 
-import { WebSocketServer } from 'ws';
+import type { WebSocketServer } from 'ws';
 
 import { API_VERSION, IHealth, REQUEST_HEADER, Routes } from '../../common/api';
 import { ILogger, safePath } from '../log';
@@ -43,7 +43,15 @@ export function createSidecarServer(
   const now = options.now ?? Date.now;
   const started = now();
   const events = new EventHub(options.heartbeatMs);
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  // ws (and the crypto it loads) is only needed once a tab subscribes to
+  // events: loading it then keeps it off the cold start, which the first
+  // page load of JupyterLab waits for.
+  let wss: Promise<WebSocketServer> | null = null;
+  const webSockets = () =>
+    (wss ??= import('ws').then(
+      ({ WebSocketServer }) =>
+        new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 })
+    ));
 
   const health = (): IHealth => ({
     name: 'jupyterlab-hpc-sidecar',
@@ -136,9 +144,16 @@ export function createSidecarServer(
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(req, socket, head, ws => {
-      events.add(ws, { type: 'hello', health: health() });
-    });
+    webSockets().then(
+      server =>
+        server.handleUpgrade(req, socket, head, ws => {
+          events.add(ws, { type: 'hello', health: health() });
+        }),
+      err => {
+        options.log.error(`WebSocket support failed to load: ${describe(err)}`);
+        socket.destroy();
+      }
+    );
   });
 
   return {
@@ -148,7 +163,7 @@ export function createSidecarServer(
     close: () =>
       new Promise<void>(resolve => {
         events.close();
-        wss.close();
+        void wss?.then(server => server.close());
         http.close(() => resolve());
         http.closeAllConnections();
       })
