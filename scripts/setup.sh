@@ -23,7 +23,7 @@ cd "$ROOT"
 
 packages=(ca-certificates git openssh-client python3 python3-venv)
 if [ "$with_tests" -eq 1 ]; then
-  packages+=(chromium fonts-liberation shellcheck)
+  packages+=(chromium fonts-liberation fonts-dejavu-core shellcheck)
 fi
 apt_install "${packages[@]}"
 

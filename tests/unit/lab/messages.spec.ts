@@ -4,17 +4,10 @@ import { API_VERSION, IHealth } from '../../../src/common/api';
 import { PACKAGE_VERSION } from '../../../src/common/version';
 import { sidecarMessage } from '../../../src/lab/panel/messages';
 import { SidecarState } from '../../../src/lab/sidecar/model';
+import { health } from './fixtures';
 
 const trans = nullTranslator.load('jupyterlab_hpc');
 
-const health: IHealth = {
-  name: 'jupyterlab-hpc-sidecar',
-  version: PACKAGE_VERSION,
-  apiVersion: API_VERSION,
-  uptimeSeconds: 5,
-  node: 'v20.11.1',
-  pid: 4242
-};
 const newer: IHealth = { ...health, version: '7.3.1', apiVersion: 99 };
 
 const ready = (live: boolean, otherRelease = false): SidecarState => ({

@@ -2,21 +2,12 @@ import { nullTranslator } from '@jupyterlab/translation';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
-import { API_VERSION, IHealth } from '../../../src/common/api';
 import { IClusterConfig } from '../../../src/common/settings';
 import { PACKAGE_VERSION } from '../../../src/common/version';
 import { HpcPanel } from '../../../src/lab/panel/widget';
 import { IClusterSettings } from '../../../src/lab/settings/model';
 import { ISidecarModel, SidecarState } from '../../../src/lab/sidecar/model';
-
-const health: IHealth = {
-  name: 'jupyterlab-hpc-sidecar',
-  version: PACKAGE_VERSION,
-  apiVersion: API_VERSION,
-  uptimeSeconds: 5,
-  node: 'v20.11.1',
-  pid: 4242
-};
+import { health } from './fixtures';
 
 /** The sidecar model as the panel sees it; the test sets its state. */
 class SidecarStub {
