@@ -24,6 +24,8 @@ cd "$ROOT"
 packages=(ca-certificates git openssh-client python3 python3-venv)
 if [ "$with_tests" -eq 1 ]; then
   packages+=(chromium fonts-liberation fonts-dejavu-core shellcheck)
+  # Login shells that remote-command.spec.ts runs built commands through.
+  packages+=(zsh tcsh fish mksh busybox ksh yash)
 fi
 apt_install "${packages[@]}"
 
