@@ -37,6 +37,8 @@ import { constants, promises as fs } from 'fs';
 import { homedir } from 'os';
 import { dirname, join } from 'path';
 
+import { quoteArg } from './quote';
+
 export const DEFAULT_SSH_PORT = 22;
 
 /** OpenSSH's default GlobalKnownHostsFile, read only. */
@@ -834,13 +836,6 @@ function displayPath(file: string, home: string): string {
     : file;
 }
 
-/** Single-quote a word for a command the user may copy, when it needs it. */
-function quoteForDisplay(word: string): string {
-  return /^[A-Za-z0-9._@%+=:,/-]+$/.test(word)
-    ? word
-    : `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
 function hostLabel(result: HostKeyProblem): string {
   const alias = result.hostKeyAlias
     ? `, HostKeyAlias ${result.hostKeyAlias}`
@@ -854,8 +849,8 @@ function removeCommand(
   home: string
 ): string {
   const defaultFile = join(home, '.ssh', 'known_hosts');
-  const fileArg = file === defaultFile ? '' : ` -f ${quoteForDisplay(file)}`;
-  return `ssh-keygen${fileArg} -R ${quoteForDisplay(result.name)}`;
+  const fileArg = file === defaultFile ? '' : ` -f ${quoteArg(file)}`;
+  return `ssh-keygen${fileArg} -R ${quoteArg(result.name)}`;
 }
 
 function keyText(key: IKeyDescription): string {
@@ -895,8 +890,8 @@ export function hostKeyMessage(
     default: {
       const ssh =
         result.port === DEFAULT_SSH_PORT
-          ? `ssh ${quoteForDisplay(result.host)}`
-          : `ssh -p ${result.port} ${quoteForDisplay(result.host)}`;
+          ? `ssh ${quoteArg(result.host)}`
+          : `ssh -p ${result.port} ${quoteArg(result.host)}`;
       return (
         `Host key for ${hostLabel(result)} is not known and was not accepted: the server offered ` +
         `${keyText(result.offered)}. Compare it with the fingerprint the cluster's admins publish, ` +
