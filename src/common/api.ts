@@ -7,6 +7,8 @@
  * in `Routes` as they are written here.
  */
 
+import type { IClusterConfig } from './settings';
+
 /** The jupyter-server-proxy server name, and so the URL prefix. */
 export const SIDECAR_NAME = 'jupyterlab-hpc';
 
@@ -27,6 +29,38 @@ export const REQUEST_HEADER = 'X-Jupyterlab-Hpc';
 export namespace Routes {
   export const health = '/api/v1/health';
   export const events = '/api/v1/events';
+  /** GET: IClusterList. PUT IClusterConfigSync: the clusters from settings. */
+  export const clusters = '/api/v1/clusters';
+  /** GET: ISshHosts, the Host aliases of ~/.ssh/config for "Add cluster". */
+  export const sshHosts = '/api/v1/ssh/hosts';
+  /** GET: IPrompt[] still waiting for an answer. */
+  export const prompts = '/api/v1/prompts';
+  /** GET: IForward[]. */
+  export const forwards = '/api/v1/forwards';
+
+  const base = (name: string) => `${clusters}/${encodeURIComponent(name)}`;
+  /** GET: IClusterStatus. */
+  export const cluster = (name: string): string => base(name);
+  /** POST (no body): connect now; answers IClusterStatus once connected. */
+  export const connect = (name: string): string => `${base(name)}/connect`;
+  /** POST (no body): close the connection and its forwards. */
+  export const disconnect = (name: string): string =>
+    `${base(name)}/disconnect`;
+  /** POST (no body): IConnectionTest. */
+  export const test = (name: string): string => `${base(name)}/test`;
+  /** POST IRunRequest: IRunResult. */
+  export const run = (name: string): string => `${base(name)}/run`;
+  /** POST IForwardRequest: IForward. */
+  export const clusterForwards = (name: string): string =>
+    `${base(name)}/forwards`;
+  /** POST IKeySetupRequest: IKeySetupResult. */
+  export const keySetup = (name: string): string => `${base(name)}/key-setup`;
+  /** DELETE: close one forward. */
+  export const forward = (id: string): string =>
+    `${forwards}/${encodeURIComponent(id)}`;
+  /** POST IPromptAnswer. */
+  export const prompt = (id: string): string =>
+    `${prompts}/${encodeURIComponent(id)}`;
 }
 
 /** GET /api/v1/health */
@@ -58,10 +92,38 @@ export type ErrorCode =
   | 'bad-request'
   | 'forbidden-origin'
   | 'payload-too-large'
-  | 'internal';
+  | 'internal'
+  // Clusters and connections
+  | 'unknown-cluster'
+  | 'ssh-config'
+  | 'host-key-changed'
+  | 'host-key-revoked'
+  | 'host-key-unknown'
+  | 'host-key-rejected'
+  | 'known-hosts-write-failed'
+  | 'auth-failed'
+  | 'auth-cancelled'
+  | 'key-unreadable'
+  | 'unreachable'
+  | 'connect-timeout'
+  | 'proxy-command-failed'
+  | 'connection-lost'
+  | 'disconnected'
+  | 'channel-refused'
+  | 'command-failed'
+  | 'command-timeout'
+  | 'command-too-long'
+  | 'forward-failed'
+  | 'key-setup-failed';
 
 /** Messages pushed on the event WebSocket, one JSON object per frame. */
-export type SidecarEvent = IHelloEvent | IHeartbeatEvent;
+export type SidecarEvent =
+  | IHelloEvent
+  | IHeartbeatEvent
+  | IClusterStateEvent
+  | IPromptEvent
+  | IPromptClosedEvent
+  | IForwardsEvent;
 
 /** The first message on every event connection. */
 export interface IHelloEvent {
@@ -76,16 +138,238 @@ export interface IHeartbeatEvent {
   time: number;
 }
 
+/** A cluster's connection changed state. */
+export interface IClusterStateEvent {
+  type: 'cluster-state';
+  cluster: IClusterStatus;
+}
+
+/** The sidecar needs the user: show a dialog and POST Routes.prompt(id). */
+export interface IPromptEvent {
+  type: 'prompt';
+  prompt: IPrompt;
+}
+
+/** A prompt was answered (in any tab), cancelled or is no longer needed. */
+export interface IPromptClosedEvent {
+  type: 'prompt-closed';
+  id: string;
+}
+
+/** The forwards changed; the whole list. */
+export interface IForwardsEvent {
+  type: 'forwards';
+  forwards: IForward[];
+}
+
+const EVENT_TYPES = new Set([
+  'hello',
+  'heartbeat',
+  'cluster-state',
+  'prompt',
+  'prompt-closed',
+  'forwards'
+]);
+
 /** Narrow an unknown JSON value to a SidecarEvent, or null. */
 export function parseEvent(data: unknown): SidecarEvent | null {
   if (typeof data !== 'object' || data === null) {
     return null;
   }
   const type = (data as { type?: unknown }).type;
-  if (type === 'hello' || type === 'heartbeat') {
+  if (typeof type === 'string' && EVENT_TYPES.has(type)) {
     return data as SidecarEvent;
   }
   return null;
+}
+
+// ---------------------------------------------------------------------------
+// Clusters and connections
+
+/**
+ * The clusters as the frontend has them in settings, sent whenever they
+ * change (PUT Routes.clusters). The sidecar keeps no copy on disk.
+ */
+export interface IClusterConfigSync {
+  clusters: IClusterConfig[];
+}
+
+/**
+ * - `idle`: no connection, none wanted (connects on first use).
+ * - `connecting`: opening (TCP, jump hosts, key exchange, authentication).
+ * - `needs-input`: waiting for the user to answer a prompt.
+ * - `connected`: ready.
+ * - `reconnecting`: the connection was lost while in use; retrying with
+ *   backoff (`nextAttemptAt`).
+ * - `error`: the last attempt failed (`error` says why); retried on next use.
+ */
+export type ConnectionState =
+  | 'idle'
+  | 'connecting'
+  | 'needs-input'
+  | 'connected'
+  | 'reconnecting'
+  | 'error';
+
+export interface IClusterStatus {
+  name: string;
+  transport: 'ssh' | 'local';
+  state: ConnectionState;
+  /** For people: `hpcdemo@127.0.0.1:2222 via gw`. */
+  target: string;
+  /** The hosts connected through, first to last (the last is the cluster). */
+  route: string[];
+  /** Set in `error` and `reconnecting`. */
+  error: { code: ErrorCode; message: string } | null;
+  /** Milliseconds since the epoch of the last state change. */
+  since: number;
+  /** When the next reconnect attempt starts, in `reconnecting`. */
+  nextAttemptAt: number | null;
+  /** Reconnect attempts since the connection was lost. */
+  attempt: number;
+  /** Commands running or queued, and forwards open, on this connection. */
+  activeCommands: number;
+  queuedCommands: number;
+  openForwards: number;
+}
+
+/** GET Routes.clusters */
+export interface IClusterList {
+  clusters: IClusterStatus[];
+}
+
+/** GET Routes.sshHosts */
+export interface ISshHosts {
+  /** Concrete Host names of ~/.ssh/config and what it Includes. */
+  aliases: ISshHostAlias[];
+  /** The config file read, for messages (`~/.ssh/config`). */
+  configPath: string;
+  /** Why the config could not be read completely, or null. */
+  error: { code: ErrorCode; message: string } | null;
+}
+
+export interface ISshHostAlias {
+  alias: string;
+  /** As `ssh -G <alias>` resolves it; null if it cannot be resolved. */
+  hostName: string | null;
+  user: string | null;
+  port: number | null;
+  /** The jump hosts or the ProxyCommand, in one line; '' for none. */
+  via: string;
+}
+
+/** POST Routes.test(name) */
+export interface IConnectionTest {
+  /** Median of a few no-op round trips over the open connection. */
+  rttMs: number;
+  /** Time to connect, if this test had to (0 when already connected). */
+  connectMs: number;
+  /** `sinfo --version` output ("slurm 22.05.8"), or null when not found. */
+  slurmVersion: string | null;
+  /** Absolute paths of what `command -v` found in the login environment. */
+  tools: {
+    conda: string | null;
+    mamba: string | null;
+    micromamba: string | null;
+  };
+  /** The remote host name (`hostname`) and login shell ($SHELL). */
+  remoteHost: string;
+  shell: string;
+  status: IClusterStatus;
+}
+
+/** POST Routes.run(name) */
+export interface IRunRequest {
+  argv: string[];
+  cwd?: string;
+  env?: Record<string, string>;
+  timeoutSeconds?: number;
+  maxOutputBytes?: number;
+}
+
+/** Output is UTF-8 text (invalid bytes replaced). */
+export interface IRunResult {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  durationMs: number;
+}
+
+/** POST Routes.clusterForwards(name) */
+export interface IForwardRequest {
+  /** As seen from the cluster's login node, e.g. a compute node name. */
+  remoteHost: string;
+  remotePort: number;
+  /** 0 or absent: any free port. Always bound on 127.0.0.1. */
+  localPort?: number;
+}
+
+export interface IForward {
+  id: string;
+  cluster: string;
+  remoteHost: string;
+  remotePort: number;
+  localPort: number;
+  /** Connections open now through it, and since it started. */
+  openConnections: number;
+  totalConnections: number;
+}
+
+/** POST Routes.keySetup(name) */
+export interface IKeySetupRequest {
+  /** Where to create the key; `~/.ssh/id_ed25519_<cluster>` by default. */
+  keyPath?: string;
+  /** Encrypt the new key with it; never stored. Empty: no passphrase. */
+  passphrase?: string;
+}
+
+export interface IKeySetupResult {
+  keyPath: string;
+  /** False when the key file existed and was reused. */
+  created: boolean;
+  /** False when the cluster already had the public key. */
+  installed: boolean;
+  fingerprint: string;
+  /** The cluster connects with the key now without a password. */
+  verified: boolean;
+}
+
+/** A question the sidecar asks the user. Answers are never stored. */
+export interface IPrompt {
+  id: string;
+  cluster: string;
+  kind: 'host-key' | 'passphrase' | 'password' | 'keyboard-interactive';
+  /** Short, for a dialog title: "hpcdemo@login1: verification code". */
+  title: string;
+  /** Longer text from the server or from us; may be ''. */
+  instructions: string;
+  /** One answer per field, in order. */
+  fields: IPromptField[];
+  /** For 'host-key'. */
+  hostKey?: {
+    host: string;
+    keyType: string;
+    /** `SHA256:…` as OpenSSH prints it. */
+    fingerprint: string;
+    /** The whole question, OpenSSH's words. */
+    message: string;
+  };
+  /** Milliseconds since the epoch after which it is cancelled. */
+  expiresAt: number;
+}
+
+export interface IPromptField {
+  label: string;
+  /** False for secrets: render as a password input. */
+  echo: boolean;
+}
+
+/** POST Routes.prompt(id): answers, or cancel. 'host-key' wants ['yes']. */
+export interface IPromptAnswer {
+  answers?: string[];
+  cancel?: boolean;
 }
 
 /** True if `body` looks like a health answer from our sidecar. */

@@ -13,6 +13,11 @@ export interface IClusterConfig {
   identityFile?: string;
   /** ProxyJump syntax: [user@]host[:port][,[user@]host[:port]...] */
   jumpHost?: string;
+  /**
+   * 'local' runs everything on this computer, without SSH: for a JupyterLab
+   * that itself runs on a login node. `host` is then only a label.
+   */
+  transport?: 'ssh' | 'local';
 }
 
 export interface IJobDefaults {
@@ -80,7 +85,8 @@ export function readClusters(value: unknown): IClusterConfig[] {
       port: typeof c.port === 'number' ? c.port : null,
       user: typeof c.user === 'string' ? c.user : '',
       identityFile: typeof c.identityFile === 'string' ? c.identityFile : '',
-      jumpHost: typeof c.jumpHost === 'string' ? c.jumpHost : ''
+      jumpHost: typeof c.jumpHost === 'string' ? c.jumpHost : '',
+      transport: c.transport === 'local' ? 'local' : 'ssh'
     });
   }
   return clusters;

@@ -1,0 +1,20 @@
+import type { ErrorCode } from '../../common/api';
+
+/**
+ * Every failure to reach or use a cluster: a stable code for the UI and a
+ * sentence the user can act on (which host, what went wrong, what to do).
+ */
+export class TransportError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown }
+  ) {
+    super(message, options);
+    this.name = 'TransportError';
+  }
+}
+
+export function isTransportError(err: unknown): err is TransportError {
+  return err instanceof TransportError;
+}
