@@ -12,7 +12,9 @@ await build({
   sourcemap: true,
   minify: false,
   legalComments: 'linked',
-  // Optional native speed-ups of ws; the pure-JS paths are used without them.
-  external: ['bufferutil', 'utf-8-validate'],
+  // Optional native speed-ups of ws and ssh2, which fall back to pure JS (and
+  // Node's own crypto) without them: a wheel must not carry binaries built
+  // for one platform.
+  external: ['bufferutil', 'utf-8-validate', '*.node', 'cpu-features'],
   logLevel: 'warning'
 });

@@ -100,6 +100,7 @@ export type ErrorCode =
   | 'host-key-revoked'
   | 'host-key-unknown'
   | 'host-key-rejected'
+  | 'host-key-invalid'
   | 'known-hosts-write-failed'
   | 'auth-failed'
   | 'auth-cancelled'

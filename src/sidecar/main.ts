@@ -1,4 +1,7 @@
+import type { SidecarEvent } from '../common/api';
 import { parseArgs, UsageError } from './args';
+import { ClusterManager } from './clusters/manager';
+import { PromptBroker } from './clusters/prompts';
 import { createSidecarServer, describe } from './api/server';
 import { listenOnSocket } from './listen';
 import { createLogger, parseLogLevel } from './log';
@@ -33,7 +36,16 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  const server = createSidecarServer({ version: SIDECAR_VERSION, log });
+  // Events go to every open JupyterLab tab; the hub exists once the server does.
+  let server: ReturnType<typeof createSidecarServer> | null = null;
+  const broadcast = (event: SidecarEvent) => server?.events.broadcast(event);
+  const prompts = new PromptBroker(broadcast);
+  const manager = new ClusterManager({ broadcast, prompts });
+  server = createSidecarServer({
+    version: SIDECAR_VERSION,
+    log,
+    clusters: { manager, prompts }
+  });
   await listenOnSocket(server.http, options.socket);
   log.info(`v${SIDECAR_VERSION} listening (pid ${process.pid})`);
 
@@ -46,7 +58,10 @@ async function main(): Promise<void> {
     log.info(`stopping: ${why}`);
     const force = setTimeout(() => process.exit(0), 3000);
     force.unref();
-    void server.close().then(() => process.exit(0));
+    prompts.cancelAll();
+    void Promise.all([manager.close(), server!.close()]).then(() =>
+      process.exit(0)
+    );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -4,7 +4,10 @@ import type { Duplex } from 'stream';
 import type { WebSocketServer } from 'ws';
 
 import { API_VERSION, IHealth, REQUEST_HEADER, Routes } from '../../common/api';
+import type { ClusterManager } from '../clusters/manager';
+import type { PromptBroker } from '../clusters/prompts';
 import { ILogger, safePath } from '../log';
+import { clusterRoutes, MethodTable, sendFailure } from './cluster-routes';
 import { EventHub } from './events';
 import { BodyTooLargeError, readBody } from './body';
 import { hasRequestProof, originAllowed } from './guards';
@@ -13,6 +16,11 @@ import { MAX_BODY_BYTES, sendError, sendJson } from './respond';
 export interface ISidecarServerOptions {
   version: string;
   log: ILogger;
+  /** The cluster routes; absent in tests of the bare server. */
+  clusters?: {
+    manager: ClusterManager;
+    prompts: PromptBroker;
+  };
   /** Milliseconds between heartbeats on the event channel. */
   heartbeatMs?: number;
   /** Clock for uptime; injectable for tests. */
@@ -26,12 +34,6 @@ export interface ISidecarServer {
   /** Close every WebSocket and stop accepting requests. */
   close(): Promise<void>;
 }
-
-type Handler = (
-  req: IncomingMessage,
-  res: ServerResponse,
-  body: Buffer
-) => void;
 
 /**
  * The sidecar's HTTP + WebSocket API. Listening is the caller's business
@@ -62,11 +64,22 @@ export function createSidecarServer(
     pid: process.pid
   });
 
-  const routes = new Map<string, Partial<Record<string, Handler>>>([
+  const routes = new Map<string, MethodTable>([
     // jupyter-server-proxy probes `GET /` until it answers: keep it cheap.
     ['/', { GET: (_req, res) => sendJson(res, 200, { ok: true }) }],
     [Routes.health, { GET: (_req, res) => sendJson(res, 200, health()) }]
   ]);
+  let match: (path: string) => MethodTable | null = () => null;
+  if (options.clusters) {
+    const cluster = clusterRoutes(
+      options.clusters.manager,
+      options.clusters.prompts
+    );
+    for (const [path, table] of cluster.fixed) {
+      routes.set(path, table);
+    }
+    match = cluster.match;
+  }
 
   const handle = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
     const path = safePath(req.url);
@@ -90,7 +103,7 @@ export function createSidecarServer(
       );
       return;
     }
-    const route = routes.get(path);
+    const route = routes.get(path) ?? match(path);
     if (!route) {
       sendError(res, 404, 'not-found', `No such endpoint: ${path}`);
       return;
@@ -110,7 +123,16 @@ export function createSidecarServer(
       );
       return;
     }
-    handler(req, res, body);
+    try {
+      const done = handler(req, res, body);
+      if (done) {
+        done.catch(err =>
+          sendFailure(res, err, options.log, `${method} ${path}`)
+        );
+      }
+    } catch (err) {
+      sendFailure(res, err, options.log, `${method} ${path}`);
+    }
   };
 
   const http = createServer((req, res) => {

@@ -10,8 +10,11 @@ export class TransportError extends Error {
     message: string,
     options?: { cause?: unknown }
   ) {
-    super(message, options);
+    super(message);
     this.name = 'TransportError';
+    if (options && 'cause' in options) {
+      (this as { cause?: unknown }).cause = options.cause;
+    }
   }
 }
 
