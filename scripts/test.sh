@@ -26,8 +26,9 @@ for s in "${suites[@]}"; do [ "$s" = integration ] && needs_cluster=1; done
 if [ "$needs_cluster" -eq 1 ]; then
   if is_root; then
     bash tests/cluster/demo-cluster.sh start || say "test: the demo cluster did not start; its tests will fail"
+    bash tests/cluster/ssh-fixtures.sh start || say "test: the SSH fixtures did not start; their tests will fail"
   else
-    say "test: not root, so the demo cluster cannot be started; its tests will fail"
+    say "test: not root, so the demo cluster and SSH fixtures cannot be started; their tests will fail"
   fi
 fi
 
