@@ -22,6 +22,8 @@ export const SIDECAR_JS = resolve(
   'sidecar.js'
 );
 
+// Tests read answers loosely (`body.error.code`) unless they name a type.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export interface IApiAnswer<T = any> {
   status: number;
   body: T;
@@ -33,6 +35,7 @@ export interface ISidecar {
   child: ChildProcess;
   /** Everything the sidecar wrote to stderr so far. */
   log(): string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   api<T = any>(
     method: string,
     path: string,

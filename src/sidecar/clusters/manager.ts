@@ -276,7 +276,8 @@ export class ClusterManager {
     const key = await ensureKeyPair({
       path: keyPath,
       passphrase: request.passphrase || undefined,
-      comment: `jupyterlab-hpc ${userInfo().username}@${name}`
+      comment: `jupyterlab-hpc ${userInfo().username}@${name}`,
+      home: this._home
     });
     const out = await entry.transport.run(
       installKeyCommand(key.publicKeyLine),
@@ -363,7 +364,7 @@ export class ClusterManager {
     this._since.set(config.name, Date.now());
     const transport =
       config.transport === 'local'
-        ? new LocalTransport()
+        ? new LocalTransport({ env: this._env })
         : new SshConnection({
             resolve: () => this._route(config),
             prompter: this._options.prompts.for(config.name),

@@ -7,6 +7,8 @@
  * own `exec` channel (one more round trip), never more at once than the
  * server's MaxSessions allows (session-limiter.ts).
  */
+import { constants as osConstants } from 'os';
+
 import type { Client, ClientChannel } from 'ssh2';
 
 import { TransportError } from '../transport/errors';
@@ -215,8 +217,13 @@ export class SshCommandRunner {
         });
         channel.on('data', (chunk: Buffer) => parser.pushStdout(chunk));
         channel.stderr.on('data', (chunk: Buffer) => parser.pushStderr(chunk));
-        channel.on('exit', (code: number | null) => {
-          exitCode = typeof code === 'number' ? code : null;
+        channel.on('exit', (code: number | null, signal?: string) => {
+          // As a shell reports it (and the session path does): 128 + n.
+          const n = signal
+            ? (osConstants.signals as Record<string, number>)[`SIG${signal}`]
+            : undefined;
+          exitCode =
+            typeof code === 'number' ? code : n !== undefined ? 128 + n : null;
         });
         channel.on('close', () => {
           stop();

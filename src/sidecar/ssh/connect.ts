@@ -209,6 +209,9 @@ function startProxyCommand(
   // process's unhandled 'error'.
   sock.on('error', () => undefined);
   child.on('error', () => undefined);
+  // The pipes alone do not tell ssh2 that the command is gone. Its last
+  // words on stderr may still be in flight: give them a moment.
+  child.on('exit', () => setTimeout(() => sock.destroy(), 50));
   (sock as Duplex & { proxyFailure?: () => TransportError }).proxyFailure =
     () => {
       const how =
@@ -385,6 +388,15 @@ async function handshake(
             authFailureMessage(label, auth.report)
           )
         );
+      } else if (authStarted && auth.report.tried.length > 0) {
+        // The server hung up during login ("Too many authentication
+        // failures" after MaxAuthTries).
+        fail(
+          new TransportError(
+            'auth-failed',
+            `${authFailureMessage(label, auth.report)} (The server said: ${err.message})`
+          )
+        );
       } else {
         const proxy = (sock as { proxyFailure?: () => TransportError })
           .proxyFailure;
@@ -413,6 +425,29 @@ async function handshake(
               ))
       );
     });
+
+    // The stream may be gone before ssh2 listens to it (a ProxyCommand that
+    // exits at once): watch it ourselves until the login completes.
+    const onSockGone = () => {
+      const proxy = (sock as { proxyFailure?: () => TransportError })
+        .proxyFailure;
+      fail(
+        hostKeyFailure ??
+          auth.report.cancelled ??
+          (proxy
+            ? proxy()
+            : new TransportError(
+                'connection-lost',
+                `The connection to ${label} closed during login.`
+              ))
+      );
+    };
+    if (sock.destroyed) {
+      onSockGone();
+      return;
+    }
+    sock.once('close', onSockGone);
+    client.once('ready', () => sock.off('close', onSockGone));
 
     client.connect({
       sock: sock as unknown as Socket,

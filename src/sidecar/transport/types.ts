@@ -22,7 +22,10 @@ export interface ITransport {
    * Resolves with the exit status (124 after `timeoutSeconds`); rejects with
    * a TransportError when the command could not be run at all.
    */
-  run(command: IRemoteCommand, options?: ICommandOptions): Promise<ICommandOutput>;
+  run(
+    command: IRemoteCommand,
+    options?: ICommandOptions
+  ): Promise<ICommandOutput>;
   /**
    * A byte stream to `host:port` as seen from the cluster (the login node
    * for SSH; this computer for local). TCP_NODELAY is set on every socket.
