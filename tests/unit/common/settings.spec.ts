@@ -24,7 +24,8 @@ describe('readClusters', () => {
         port: null,
         user: '',
         identityFile: '',
-        jumpHost: ''
+        jumpHost: '',
+        transport: 'ssh'
       }
     ]);
   });
@@ -36,7 +37,8 @@ describe('readClusters', () => {
       port: 2222,
       user: 'ana_lee',
       identityFile: '~/.ssh/id_ed25519',
-      jumpHost: 'gw@bastion.example.org:2200,relay'
+      jumpHost: 'gw@bastion.example.org:2200,relay',
+      transport: 'local'
     };
     expect(readClusters([full])).toEqual([full]);
   });
@@ -71,7 +73,8 @@ describe('readClusters', () => {
           port: '22',
           user: 7,
           identityFile: null,
-          jumpHost: ['gw']
+          jumpHost: ['gw'],
+          transport: 'telnet'
         }
       ])
     ).toEqual([
@@ -81,7 +84,8 @@ describe('readClusters', () => {
         port: null,
         user: '',
         identityFile: '',
-        jumpHost: ''
+        jumpHost: '',
+        transport: 'ssh'
       }
     ]);
   });
