@@ -15,6 +15,7 @@ import type {
   SidecarEvent
 } from '../../src/common/api';
 import { ISidecar, makeHome, startSidecar } from '../support/sidecar';
+import { startTcpProxy } from '../support/tcp-proxy';
 import { totp } from '../support/totp';
 
 const FIXTURES = '/var/lib/jupyterlab-hpc-demo/ssh-fixtures.json';
@@ -190,6 +191,67 @@ describe('two-factor authentication', () => {
     await s.answer(prompt.id, 'cancel');
     const answer = await connecting;
     expect(answer.body.error.code).toBe('auth-cancelled');
+  });
+});
+
+describe('reconnecting a 2FA cluster', () => {
+  it('asks for one code when the connection must be made again, however many users wait', async () => {
+    const proxy = await startTcpProxy(twoFactor.port);
+    try {
+      const home = makeHome();
+      homes.push(home);
+      const name = `[127.0.0.1]:${proxy.port}`;
+      writeFileSync(
+        join(home, '.ssh', 'known_hosts'),
+        twoFactor.knownHosts
+          .map((l: string) => name + l.slice(twoFactor.knownHostsName.length))
+          .join('\n') + '\n'
+      );
+      writeFileSync(
+        join(home, '.ssh', 'config'),
+        `Host mfa\n  HostName 127.0.0.1\n  Port ${proxy.port}\n  User ${twoFactor.user}\n  IdentityFile ${fixtures.clientKey}\n  IdentitiesOnly yes\n`
+      );
+      const s = await startSidecar({ home });
+      sidecar = s;
+      await s.api('PUT', '/api/v1/clusters', {
+        clusters: [{ name: 'mfa', host: 'mfa' }]
+      });
+      const connecting = s.api('POST', '/api/v1/clusters/mfa/connect');
+      await s.answer((await s.waitForPrompt()).id, [
+        totp(twoFactor.totp.secret)
+      ]);
+      expect((await connecting).body.state).toBe('connected');
+      // A forward keeps the connection wanted, so it is made again on its own.
+      await s.api('POST', '/api/v1/clusters/mfa/forwards', {
+        remoteHost: '127.0.0.1',
+        remotePort: twoFactor.port
+      });
+
+      proxy.cutAll();
+      // Commands in flight when a connection drops fail (they may have run);
+      // those that come while it is made again wait for it.
+      await s.waitForEvent(
+        (e): e is SidecarEvent =>
+          e.type === 'cluster-state' &&
+          (e.cluster.state === 'reconnecting' ||
+            e.cluster.state === 'needs-input')
+      );
+      const waiting = [1, 2, 3].map(() =>
+        s.api<IRunResult>('POST', '/api/v1/clusters/mfa/run', {
+          argv: ['whoami']
+        })
+      );
+      const again = await s.waitForPrompt();
+      expect(again.kind).toBe('keyboard-interactive');
+      await s.answer(again.id, [totp(twoFactor.totp.secret)]);
+      for (const r of await Promise.all(waiting)) {
+        expect(r.body.stdout.trim()).toBe(twoFactor.user);
+      }
+      expect(s.events.filter(e => e.type === 'prompt')).toHaveLength(2);
+      expect(proxy.accepted).toBe(2);
+    } finally {
+      await proxy.close();
+    }
   });
 });
 
