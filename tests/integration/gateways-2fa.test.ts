@@ -194,6 +194,49 @@ describe('two-factor authentication', () => {
   });
 });
 
+describe('a gateway with 2FA in a ProxyCommand', () => {
+  it('asks the code of the spawned ssh in a prompt (SSH_ASKPASS)', async () => {
+    const demo = JSON.parse(
+      readFileSync('/var/lib/jupyterlab-hpc-demo/cluster.json', 'utf8')
+    );
+    const home = makeHome();
+    homes.push(home);
+    const demoName = `[${demo.host}]:${demo.port}`;
+    writeFileSync(
+      join(home, '.ssh', 'known_hosts'),
+      readFileSync(demo.knownHosts, 'utf8')
+        .split('\n')
+        .filter(l => l.startsWith(demoName + ' '))
+        .join('\n') + '\n'
+    );
+    writeFileSync(
+      join(home, '.ssh', 'config'),
+      `Host behind-2fa\n  HostName ${demo.host}\n  Port ${demo.port}\n  User ${demo.user}\n` +
+        `  IdentityFile ${demo.identityFile}\n  IdentitiesOnly yes\n` +
+        `  ProxyCommand ssh -F ${fixtures.sshConfigFile} -W %h:%p ${twoFactor.alias}\n`
+    );
+    const s = await startSidecar({ home });
+    sidecar = s;
+    await s.api('PUT', '/api/v1/clusters', {
+      clusters: [{ name: 'b', host: 'behind-2fa' }]
+    });
+    const connecting = s.api<IClusterStatus>(
+      'POST',
+      '/api/v1/clusters/b/connect'
+    );
+    const prompt = await s.waitForPrompt();
+    expect(prompt.kind).toBe('keyboard-interactive');
+    expect(prompt.cluster).toBe('b');
+    expect(prompt.fields[0].label).toMatch(/Verification code/);
+    await s.answer(prompt.id, [totp(twoFactor.totp.secret)]);
+    expect((await connecting).body).toMatchObject({ state: 'connected' });
+    const who = await s.api<IRunResult>('POST', '/api/v1/clusters/b/run', {
+      argv: ['whoami']
+    });
+    expect(who.body.stdout.trim()).toBe(demo.user);
+  });
+});
+
 describe('reconnecting a 2FA cluster', () => {
   it('asks for one code when the connection must be made again, however many users wait', async () => {
     const proxy = await startTcpProxy(twoFactor.port);

@@ -22,6 +22,7 @@ import type {
 } from '../../common/api';
 import { describeCluster, IClusterConfig } from '../../common/settings';
 import { LocalForward } from '../forwards/local-forward';
+import { AskpassBridge } from '../ssh/askpass';
 import { KeyCache } from '../ssh/auth';
 import {
   IResolvedHost,
@@ -358,6 +359,7 @@ export class ClusterManager {
     const entries = [...this._entries.values()];
     this._entries.clear();
     await Promise.all(entries.map(e => this._closeEntry(e)));
+    this._askpass.close();
   }
 
   private _create(config: IClusterConfig): IEntry {
@@ -372,6 +374,7 @@ export class ClusterManager {
             home: this._home,
             agent: this._env.SSH_AUTH_SOCK || undefined,
             env: this._env,
+            askpass: this._askpass,
             onState: () => {
               this._since.set(config.name, Date.now());
               this._emitState(config.name);
@@ -462,6 +465,7 @@ export class ClusterManager {
   private readonly _home: string;
   private readonly _env: NodeJS.ProcessEnv;
   private readonly _keys = new KeyCache();
+  private readonly _askpass = new AskpassBridge();
   private _entries = new Map<string, IEntry>();
   private _since = new Map<string, number>();
 }

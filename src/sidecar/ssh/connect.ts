@@ -28,6 +28,7 @@ import {
   knownHostKeyTypes,
   unknownHostPrompt
 } from './known-hosts';
+import type { AskpassBridge } from './askpass';
 import type { IPrompter } from './prompter';
 
 /** Default seconds between keepalives when the config sets none. */
@@ -49,6 +50,8 @@ export interface IConnectOptions {
   interactive: boolean;
   /** Environment for ProxyCommand children. */
   env?: NodeJS.ProcessEnv;
+  /** Routes the questions of an ssh in a ProxyCommand to `prompter`. */
+  askpass?: AskpassBridge;
   signal?: AbortSignal;
   /** Called when a hop is up, for the state shown to the user. */
   onHop?: (index: number, host: IResolvedHost) => void;
@@ -89,7 +92,7 @@ export async function openRoute(
       let sock: Duplex;
       if (i === 0) {
         if (host.proxyCommand) {
-          const started = startProxyCommand(host, options);
+          const started = await startProxyCommand(host, options);
           proxy = started.child;
           sock = started.sock;
         } else {
@@ -191,15 +194,21 @@ function socketError(
   }
 }
 
-function startProxyCommand(
+async function startProxyCommand(
   host: IResolvedHost,
   options: IConnectOptions
-): { child: ChildProcess; sock: Duplex } {
+): Promise<{ child: ChildProcess; sock: Duplex }> {
   const argv = host.proxyCommand!;
+  const askpass = options.interactive
+    ? await options.askpass?.envFor(options.prompter)
+    : undefined;
   const child = spawn(argv[0], argv.slice(1), {
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: options.env ?? process.env
+    env: { ...(options.env ?? process.env), ...askpass }
   });
+  if (askpass) {
+    child.on('exit', () => options.askpass!.release(askpass));
+  }
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-PROXY_STDERR_BYTES);

@@ -13,6 +13,7 @@ import type { Duplex } from 'stream';
 import type { ConnectionState, ErrorCode } from '../../common/api';
 import { TransportError } from '../transport/errors';
 import type { ICommandOptions, ITransport } from '../transport/types';
+import type { AskpassBridge } from './askpass';
 import { KeyCache } from './auth';
 import { SshCommandRunner } from './command-runner';
 import { IResolvedHost, SshConfigError } from './config';
@@ -36,6 +37,7 @@ export interface ISshConnectionOptions {
   home: string;
   agent?: string;
   env?: NodeJS.ProcessEnv;
+  askpass?: AskpassBridge;
   onState?: (info: IConnectionStateInfo) => void;
   /** Backoff: first delay and cap, in ms. */
   backoffMs?: { initial: number; max: number };
@@ -170,6 +172,7 @@ export class SshConnection implements ITransport {
         home: this._options.home,
         agent: this._options.agent,
         env: this._options.env,
+        askpass: this._options.askpass,
         interactive,
         signal: this._abort.signal
       });
