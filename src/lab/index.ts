@@ -1,8 +1,17 @@
+import { clustersPlugin } from './plugins/clusters';
 import { launcherPlugin } from './plugins/launcher';
 import { panelPlugin } from './plugins/panel';
+import { promptsPlugin } from './plugins/prompts';
 import { settingsPlugin } from './plugins/settings';
 import { sidecarPlugin } from './plugins/sidecar';
 
 export * from './tokens';
 
-export default [sidecarPlugin, settingsPlugin, panelPlugin, launcherPlugin];
+export default [
+  sidecarPlugin,
+  settingsPlugin,
+  clustersPlugin,
+  promptsPlugin,
+  panelPlugin,
+  launcherPlugin
+];

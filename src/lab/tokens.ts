@@ -1,5 +1,6 @@
 import { Token } from '@lumino/coreutils';
 
+import type { IClusterModel } from './clusters/model';
 import type { IClusterSettings } from './settings/model';
 import type { ISidecarModel } from './sidecar/model';
 
@@ -15,6 +16,12 @@ export const IHpcSidecar = new Token<ISidecarModel>(
 export const IHpcClusterSettings = new Token<IClusterSettings>(
   `${PLUGIN_PREFIX}:IHpcClusterSettings`,
   'The clusters and job defaults configured in the HPC settings.'
+);
+
+/** The clusters' connection states and the actions on them. */
+export const IHpcClusters = new Token<IClusterModel>(
+  `${PLUGIN_PREFIX}:IHpcClusters`,
+  'The configured clusters as the sidecar sees them: connection states, tests, and connect, disconnect, test and key setup.'
 );
 
 /** The translation domain of every string in this extension. */

@@ -310,7 +310,7 @@ test('a cluster added in the Settings Editor appears in the panel and launcher a
   await expect(clusterItems).toHaveCount(1);
 
   // The panel's own button leads to the settings.
-  await panel.getByRole('button', { name: 'Add cluster' }).click();
+  await panel.getByRole('button', { name: 'HPC settings' }).click();
   const editor = page
     .getByRole('main')
     .getByRole('tabpanel', { name: 'Settings' });

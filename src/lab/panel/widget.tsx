@@ -4,20 +4,27 @@ import {
   Button,
   ReactWidget,
   refreshIcon,
-  UseSignal
+  settingsIcon
 } from '@jupyterlab/ui-components';
+import { CommandRegistry } from '@lumino/commands';
 import * as React from 'react';
 
-import { describeCluster, IClusterConfig } from '../../common/settings';
+import { IClusterModel } from '../clusters/model';
+import { CommandIDs } from '../commands';
 import { IClusterSettings } from '../settings/model';
 import { ISidecarModel, SidecarState } from '../sidecar/model';
+import { ClusterRow } from './cluster-row';
 import { IStatusMessage, sidecarMessage } from './messages';
 
 export interface IHpcPanelOptions {
   sidecar: ISidecarModel;
-  clusters: IClusterSettings;
+  /** The clusters from settings, and whether they could be read. */
+  settings: IClusterSettings;
+  /** Their connection states, tests and actions. */
+  clusters: IClusterModel;
+  /** Runs the row and header actions (see CommandIDs). */
+  commands: CommandRegistry;
   trans: TranslationBundle;
-  openSettings: () => void;
 }
 
 /** The left side panel: the sidecar's state and the configured clusters. */
@@ -25,6 +32,10 @@ export class HpcPanel extends ReactWidget {
   constructor(private readonly _options: IHpcPanelOptions) {
     super();
     this.addClass('jp-HpcPanel');
+    const { sidecar, settings, clusters } = _options;
+    sidecar.stateChanged.connect(this._changed, this);
+    settings.changed.connect(this._changed, this);
+    clusters.changed.connect(this._changed, this);
   }
 
   /** Scroll to a cluster and mark it for a moment (see style/base.css). */
@@ -39,37 +50,124 @@ export class HpcPanel extends ReactWidget {
     });
   }
 
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    const { sidecar, settings, clusters } = this._options;
+    sidecar.stateChanged.disconnect(this._changed, this);
+    settings.changed.disconnect(this._changed, this);
+    clusters.changed.disconnect(this._changed, this);
+    super.dispose();
+  }
+
   protected render(): React.ReactElement {
-    const { sidecar, clusters, trans, openSettings } = this._options;
+    const { sidecar, trans } = this._options;
     return (
       <div className="jp-HpcPanel-content">
         <header className="jp-HpcPanel-header">
           <h2>{trans.__('HPC')}</h2>
         </header>
-        <UseSignal signal={sidecar.stateChanged} initialArgs={sidecar.state}>
-          {(_, state) => (
-            <SidecarStatus
-              message={sidecarMessage(state ?? sidecar.state, trans)}
-              state={state ?? sidecar.state}
-              trans={trans}
-              retry={() => void sidecar.refresh()}
-            />
-          )}
-        </UseSignal>
-        <UseSignal signal={clusters.changed}>
-          {() => (
-            <ClusterList
-              clusters={clusters.clusters}
-              error={clusters.error}
-              highlighted={this._highlighted}
-              reveals={this._reveals}
-              trans={trans}
-              openSettings={openSettings}
-            />
-          )}
-        </UseSignal>
+        <SidecarStatus
+          message={sidecarMessage(sidecar.state, trans)}
+          state={sidecar.state}
+          trans={trans}
+          retry={() => void sidecar.refresh()}
+        />
+        {this._renderClusters()}
       </div>
     );
+  }
+
+  private _renderClusters(): React.ReactElement {
+    const { settings, clusters, commands, trans } = this._options;
+    const error = settings.error;
+    const list = settings.clusters;
+    return (
+      <section
+        className="jp-HpcPanel-clusters"
+        aria-label={trans.__('Clusters')}
+      >
+        <div className="jp-HpcPanel-sectionHeader">
+          <h3>{trans.__('Clusters')}</h3>
+          <span className="jp-HpcPanel-headerActions">
+            <Button
+              minimal={true}
+              disabled={!commands.isEnabled(CommandIDs.addCluster)}
+              onClick={() => void commands.execute(CommandIDs.addCluster)}
+              title={commands.caption(CommandIDs.addCluster)}
+            >
+              <addIcon.react tag="span" className="jp-HpcPanel-buttonIcon" />
+              {trans.__('Add cluster')}
+            </Button>
+            <Button
+              minimal={true}
+              aria-label={trans.__('HPC settings')}
+              disabled={!commands.isEnabled(CommandIDs.openSettings)}
+              title={trans.__(
+                'Open the HPC settings: clusters and job defaults'
+              )}
+              onClick={() => void commands.execute(CommandIDs.openSettings)}
+            >
+              <settingsIcon.react
+                tag="span"
+                className="jp-HpcPanel-buttonIcon"
+              />
+            </Button>
+          </span>
+        </div>
+        {error && (
+          <div className="jp-HpcPanel-settingsError" role="alert">
+            {trans.__(
+              'Your HPC settings could not be read (%1). Fix them in Settings → HPC clusters; until then no cluster is shown.',
+              error
+            )}
+          </div>
+        )}
+        {clusters.syncError && (
+          <div className="jp-HpcPanel-settingsError" role="alert">
+            {trans.__(
+              'The sidecar did not take the cluster list: %1',
+              clusters.syncError.message
+            )}
+          </div>
+        )}
+        {error ? null : list.length === 0 ? (
+          <p className="jp-HpcPanel-empty">
+            {trans.__(
+              'No clusters yet. Choose "Add cluster" to add a host from ~/.ssh/config or the login node of your cluster.'
+            )}
+          </p>
+        ) : (
+          <ul className="jp-HpcPanel-clusterList">
+            {list.map(cluster => {
+              const highlighted = cluster.name === this._highlighted;
+              return (
+                <ClusterRow
+                  key={
+                    highlighted
+                      ? `${cluster.name}#${this._reveals}`
+                      : cluster.name
+                  }
+                  cluster={cluster}
+                  status={clusters.status(cluster.name)}
+                  test={clusters.lastTest(cluster.name)}
+                  isBusy={action => clusters.isBusy(cluster.name, action)}
+                  highlighted={highlighted}
+                  commands={commands}
+                  trans={trans}
+                  dismissTest={() => clusters.clearTest(cluster.name)}
+                />
+              );
+            })}
+          </ul>
+        )}
+      </section>
+    );
+  }
+
+  private _changed(): void {
+    this.update();
   }
 
   private _highlighted: string | null = null;
@@ -104,71 +202,6 @@ function SidecarStatus(props: {
           <refreshIcon.react tag="span" className="jp-HpcPanel-buttonIcon" />
           {trans.__('Check again')}
         </Button>
-      )}
-    </section>
-  );
-}
-
-function ClusterList(props: {
-  clusters: readonly IClusterConfig[];
-  error: string | null;
-  highlighted: string | null;
-  /** Changes on every reveal, so revealing again replays the mark. */
-  reveals: number;
-  trans: TranslationBundle;
-  openSettings: () => void;
-}): React.ReactElement {
-  const { clusters, error, highlighted, reveals, trans, openSettings } = props;
-  return (
-    <section className="jp-HpcPanel-clusters" aria-label={trans.__('Clusters')}>
-      <div className="jp-HpcPanel-sectionHeader">
-        <h3>{trans.__('Clusters')}</h3>
-        <Button
-          minimal={true}
-          onClick={openSettings}
-          title={trans.__('Add or edit clusters')}
-        >
-          <addIcon.react tag="span" className="jp-HpcPanel-buttonIcon" />
-          {trans.__('Add cluster')}
-        </Button>
-      </div>
-      {error && (
-        <div className="jp-HpcPanel-settingsError" role="alert">
-          {trans.__(
-            'Your HPC settings could not be read (%1). Fix them in Settings → HPC clusters; until then no cluster is shown.',
-            error
-          )}
-        </div>
-      )}
-      {error ? null : clusters.length === 0 ? (
-        <p className="jp-HpcPanel-empty">
-          {trans.__(
-            'No clusters yet. Add one with the host (or ~/.ssh/config alias) of its login node.'
-          )}
-        </p>
-      ) : (
-        <ul className="jp-HpcPanel-clusterList">
-          {clusters.map(cluster => (
-            <li
-              key={
-                cluster.name === highlighted
-                  ? `${cluster.name}#${reveals}`
-                  : cluster.name
-              }
-              data-cluster-name={cluster.name}
-              className={
-                cluster.name === highlighted
-                  ? 'jp-HpcPanel-cluster jp-mod-highlighted'
-                  : 'jp-HpcPanel-cluster'
-              }
-            >
-              <span className="jp-HpcPanel-clusterName">{cluster.name}</span>
-              <span className="jp-HpcPanel-clusterHost">
-                {describeCluster(cluster)}
-              </span>
-            </li>
-          ))}
-        </ul>
       )}
     </section>
   );

@@ -8,10 +8,12 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { addCommands, CommandIDs, PANEL_ID } from '../commands';
 import { hpcIcon } from '../icons';
+import { IClusterModel } from '../clusters/model';
 import { HpcPanel } from '../panel/widget';
 import { IClusterSettings } from '../settings/model';
 import { ISidecarModel } from '../sidecar/model';
 import {
+  IHpcClusters,
   IHpcClusterSettings,
   IHpcSidecar,
   TRANSLATION_DOMAIN
@@ -22,12 +24,13 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-hpc:panel',
   description: 'The HPC side panel: the sidecar state and the clusters.',
   autoStart: true,
-  requires: [IHpcSidecar, IHpcClusterSettings],
+  requires: [IHpcSidecar, IHpcClusterSettings, IHpcClusters],
   optional: [ITranslator, ILayoutRestorer, ICommandPalette],
   activate: (
     app: JupyterFrontEnd,
     sidecar: ISidecarModel,
-    clusters: IClusterSettings,
+    settings: IClusterSettings,
+    clusters: IClusterModel,
     translator: ITranslator | null,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null
@@ -36,9 +39,10 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
 
     const panel = new HpcPanel({
       sidecar,
+      settings,
       clusters,
-      trans,
-      openSettings: () => void app.commands.execute(CommandIDs.openSettings)
+      commands: app.commands,
+      trans
     });
     panel.id = PANEL_ID;
     panel.title.icon = hpcIcon;
@@ -50,7 +54,7 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
       app,
       trans,
       sidecar,
-      clusters,
+      clusters: settings,
       revealCluster: name => panel.revealCluster(name)
     });
 

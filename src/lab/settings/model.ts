@@ -1,5 +1,5 @@
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
-import { PromiseDelegate } from '@lumino/coreutils';
+import { JSONValue, PromiseDelegate } from '@lumino/coreutils';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
@@ -19,6 +19,13 @@ export interface IClusterSettings extends IDisposable {
   /** Why the settings could not be read (e.g. invalid JSON), or null. */
   readonly error: string | null;
   readonly changed: ISignal<IClusterSettings, void>;
+  /** True once there are settings to write to (see `setClusters`). */
+  readonly canWrite: boolean;
+  /**
+   * Replace the cluster list in the user settings. Rejects when the settings
+   * could not be loaded or the registry refuses the list (schema errors).
+   */
+  setClusters(clusters: readonly IClusterConfig[]): Promise<void>;
 }
 
 /**
@@ -49,6 +56,20 @@ export class ClusterSettings implements IClusterSettings {
 
   get isDisposed(): boolean {
     return this._isDisposed;
+  }
+
+  get canWrite(): boolean {
+    return this._settings !== null && !this._isDisposed;
+  }
+
+  async setClusters(clusters: readonly IClusterConfig[]): Promise<void> {
+    if (!this._settings || this._isDisposed) {
+      throw new Error(this._error ?? 'the HPC settings are not loaded yet');
+    }
+    await this._settings.set(
+      'clusters',
+      clusters.map(toSettingsEntry) as unknown as JSONValue
+    );
   }
 
   /** Follow `settings` from now on. */
@@ -90,6 +111,30 @@ export class ClusterSettings implements IClusterSettings {
   private _changed = new Signal<IClusterSettings, void>(this);
   private _ready = new PromiseDelegate<void>();
   private _isDisposed = false;
+}
+
+/**
+ * A cluster as it is written to the user settings: only what differs from
+ * the schema's defaults, so the file stays as short as one would write it.
+ */
+export function toSettingsEntry(cluster: IClusterConfig): IClusterConfig {
+  const entry: IClusterConfig = { name: cluster.name, host: cluster.host };
+  if (typeof cluster.port === 'number') {
+    entry.port = cluster.port;
+  }
+  if (cluster.user) {
+    entry.user = cluster.user;
+  }
+  if (cluster.identityFile) {
+    entry.identityFile = cluster.identityFile;
+  }
+  if (cluster.jumpHost) {
+    entry.jumpHost = cluster.jumpHost;
+  }
+  if (cluster.transport === 'local') {
+    entry.transport = 'local';
+  }
+  return entry;
 }
 
 /**

@@ -4,6 +4,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import { nullTranslator } from '@jupyterlab/translation';
 import { signalToPromise } from '@jupyterlab/testing';
 import { CommandRegistry } from '@lumino/commands';
+import { DisposableSet } from '@lumino/disposable';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 import { readdirSync } from 'fs';
@@ -12,17 +13,30 @@ import { join } from 'path';
 import { API_VERSION } from '../../../src/common/api';
 import { PACKAGE_VERSION } from '../../../src/common/version';
 import plugins from '../../../src/lab';
+import { ClusterModel, IClusterModel } from '../../../src/lab/clusters/model';
 import { PANEL_ID } from '../../../src/lab/commands';
+import { clustersPlugin } from '../../../src/lab/plugins/clusters';
 import { panelPlugin } from '../../../src/lab/plugins/panel';
+import { promptsPlugin } from '../../../src/lab/plugins/prompts';
 import { sidecarPlugin } from '../../../src/lab/plugins/sidecar';
-import { IClusterSettings } from '../../../src/lab/settings/model';
-import { ISidecarModel, SidecarState } from '../../../src/lab/sidecar/model';
+import {
+  ClusterSettings,
+  IClusterSettings
+} from '../../../src/lab/settings/model';
+import {
+  ISidecarModel,
+  SidecarModel,
+  SidecarState
+} from '../../../src/lab/sidecar/model';
+import { FakeSidecar, PLUGIN_ID, settingsWith, until } from './fixtures';
 
 describe('the plugin list', () => {
-  it('exports the four plugins, each with a unique id and a description', () => {
+  it('exports the six plugins, each with a unique id and a description', () => {
     expect(plugins.map(p => p.id)).toEqual([
       'jupyterlab-hpc:sidecar',
       'jupyterlab-hpc:plugin',
+      'jupyterlab-hpc:clusters',
+      'jupyterlab-hpc:prompts',
       'jupyterlab-hpc:panel',
       'jupyterlab-hpc:launcher'
     ]);
@@ -103,14 +117,19 @@ describe('panelPlugin', () => {
       ),
       refresh: jest.fn()
     };
-    const clusters = {
+    const settings = {
       clusters: [],
+      error: null,
       changed: new Signal<IClusterSettings, void>({} as IClusterSettings)
+    };
+    const clusters = {
+      changed: new Signal<IClusterModel, void>({} as IClusterModel)
     };
 
     void panelPlugin.activate(
       app,
       sidecar,
+      settings,
       clusters,
       null,
       null,
@@ -133,5 +152,91 @@ describe('panelPlugin', () => {
     } finally {
       panel.dispose();
     }
+  });
+});
+
+/** What a test creates, disposed after it. */
+let owned: DisposableSet;
+
+beforeEach(() => {
+  owned = new DisposableSet();
+});
+
+afterEach(() => {
+  owned.dispose();
+});
+
+describe('clustersPlugin', () => {
+  it('provides the cluster model, its commands and the palette item, and syncs', async () => {
+    const fake = new FakeSidecar();
+    fake.on(
+      'PUT',
+      '/api/v1/clusters',
+      () => new Response(null, { status: 204 })
+    );
+    fake.on('GET', '/api/v1/clusters', () => ({ clusters: [] }));
+    const { registry } = await settingsWith({
+      clusters: [{ name: 'demo', host: 'hpc-demo' }]
+    });
+    const settings = new ClusterSettings();
+    owned.add(settings);
+    settings.attach(await registry.load(PLUGIN_ID));
+    const sidecar = new SidecarModel({ serverSettings: fake.serverSettings });
+    owned.add(sidecar);
+    const commands = new CommandRegistry();
+    const palette = { addItem: jest.fn() };
+    const app = {
+      commands,
+      serviceManager: { serverSettings: fake.serverSettings }
+    } as unknown as JupyterFrontEnd;
+
+    const model = clustersPlugin.activate(
+      app,
+      sidecar,
+      settings,
+      null,
+      palette as unknown as ICommandPalette
+    ) as IClusterModel;
+    owned.add(model);
+    expect(model).toBeInstanceOf(ClusterModel);
+    expect(
+      commands
+        .listCommands()
+        .filter(id => id.startsWith('hpc:'))
+        .sort()
+    ).toEqual([
+      'hpc:add-cluster',
+      'hpc:connect-cluster',
+      'hpc:disconnect-cluster',
+      'hpc:edit-cluster',
+      'hpc:remove-cluster',
+      'hpc:setup-key',
+      'hpc:test-cluster'
+    ]);
+    expect(palette.addItem.mock.calls.map(([item]) => item)).toEqual([
+      { command: 'hpc:add-cluster', category: 'HPC' }
+    ]);
+
+    // Menus and buttons learn when a state changes what is enabled.
+    const commandChanged = signalToPromise(commands.commandChanged);
+    await until(() => fake.calls().includes('PUT /api/v1/clusters'));
+    await commandChanged;
+    expect(fake.requests.find(r => r.method === 'PUT')?.body).toMatchObject({
+      clusters: [{ name: 'demo', host: 'hpc-demo' }]
+    });
+  });
+});
+
+describe('promptsPlugin', () => {
+  it('asks the sidecar for waiting prompts once it is ready', async () => {
+    const fake = new FakeSidecar();
+    fake.on('GET', '/api/v1/prompts', () => []);
+    const sidecar = new SidecarModel({ serverSettings: fake.serverSettings });
+    owned.add(sidecar);
+    const app = {
+      serviceManager: { serverSettings: fake.serverSettings }
+    } as unknown as JupyterFrontEnd;
+    promptsPlugin.activate(app, sidecar, null);
+    await until(() => fake.calls().includes('GET /api/v1/prompts'));
   });
 });

@@ -1,9 +1,7 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { ISettingRegistry, SettingRegistry } from '@jupyterlab/settingregistry';
-import { DataConnector, StateDB } from '@jupyterlab/statedb';
 import { isFulfilled, signalToPromise } from '@jupyterlab/testing';
 
-import schema from '../../../schema/plugin.json';
 import {
   DEFAULT_JOB_DEFAULTS,
   IClusterConfig
@@ -14,37 +12,7 @@ import {
   describeSettingsError,
   IClusterSettings
 } from '../../../src/lab/settings/model';
-
-const PLUGIN_ID = 'jupyterlab-hpc:plugin';
-
-/**
- * The settings server, in memory: serves the real schema and keeps the raw
- * user settings in a StateDB, as the Jupyter server keeps them in a file.
- */
-class SettingsConnector extends DataConnector<
-  ISettingRegistry.IPlugin,
-  string
-> {
-  readonly files = new StateDB();
-
-  async fetch(id: string): Promise<ISettingRegistry.IPlugin | undefined> {
-    if (id !== PLUGIN_ID) {
-      return undefined;
-    }
-    const raw = (await this.files.fetch(id)) as string | undefined;
-    return {
-      id,
-      schema: schema as unknown as ISettingRegistry.ISchema,
-      raw: raw ?? '{}',
-      data: { composite: {}, user: {} },
-      version: '0.1.0'
-    };
-  }
-
-  async save(id: string, raw: string): Promise<void> {
-    await this.files.save(id, raw);
-  }
-}
+import { PLUGIN_ID, SettingsConnector } from './fixtures';
 
 const swc: IClusterConfig = { name: 'swc', host: 'hpc-gw1' };
 const archer2: IClusterConfig = {
@@ -60,6 +28,7 @@ const normalized = (c: IClusterConfig): IClusterConfig => ({
   user: '',
   identityFile: '',
   jumpHost: '',
+  transport: 'ssh',
   ...c
 });
 
@@ -103,7 +72,7 @@ describe('ClusterSettings', () => {
 
     await model.ready;
     await changed;
-    expect(model.clusters).toEqual([normalized(swc), archer2]);
+    expect(model.clusters).toEqual([normalized(swc), normalized(archer2)]);
     expect(model.jobDefaults).toEqual({
       ...DEFAULT_JOB_DEFAULTS,
       partition: 'gpu',
@@ -198,6 +167,46 @@ describe('ClusterSettings', () => {
 
     expect(model.isDisposed).toBe(true);
     expect(model.clusters.map(c => c.name)).toEqual(['swc']);
+  });
+
+  it('writes a cluster list back to the user settings, defaults left out', async () => {
+    await withUserSettings({ clusters: [swc] });
+    const settings = await registry.load(PLUGIN_ID);
+    model.attach(settings);
+    expect(model.canWrite).toBe(true);
+
+    const changed = signalToPromise(model.changed);
+    await model.setClusters([
+      ...model.clusters,
+      normalized(archer2),
+      {
+        name: 'here',
+        host: 'login1',
+        port: null,
+        user: '',
+        identityFile: '',
+        jumpHost: '',
+        transport: 'local'
+      }
+    ]);
+    await changed;
+
+    expect(model.clusters.map(c => c.name)).toEqual(['swc', 'archer2', 'here']);
+    // The user settings as saved (the raw file is JSON5 with comments).
+    expect(settings.user.clusters).toEqual([
+      { name: 'swc', host: 'hpc-gw1' },
+      archer2,
+      { name: 'here', host: 'login1', transport: 'local' }
+    ]);
+  });
+
+  it('refuses to write before settings are attached, or after a failure', async () => {
+    expect(model.canWrite).toBe(false);
+    await expect(model.setClusters([swc])).rejects.toThrow(
+      'the HPC settings are not loaded yet'
+    );
+    model.fail(new Error('no registry'));
+    await expect(model.setClusters([swc])).rejects.toThrow('no registry');
   });
 
   it('follows only the settings it was attached to last', async () => {

@@ -1,18 +1,25 @@
 import { nullTranslator } from '@jupyterlab/translation';
+import { CommandRegistry } from '@lumino/commands';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
+import { SidecarEvent } from '../../../src/common/api';
 import { IClusterConfig } from '../../../src/common/settings';
 import { PACKAGE_VERSION } from '../../../src/common/version';
+import { ClusterModel } from '../../../src/lab/clusters/model';
+import { CommandIDs } from '../../../src/lab/commands';
 import { HpcPanel } from '../../../src/lab/panel/widget';
 import { IClusterSettings } from '../../../src/lab/settings/model';
 import { ISidecarModel, SidecarState } from '../../../src/lab/sidecar/model';
-import { health } from './fixtures';
+import { FakeSidecar, health } from './fixtures';
 
 /** The sidecar model as the panel sees it; the test sets its state. */
 class SidecarStub {
   state: SidecarState = { status: 'connecting' };
   readonly stateChanged = new Signal<ISidecarModel, SidecarState>(
+    this as unknown as ISidecarModel
+  );
+  readonly event = new Signal<ISidecarModel, SidecarEvent>(
     this as unknown as ISidecarModel
   );
   readonly refresh = jest.fn(async () => undefined);
@@ -26,6 +33,8 @@ class SidecarStub {
 class ClustersStub {
   clusters: IClusterConfig[] = [];
   error: string | null = null;
+  readonly ready = Promise.resolve();
+  readonly canWrite = true;
   readonly changed = new Signal<IClusterSettings, void>(
     this as unknown as IClusterSettings
   );
@@ -52,8 +61,10 @@ const archer2: IClusterConfig = {
 
 let sidecar: SidecarStub;
 let clusters: ClustersStub;
-let openSettings: jest.Mock;
+let commands: CommandRegistry;
+let executed: [string, unknown][];
 let panel: HpcPanel;
+let model: ClusterModel;
 
 /**
  * Resolve once `probe` finds something in the panel, checking again on
@@ -88,18 +99,28 @@ const button = (name: string) =>
   Array.from(panel.node.querySelectorAll('button')).find(
     b => b.textContent?.trim() === name
   );
+/** Each cluster row as "name | how it is reached". */
 const clusterRows = () =>
   Array.from(panel.node.querySelectorAll('li.jp-HpcPanel-cluster')).map(
-    li => li.textContent
+    li =>
+      `${li.querySelector('.jp-HpcPanel-clusterName')?.textContent} | ${
+        li.querySelector('.jp-HpcPanel-clusterHost')?.textContent
+      }`
   );
 
 /** Render the panel as JupyterLab would, and wait for its first paint. */
 async function attach(): Promise<void> {
+  model = new ClusterModel({
+    sidecar: sidecar as unknown as ISidecarModel,
+    settings: clusters as unknown as IClusterSettings,
+    serverSettings: new FakeSidecar().serverSettings
+  });
   panel = new HpcPanel({
     sidecar: sidecar as unknown as ISidecarModel,
-    clusters: clusters as unknown as IClusterSettings,
-    trans: nullTranslator.load('jupyterlab_hpc'),
-    openSettings
+    settings: clusters as unknown as IClusterSettings,
+    clusters: model,
+    commands,
+    trans: nullTranslator.load('jupyterlab_hpc')
   });
   Widget.attach(panel, document.body);
   await rendered(() => $('.jp-HpcPanel-statusTitle'));
@@ -108,11 +129,21 @@ async function attach(): Promise<void> {
 beforeEach(() => {
   sidecar = new SidecarStub();
   clusters = new ClustersStub();
-  openSettings = jest.fn();
+  commands = new CommandRegistry();
+  executed = [];
+  for (const id of [CommandIDs.addCluster, CommandIDs.openSettings]) {
+    commands.addCommand(id, {
+      label: id,
+      caption: `caption of ${id}`,
+      execute: args => void executed.push([id, args]),
+      describedBy: { args: { type: 'object', properties: {} } }
+    });
+  }
 });
 
 afterEach(() => {
   panel.dispose();
+  model.dispose();
   delete (Element.prototype as Partial<Element>).scrollIntoView;
 });
 
@@ -128,7 +159,7 @@ describe('HpcPanel', () => {
     expect($('[role="status"]')?.textContent).toBe('Starting the HPC sidecar…');
     expect(button('Check again')).toBeUndefined();
     expect(text('.jp-HpcPanel-empty')).toBe(
-      'No clusters yet. Add one with the host (or ~/.ssh/config alias) of its login node.'
+      'No clusters yet. Choose "Add cluster" to add a host from ~/.ssh/config or the login node of your cluster.'
     );
     expect(clusterRows()).toEqual([]);
   });
@@ -137,8 +168,8 @@ describe('HpcPanel', () => {
     clusters.clusters = [swc, archer2];
     await attach();
     expect(clusterRows()).toEqual([
-      'swcana@hpc-gw1',
-      'archer2login.archer2.ac.uk:2222 via bastion'
+      'swc | ana@hpc-gw1',
+      'archer2 | login.archer2.ac.uk:2222 via bastion'
     ]);
     expect(text('.jp-HpcPanel-clusterName')).toBe('swc');
     expect(text('.jp-HpcPanel-clusterHost')).toBe('ana@hpc-gw1');
@@ -196,7 +227,7 @@ describe('HpcPanel', () => {
 
     clusters.set([swc]);
     await rendered(() => clusterRows().length === 1);
-    expect(clusterRows()).toEqual(['swcana@hpc-gw1']);
+    expect(clusterRows()).toEqual(['swc | ana@hpc-gw1']);
     expect($('.jp-HpcPanel-empty')).toBeNull();
 
     clusters.set([]);
@@ -204,10 +235,18 @@ describe('HpcPanel', () => {
     expect(clusterRows()).toEqual([]);
   });
 
-  it('opens the settings from the Add cluster button', async () => {
+  it('runs "Add cluster" from its button, and opens the settings from the other', async () => {
     await attach();
-    button('Add cluster')!.click();
-    expect(openSettings).toHaveBeenCalledTimes(1);
+    const add = button('Add cluster')!;
+    expect(add.title).toBe('caption of hpc:add-cluster');
+    add.click();
+    panel.node
+      .querySelector<HTMLButtonElement>('button[aria-label="HPC settings"]')!
+      .click();
+    expect(executed.map(([id]) => id)).toEqual([
+      'hpc:add-cluster',
+      'hpc:open-settings'
+    ]);
   });
 
   it('highlights a revealed cluster and scrolls it into view', async () => {
@@ -253,8 +292,8 @@ describe('HpcPanel', () => {
     expect(second.dataset.clusterName).toBe('swc');
     expect(first.isConnected).toBe(false);
     expect(clusterRows()).toEqual([
-      'swcana@hpc-gw1',
-      'archer2login.archer2.ac.uk:2222 via bastion'
+      'swc | ana@hpc-gw1',
+      'archer2 | login.archer2.ac.uk:2222 via bastion'
     ]);
   });
 

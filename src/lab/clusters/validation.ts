@@ -1,0 +1,174 @@
+import { IClusterConfig } from '../../common/settings';
+
+/**
+ * The patterns of schema/plugin.json's `cluster` definition. They are
+ * repeated here (the schema lies outside the compiled sources); a unit test
+ * keeps both equal.
+ */
+export const CLUSTER_PATTERNS = {
+  name: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+  host: '^[^\\s@/][^\\s@/]{0,252}$',
+  user: '^([A-Za-z0-9_][A-Za-z0-9._-]{0,63})?$',
+  jumpHost: '^([^\\s,]+(,[^\\s,]+)*)?$'
+} as const;
+
+export const PORT_RANGE = { minimum: 1, maximum: 65535 } as const;
+
+/** What the "Add cluster" form holds: the text of each field. */
+export interface IClusterDraft {
+  name: string;
+  host: string;
+  user: string;
+  port: string;
+  identityFile: string;
+  jumpHost: string;
+  transport: 'ssh' | 'local';
+}
+
+export type DraftField = Exclude<keyof IClusterDraft, 'transport'>;
+
+/** Why a field is refused; the view turns it into a sentence. */
+export type FieldProblem =
+  | 'required'
+  | 'duplicate'
+  | 'name-pattern'
+  | 'host-has-user'
+  | 'host-pattern'
+  | 'user-pattern'
+  | 'port-not-number'
+  | 'port-range'
+  | 'jump-pattern';
+
+export type DraftProblems = Partial<Record<DraftField, FieldProblem>>;
+
+export const EMPTY_DRAFT: IClusterDraft = {
+  name: '',
+  host: '',
+  user: '',
+  port: '',
+  identityFile: '',
+  jumpHost: '',
+  transport: 'ssh'
+};
+
+/** The form's text for a configured cluster (to edit it). */
+export function draftFromCluster(cluster: IClusterConfig): IClusterDraft {
+  return {
+    name: cluster.name,
+    host: cluster.host,
+    user: cluster.user ?? '',
+    port: typeof cluster.port === 'number' ? String(cluster.port) : '',
+    identityFile: cluster.identityFile ?? '',
+    jumpHost: cluster.jumpHost ?? '',
+    transport: cluster.transport === 'local' ? 'local' : 'ssh'
+  };
+}
+
+const matches = (pattern: string, value: string): boolean =>
+  new RegExp(pattern).test(value);
+
+/**
+ * Check a draft with the rules of schema/plugin.json, plus that the name is
+ * not taken by another cluster. Fields that only matter for SSH are not
+ * checked for a cluster on this computer (they are not saved then).
+ */
+export function validateDraft(
+  draft: IClusterDraft,
+  takenNames: readonly string[]
+): DraftProblems {
+  const problems: DraftProblems = {};
+  const name = draft.name.trim();
+  if (!name) {
+    problems.name = 'required';
+  } else if (!matches(CLUSTER_PATTERNS.name, name)) {
+    problems.name = 'name-pattern';
+  } else if (takenNames.includes(name)) {
+    problems.name = 'duplicate';
+  }
+
+  const host = draft.host.trim();
+  if (!host) {
+    problems.host = 'required';
+  } else if (host.includes('@')) {
+    problems.host = 'host-has-user';
+  } else if (!matches(CLUSTER_PATTERNS.host, host)) {
+    problems.host = 'host-pattern';
+  }
+
+  if (draft.transport === 'local') {
+    return problems;
+  }
+
+  if (!matches(CLUSTER_PATTERNS.user, draft.user.trim())) {
+    problems.user = 'user-pattern';
+  }
+
+  const port = draft.port.trim();
+  if (port) {
+    if (!/^\d+$/.test(port)) {
+      problems.port = 'port-not-number';
+    } else if (
+      Number(port) < PORT_RANGE.minimum ||
+      Number(port) > PORT_RANGE.maximum
+    ) {
+      problems.port = 'port-range';
+    }
+  }
+
+  if (!matches(CLUSTER_PATTERNS.jumpHost, draft.jumpHost.trim())) {
+    problems.jumpHost = 'jump-pattern';
+  }
+  return problems;
+}
+
+export function hasProblems(problems: DraftProblems): boolean {
+  return Object.keys(problems).length > 0;
+}
+
+/** The settings entry of a valid draft (see `validateDraft`). */
+export function clusterFromDraft(draft: IClusterDraft): IClusterConfig {
+  const cluster: IClusterConfig = {
+    name: draft.name.trim(),
+    host: draft.host.trim(),
+    transport: draft.transport
+  };
+  if (draft.transport === 'local') {
+    return cluster;
+  }
+  const port = draft.port.trim();
+  return {
+    ...cluster,
+    port: port ? Number(port) : null,
+    user: draft.user.trim(),
+    identityFile: draft.identityFile.trim(),
+    jumpHost: draft.jumpHost.trim()
+  };
+}
+
+/**
+ * A valid, unused cluster name made from an ~/.ssh/config alias:
+ * `login.hpc.example.org` stays, `my host` becomes `my-host`, a taken name
+ * gets `-2`, `-3`, ...
+ */
+export function suggestName(
+  alias: string,
+  takenNames: readonly string[]
+): string {
+  let base = alias
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 64);
+  if (!base) {
+    base = 'cluster';
+  }
+  if (!takenNames.includes(base)) {
+    return base;
+  }
+  for (let i = 2; ; i++) {
+    const suffix = `-${i}`;
+    const candidate = base.slice(0, 64 - suffix.length) + suffix;
+    if (!takenNames.includes(candidate)) {
+      return candidate;
+    }
+  }
+}

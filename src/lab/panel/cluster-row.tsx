@@ -1,0 +1,171 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+import {
+  Button,
+  closeIcon,
+  deleteIcon,
+  editIcon,
+  LabIcon,
+  lockIcon
+} from '@jupyterlab/ui-components';
+import { CommandRegistry } from '@lumino/commands';
+import * as React from 'react';
+
+import { IClusterStatus } from '../../common/api';
+import { describeCluster, IClusterConfig } from '../../common/settings';
+import { stateBadge, testSummary } from '../clusters/messages';
+import { ClusterAction, TestOutcome } from '../clusters/model';
+import { CommandIDs } from '../commands';
+
+export interface IClusterRowProps {
+  cluster: IClusterConfig;
+  status: IClusterStatus | null;
+  test: TestOutcome | null;
+  isBusy: (action: ClusterAction) => boolean;
+  highlighted: boolean;
+  commands: CommandRegistry;
+  trans: TranslationBundle;
+  dismissTest: () => void;
+}
+
+/**
+ * One cluster in the side panel: how it is reached, the state of its
+ * connection, its actions (commands, so the palette and the row agree) and
+ * the last connection test.
+ */
+export function ClusterRow(props: IClusterRowProps): React.ReactElement {
+  const { cluster, status, test, isBusy, highlighted, commands, trans } = props;
+  const nameId = React.useId();
+  const args = { name: cluster.name };
+  const badge = stateBadge(status, trans);
+  const configured = describeCluster(cluster);
+  const connectable = !status || ['idle', 'error'].includes(status.state);
+
+  const action = (
+    id: string,
+    text: string,
+    icon?: LabIcon
+  ): React.ReactElement => (
+    <Button
+      minimal={true}
+      small={true}
+      className="jp-HpcPanel-action"
+      disabled={!commands.isEnabled(id, args)}
+      title={commands.caption(id, args)}
+      aria-label={icon ? text : undefined}
+      onClick={() => void commands.execute(id, args)}
+    >
+      {icon ? (
+        <icon.react tag="span" className="jp-HpcPanel-buttonIcon" />
+      ) : (
+        text
+      )}
+    </Button>
+  );
+
+  return (
+    <li
+      aria-labelledby={nameId}
+      data-cluster-name={cluster.name}
+      data-state={status?.state ?? 'idle'}
+      className={
+        highlighted
+          ? 'jp-HpcPanel-cluster jp-mod-highlighted'
+          : 'jp-HpcPanel-cluster'
+      }
+    >
+      <span id={nameId} className="jp-HpcPanel-clusterName">
+        {cluster.name}
+      </span>
+      <span className="jp-HpcPanel-clusterHost">
+        {cluster.transport === 'local'
+          ? trans.__('%1 (this computer)', cluster.host)
+          : configured}
+      </span>
+      {status?.target && status.target !== configured && (
+        <span className="jp-HpcPanel-clusterTarget">
+          {trans.__('→ %1', status.target)}
+        </span>
+      )}
+      <div className={`jp-HpcPanel-state jp-mod-${badge.tone}`} role="status">
+        <span className="jp-HpcPanel-dot" aria-hidden="true" />
+        <span className="jp-HpcPanel-stateLabel">{badge.label}</span>
+      </div>
+      <div
+        className="jp-HpcPanel-actions"
+        role="group"
+        aria-label={trans.__('Actions for %1', cluster.name)}
+      >
+        {connectable
+          ? action(
+              CommandIDs.connectCluster,
+              isBusy('connect') ? trans.__('Connecting…') : trans.__('Connect')
+            )
+          : action(CommandIDs.disconnectCluster, trans.__('Disconnect'))}
+        {action(
+          CommandIDs.testCluster,
+          isBusy('test') ? trans.__('Testing…') : trans.__('Test connection')
+        )}
+        <span className="jp-HpcPanel-actionsEnd">
+          {cluster.transport !== 'local' &&
+            action(CommandIDs.setupKey, trans.__('Set up SSH key'), lockIcon)}
+          {action(CommandIDs.editCluster, trans.__('Edit'), editIcon)}
+          {action(CommandIDs.removeCluster, trans.__('Remove'), deleteIcon)}
+        </span>
+      </div>
+      {test && (
+        <TestResult
+          name={cluster.name}
+          outcome={test}
+          trans={trans}
+          dismiss={props.dismissTest}
+        />
+      )}
+    </li>
+  );
+}
+
+function TestResult(props: {
+  name: string;
+  outcome: TestOutcome;
+  trans: TranslationBundle;
+  dismiss: () => void;
+}): React.ReactElement {
+  const { name, outcome, trans, dismiss } = props;
+  return (
+    <section
+      className={`jp-HpcPanel-test ${outcome.ok ? 'jp-mod-ok' : 'jp-mod-error'}`}
+      aria-label={trans.__('Connection test of %1', name)}
+    >
+      <div className="jp-HpcPanel-testHeader">
+        <span className="jp-HpcPanel-testTitle">
+          {outcome.ok
+            ? trans.__('Connection test')
+            : trans.__('Connection test failed')}
+        </span>
+        <Button
+          minimal={true}
+          small={true}
+          aria-label={trans.__('Dismiss the test result')}
+          title={trans.__('Dismiss the test result')}
+          onClick={dismiss}
+        >
+          <closeIcon.react tag="span" className="jp-HpcPanel-buttonIcon" />
+        </Button>
+      </div>
+      {outcome.ok ? (
+        <dl className="jp-HpcPanel-testFacts">
+          {testSummary(outcome.result, trans).map(([label, value]) => (
+            <React.Fragment key={label}>
+              <dt>{label}</dt>
+              <dd>{value}</dd>
+            </React.Fragment>
+          ))}
+        </dl>
+      ) : (
+        <p className="jp-HpcPanel-testError" role="alert">
+          {outcome.error.message}
+        </p>
+      )}
+    </section>
+  );
+}

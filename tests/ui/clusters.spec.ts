@@ -1,0 +1,328 @@
+/**
+ * Cluster connections in a real JupyterLab and browser, against the demo
+ * cluster (tests/cluster/demo-cluster.sh start): its `hpc-demo` alias in the
+ * ~/.ssh/config of the user running the tests, SLURM 22.05 behind sshd on
+ * 127.0.0.1:2222, the host keys already in ~/.ssh/known_hosts.
+ *
+ * The lab starts with the cluster "demo" (host "hpc-demo"); every test puts
+ * that preset back afterwards. No test writes to ~/.ssh: the unknown host
+ * key is refused, not trusted.
+ */
+import { expect, test, type Locator, type Page } from '@playwright/test';
+
+import {
+  getHpcSettings,
+  openHpcPanel,
+  openLab,
+  PRESET_SETTINGS,
+  putSettings,
+  SCREENSHOT_DIR
+} from './lab';
+
+/** The demo sshd's port, as tests/cluster/demo-cluster.sh reads it. */
+const DEMO_SSH_PORT = process.env.DEMO_SSH_PORT ?? '2222';
+
+/** Connecting may take a login; a refused one must still end in seconds. */
+const CONNECT_TIMEOUT = 45_000;
+
+test.afterEach(async ({ request }) => {
+  await putSettings(request, { ...PRESET_SETTINGS });
+});
+
+/** The HPC panel, once the sidecar's event channel is live. */
+async function openPanel(page: Page): Promise<Locator> {
+  await openLab(page);
+  const panel = await openHpcPanel(page);
+  await expect(
+    panel.getByRole('region', { name: 'Sidecar status' })
+  ).toContainText('Connected; events are live.');
+  return panel;
+}
+
+/** A cluster's row in the panel, named after the cluster. */
+function clusterRow(panel: Locator, name: string): Locator {
+  return panel
+    .getByRole('region', { name: 'Clusters' })
+    .getByRole('listitem', { name, exact: true });
+}
+
+/** A button of a cluster row's action group. */
+function rowAction(row: Locator, name: string): Locator {
+  return row
+    .getByRole('group', { name: /^Actions for / })
+    .getByRole('button', { name, exact: true });
+}
+
+async function openAddDialog(page: Page, panel: Locator): Promise<Locator> {
+  await panel.getByRole('button', { name: 'Add cluster' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Add cluster' });
+  await expect(dialog).toBeVisible();
+  return dialog;
+}
+
+const textbox = (dialog: Locator, name: string) =>
+  dialog.getByRole('textbox', { name, exact: true });
+
+/** Add a cluster by typing its name and host into the dialog. */
+async function addTypedCluster(
+  page: Page,
+  panel: Locator,
+  fields: { name: string; host: string; port?: string; user?: string }
+): Promise<Locator> {
+  const dialog = await openAddDialog(page, panel);
+  await textbox(dialog, 'Name').fill(fields.name);
+  await textbox(dialog, 'Host or ~/.ssh/config alias').fill(fields.host);
+  if (fields.user) {
+    await textbox(dialog, 'User').fill(fields.user);
+  }
+  if (fields.port) {
+    await textbox(dialog, 'Port').fill(fields.port);
+  }
+  await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+  await expect(dialog).toBeHidden();
+  const row = clusterRow(panel, fields.name);
+  await expect(row).toBeVisible();
+  return row;
+}
+
+test('a cluster added from the hpc-demo alias connects and reports SLURM 22.05', async ({
+  page,
+  request
+}) => {
+  const panel = await openPanel(page);
+  const dialog = await openAddDialog(page, panel);
+
+  // The aliases of ~/.ssh/config, each with where it leads.
+  const hosts = dialog.getByRole('combobox', {
+    name: 'Host from ~/.ssh/config'
+  });
+  await expect(hosts.getByRole('option', { name: /^hpc-demo — / })).toHaveText(
+    /^hpc-demo — hpcdemo@127\.0\.0\.1:\d+/
+  );
+  await hosts.selectOption('hpc-demo');
+  // "demo" is taken by the preset, "hpc-demo" is free.
+  await expect(textbox(dialog, 'Name')).toHaveValue('hpc-demo');
+  const host = textbox(dialog, 'Host or ~/.ssh/config alias');
+  await expect(host).toHaveValue('hpc-demo');
+  await expect(host).toHaveAccessibleDescription(
+    /^From ~\/\.ssh\/config: hpcdemo@127\.0\.0\.1:\d+$/
+  );
+  await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+  await expect(dialog).toBeHidden();
+
+  // Saved in the settings, as the Settings Editor would.
+  await expect
+    .poll(async () => (await getHpcSettings(request))['clusters'])
+    .toEqual([
+      { name: 'demo', host: 'hpc-demo' },
+      { name: 'hpc-demo', host: 'hpc-demo' }
+    ]);
+
+  const row = clusterRow(panel, 'hpc-demo');
+  const state = row.getByRole('status');
+  await expect(state).toHaveText('Not connected');
+
+  await rowAction(row, 'Connect').click();
+  await expect(state).toHaveText('Connected', { timeout: CONNECT_TIMEOUT });
+  await expect(row).toContainText(/→ hpcdemo@127\.0\.0\.1:\d+/);
+
+  await rowAction(row, 'Test connection').click();
+  const result = row.getByRole('region', {
+    name: 'Connection test of hpc-demo'
+  });
+  await expect(result).toBeVisible({ timeout: CONNECT_TIMEOUT });
+  const facts = result.getByRole('definition');
+  await expect(facts.nth(0)).toHaveText(/^[\d.]+ ms/); // round trip
+  await expect(facts.nth(1)).toHaveText(/22\.05/); // SLURM
+  // The demo has conda-layout environments but no conda command.
+  await expect(result.getByRole('term')).toHaveText([
+    'Round trip',
+    'SLURM',
+    'conda',
+    'mamba',
+    'micromamba',
+    'Remote host',
+    'Shell'
+  ]);
+  await expect(facts.nth(6)).toHaveText(/\/bash$/);
+  await expect(state).toHaveText('Connected');
+  await panel.screenshot({ path: `${SCREENSHOT_DIR}/cluster-tested.png` });
+  await expect(
+    page.getByRole('alert').filter({ hasText: /^hpc-demo: .* ms round trip/ })
+  ).toBeVisible();
+
+  await rowAction(row, 'Disconnect').click();
+  await expect(state).toHaveText('Not connected');
+  await expect(rowAction(row, 'Connect')).toBeEnabled();
+});
+
+test('a cluster whose host does not exist ends in a clear error, not a hang', async ({
+  page
+}) => {
+  const panel = await openPanel(page);
+  const row = await addTypedCluster(page, panel, {
+    name: 'nowhere',
+    host: 'no-such-host.invalid'
+  });
+
+  await rowAction(row, 'Connect').click();
+
+  // A notification says why, and so does the row.
+  await expect(
+    page
+      .getByRole('alert')
+      .filter({ hasText: /^Could not connect to nowhere: / })
+  ).toBeVisible({ timeout: CONNECT_TIMEOUT });
+  const state = row.getByRole('status');
+  await expect(state).toHaveText(/^Error: .*no-such-host\.invalid/);
+  // It can be tried again, and the other cluster is untouched.
+  await expect(rowAction(row, 'Connect')).toBeEnabled();
+  await expect(clusterRow(panel, 'demo').getByRole('status')).toHaveText(
+    'Not connected'
+  );
+
+  // A connection test says the same, in the row.
+  await rowAction(row, 'Test connection').click();
+  const result = row.getByRole('region', {
+    name: 'Connection test of nowhere'
+  });
+  await expect(result.getByRole('alert')).toContainText(
+    'no-such-host.invalid',
+    { timeout: CONNECT_TIMEOUT }
+  );
+});
+
+test('an unknown host key shows its SHA256 fingerprint, and Cancel refuses it', async ({
+  page
+}) => {
+  const panel = await openPanel(page);
+  // The demo's keys are known as [127.0.0.1]:<port>, not as localhost.
+  const row = await addTypedCluster(page, panel, {
+    name: 'demo-by-name',
+    host: 'localhost',
+    user: 'hpcdemo',
+    port: DEMO_SSH_PORT
+  });
+
+  await rowAction(row, 'Connect').click();
+
+  // The dialog's title is the sidecar's; its button is ours.
+  const prompt = page.getByRole('dialog').filter({
+    has: page.getByRole('button', { name: 'Trust and connect' })
+  });
+  await expect(prompt).toBeVisible({ timeout: CONNECT_TIMEOUT });
+  await expect(row.getByRole('status')).toHaveText('Needs input');
+  await expect(prompt.getByRole('definition').nth(0)).toContainText(
+    'localhost'
+  );
+  await expect(prompt.locator('code')).toHaveText(/^SHA256:[A-Za-z0-9+/]{43}$/);
+  await prompt.screenshot({ path: `${SCREENSHOT_DIR}/host-key-prompt.png` });
+  await prompt.getByRole('button', { name: 'Cancel' }).click();
+
+  await expect(prompt).toBeHidden();
+  await expect(row.getByRole('status')).toHaveText(/^Error: /, {
+    timeout: CONNECT_TIMEOUT
+  });
+});
+
+test('the Add cluster dialog checks each field as the settings schema does', async ({
+  page,
+  request
+}) => {
+  const panel = await openPanel(page);
+  const dialog = await openAddDialog(page, panel);
+  const name = textbox(dialog, 'Name');
+  const host = textbox(dialog, 'Host or ~/.ssh/config alias');
+  const port = textbox(dialog, 'Port');
+  const add = dialog.getByRole('button', { name: 'Add', exact: true });
+
+  // Nothing filled in: "Add" stays in the dialog and says what is missing.
+  await add.click();
+  await expect(dialog).toBeVisible();
+  await expect(name).toHaveAccessibleDescription('Required.');
+  await expect(name).toHaveAttribute('aria-invalid', 'true');
+  await expect(name).toBeFocused();
+  await expect(host).toHaveAccessibleDescription('Required.');
+
+  await name.fill('demo');
+  await expect(name).toHaveAccessibleDescription(
+    'Another cluster has this name.'
+  );
+  await name.fill('my cluster');
+  await expect(name).toHaveAccessibleDescription(/^Use up to 64 letters/);
+  await host.fill('ana@gpu-login');
+  await expect(host).toHaveAccessibleDescription(
+    'Put the user name in the User field, not in the host.'
+  );
+  await port.fill('70000');
+  await expect(port).toHaveAccessibleDescription('A port between 1 and 65535.');
+  await dialog.screenshot({
+    path: `${SCREENSHOT_DIR}/add-cluster-problems.png`
+  });
+  await port.press('Enter');
+  await expect(dialog).toBeVisible();
+
+  await name.fill('gpu');
+  await host.fill('gpu-login');
+  await port.fill('2222');
+  await textbox(dialog, 'User').fill('alice');
+  await textbox(dialog, 'Jump host (ProxyJump)').fill('gw.example.org');
+  await expect(name).not.toHaveAttribute('aria-invalid', 'true');
+  await port.press('Enter');
+  await expect(dialog).toBeHidden();
+
+  const row = clusterRow(panel, 'gpu');
+  await expect(row).toContainText('alice@gpu-login:2222 via gw.example.org');
+  await expect
+    .poll(async () => (await getHpcSettings(request))['clusters'])
+    .toEqual([
+      { name: 'demo', host: 'hpc-demo' },
+      {
+        name: 'gpu',
+        host: 'gpu-login',
+        port: 2222,
+        user: 'alice',
+        jumpHost: 'gw.example.org'
+      }
+    ]);
+});
+
+test('a cluster is edited and removed from its row, removal confirmed first', async ({
+  page,
+  request
+}) => {
+  const panel = await openPanel(page);
+  const row = clusterRow(panel, 'demo');
+
+  await rowAction(row, 'Edit').click();
+  const edit = page.getByRole('dialog', { name: 'Edit cluster demo' });
+  await expect(textbox(edit, 'Name')).toHaveValue('demo');
+  await textbox(edit, 'User').fill('hpcdemo');
+  await edit.getByRole('button', { name: 'Save' }).click();
+  await expect(edit).toBeHidden();
+  await expect(row).toContainText('hpcdemo@hpc-demo');
+
+  // Key setup offers a key of its own for the cluster; cancelled here.
+  await rowAction(row, 'Set up SSH key').click();
+  const keySetup = page.getByRole('dialog', {
+    name: 'Set up an SSH key for demo'
+  });
+  await expect(textbox(keySetup, 'Key file')).toHaveValue(
+    '~/.ssh/id_ed25519_demo'
+  );
+  await keySetup.getByRole('button', { name: 'Cancel' }).click();
+  await expect(keySetup).toBeHidden();
+
+  await rowAction(row, 'Remove').click();
+  const confirm = page.getByRole('dialog', { name: /^Remove cluster demo\?/ });
+  await confirm.getByRole('button', { name: 'Cancel' }).click();
+  await expect(row).toBeVisible();
+
+  await rowAction(row, 'Remove').click();
+  await confirm.getByRole('button', { name: 'Remove' }).click();
+  await expect(row).toBeHidden();
+  await expect(panel.getByText(/^No clusters yet\./)).toBeVisible();
+  await expect
+    .poll(async () => (await getHpcSettings(request))['clusters'])
+    .toEqual([]);
+});
