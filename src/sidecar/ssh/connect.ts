@@ -420,21 +420,6 @@ async function handshake(
         );
       }
     });
-    client.once('close', () => {
-      const proxy = (sock as { proxyFailure?: () => TransportError })
-        .proxyFailure;
-      fail(
-        hostKeyFailure ??
-          auth.report.cancelled ??
-          (proxy
-            ? proxy()
-            : new TransportError(
-                'connection-lost',
-                `${label} closed the connection during login.`
-              ))
-      );
-    });
-
     // The stream may be gone before ssh2 listens to it (a ProxyCommand that
     // exits at once): watch it ourselves until the login completes.
     const onSockGone = () => {
@@ -447,10 +432,11 @@ async function handshake(
             ? proxy()
             : new TransportError(
                 'connection-lost',
-                `The connection to ${label} closed during login.`
+                `${label} closed the connection during login.`
               ))
       );
     };
+    client.once('close', onSockGone);
     if (sock.destroyed) {
       onSockGone();
       return;
