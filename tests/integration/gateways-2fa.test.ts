@@ -270,11 +270,13 @@ describe('reconnecting a 2FA cluster', () => {
         remotePort: twoFactor.port
       });
 
+      const mark = s.events.length;
       proxy.cutAll();
       // Commands in flight when a connection drops fail (they may have run);
       // those that come while it is made again wait for it.
       await s.waitForEvent(
         (e): e is SidecarEvent =>
+          s.events.indexOf(e) >= mark &&
           e.type === 'cluster-state' &&
           (e.cluster.state === 'reconnecting' ||
             e.cluster.state === 'needs-input')
