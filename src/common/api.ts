@@ -61,7 +61,34 @@ export namespace Routes {
   /** POST IPromptAnswer. */
   export const prompt = (id: string): string =>
     `${prompts}/${encodeURIComponent(id)}`;
+
+  // Conda environments and kernels. `target` is LOCAL_TARGET for this
+  // computer (the machine JupyterLab runs on), else a cluster's name.
+  const envBase = (target: string) =>
+    target === LOCAL_TARGET ? '/api/v1/local' : base(target);
+  /** GET (`?refresh=1` to rescan instead of answering from the cache): IEnvironmentList. */
+  export const envs = (target: string): string => `${envBase(target)}/envs`;
+  /** POST IRegisterKernelRequest: IRegisterKernelResult. */
+  export const kernels = (target: string): string =>
+    `${envBase(target)}/kernels`;
+  /** DELETE: unregister the kernelspec of that name (only ones we manage). */
+  export const kernel = (target: string, kernelName: string): string =>
+    `${envBase(target)}/kernels/${encodeURIComponent(kernelName)}`;
+  /** POST IInstallIpykernelRequest: ITask (output streamed as events). */
+  export const installIpykernel = (target: string): string =>
+    `${envBase(target)}/envs/install-ipykernel`;
+  /** POST IInstallMiniforgeRequest: ITask (clusters only). */
+  export const installMiniforge = (name: string): string =>
+    `${base(name)}/miniforge`;
+  /** GET: ITask[] (running and recently finished). */
+  export const tasks = '/api/v1/tasks';
+  /** GET: ITask with its whole output so far. DELETE: cancel it. */
+  export const task = (id: string): string =>
+    `${tasks}/${encodeURIComponent(id)}`;
 }
+
+/** The `target` of the environment routes that means this computer. */
+export const LOCAL_TARGET = ':local';
 
 /** GET /api/v1/health */
 export interface IHealth {
@@ -115,7 +142,21 @@ export type ErrorCode =
   | 'command-timeout'
   | 'command-too-long'
   | 'forward-failed'
-  | 'key-setup-failed';
+  | 'key-setup-failed'
+  // Environments, kernels and install tasks
+  | 'env-not-found'
+  | 'env-scan-failed'
+  | 'ipykernel-missing'
+  | 'kernel-exists'
+  | 'kernel-not-found'
+  | 'kernel-not-managed'
+  | 'kernels-dir-unknown'
+  | 'kernel-write-failed'
+  | 'task-not-found'
+  | 'task-failed'
+  | 'task-cancelled'
+  | 'conda-exists'
+  | 'installer-url';
 
 /** Messages pushed on the event WebSocket, one JSON object per frame. */
 export type SidecarEvent =
@@ -124,7 +165,10 @@ export type SidecarEvent =
   | IClusterStateEvent
   | IPromptEvent
   | IPromptClosedEvent
-  | IForwardsEvent;
+  | IForwardsEvent
+  | IEnvsChangedEvent
+  | ITaskEvent
+  | ITaskOutputEvent;
 
 /** The first message on every event connection. */
 export interface IHelloEvent {
@@ -163,13 +207,42 @@ export interface IForwardsEvent {
   forwards: IForward[];
 }
 
+/**
+ * A target's environments or kernels changed (a scan finished, a kernel was
+ * registered or removed): GET Routes.envs(target) for the new list. Local
+ * kernelspec changes also mean "refresh JupyterLab's kernelspecs now".
+ */
+export interface IEnvsChangedEvent {
+  type: 'envs-changed';
+  target: string;
+  /** True when a kernelspec was added or removed on that target. */
+  kernelsChanged: boolean;
+}
+
+/** A task started, changed state or finished; the whole task, without output. */
+export interface ITaskEvent {
+  type: 'task';
+  task: ITask;
+}
+
+/** New output of a running task, in order; `offset` is where `text` starts. */
+export interface ITaskOutputEvent {
+  type: 'task-output';
+  id: string;
+  offset: number;
+  text: string;
+}
+
 const EVENT_TYPES = new Set([
   'hello',
   'heartbeat',
   'cluster-state',
   'prompt',
   'prompt-closed',
-  'forwards'
+  'forwards',
+  'envs-changed',
+  'task',
+  'task-output'
 ]);
 
 /** Narrow an unknown JSON value to a SidecarEvent, or null. */
@@ -384,4 +457,157 @@ export function isHealth(body: unknown): body is IHealth {
     typeof h.version === 'string' &&
     typeof h.apiVersion === 'number'
   );
+}
+
+// ---------------------------------------------------------------------------
+// Conda environments and kernels
+
+/**
+ * Why an environment was found; several when more than one source knows it.
+ * - `environments.txt`: listed in ~/.conda/environments.txt.
+ * - `envs-dir`: a directory of an `envs_dirs` entry (.condarc, $CONDA_ENVS_PATH,
+ *   `<root>/envs`, ~/.conda/envs).
+ * - `root`: a conda, mamba or micromamba install root (its base env).
+ * - `env-var`: $CONDA_PREFIX, $CONDA_EXE, $MAMBA_EXE or $MAMBA_ROOT_PREFIX.
+ * - `conda`: only `conda env list --json` (or mamba's, micromamba's) knew it.
+ */
+export type EnvSource =
+  'environments.txt' | 'envs-dir' | 'root' | 'env-var' | 'conda';
+
+/**
+ * Something wrong with an environment; it is still listed.
+ * - `missing-python`: no executable bin/python.
+ * - `unreadable`: conda-meta/ cannot be read (permissions).
+ * - `missing-prefix`: listed (environments.txt) but the directory is gone.
+ * - `not-conda`: the directory has no conda-meta/.
+ * - `bad-kernelspec`: a kernel.json in it that is not valid JSON.
+ */
+export interface IEnvProblem {
+  code:
+    | 'missing-python'
+    | 'unreadable'
+    | 'missing-prefix'
+    | 'not-conda'
+    | 'bad-kernelspec';
+  message: string;
+}
+
+/** A kernelspec directory: `<kernels dir>/<name>/kernel.json`. */
+export interface IKernelspecInfo {
+  name: string;
+  displayName: string;
+  language: string;
+  /** argv[0] of the kernel.json: the python that runs the kernel. */
+  executable: string;
+  /** Absolute path of the kernelspec directory. */
+  path: string;
+  /** The environment prefix the kernel runs in, when argv[0] lies in one. */
+  envPrefix: string | null;
+  /** Written by jupyterlab-hpc (metadata marks it), so we may remove it. */
+  managed: boolean;
+}
+
+export interface ICondaEnvironment {
+  /** `base`, the env's directory name under an envs dir, or for `-p` envs the last path component. */
+  name: string;
+  /** Absolute path, as conda prints it. */
+  prefix: string;
+  kind: 'base' | 'named' | 'prefix';
+  /** The base prefix of the conda install it belongs to, when known. */
+  root: string | null;
+  /** From conda-meta/python-<version>-<build>.json; null if not installed. */
+  pythonVersion: string | null;
+  /** Versions from conda-meta; null when not installed. */
+  ipykernelVersion: string | null;
+  jupyterlabVersion: string | null;
+  /** Kernelspecs inside the env (`<prefix>/share/jupyter/kernels`). */
+  kernelspecs: IKernelspecInfo[];
+  /** The kernel name and display name it is registered under (nb_conda_kernels' scheme). */
+  kernelName: string;
+  displayName: string;
+  /** The kernelspec in the target's kernels dir that runs this env, if any. */
+  registered: IKernelspecInfo | null;
+  sources: EnvSource[];
+  problems: IEnvProblem[];
+}
+
+/** GET Routes.envs(target) */
+export interface IEnvironmentList {
+  target: string;
+  envs: ICondaEnvironment[];
+  /** Install roots found (base prefixes of conda/mamba/micromamba). */
+  roots: string[];
+  /** Absolute paths of the conda, mamba and micromamba executables found. */
+  tools: {
+    conda: string | null;
+    mamba: string | null;
+    micromamba: string | null;
+  };
+  /**
+   * Where registered kernelspecs go: the local Jupyter's user kernels
+   * directory, or on a cluster `<jupyterlab env>/share/jupyter/kernels`.
+   * Null when unknown (a cluster whose JupyterLab env was not found).
+   */
+  kernelsDir: string | null;
+  /** The env that runs remote JupyterLab on a cluster (null locally, or not found). */
+  jupyterlabPrefix: string | null;
+  /** Kernelspecs in `kernelsDir`, including ones that match no env. */
+  kernelspecs: IKernelspecInfo[];
+  /** Milliseconds since the epoch of the scan, and how long it took. */
+  scannedAt: number;
+  durationMs: number;
+  /** Remote round trips the scan took (0 locally). */
+  roundTrips: number;
+  /** True when answered from the cache without scanning. */
+  cached: boolean;
+  /** What went wrong with a whole source (an unreadable .condarc, a conda that failed). */
+  warnings: string[];
+}
+
+/** POST Routes.kernels(target) */
+export interface IRegisterKernelRequest {
+  /** The environment to run the kernel in. */
+  prefix: string;
+  /** Defaults: the env's `kernelName` / `displayName`. */
+  kernelName?: string;
+  displayName?: string;
+}
+
+export interface IRegisterKernelResult {
+  kernel: IKernelspecInfo;
+  /** False when a kernelspec for that env already existed and was kept. */
+  created: boolean;
+}
+
+/** POST Routes.installIpykernel(target) */
+export interface IInstallIpykernelRequest {
+  prefix: string;
+}
+
+/** POST Routes.installMiniforge(cluster) */
+export interface IInstallMiniforgeRequest {
+  /** Default: the `conda.installerUrl` setting. http(s) only. */
+  installerUrl?: string;
+  /** Default: ~/.local/miniforge, as in the cluster tutorial. */
+  prefix?: string;
+  /** Also create the `jupyterlab` env (jupyterlab + ipykernel). */
+  createJupyterlabEnv: boolean;
+}
+
+/** A long-running action whose output is streamed (ITaskOutputEvent). */
+export interface ITask {
+  id: string;
+  kind: 'install-ipykernel' | 'install-miniforge';
+  target: string;
+  /** For people: "Install ipykernel into my-project-env on demo". */
+  title: string;
+  state: 'running' | 'succeeded' | 'failed' | 'cancelled';
+  startedAt: number;
+  endedAt: number | null;
+  /** The step running now or last ("Downloading the installer"). */
+  step: string;
+  error: { code: ErrorCode; message: string } | null;
+  /** Characters of output so far; GET Routes.task(id) returns `output`. */
+  outputLength: number;
+  output?: string;
 }

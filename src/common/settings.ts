@@ -18,6 +18,12 @@ export interface IClusterConfig {
    * that itself runs on a login node. `host` is then only a label.
    */
   transport?: 'ssh' | 'local';
+  /**
+   * The conda environment (a name or an absolute prefix) that runs remote
+   * JupyterLab on this cluster and receives its registered kernels. Empty:
+   * `jobDefaults.jupyterEnvironment`.
+   */
+  jupyterEnvironment?: string;
 }
 
 export interface IJobDefaults {
@@ -31,9 +37,36 @@ export interface IJobDefaults {
   jupyterEnvironment: string;
 }
 
+/** Installing conda where a cluster has none. */
+export interface ICondaSettings {
+  /**
+   * The Miniforge installer; sites with a mirror point this at it. `{arch}`
+   * becomes the cluster's `uname -m` (x86_64, aarch64, ppc64le).
+   */
+  installerUrl: string;
+}
+
 export interface IHpcSettings {
   clusters: IClusterConfig[];
   jobDefaults: IJobDefaults;
+  conda: ICondaSettings;
+}
+
+export const DEFAULT_CONDA_SETTINGS: ICondaSettings = {
+  installerUrl:
+    'https://github.com/conda-forge/miniforge/releases/latest/download/Miniforge3-Linux-{arch}.sh'
+};
+
+export function readCondaSettings(value: unknown): ICondaSettings {
+  const v = (
+    typeof value === 'object' && value !== null ? value : {}
+  ) as Partial<ICondaSettings>;
+  return {
+    installerUrl:
+      typeof v.installerUrl === 'string' && /^https?:\/\//.test(v.installerUrl)
+        ? v.installerUrl
+        : DEFAULT_CONDA_SETTINGS.installerUrl
+  };
 }
 
 export const DEFAULT_JOB_DEFAULTS: IJobDefaults = {
@@ -86,7 +119,9 @@ export function readClusters(value: unknown): IClusterConfig[] {
       user: typeof c.user === 'string' ? c.user : '',
       identityFile: typeof c.identityFile === 'string' ? c.identityFile : '',
       jumpHost: typeof c.jumpHost === 'string' ? c.jumpHost : '',
-      transport: c.transport === 'local' ? 'local' : 'ssh'
+      transport: c.transport === 'local' ? 'local' : 'ssh',
+      jupyterEnvironment:
+        typeof c.jupyterEnvironment === 'string' ? c.jupyterEnvironment : ''
     });
   }
   return clusters;

@@ -3,6 +3,8 @@ import {
   describeCluster,
   IClusterConfig,
   readClusters,
+  readCondaSettings,
+  DEFAULT_CONDA_SETTINGS,
   readJobDefaults
 } from '../../../src/common/settings';
 
@@ -25,7 +27,8 @@ describe('readClusters', () => {
         user: '',
         identityFile: '',
         jumpHost: '',
-        transport: 'ssh'
+        transport: 'ssh',
+        jupyterEnvironment: ''
       }
     ]);
   });
@@ -38,7 +41,8 @@ describe('readClusters', () => {
       user: 'ana_lee',
       identityFile: '~/.ssh/id_ed25519',
       jumpHost: 'gw@bastion.example.org:2200,relay',
-      transport: 'local'
+      transport: 'local',
+      jupyterEnvironment: '/opt/envs/lab4'
     };
     expect(readClusters([full])).toEqual([full]);
   });
@@ -74,7 +78,8 @@ describe('readClusters', () => {
           user: 7,
           identityFile: null,
           jumpHost: ['gw'],
-          transport: 'telnet'
+          transport: 'telnet',
+          jupyterEnvironment: 4
         }
       ])
     ).toEqual([
@@ -85,7 +90,8 @@ describe('readClusters', () => {
         user: '',
         identityFile: '',
         jumpHost: '',
-        transport: 'ssh'
+        transport: 'ssh',
+        jupyterEnvironment: ''
       }
     ]);
   });
@@ -174,5 +180,22 @@ describe('describeCluster', () => {
     ]
   ] as [IClusterConfig, string][])('describes %j as %p', (cluster, text) => {
     expect(describeCluster(cluster)).toBe(text);
+  });
+});
+
+describe('readCondaSettings', () => {
+  it.each([
+    ['undefined', undefined],
+    ['an empty object', {}],
+    ['a non-http URL', { installerUrl: 'file:///etc/passwd' }],
+    ['a number', { installerUrl: 3 }]
+  ])('reads %s as the default installer', (_case, value) => {
+    expect(readCondaSettings(value)).toEqual(DEFAULT_CONDA_SETTINGS);
+  });
+
+  it('keeps a mirror URL', () => {
+    const installerUrl =
+      'https://mirror.example.org/Miniforge3-Linux-{arch}.sh';
+    expect(readCondaSettings({ installerUrl })).toEqual({ installerUrl });
   });
 });
