@@ -30,6 +30,7 @@ import {
 } from './known-hosts';
 import type { AskpassBridge } from './askpass';
 import type { IPrompter } from './prompter';
+import { coalesceWrites } from './coalesce-writes';
 
 /** Default seconds between keepalives when the config sets none. */
 export const DEFAULT_KEEPALIVE_SECONDS = 30;
@@ -444,6 +445,7 @@ async function handshake(
     sock.once('close', onSockGone);
     client.once('ready', () => sock.off('close', onSockGone));
 
+    coalesceWrites(sock);
     client.connect({
       sock: sock as unknown as Socket,
       username: host.user,
