@@ -8,6 +8,11 @@
 # Environment: DEMO_SSH_PORT (default 2222), DEMO_CLIENT_USER (default $SUDO_USER, else root).
 set -euo pipefail
 
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly HERE
+# shellcheck source=tests/cluster/lib.sh
+source "$HERE/lib.sh"
+
 readonly PROG=demo-cluster
 readonly SSH_HOST=127.0.0.1
 readonly SSH_PORT=${DEMO_SSH_PORT:-2222}
@@ -37,13 +42,6 @@ readonly DAEMONS=(munged slurmctld slurmd sshd)
 export DEBIAN_FRONTEND=noninteractive
 export LC_ALL=C.UTF-8
 umask 022
-
-say() { printf '%s: %s\n' "$PROG" "$*"; }
-die() {
-  printf '%s: error: %s\n' "$PROG" "$*" >&2
-  exit 1
-}
-now_us() { echo "${EPOCHREALTIME/./}"; }
 
 usage() {
   cat >&2 <<EOF
@@ -77,15 +75,6 @@ resolve_users() {
   CONDA_ROOT=$CLUSTER_HOME/.local/miniforge
 }
 
-# Run a command as the client user (the one who runs the demo), with that user's HOME.
-as_client() {
-  if [[ $CLIENT_USER == root ]]; then
-    "$@" </dev/null
-  else
-    runuser -u "$CLIENT_USER" -- "$@" </dev/null
-  fi
-}
-
 # Run a command as the cluster user with a clean, predictable environment (root's PATH here may
 # point into /root, which the cluster user cannot enter). Proxy and index settings pass through.
 as_cluster_user() {
@@ -101,48 +90,7 @@ as_cluster_user() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Daemons: each one writes its pid to $RUN_DIR/<name>.pid; a pid counts only while that process
-# still runs under the expected command name.
-
-pid_of() {
-  local name=$1 pid stat state
-  [[ -r $RUN_DIR/$name.pid ]] || return 1
-  read -r pid <"$RUN_DIR/$name.pid" || return 1
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  # /proc/PID/stat is "PID (COMM) STATE ...": a killed daemon may linger as a zombie (Z) until
-  # its parent, here PID 1, reaps it.
-  read -r stat 2>/dev/null <"/proc/$pid/stat" || return 1
-  [[ $stat == "$pid ($name) "* ]] || return 1
-  state=${stat#"$pid ($name) "}
-  [[ ${state:0:1} != [ZX] ]] || return 1
-  echo "$pid"
-}
-
-is_running() { pid_of "$1" >/dev/null; }
-
-# launch NAME CMD...: start a self-daemonizing server with no link to our stdin/stdout/stderr or
-# any other descriptor of the caller (a caller reading our output through $(...) or a pipe, or a
-# test runner's extra descriptors, must not be held open) nor the caller's environment, then wait
-# for its pid file.
-launch() {
-  local name=$1 i
-  shift
-  rm -f "$RUN_DIR/$name.pid"
-  (
-    cd /
-    shopt -s nullglob
-    for fd in /proc/self/fd/*; do
-      fd=${fd##*/}
-      if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
-    done
-    exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"
-  ) </dev/null >>"$LOG_DIR/$name.out" 2>&1 || true
-  for ((i = 0; i < 100; i++)); do
-    is_running "$name" && return 0
-    sleep 0.1
-  done
-  return 1
-}
+# Daemons (pid_of, launch: lib.sh)
 
 # halt NAME...: TERM those daemons (from their pid files) together, wait up to 10 s, then KILL.
 halt() {
@@ -168,48 +116,7 @@ halt() {
   done
 }
 
-# children_of PID: the pids whose parent is PID (from /proc; procps may not be installed).
-children_of() {
-  local parent=$1 f line ppid
-  for f in /proc/[0-9]*/stat; do
-    read -r line 2>/dev/null <"$f" || continue
-    line=${line##*) }
-    read -r _ ppid _ <<<"$line"
-    if [[ $ppid == "$parent" ]]; then
-      f=${f#/proc/}
-      echo "${f%/stat}"
-    fi
-  done
-}
-
-# pids_of_uid UID: the processes whose real user id is UID.
-pids_of_uid() {
-  local uid=$1 d key real rest
-  for d in /proc/[0-9]*; do
-    while read -r key real rest; do
-      if [[ $key == Uid: ]]; then
-        if [[ $real == "$uid" ]]; then echo "${d#/proc/}"; fi
-        break
-      fi
-    done 2>/dev/null <"$d/status" || true
-  done
-}
-
 port_open() { nc -z -w 1 "$SSH_HOST" "$1" >/dev/null 2>&1; }
-
-# Write FILE from stdin only if its content changes. Returns 0 if it changed, 1 if not.
-write_if_changed() {
-  local file=$1 mode=$2 tmp
-  tmp=$(mktemp "$file.XXXXXX")
-  cat >"$tmp"
-  if [[ -f $file ]] && cmp -s "$tmp" "$file"; then
-    rm -f "$tmp"
-    return 1
-  fi
-  chmod "$mode" "$tmp"
-  mv -f "$tmp" "$file"
-  return 0
-}
 
 # ---------------------------------------------------------------------------------------------
 # 1. packages
@@ -739,8 +646,6 @@ write_cluster_json() {
 
 # ---------------------------------------------------------------------------------------------
 # commands
-
-need_root() { ((EUID == 0)) || die "run as root (e.g. sudo $0 $1)"; }
 
 take_lock() {
   install -d -m 755 "$(dirname "$LOCK_FILE")"

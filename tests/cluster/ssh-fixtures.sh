@@ -24,6 +24,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly HERE
 # shellcheck source=scripts/lib.sh disable=SC1091 # followed with shellcheck -x from the repo root
 source "$HERE/../../scripts/lib.sh"
+# shellcheck source=tests/cluster/lib.sh
+source "$HERE/lib.sh"
 readonly DEMO=$HERE/demo-cluster.sh
 
 readonly PROG=ssh-fixtures
@@ -82,13 +84,6 @@ export DEBIAN_FRONTEND=noninteractive
 export LC_ALL=C.UTF-8
 umask 022
 
-say() { printf '%s: %s\n' "$PROG" "$*"; }
-die() {
-  printf '%s: error: %s\n' "$PROG" "$*" >&2
-  exit 1
-}
-now_us() { echo "${EPOCHREALTIME/./}"; }
-
 usage() {
   cat >&2 <<EOF
 usage: $0 start|stop|status|info|reset-keys
@@ -129,57 +124,10 @@ resolve_client() {
   CLIENT_USER=$(stat -c %U "$CLIENT_KEY")
 }
 
-as_client() {
-  if [[ $CLIENT_USER == root ]]; then
-    "$@" </dev/null
-  else
-    runuser -u "$CLIENT_USER" -- "$@" </dev/null
-  fi
-}
-
 home_of() { getent passwd "$1" | cut -d: -f6; }
 
 # ---------------------------------------------------------------------------------------------
-# Daemons (as in demo-cluster.sh): each writes its pid to $RUN_DIR/<name>.pid; a pid counts only
-# while that process still runs under the expected command name (truncated to 15 characters, as
-# the kernel keeps it).
-
-pid_of() {
-  local name=$1 comm=${1:0:15} pid stat state
-  [[ -r $RUN_DIR/$name.pid ]] || return 1
-  read -r pid <"$RUN_DIR/$name.pid" || return 1
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  read -r stat 2>/dev/null <"/proc/$pid/stat" || return 1
-  [[ $stat == "$pid ($comm) "* ]] || return 1
-  state=${stat#"$pid ($comm) "}
-  [[ ${state:0:1} != [ZX] ]] || return 1
-  echo "$pid"
-}
-
-is_running() { pid_of "$1" >/dev/null; }
-
-# launch NAME CMD...: start a self-daemonizing server that keeps none of the caller's descriptors
-# (a caller reading our output through $(...) or a pipe must not be held open) nor its
-# environment, then wait for its pid file.
-launch() {
-  local name=$1 i
-  shift
-  rm -f "$RUN_DIR/$name.pid"
-  (
-    cd /
-    shopt -s nullglob
-    for fd in /proc/self/fd/*; do
-      fd=${fd##*/}
-      if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
-    done
-    exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"
-  ) </dev/null >>"$LOG_DIR/$name.out" 2>&1 || true
-  for ((i = 0; i < 100; i++)); do
-    is_running "$name" && return 0
-    sleep 0.1
-  done
-  return 1
-}
+# Daemons (pid_of, launch: lib.sh)
 
 # wait_gone PID...: wait up to 5 s for the processes to end, then KILL them.
 wait_gone() {
@@ -196,31 +144,6 @@ wait_gone() {
     sleep 0.1
   done
   kill -KILL "${alive[@]}" 2>/dev/null || true
-}
-
-children_of() {
-  local parent=$1 f line ppid
-  for f in /proc/[0-9]*/stat; do
-    read -r line 2>/dev/null <"$f" || continue
-    line=${line##*) }
-    read -r _ ppid _ <<<"$line"
-    if [[ $ppid == "$parent" ]]; then
-      f=${f#/proc/}
-      echo "${f%/stat}"
-    fi
-  done
-}
-
-pids_of_uid() {
-  local uid=$1 d key real rest
-  for d in /proc/[0-9]*; do
-    while read -r key real rest; do
-      if [[ $key == Uid: ]]; then
-        if [[ $real == "$uid" ]]; then echo "${d#/proc/}"; fi
-        break
-      fi
-    done 2>/dev/null <"$d/status" || true
-  done
 }
 
 # halt FIXTURE: stop its sshd and the sessions it serves.
@@ -261,19 +184,6 @@ port_open() {
     login) ip netns exec "$NS_GW" nc -z -w 1 "$LOGIN_ADDR" 22 >/dev/null 2>&1 ;;
     *) nc -z -w 1 "${ADDR[$1]}" "${PORT[$1]}" >/dev/null 2>&1 ;;
   esac
-}
-
-write_if_changed() {
-  local file=$1 mode=$2 tmp
-  tmp=$(mktemp "$file.XXXXXX")
-  cat >"$tmp"
-  if [[ -f $file ]] && cmp -s "$tmp" "$file"; then
-    rm -f "$tmp"
-    return 1
-  fi
-  chmod "$mode" "$tmp"
-  mv -f "$tmp" "$file"
-  return 0
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -704,7 +614,6 @@ verify_logins() {
 # ---------------------------------------------------------------------------------------------
 # commands
 
-need_root() { ((EUID == 0)) || die "run as root (e.g. sudo $0 $1)"; }
 
 take_lock() {
   install -d -m 755 "$(dirname "$LOCK_FILE")"
