@@ -361,30 +361,6 @@ start_sshd() {
 # ---------------------------------------------------------------------------------------------
 # 6. client side: key, authorized_keys, known_hosts, ~/.ssh/config
 
-# Print FILE without the marker-delimited block.
-without_block() {
-  [[ -f $1 ]] || return 0
-  awk -v b="$MARK_BEGIN" -v e="$MARK_END" '$0 == b { skip = 1; next } $0 == e { skip = 0; next } !skip' "$1"
-}
-
-# Write content from stdin to FILE owned by OWNER:GROUP with MODE, keeping an existing file's inode.
-install_content() {
-  local file=$1 owner=$2 mode=$3 tmp
-  tmp=$(mktemp)
-  cat >"$tmp"
-  if [[ -f $file ]] && cmp -s "$tmp" "$file"; then
-    rm -f "$tmp"
-    return 0
-  fi
-  if [[ -f $file ]]; then
-    cat "$tmp" >"$file"
-    rm -f "$tmp"
-  else
-    install -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" "$tmp" "$file"
-    rm -f "$tmp"
-  fi
-}
-
 setup_client() {
   install -d -m 700 -o "$CLIENT_USER" -g "$CLIENT_GROUP" "$CLIENT_HOME/.ssh"
   if [[ ! -s $CLIENT_KEY || ! -s $CLIENT_KEY.pub ]]; then
@@ -435,7 +411,7 @@ setup_client() {
       "    IdentitiesOnly yes" \
       "Host *" \
       "$MARK_END"
-    without_block "$CLIENT_SSH_CONFIG"
+    without_block "$CLIENT_SSH_CONFIG" "$MARK_BEGIN" "$MARK_END"
   } | install_content "$CLIENT_SSH_CONFIG" "$CLIENT_USER:$CLIENT_GROUP" 600
 }
 
@@ -600,7 +576,7 @@ setup_envs() {
   # ~/.bashrc: like the tutorial's "conda activate" in every shell, put base first on PATH.
   local rc=$CLUSTER_HOME/.bashrc
   {
-    without_block "$rc"
+    without_block "$rc" "$MARK_BEGIN" "$MARK_END"
     printf '%s\n' "$MARK_BEGIN" \
       '# The demo cluster has no conda: this stands in for "conda activate" (base) of the tutorial.' \
       "export PATH=\"$CONDA_ROOT/bin:\$PATH\"" \

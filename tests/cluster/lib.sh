@@ -105,3 +105,27 @@ write_if_changed() {
   mv -f "$tmp" "$file"
   return 0
 }
+
+# without_block FILE BEGIN END: print FILE without the block from the line BEGIN to the line END.
+without_block() {
+  [[ -f $1 ]] || return 0
+  awk -v b="$2" -v e="$3" '$0 == b { skip = 1; next } $0 == e { skip = 0; next } !skip' "$1"
+}
+
+# Write content from stdin to FILE owned by OWNER:GROUP with MODE, keeping an existing file's inode.
+install_content() {
+  local file=$1 owner=$2 mode=$3 tmp
+  tmp=$(mktemp)
+  cat >"$tmp"
+  if [[ -f $file ]] && cmp -s "$tmp" "$file"; then
+    rm -f "$tmp"
+    return 0
+  fi
+  if [[ -f $file ]]; then
+    cat "$tmp" >"$file"
+    rm -f "$tmp"
+  else
+    install -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" "$tmp" "$file"
+    rm -f "$tmp"
+  fi
+}

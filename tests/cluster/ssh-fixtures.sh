@@ -570,6 +570,45 @@ write_client_files() {
   chmod 600 "$INFO_JSON"
 }
 
+# The fixtures' aliases in the client's own ~/.ssh/config too (an Include, in a marked block right
+# after the demo cluster's), so JupyterLab's "Add cluster" offers them and a browser test can log
+# in through the 2FA and password fixtures. Their hosts' keys come from the fixtures' own
+# known_hosts (UserKnownHostsFile in $SSH_CONFIG), so ~/.ssh/known_hosts is not touched.
+readonly CLIENT_MARK_BEGIN='# >>> jupyterlab-hpc ssh fixtures >>>'
+readonly CLIENT_MARK_END='# <<< jupyterlab-hpc ssh fixtures <<<'
+readonly DEMO_MARK_END='# <<< jupyterlab-hpc demo <<<'
+
+client_ssh_config() { echo "$(home_of "$CLIENT_USER")/.ssh/config"; }
+
+write_client_include() {
+  local config block
+  config=$(client_ssh_config)
+  [[ -d ${config%/*} ]] || return 0
+  block=$(printf '%s\n' "$CLIENT_MARK_BEGIN" \
+    "# The SSH fixtures of jupyterlab-hpc's tests (tests/cluster/ssh-fixtures.sh); removed by its stop." \
+    "Include $SSH_CONFIG" 'Host *' "$CLIENT_MARK_END")
+  # After the demo's block if there is one, else first: never inside one of the user's Host
+  # blocks, where an Include would only apply to that host.
+  local after=''
+  if [[ -f $config ]] && grep -qxF "$DEMO_MARK_END" "$config"; then after=$DEMO_MARK_END; fi
+  without_block "$config" "$CLIENT_MARK_BEGIN" "$CLIENT_MARK_END" |
+    awk -v block="$block" -v after="$after" '
+      NR == 1 && after == "" { print block }
+      { print }
+      after != "" && $0 == after { print block }
+      END { if (NR == 0) print block }' |
+    install_content "$config" "$CLIENT_USER:$(id -gn "$CLIENT_USER")" 600
+}
+
+remove_client_include() {
+  local config
+  config=$(client_ssh_config)
+  [[ -f $config ]] || return 0
+  grep -qxF "$CLIENT_MARK_BEGIN" "$config" || return 0
+  without_block "$config" "$CLIENT_MARK_BEGIN" "$CLIENT_MARK_END" |
+    install_content "$config" "$CLIENT_USER:$(id -gn "$CLIENT_USER")" 600
+}
+
 # ---------------------------------------------------------------------------------------------
 # 6. a real login to each fixture with OpenSSH, as the client
 
@@ -637,6 +676,7 @@ cmd_start() {
   STARTED=0
   for fx in "${FIXTURES[@]}"; do start_sshd "$fx"; done
   write_client_files
+  write_client_include
   # A full login to each fixture when one was (re)started; otherwise the ports were checked.
   if ((STARTED)); then verify_logins; fi
   for fx in "${FIXTURES[@]}"; do
@@ -656,6 +696,10 @@ cmd_stop() {
   end_user_processes "$TWOFA_USER"
   end_user_processes "$PASS_USER"
   net_down
+  if [[ -r $CLUSTER_JSON ]]; then
+    resolve_client
+    remove_client_include
+  fi
   say "stopped (users, keys, secrets and client files stay; start again with: $0 start)"
 }
 
