@@ -22,7 +22,7 @@ export PATH="$VENV/bin:$PATH"
 ensure_node
 
 needs_cluster=0
-for s in "${suites[@]}"; do [ "$s" = integration ] && needs_cluster=1; done
+for s in "${suites[@]}"; do case "$s" in integration | ui) needs_cluster=1 ;; esac; done
 if [ "$needs_cluster" -eq 1 ]; then
   if is_root; then
     bash tests/cluster/demo-cluster.sh start || say "test: the demo cluster did not start; its tests will fail"

@@ -6,9 +6,17 @@
  *
  * The lab starts with the cluster "demo" (host "hpc-demo"); every test puts
  * that preset back afterwards. No test writes to ~/.ssh: the unknown host
- * key is refused, not trusted.
+ * key is refused, not trusted. The 2FA and key-setup tests log in through
+ * the SSH fixtures (tests/cluster/ssh-fixtures.sh start).
  */
+import { execFileSync } from 'child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+
 import { expect, test, type Locator, type Page } from '@playwright/test';
+
+import { totp } from '../support/totp';
 
 import {
   getHpcSettings,
@@ -325,4 +333,151 @@ test('a cluster is edited and removed from its row, removal confirmed first', as
   await expect
     .poll(async () => (await getHpcSettings(request))['clusters'])
     .toEqual([]);
+});
+
+// ---------------------------------------------------------------------------
+// Logins that need the user, through the SSH fixtures (tests/cluster/
+// ssh-fixtures.sh): its aliases reach ~/.ssh/config through an Include, with
+// their host keys in the fixtures' own known_hosts.
+
+interface IFixtureFacts {
+  hosts: {
+    twoFactor: { alias: string; totp: { secret: string } };
+    password: { alias: string; password: string };
+  };
+}
+
+const SSH_FIXTURES = join(__dirname, '..', 'cluster', 'ssh-fixtures.sh');
+
+function fixtureFacts(): IFixtureFacts {
+  return JSON.parse(
+    readFileSync('/var/lib/jupyterlab-hpc-demo/ssh-fixtures.json', 'utf8')
+  );
+}
+
+/** The prompt dialog whose field is labelled `label`. */
+function promptWithField(page: Page, label: RegExp): Locator {
+  return page.getByRole('dialog').filter({ has: page.getByLabel(label) });
+}
+
+test('a 2FA login asks for the code in a dialog, takes a retry, and connects', async ({
+  page,
+  request
+}) => {
+  const { twoFactor } = fixtureFacts().hosts;
+  await putSettings(request, {
+    ...PRESET_SETTINGS,
+    clusters: [
+      ...(PRESET_SETTINGS.clusters ?? []),
+      { name: 'twofa', host: twoFactor.alias }
+    ]
+  });
+  const panel = await openPanel(page);
+  const row = clusterRow(panel, 'twofa');
+  const state = row.getByRole('status');
+  await expect(state).toHaveText('Not connected');
+
+  await rowAction(row, 'Connect').click();
+  // The key is accepted first (publickey,keyboard-interactive), then PAM asks.
+  let prompt = promptWithField(page, /Verification code/);
+  await expect(prompt).toBeVisible({ timeout: CONNECT_TIMEOUT });
+  await expect(state).toHaveText('Needs input');
+  const code = prompt.getByLabel(/Verification code/);
+  await expect(code).toHaveAttribute('type', 'password');
+  await prompt.screenshot({ path: `${SCREENSHOT_DIR}/2fa-prompt.png` });
+  // A code from ten minutes ahead is wrong; PAM asks again, as ssh would.
+  await code.fill(totp(twoFactor.totp.secret, 20));
+  await prompt.getByRole('button', { name: 'Submit' }).click();
+
+  prompt = promptWithField(page, /Verification code/);
+  await expect(prompt).toBeVisible({ timeout: CONNECT_TIMEOUT });
+  await prompt
+    .getByLabel(/Verification code/)
+    .fill(totp(twoFactor.totp.secret));
+  await prompt.getByRole('button', { name: 'Submit' }).click();
+  await expect(state).toHaveText('Connected', { timeout: CONNECT_TIMEOUT });
+  await expect(prompt).toBeHidden();
+
+  // The connection is shared: a test over it asks nothing more.
+  await rowAction(row, 'Test connection').click();
+  await expect(
+    row.getByRole('region', { name: 'Connection test of twofa' })
+  ).toBeVisible({ timeout: CONNECT_TIMEOUT });
+  await expect(page.getByRole('dialog')).toHaveCount(0);
+  await rowAction(row, 'Disconnect').click();
+  await expect(state).toHaveText('Not connected');
+});
+
+test('key setup creates a key, installs it through a password dialog, then logs in with it', async ({
+  page,
+  request
+}) => {
+  const { password } = fixtureFacts().hosts;
+  // hpcpass starts with no authorized key, whatever an earlier run did.
+  execFileSync('bash', [SSH_FIXTURES, 'reset-keys'], {
+    stdio: 'ignore'
+  });
+  const keyDir = mkdtempSync(join(tmpdir(), 'jlhpc-ui-key-'));
+  const keyPath = join(keyDir, 'id_ed25519_pass');
+  try {
+    await putSettings(request, {
+      ...PRESET_SETTINGS,
+      clusters: [
+        ...(PRESET_SETTINGS.clusters ?? []),
+        { name: 'pass', host: password.alias }
+      ]
+    });
+    const panel = await openPanel(page);
+    const row = clusterRow(panel, 'pass');
+
+    await rowAction(row, 'Set up SSH key').click();
+    const setup = page.getByRole('dialog', {
+      name: 'Set up an SSH key for pass'
+    });
+    await expect(setup).toBeVisible();
+    await setup.getByLabel('Key file').fill(keyPath);
+    await setup.getByRole('button', { name: 'Create and install' }).click();
+
+    // One password login installs the key; the password goes nowhere else.
+    const prompt = promptWithField(page, /[Pp]assword/);
+    await expect(prompt).toBeVisible({ timeout: CONNECT_TIMEOUT });
+    await expect(prompt.getByLabel(/[Pp]assword/)).toHaveAttribute(
+      'type',
+      'password'
+    );
+    await prompt.getByLabel(/[Pp]assword/).fill(password.password);
+    await prompt.getByRole('button', { name: 'Submit' }).click();
+
+    const done = page.getByRole('dialog', { name: 'SSH key set up for pass' });
+    await expect(done).toBeVisible({ timeout: CONNECT_TIMEOUT });
+    await expect(done).toContainText('(created)');
+    await expect(done).toContainText(
+      'Public key added to ~/.ssh/authorized_keys'
+    );
+    await expect(done.locator('code').first()).toContainText('SHA256:');
+    await done.screenshot({ path: `${SCREENSHOT_DIR}/key-setup-done.png` });
+    await done.getByRole('button', { name: 'Close' }).click();
+
+    // The cluster now uses the key (saved in settings) and asks nothing.
+    await expect
+      .poll(async () => (await getHpcSettings(request))['clusters'])
+      .toContainEqual({
+        name: 'pass',
+        host: password.alias,
+        identityFile: keyPath
+      });
+    expect(statSync(keyPath).mode & 0o777).toBe(0o600);
+    const state = row.getByRole('status');
+    await rowAction(row, 'Disconnect').click();
+    await expect(state).toHaveText('Not connected');
+    await rowAction(row, 'Connect').click();
+    await expect(state).toHaveText('Connected', { timeout: CONNECT_TIMEOUT });
+    await expect(page.getByRole('dialog')).toHaveCount(0);
+    await rowAction(row, 'Disconnect').click();
+  } finally {
+    rmSync(keyDir, { recursive: true, force: true });
+    execFileSync('bash', [SSH_FIXTURES, 'reset-keys'], {
+      stdio: 'ignore'
+    });
+  }
 });
