@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from jupyter_core.paths import jupyter_data_dir
+from jupyter_core.paths import jupyter_data_dir, jupyter_path
 
 SIDECAR_JS = Path(__file__).parent / "sidecar" / "sidecar.js"
 
@@ -67,6 +67,10 @@ def setup_sidecar():
         "unix_socket": True,
         "environment": {
             "JUPYTERLAB_HPC_DATA_DIR": str(Path(jupyter_data_dir()) / "jupyterlab_hpc"),
+            # Where this Jupyter server reads kernelspecs: registered kernels
+            # go to the first (the user's), and every one is looked at.
+            "JUPYTERLAB_HPC_JUPYTER_DATA_DIR": jupyter_data_dir(),
+            "JUPYTERLAB_HPC_KERNEL_PATH": os.pathsep.join(jupyter_path("kernels")),
         },
         "timeout": 30,
         "absolute_url": False,

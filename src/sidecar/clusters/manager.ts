@@ -141,6 +141,11 @@ export class ClusterManager {
     return this._entry(name).transport;
   }
 
+  /** The settings a cluster was configured with. */
+  config(name: string): IClusterConfig {
+    return this._entry(name).config;
+  }
+
   async connect(name: string): Promise<IClusterStatus> {
     const { transport } = this._entry(name);
     if (transport instanceof SshConnection) {
