@@ -470,9 +470,10 @@ export function isHealth(body: unknown): body is IHealth {
  * - `root`: a conda, mamba or micromamba install root (its base env).
  * - `env-var`: $CONDA_PREFIX, $CONDA_EXE, $MAMBA_EXE or $MAMBA_ROOT_PREFIX.
  * - `conda`: only `conda env list --json` (or mamba's, micromamba's) knew it.
+ * - `settings`: the cluster's `jupyterEnvironment` setting names its prefix.
  */
 export type EnvSource =
-  'environments.txt' | 'envs-dir' | 'root' | 'env-var' | 'conda';
+  'environments.txt' | 'envs-dir' | 'root' | 'env-var' | 'conda' | 'settings';
 
 /**
  * Something wrong with an environment; it is still listed.
@@ -579,6 +580,11 @@ export interface IRegisterKernelResult {
   created: boolean;
 }
 
+/** DELETE Routes.kernel(target, name): the kernelspec that was removed. */
+export interface IUnregisterKernelResult {
+  kernel: IKernelspecInfo;
+}
+
 /** POST Routes.installIpykernel(target) */
 export interface IInstallIpykernelRequest {
   prefix: string;
@@ -610,4 +616,10 @@ export interface ITask {
   /** Characters of output so far; GET Routes.task(id) returns `output`. */
   outputLength: number;
   output?: string;
+  /**
+   * With `output`: where it starts in the whole output. The sidecar keeps
+   * the last 1 MiB of each task's output; older text is dropped, and this is
+   * then more than 0.
+   */
+  outputOffset?: number;
 }

@@ -1,10 +1,13 @@
-import type { SidecarEvent } from '../common/api';
+import { LOCAL_TARGET, type SidecarEvent } from '../common/api';
 import { parseArgs, UsageError } from './args';
 import { ClusterManager } from './clusters/manager';
 import { PromptBroker } from './clusters/prompts';
 import { createSidecarServer, describe } from './api/server';
 import { listenOnSocket } from './listen';
 import { createLogger, parseLogLevel } from './log';
+import { EnvironmentService, localEnvTarget } from './conda/service';
+import { TaskManager } from './tasks/manager';
+import { LocalTransport } from './transport/local';
 import { SIDECAR_VERSION } from './version';
 
 /**
@@ -41,10 +44,34 @@ async function main(): Promise<void> {
   const broadcast = (event: SidecarEvent) => server?.events.broadcast(event);
   const prompts = new PromptBroker(broadcast);
   const manager = new ClusterManager({ broadcast, prompts });
+  const tasks = new TaskManager({ broadcast });
+  // Installs into this computer's environments (LOCAL_TARGET).
+  const local = new LocalTransport();
+  const envs = new EnvironmentService({
+    broadcast,
+    clusters: manager,
+    local: localEnvTarget(local, process.env, local.home),
+    log
+  });
   server = createSidecarServer({
     version: SIDECAR_VERSION,
     log,
-    clusters: { manager, prompts }
+    clusters: { manager, prompts },
+    tasks: {
+      tasks,
+      transport: target =>
+        target === LOCAL_TARGET ? local : manager.transport(target),
+      label: target => (target === LOCAL_TARGET ? 'this computer' : target),
+      // A rescan, which tells the tabs (envs-changed) when it is done.
+      onEnvsChanged: target => {
+        envs
+          .refresh(target)
+          .catch(err =>
+            log.warn(`rescanning environments failed: ${describe(err)}`)
+          );
+      }
+    },
+    envs
   });
   await listenOnSocket(server.http, options.socket);
   log.info(`v${SIDECAR_VERSION} listening (pid ${process.pid})`);
@@ -59,9 +86,13 @@ async function main(): Promise<void> {
     const force = setTimeout(() => process.exit(0), 3000);
     force.unref();
     prompts.cancelAll();
-    void Promise.all([manager.close(), server!.close()]).then(() =>
-      process.exit(0)
-    );
+    // Running installs are stopped first, while their connections are up.
+    void tasks
+      .close(2000)
+      .then(() =>
+        Promise.all([manager.close(), local.close(), server!.close()])
+      )
+      .then(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

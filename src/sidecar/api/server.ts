@@ -12,6 +12,9 @@ import { EventHub } from './events';
 import { BodyTooLargeError, readBody } from './body';
 import { hasRequestProof, originAllowed } from './guards';
 import { MAX_BODY_BYTES, sendError, sendJson } from './respond';
+import { ITaskRoutesOptions, taskRoutes } from './task-routes';
+import type { EnvironmentService } from '../conda/service';
+import { envRoutes } from './env-routes';
 
 export interface ISidecarServerOptions {
   version: string;
@@ -21,6 +24,10 @@ export interface ISidecarServerOptions {
     manager: ClusterManager;
     prompts: PromptBroker;
   };
+  /** The install-task routes (Routes.tasks and the install actions). */
+  tasks?: Omit<ITaskRoutesOptions, 'log'>;
+  /** The environment and kernel routes (Routes.envs, kernels, kernel). */
+  envs?: EnvironmentService;
   /** Milliseconds between heartbeats on the event channel. */
   heartbeatMs?: number;
   /** Clock for uptime; injectable for tests. */
@@ -79,6 +86,20 @@ export function createSidecarServer(
       routes.set(path, table);
     }
     match = cluster.match;
+  }
+  if (options.tasks) {
+    const task = taskRoutes({ ...options.tasks, log: options.log });
+    for (const [path, table] of task.fixed) {
+      routes.set(path, table);
+    }
+    // Its paths are exact ones: asked first, it takes nothing from others.
+    const others = match;
+    match = path => task.match(path) ?? others(path);
+  }
+  if (options.envs) {
+    const env = envRoutes(options.envs, options.log);
+    const others = match;
+    match = path => others(path) ?? env.match(path);
   }
 
   const handle = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {

@@ -30,6 +30,8 @@ import type { SessionLimiter } from './session-limiter';
 
 /** Seconds past a command's own timeout before we stop waiting for it. */
 const LOCAL_DEADLINE_SLACK_SECONDS = TIMEOUT_KILL_AFTER_SECONDS + 5;
+/** Retries of an exec refused at the session limit: 5 ms doubling, ~1.3 s in all. */
+const AT_LIMIT_RETRIES = 8;
 
 interface ISessionJob {
   resolve: (out: ICommandOutput) => void;
@@ -60,6 +62,9 @@ export class SshCommandRunner {
     const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
     this._running++;
     try {
+      if (options.onOutput) {
+        return await this._runStreamed(command, maxOutputBytes, options);
+      }
       if (
         !this._sessionBusy &&
         this._sessionUsable &&
@@ -212,6 +217,9 @@ export class SshCommandRunner {
       return await new Promise<ICommandOutput>((resolve, reject) => {
         let exitCode: number | null = null;
         const stop = this._deadline(command, signal, err => {
+          // Closing the channel leaves a program that writes nothing running
+          // (sshd sends no SIGHUP without a pty); ssh2 cannot send a signal
+          // request here, as the input has ended: streamed commands can.
           channel.close();
           reject(err);
         });
@@ -239,8 +247,135 @@ export class SshCommandRunner {
     }
   }
 
+  /**
+   * A long-running command on an exec channel of its own, its output passed
+   * on as it comes. When `signal` fires, its whole process group is stopped
+   * (`_stopExec`) before the promise rejects.
+   */
+  private async _runStreamed(
+    command: IRemoteCommand,
+    maxOutputBytes: number,
+    options: ICommandOptions
+  ): Promise<ICommandOutput> {
+    const { signal, onOutput } = options;
+    const stopped = (): TransportError =>
+      new TransportError(
+        'command-timeout',
+        `${command.argv[0]} on ${this._label} was stopped.`
+      );
+    if (signal?.aborted) {
+      throw stopped();
+    }
+    const nonce = newNonce();
+    // A tag in its environment finds what is left of it on a server that
+    // ignores signal requests.
+    const tag = newNonce();
+    let text: string;
+    try {
+      text = buildRemoteCommand(
+        {
+          ...command,
+          env: { ...command.env, [RUN_TAG_VARIABLE]: tag },
+          stdinFromDevNull: true
+        },
+        { nonce }
+      );
+    } catch (err) {
+      throw toTransportError(err, this._label);
+    }
+    const release = await this._limiter.acquire(signal);
+    try {
+      // Input stays open: ssh2 sends no signal request once it has ended.
+      const channel = await this._exec(text);
+      const parser = new FramedOutputParser({ maxOutputBytes, onOutput });
+      parser.expect({ nonce });
+      return await new Promise<ICommandOutput>((resolve, reject) => {
+        let exitCode: number | null = null;
+        let stopping: TransportError | null = null;
+        let markClosed = (): void => undefined;
+        const closed = new Promise<void>(done => (markClosed = done));
+        const stop = this._deadline(command, signal, err => {
+          if (stopping) {
+            return;
+          }
+          stopping = err;
+          void this._stopExec(channel, tag, closed).then(() => reject(err));
+        });
+        const feed = (push: () => unknown): void => {
+          if (stopping) {
+            return;
+          }
+          try {
+            push();
+          } catch (err) {
+            stopping = toTransportError(err, this._label) as TransportError;
+            const error = stopping;
+            void this._stopExec(channel, tag, closed).then(() => reject(error));
+          }
+        };
+        channel.on('data', (chunk: Buffer) =>
+          feed(() => parser.pushStdout(chunk))
+        );
+        channel.stderr.on('data', (chunk: Buffer) =>
+          feed(() => parser.pushStderr(chunk))
+        );
+        channel.on('exit', (code: number | null, name?: string) => {
+          exitCode = exitStatus(code, name);
+        });
+        channel.on('close', () => {
+          markClosed();
+          stop();
+          if (stopping) {
+            return;
+          }
+          if (this._closed) {
+            reject(this._closed);
+            return;
+          }
+          resolve(parser.finish(exitCode)[0]);
+        });
+      });
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Stop a streamed command and everything it started. OpenSSH (7.9 and
+   * later) sends a `signal` request to the session's process group; sshd
+   * made the command a session leader (setsid), and remote-command.ts execs
+   * all the way down, so the group is the command's. Servers that ignore
+   * signal requests are covered by a second command, started at once, that
+   * finds the processes by their tag (KILL_TAGGED_SCRIPT). SIGTERM first,
+   * SIGKILL after STOP_GRACE_MS. Resolves when the channel closed (or, at
+   * worst, was closed by us).
+   */
+  private async _stopExec(
+    channel: ClientChannel,
+    tag: string,
+    closed: Promise<void>
+  ): Promise<void> {
+    signalChannel(channel, 'TERM');
+    const sweep = this._closed
+      ? Promise.resolve()
+      : this.run(killTaggedCommand(tag), { maxOutputBytes: 4096 }).then(
+          () => undefined,
+          // The connection is going away: sshd ends the session with it.
+          () => undefined
+        );
+    if (await settlesWithin(closed, STOP_GRACE_MS)) {
+      return;
+    }
+    signalChannel(channel, 'KILL');
+    await sweep;
+    if (!(await settlesWithin(closed, 2000))) {
+      channel.close();
+    }
+  }
+
   /** Open an exec channel, waiting in line when the server says it is full. */
   private async _exec(text: string): Promise<ClientChannel> {
+    let atLimit = 0;
     for (;;) {
       if (this._closed) {
         throw this._closed;
@@ -259,6 +394,13 @@ export class SshCommandRunner {
           this._limiter.refused(open);
           const release = await this._limiter.acquire();
           release();
+          continue;
+        }
+        if (isOpenRefused(err) && open >= 1 && atLimit < AT_LIMIT_RETRIES) {
+          // Refused at the limit we keep: sshd has not yet freed a session
+          // whose close reached it in the same segment as this open. It
+          // frees it within a moment; try again shortly.
+          await new Promise(resolve => setTimeout(resolve, 5 << atLimit++));
           continue;
         }
         throw new TransportError(
@@ -314,6 +456,69 @@ export class SshCommandRunner {
   private _sessionUsable = true;
   private _job: ISessionJob | null = null;
   private _running = 0;
+}
+
+/** The variable that tags the processes of a streamed command. */
+export const RUN_TAG_VARIABLE = 'JLHPC_RUN';
+
+/** Milliseconds between SIGTERM and SIGKILL when a streamed command stops. */
+export const STOP_GRACE_MS = 3000;
+
+/**
+ * TERM every process of this user whose environment has `JLHPC_RUN=<tag>`,
+ * and KILL what is left of them three seconds later: for servers that ignore
+ * signal requests. Linux /proc only; a fixed script, the tag an argument.
+ */
+export const KILL_TAGGED_SCRIPT = [
+  '# shellcheck disable=SC2086,SC2034 # $pids: numbers to split; i: a counter',
+  `t="${RUN_TAG_VARIABLE}=$1"`,
+  'tagged() {',
+  '  for e in /proc/[0-9]*/environ; do',
+  '    [ -O "$e" ] || continue',
+  '    p=${e%/environ}; p=${p#/proc/}',
+  '    if tr "\\000" "\\n" <"$e" 2>/dev/null | grep -qxF -e "$t"; then',
+  '      echo "$p"',
+  '    fi',
+  '  done',
+  '}',
+  'pids=$(tagged); [ -n "$pids" ] || exit 0',
+  'kill -s TERM $pids 2>/dev/null',
+  'for i in 1 2 3; do',
+  '  sleep 1',
+  '  pids=$(tagged); [ -n "$pids" ] || exit 0',
+  'done',
+  'kill -s KILL $pids 2>/dev/null',
+  'exit 0'
+].join('\n');
+
+export function killTaggedCommand(tag: string): IRemoteCommand {
+  return { argv: ['/bin/sh', '-c', KILL_TAGGED_SCRIPT, 'jlhpc', tag] };
+}
+
+function signalChannel(channel: ClientChannel, name: string): void {
+  try {
+    channel.signal(name);
+  } catch {
+    // The channel is already closed.
+  }
+}
+
+function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+  return new Promise(resolve => {
+    const timer = setTimeout(() => resolve(false), ms);
+    void promise.then(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/** As a shell reports it (and the session path does): 128 + n for a signal. */
+function exitStatus(code: number | null, signal?: string): number | null {
+  const n = signal
+    ? (osConstants.signals as Record<string, number>)[`SIG${signal}`]
+    : undefined;
+  return typeof code === 'number' ? code : n !== undefined ? 128 + n : null;
 }
 
 function isOpenRefused(err: unknown): boolean {

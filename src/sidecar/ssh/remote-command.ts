@@ -129,6 +129,12 @@ export interface IRemoteCommand {
    * argv[0] is a shell builtin or function such as `module`.
    */
   exec?: boolean;
+  /**
+   * Read standard input from /dev/null instead of the channel. Streamed
+   * commands (command-runner.ts) use it: they keep the channel's input open,
+   * as ssh2 sends no signal request on a channel whose input has ended.
+   */
+  stdinFromDevNull?: boolean;
 }
 
 /** Markers around one command's output; see `buildSessionFrame`. */
@@ -252,7 +258,8 @@ export function buildScript(command: IRemoteCommand, nonce?: string): string {
     ];
   }
   const prefix = command.exec === false ? '' : 'exec ';
-  lines.push(prefix + quoteCommand(argv));
+  const stdin = command.stdinFromDevNull ? ' </dev/null' : '';
+  lines.push(prefix + quoteCommand(argv) + stdin);
   return lines.join('\n');
 }
 
@@ -430,6 +437,21 @@ export class BoundedOutput {
 
 const EMPTY = Buffer.alloc(0);
 
+/** The length of the longest end of `data` that `needle` starts with (< needle). */
+function partialMarker(data: Buffer, needle: Buffer): number {
+  const first = needle[0];
+  for (let k = Math.min(data.length, needle.length - 1); k > 0; k--) {
+    const at = data.length - k;
+    if (
+      data[at] === first &&
+      data.compare(needle, 0, k, at, data.length) === 0
+    ) {
+      return k;
+    }
+  }
+  return 0;
+}
+
 /** Longest `<status>\n` after an end marker: exit statuses are 0..255. */
 const MAX_TRAILER = 4;
 
@@ -454,8 +476,21 @@ type StreamIndex = 0 | 1;
  * have passed its end marker.
  */
 export class FramedOutputParser {
-  constructor(options: { maxOutputBytes?: number } = {}) {
+  constructor(
+    options: {
+      maxOutputBytes?: number;
+      /**
+       * Called with every piece of a command's own output as soon as it is
+       * known not to be part of a marker (the last bytes of a chunk may wait
+       * for the next one), whatever the size limit. Output of the login
+       * files before the begin marker is not passed on, except when the
+       * marker never came (`finish`), as the result then holds it too.
+       */
+      onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+    } = {}
+  ) {
     this._limit = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    this._onOutput = options.onOutput ?? null;
   }
 
   /** Announce the next command; call before writing its frame. */
@@ -506,6 +541,11 @@ export class FramedOutputParser {
   finish(exitCode: number | null = null): ICommandOutput[] {
     for (const stream of [0, 1] as const) {
       this._flushTail(stream);
+      const first = this._frames[0];
+      if (first && !first.began[stream] && this._onOutput) {
+        // The result gives what came instead of the command: so does the stream.
+        this._emit(stream, first.before[stream].toBuffer());
+      }
     }
     const results = this._frames.map((frame, i) =>
       this._result(frame, frame.status[0] ?? (i === 0 ? exitCode : null), true)
@@ -547,7 +587,7 @@ export class FramedOutputParser {
         if (at < 0) {
           this._tail[stream] = this._keepTail(
             data,
-            frame.begin.length,
+            frame.begin,
             frame.before[stream]
           );
           return;
@@ -560,12 +600,13 @@ export class FramedOutputParser {
       if (at < 0) {
         this._tail[stream] = this._keepTail(
           data,
-          frame.end.length,
-          frame.body[stream]
+          frame.end,
+          frame.body[stream],
+          stream
         );
         return;
       }
-      frame.body[stream].push(data.subarray(0, at));
+      this._pushBody(frame, stream, data.subarray(0, at));
       const from = at + frame.end.length;
       const newline = data.indexOf(0x0a, from);
       if (newline < 0) {
@@ -586,13 +627,34 @@ export class FramedOutputParser {
   }
 
   /**
-   * Hand `data` to `sink` except its last `needle - 1` bytes, which may be
-   * the start of a marker split between chunks.
+   * Hand `data` to `sink` except its end when that is the start of `needle`
+   * (a marker split between chunks): output that cannot be part of a marker
+   * is never held back, so a streamed command's last line shows at once.
    */
-  private _keepTail(data: Buffer, needle: number, sink: BoundedOutput): Buffer {
-    const keep = Math.min(data.length, needle - 1);
-    sink.push(data.subarray(0, data.length - keep));
+  private _keepTail(
+    data: Buffer,
+    needle: Buffer,
+    sink: BoundedOutput,
+    bodyOf?: StreamIndex
+  ): Buffer {
+    const keep = partialMarker(data, needle);
+    const part = data.subarray(0, data.length - keep);
+    sink.push(part);
+    if (bodyOf !== undefined) {
+      this._emit(bodyOf, part);
+    }
     return data.subarray(data.length - keep);
+  }
+
+  private _pushBody(frame: IFrameState, stream: StreamIndex, data: Buffer) {
+    frame.body[stream].push(data);
+    this._emit(stream, data);
+  }
+
+  private _emit(stream: StreamIndex, data: Buffer): void {
+    if (this._onOutput && data.length > 0) {
+      this._onOutput(stream === 0 ? 'stdout' : 'stderr', Buffer.from(data));
+    }
   }
 
   private _flushTail(stream: StreamIndex): void {
@@ -602,7 +664,7 @@ export class FramedOutputParser {
     if (frame === undefined) {
       this._stray[stream].push(tail);
     } else if (frame.began[stream]) {
-      frame.body[stream].push(tail);
+      this._pushBody(frame, stream, tail);
     } else {
       frame.before[stream].push(tail);
     }
@@ -643,6 +705,8 @@ export class FramedOutputParser {
   }
 
   private readonly _limit: number;
+  private readonly _onOutput:
+    ((stream: 'stdout' | 'stderr', chunk: Buffer) => void) | null;
   private _frames: IFrameState[] = [];
   /** Per stream: index in _frames of the command being read. */
   private _cursor: [number, number] = [0, 0];

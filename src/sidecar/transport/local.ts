@@ -52,6 +52,9 @@ const PASSED_ON = /^(?:LANG|LANGUAGE|LC_[A-Z_]+|KRB5CCNAME|XDG_RUNTIME_DIR)$/;
 /** How often a stopped command's process group is checked for survivors. */
 const GROUP_POLL_MS = 50;
 
+/** How long after SIGKILL the group may take to go away. */
+const KILL_WAIT_MS = 1000;
+
 export interface ILocalTransportOptions {
   /**
    * The sidecar's environment (default `process.env`). Only HOME, SHELL,
@@ -125,7 +128,8 @@ export class LocalTransport implements ITransport {
     const nonce = newNonce();
     const line = buildCommandLine(command, nonce);
     const parser = new FramedOutputParser({
-      maxOutputBytes: options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
+      maxOutputBytes: options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+      onOutput: options.onOutput
     });
     parser.expect({ nonce });
 
@@ -156,8 +160,14 @@ export class LocalTransport implements ITransport {
       };
       const fail = (error: TransportError): void => finish(() => reject(error));
       const stop = (error: TransportError): void => {
-        void this._terminate(child);
-        fail(error);
+        const gone = this._terminate(child);
+        if (options.onOutput) {
+          // A streamed command is long-running work (an install): say it
+          // stopped only once nothing of it is left.
+          finish(() => void gone.then(() => reject(error)));
+        } else {
+          fail(error);
+        }
       };
       const running: IRunning = { child, fail };
       const onAbort = (): void => stop(abortError(command, signal!));
@@ -270,7 +280,17 @@ export class LocalTransport implements ITransport {
           resolve();
         } else if (Date.now() >= deadline) {
           signalGroup(group, 'SIGKILL');
-          resolve();
+          // SIGKILL takes a moment to land on a busy machine: wait (a
+          // little) until the group is really gone.
+          const until = Date.now() + KILL_WAIT_MS;
+          const gone = (): void => {
+            if (!signalGroup(group, 0) || Date.now() >= until) {
+              resolve();
+            } else {
+              setTimeout(gone, GROUP_POLL_MS / 5);
+            }
+          };
+          gone();
         } else {
           setTimeout(check, GROUP_POLL_MS);
         }

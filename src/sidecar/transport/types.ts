@@ -6,8 +6,20 @@ import type { ICommandOutput, IRemoteCommand } from '../ssh/remote-command';
 export interface ICommandOptions {
   /** Keep at most this many bytes per stream (the rest is counted). */
   maxOutputBytes?: number;
-  /** Abort waiting (and kill the command) when this fires. */
+  /**
+   * Abort waiting and kill the command when this fires. A command run with
+   * `onOutput` is killed with everything it started (its process group) and
+   * the promise rejects only once that is done.
+   */
   signal?: AbortSignal;
+  /**
+   * Stream the command's own output as it arrives (output of the login files
+   * is left out), for long-running commands. Chunks are raw bytes and may end
+   * inside a UTF-8 character. The output is still collected up to
+   * `maxOutputBytes`. On SSH such a command gets an exec channel of its own
+   * and never holds the shared session.
+   */
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 }
 
 /**
