@@ -1,4 +1,5 @@
 import { clustersPlugin } from './plugins/clusters';
+import { environmentsPlugin } from './plugins/environments';
 import { launcherPlugin } from './plugins/launcher';
 import { panelPlugin } from './plugins/panel';
 import { promptsPlugin } from './plugins/prompts';
@@ -11,6 +12,7 @@ export default [
   sidecarPlugin,
   settingsPlugin,
   clustersPlugin,
+  environmentsPlugin,
   promptsPlugin,
   panelPlugin,
   launcherPlugin

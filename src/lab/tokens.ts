@@ -1,6 +1,7 @@
 import { Token } from '@lumino/coreutils';
 
 import type { IClusterModel } from './clusters/model';
+import type { IEnvironmentsModel } from './envs/model';
 import type { IClusterSettings } from './settings/model';
 import type { ISidecarModel } from './sidecar/model';
 
@@ -22,6 +23,12 @@ export const IHpcClusterSettings = new Token<IClusterSettings>(
 export const IHpcClusters = new Token<IClusterModel>(
   `${PLUGIN_PREFIX}:IHpcClusters`,
   'The configured clusters as the sidecar sees them: connection states, tests, and connect, disconnect, test and key setup.'
+);
+
+/** Conda environments, kernels and install tasks of this computer and the clusters. */
+export const IHpcEnvironments = new Token<IEnvironmentsModel>(
+  `${PLUGIN_PREFIX}:IHpcEnvironments`,
+  'The conda environments of this computer and of each cluster, their kernels, and the install tasks that stream output.'
 );
 
 /** The translation domain of every string in this extension. */

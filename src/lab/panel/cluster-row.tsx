@@ -25,6 +25,8 @@ export interface IClusterRowProps {
   commands: CommandRegistry;
   trans: TranslationBundle;
   dismissTest: () => void;
+  /** Shown at the end of the row: the cluster's environments. */
+  children?: React.ReactNode;
 }
 
 /**
@@ -120,6 +122,7 @@ export function ClusterRow(props: IClusterRowProps): React.ReactElement {
           dismiss={props.dismissTest}
         />
       )}
+      {props.children}
     </li>
   );
 }

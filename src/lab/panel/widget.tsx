@@ -9,8 +9,11 @@ import {
 import { CommandRegistry } from '@lumino/commands';
 import * as React from 'react';
 
+import { LOCAL_TARGET } from '../../common/api';
 import { IClusterModel } from '../clusters/model';
 import { CommandIDs } from '../commands';
+import { EnvSection } from '../envs/env-section';
+import { IEnvironmentsModel } from '../envs/model';
 import { IClusterSettings } from '../settings/model';
 import { ISidecarModel, SidecarState } from '../sidecar/model';
 import { ClusterRow } from './cluster-row';
@@ -25,9 +28,14 @@ export interface IHpcPanelOptions {
   /** Runs the row and header actions (see CommandIDs). */
   commands: CommandRegistry;
   trans: TranslationBundle;
+  /** The environments of this computer and the clusters; none without it. */
+  envs?: IEnvironmentsModel | null;
 }
 
-/** The left side panel: the sidecar's state and the configured clusters. */
+/**
+ * The left side panel: the sidecar's state, the configured clusters with
+ * their environments, and this computer's environments.
+ */
 export class HpcPanel extends ReactWidget {
   constructor(private readonly _options: IHpcPanelOptions) {
     super();
@@ -36,6 +44,27 @@ export class HpcPanel extends ReactWidget {
     sidecar.stateChanged.connect(this._changed, this);
     settings.changed.connect(this._changed, this);
     clusters.changed.connect(this._changed, this);
+    _options.envs?.changed.connect(this._changed, this);
+  }
+
+  /** Whether the Environments section of `target` is open. */
+  isExpanded(target: string): boolean {
+    return this._expanded.has(target);
+  }
+
+  /** Open or close a target's Environments; opening fetches the list once. */
+  toggleEnvironments(target: string, expand = !this._expanded.has(target)) {
+    const envs = this._options.envs;
+    if (expand) {
+      this._expanded.add(target);
+      const state = envs?.state(target);
+      if (envs && state && !state.loading && (!state.list || state.error)) {
+        void envs.load(target);
+      }
+    } else {
+      this._expanded.delete(target);
+    }
+    this.update();
   }
 
   /** Scroll to a cluster and mark it for a moment (see style/base.css). */
@@ -58,6 +87,7 @@ export class HpcPanel extends ReactWidget {
     sidecar.stateChanged.disconnect(this._changed, this);
     settings.changed.disconnect(this._changed, this);
     clusters.changed.disconnect(this._changed, this);
+    this._options.envs?.changed.disconnect(this._changed, this);
     super.dispose();
   }
 
@@ -75,6 +105,7 @@ export class HpcPanel extends ReactWidget {
           retry={() => void sidecar.refresh()}
         />
         {this._renderClusters()}
+        {this._renderLocal()}
       </div>
     );
   }
@@ -157,7 +188,9 @@ export class HpcPanel extends ReactWidget {
                   commands={commands}
                   trans={trans}
                   dismissTest={() => clusters.clearTest(cluster.name)}
-                />
+                >
+                  {this._renderEnvs(cluster.name, cluster.jupyterEnvironment)}
+                </ClusterRow>
               );
             })}
           </ul>
@@ -166,10 +199,65 @@ export class HpcPanel extends ReactWidget {
     );
   }
 
+  private _renderLocal(): React.ReactElement | null {
+    const { trans } = this._options;
+    if (!this._options.envs) {
+      return null;
+    }
+    return (
+      <section
+        className="jp-HpcPanel-local"
+        aria-label={trans.__('This computer')}
+      >
+        <div className="jp-HpcPanel-sectionHeader">
+          <h3>{trans.__('This computer')}</h3>
+        </div>
+        {this._renderEnvs(LOCAL_TARGET)}
+      </section>
+    );
+  }
+
+  private _renderEnvs(
+    target: string,
+    jupyterEnvironment?: string
+  ): React.ReactElement | null {
+    const { envs, commands, trans } = this._options;
+    if (!envs) {
+      return null;
+    }
+    return (
+      <EnvSection
+        target={target}
+        state={envs.state(target)}
+        expanded={this._expanded.has(target)}
+        onToggle={() => this.toggleEnvironments(target)}
+        filter={this._filters.get(target) ?? ''}
+        onFilter={filter => {
+          this._filters.set(target, filter);
+          this.update();
+        }}
+        jupyterEnvironment={jupyterEnvironment}
+        isBusy={(prefix, action) => envs.isBusy(target, prefix, action)}
+        installing={prefix =>
+          envs.runningTask(target, 'install-ipykernel', prefix)
+        }
+        installingConda={
+          target === LOCAL_TARGET
+            ? null
+            : envs.runningTask(target, 'install-miniforge')
+        }
+        commands={commands}
+        trans={trans}
+      />
+    );
+  }
+
   private _changed(): void {
     this.update();
   }
 
+  private _expanded = new Set<string>();
+  private _filters = new Map<string, string>();
   private _highlighted: string | null = null;
   private _reveals = 0;
 }

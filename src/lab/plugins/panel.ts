@@ -9,12 +9,14 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { addCommands, CommandIDs, PANEL_ID } from '../commands';
 import { hpcIcon } from '../icons';
 import { IClusterModel } from '../clusters/model';
+import { IEnvironmentsModel } from '../envs/model';
 import { HpcPanel } from '../panel/widget';
 import { IClusterSettings } from '../settings/model';
 import { ISidecarModel } from '../sidecar/model';
 import {
   IHpcClusters,
   IHpcClusterSettings,
+  IHpcEnvironments,
   IHpcSidecar,
   TRANSLATION_DOMAIN
 } from '../tokens';
@@ -22,10 +24,11 @@ import {
 /** The left side panel and the commands that drive it. */
 export const panelPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-hpc:panel',
-  description: 'The HPC side panel: the sidecar state and the clusters.',
+  description:
+    'The HPC side panel: the sidecar state, the clusters and the conda environments.',
   autoStart: true,
   requires: [IHpcSidecar, IHpcClusterSettings, IHpcClusters],
-  optional: [ITranslator, ILayoutRestorer, ICommandPalette],
+  optional: [ITranslator, ILayoutRestorer, ICommandPalette, IHpcEnvironments],
   activate: (
     app: JupyterFrontEnd,
     sidecar: ISidecarModel,
@@ -33,7 +36,8 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
     clusters: IClusterModel,
     translator: ITranslator | null,
     restorer: ILayoutRestorer | null,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    envs: IEnvironmentsModel | null
   ): void => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
 
@@ -42,7 +46,8 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
       settings,
       clusters,
       commands: app.commands,
-      trans
+      trans,
+      envs
     });
     panel.id = PANEL_ID;
     panel.title.icon = hpcIcon;

@@ -4,10 +4,13 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import {
+  DEFAULT_CONDA_SETTINGS,
   DEFAULT_JOB_DEFAULTS,
   IClusterConfig,
+  ICondaSettings,
   IJobDefaults,
   readClusters,
+  readCondaSettings,
   readJobDefaults
 } from '../../common/settings';
 
@@ -16,6 +19,8 @@ export interface IClusterSettings extends IDisposable {
   readonly ready: Promise<void>;
   readonly clusters: readonly IClusterConfig[];
   readonly jobDefaults: IJobDefaults;
+  /** Installing conda where a cluster has none (the Miniforge installer). */
+  readonly conda: ICondaSettings;
   /** Why the settings could not be read (e.g. invalid JSON), or null. */
   readonly error: string | null;
   readonly changed: ISignal<IClusterSettings, void>;
@@ -44,6 +49,10 @@ export class ClusterSettings implements IClusterSettings {
 
   get jobDefaults(): IJobDefaults {
     return this._jobDefaults;
+  }
+
+  get conda(): ICondaSettings {
+    return this._conda;
   }
 
   get error(): string | null {
@@ -101,6 +110,7 @@ export class ClusterSettings implements IClusterSettings {
   private _read(settings: ISettingRegistry.ISettings): void {
     this._clusters = readClusters(settings.composite.clusters);
     this._jobDefaults = readJobDefaults(settings.composite.jobDefaults);
+    this._conda = readCondaSettings(settings.composite.conda);
     this._changed.emit();
   }
 
@@ -108,6 +118,7 @@ export class ClusterSettings implements IClusterSettings {
   private _error: string | null = null;
   private _clusters: IClusterConfig[] = [];
   private _jobDefaults: IJobDefaults = { ...DEFAULT_JOB_DEFAULTS };
+  private _conda: ICondaSettings = { ...DEFAULT_CONDA_SETTINGS };
   private _changed = new Signal<IClusterSettings, void>(this);
   private _ready = new PromiseDelegate<void>();
   private _isDisposed = false;
@@ -133,6 +144,9 @@ export function toSettingsEntry(cluster: IClusterConfig): IClusterConfig {
   }
   if (cluster.transport === 'local') {
     entry.transport = 'local';
+  }
+  if (cluster.jupyterEnvironment) {
+    entry.jupyterEnvironment = cluster.jupyterEnvironment;
   }
   return entry;
 }

@@ -28,9 +28,16 @@ const normalized = {
     user: '',
     identityFile: '',
     jumpHost: '',
-    transport: 'ssh'
+    transport: 'ssh',
+    jupyterEnvironment: ''
   },
-  gpu: { ...gpu, identityFile: '', jumpHost: '', transport: 'ssh' }
+  gpu: {
+    ...gpu,
+    identityFile: '',
+    jumpHost: '',
+    transport: 'ssh',
+    jupyterEnvironment: ''
+  }
 };
 
 const status = (

@@ -101,6 +101,8 @@ export interface ISentRequest {
   method: string;
   /** The sidecar path, e.g. /api/v1/clusters. */
   path: string;
+  /** The query string, e.g. `?refresh=1`, or ''. */
+  search: string;
   body: unknown;
 }
 
@@ -137,7 +139,13 @@ export class FakeSidecar {
     const path = url.pathname.replace(/^\/jupyterlab-hpc/, '');
     const text = await request.text();
     const body = text ? JSON.parse(text) : undefined;
-    this.requests.push({ method: request.method, path, body });
+    this.requests.push({
+      method: request.method,
+      path,
+      // Without the cache buster JupyterLab appends to GET requests.
+      search: url.search.replace(/[?&]\d+$/, ''),
+      body
+    });
     const reply = this._routes.get(`${request.method} ${path}`);
     if (!reply) {
       return sidecarError(404, 'not-found', `No such endpoint: ${path}`);

@@ -10,12 +10,14 @@ import { Widget } from '@lumino/widgets';
 import { readdirSync } from 'fs';
 import { join } from 'path';
 
-import { API_VERSION } from '../../../src/common/api';
+import { API_VERSION, LOCAL_TARGET } from '../../../src/common/api';
 import { PACKAGE_VERSION } from '../../../src/common/version';
 import plugins from '../../../src/lab';
 import { ClusterModel, IClusterModel } from '../../../src/lab/clusters/model';
 import { PANEL_ID } from '../../../src/lab/commands';
+import { EnvironmentsModel } from '../../../src/lab/envs/model';
 import { clustersPlugin } from '../../../src/lab/plugins/clusters';
+import { environmentsPlugin } from '../../../src/lab/plugins/environments';
 import { panelPlugin } from '../../../src/lab/plugins/panel';
 import { promptsPlugin } from '../../../src/lab/plugins/prompts';
 import { sidecarPlugin } from '../../../src/lab/plugins/sidecar';
@@ -31,11 +33,12 @@ import {
 import { FakeSidecar, PLUGIN_ID, settingsWith, until } from './fixtures';
 
 describe('the plugin list', () => {
-  it('exports the six plugins, each with a unique id and a description', () => {
+  it('exports the seven plugins, each with a unique id and a description', () => {
     expect(plugins.map(p => p.id)).toEqual([
       'jupyterlab-hpc:sidecar',
       'jupyterlab-hpc:plugin',
       'jupyterlab-hpc:clusters',
+      'jupyterlab-hpc:environments',
       'jupyterlab-hpc:prompts',
       'jupyterlab-hpc:panel',
       'jupyterlab-hpc:launcher'
@@ -238,5 +241,110 @@ describe('promptsPlugin', () => {
     } as unknown as JupyterFrontEnd;
     promptsPlugin.activate(app, sidecar, null);
     await until(() => fake.calls().includes('GET /api/v1/prompts'));
+  });
+});
+
+describe('environmentsPlugin', () => {
+  async function activate() {
+    const fake = new FakeSidecar();
+    fake.on('GET', '/api/v1/tasks', () => []);
+    const { registry } = await settingsWith({
+      clusters: [{ name: 'demo', host: 'hpc-demo' }]
+    });
+    const settings = new ClusterSettings();
+    owned.add(settings);
+    settings.attach(await registry.load(PLUGIN_ID));
+    const sidecar = new SidecarModel({ serverSettings: fake.serverSettings });
+    owned.add(sidecar);
+    const commands = new CommandRegistry();
+    const palette = { addItem: jest.fn() };
+    const refreshSpecs = jest.fn(async () => undefined);
+    const app = {
+      commands,
+      serviceManager: {
+        serverSettings: fake.serverSettings,
+        kernelspecs: { refreshSpecs }
+      },
+      shell: { add: jest.fn(), activateById: jest.fn() }
+    } as unknown as JupyterFrontEnd;
+    const model = environmentsPlugin.activate(
+      app,
+      sidecar,
+      settings,
+      null,
+      null,
+      palette as unknown as ICommandPalette
+    ) as EnvironmentsModel;
+    owned.add(model);
+    return { fake, app, commands, palette, refreshSpecs, model };
+  }
+
+  it('provides the environments model, its commands and a palette item', async () => {
+    const { commands, palette, model } = await activate();
+    expect(model).toBeInstanceOf(EnvironmentsModel);
+    expect(
+      commands
+        .listCommands()
+        .filter(id => id.startsWith('hpc:'))
+        .sort()
+    ).toEqual([
+      'hpc:install-ipykernel',
+      'hpc:install-miniforge',
+      'hpc:refresh-envs',
+      'hpc:register-kernel',
+      'hpc:show-task',
+      'hpc:unregister-kernel',
+      'hpc:use-env-for-jupyterlab'
+    ]);
+    expect(palette.addItem.mock.calls.map(([item]) => item)).toEqual([
+      {
+        command: 'hpc:refresh-envs',
+        category: 'HPC',
+        args: { target: LOCAL_TARGET }
+      }
+    ]);
+    expect(commands.label('hpc:refresh-envs', { target: LOCAL_TARGET })).toBe(
+      'Rescan Environments of This Computer'
+    );
+  });
+
+  it("refreshes JupyterLab's kernelspecs when the sidecar says a local kernel changed", async () => {
+    const { fake, model, refreshSpecs } = await activate();
+    await until(() => model.available);
+    fake.socket.open();
+    fake.socket.send({
+      type: 'envs-changed',
+      target: LOCAL_TARGET,
+      kernelsChanged: true
+    });
+    await until(() => refreshSpecs.mock.calls.length === 1);
+  });
+
+  it('opens one main-area tab per task, and brings it back when asked again', async () => {
+    const { fake, app, commands, model } = await activate();
+    await until(() => model.available);
+    fake.on('GET', '/api/v1/tasks/t1', () => ({
+      id: 't1',
+      kind: 'install-miniforge',
+      target: 'demo',
+      title: 'Install Miniforge on demo',
+      state: 'running',
+      startedAt: Date.now(),
+      endedAt: null,
+      step: 'Downloading the installer',
+      error: null,
+      outputLength: 0,
+      output: ''
+    }));
+    await commands.execute('hpc:show-task', { id: 't1' });
+    await commands.execute('hpc:show-task', { id: 't1' });
+    const add = app.shell.add as jest.Mock;
+    expect(add).toHaveBeenCalledTimes(1);
+    const [widget, area] = add.mock.calls[0] as [Widget, string];
+    owned.add(widget);
+    expect(area).toBe('main');
+    expect(widget.id).toBe('jp-hpc-task-t1');
+    await until(() => widget.title.label === 'Install Miniforge on demo');
+    expect(app.shell.activateById).toHaveBeenCalledTimes(2);
   });
 });

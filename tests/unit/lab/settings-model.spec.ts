@@ -29,6 +29,7 @@ const normalized = (c: IClusterConfig): IClusterConfig => ({
   identityFile: '',
   jumpHost: '',
   transport: 'ssh',
+  jupyterEnvironment: '',
   ...c
 });
 
@@ -186,7 +187,8 @@ describe('ClusterSettings', () => {
         user: '',
         identityFile: '',
         jumpHost: '',
-        transport: 'local'
+        transport: 'local',
+        jupyterEnvironment: '/opt/envs/lab4'
       }
     ]);
     await changed;
@@ -196,8 +198,26 @@ describe('ClusterSettings', () => {
     expect(settings.user.clusters).toEqual([
       { name: 'swc', host: 'hpc-gw1' },
       archer2,
-      { name: 'here', host: 'login1', transport: 'local' }
+      {
+        name: 'here',
+        host: 'login1',
+        transport: 'local',
+        jupyterEnvironment: '/opt/envs/lab4'
+      }
     ]);
+  });
+
+  it('reads the conda installer URL, with the default until it is set', async () => {
+    expect(model.conda.installerUrl).toBe(
+      'https://github.com/conda-forge/miniforge/releases/latest/download/Miniforge3-Linux-{arch}.sh'
+    );
+    await withUserSettings({
+      conda: { installerUrl: 'https://mirror.example.org/Miniforge3-{arch}.sh' }
+    });
+    model.attach(await registry.load(PLUGIN_ID));
+    expect(model.conda).toEqual({
+      installerUrl: 'https://mirror.example.org/Miniforge3-{arch}.sh'
+    });
   });
 
   it('refuses to write before settings are attached, or after a failure', async () => {
