@@ -30,6 +30,18 @@ stop_lab() {
   rm -f "$DEMO/jupyter.pid"
 }
 
+# "This computer" gets a conda-layout Miniforge install of its own (real venvs, one with
+# ipykernel; tests/cluster/local-conda-env.sh), so the panel's Environments have something to
+# register. JupyterLab runs with HOME=$DEMO/home, where it lives; ~/.ssh is the real one, so
+# the hpc-demo alias still works. Quick when already built.
+setup_local_env() {
+  mkdir -p "$DEMO/home"
+  if [ -d "$HOME/.ssh" ] && [ ! -e "$DEMO/home/.ssh" ]; then
+    ln -s "$HOME/.ssh" "$DEMO/home/.ssh"
+  fi
+  LOCAL_ENV="$(bash "$ROOT/tests/cluster/local-conda-env.sh" "$DEMO/home" laptop-env)"
+}
+
 print_url() {
   local token
   token="$(cat "$DEMO/token")"
@@ -38,6 +50,7 @@ print_url() {
   printf '  http://127.0.0.1:%s/lab?token=%s\n' "$PORT" "$token"
   say ""
   say "The demo cluster \"demo\" (ssh alias hpc-demo) is in Settings > HPC clusters."
+  say "This computer has the conda env laptop-env (HOME=$DEMO/home): HPC panel > This computer."
   say "Log: $DEMO/jupyter.log    Stop: bash scripts/demo.sh stop"
 }
 
@@ -70,6 +83,7 @@ start() {
   mkdir -p "$DEMO"
   chmod 700 "$DEMO"
   write_settings
+  setup_local_env
   if lab_pid >/dev/null; then
     say "demo: JupyterLab is already running"
     print_url
@@ -86,7 +100,8 @@ start() {
   mkdir -p "$DEMO/notebooks"
   say "demo: starting JupyterLab on 127.0.0.1:$PORT"
   # setsid: its own process group, so `stop` ends the sidecar with it.
-  JUPYTERLAB_SETTINGS_DIR="$DEMO/settings" JUPYTERLAB_WORKSPACES_DIR="$DEMO/workspaces" \
+  say "demo: this computer's conda env: $LOCAL_ENV"
+  HOME="$DEMO/home" JUPYTERLAB_SETTINGS_DIR="$DEMO/settings" JUPYTERLAB_WORKSPACES_DIR="$DEMO/workspaces" \
     setsid "$VENV/bin/jupyter" "${args[@]}" >"$DEMO/jupyter.log" 2>&1 </dev/null &
   echo $! >"$DEMO/jupyter.pid"
   for _ in $(seq 120); do

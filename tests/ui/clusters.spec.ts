@@ -454,7 +454,9 @@ test('key setup creates a key, installs it through a password dialog, then logs 
     await expect(done).toContainText(
       'Public key added to ~/.ssh/authorized_keys'
     );
-    await expect(done.locator('code').first()).toContainText('SHA256:');
+    const facts = done.getByRole('definition');
+    await expect(facts.nth(0)).toContainText(keyPath);
+    await expect(facts.nth(1)).toHaveText(/^SHA256:[A-Za-z0-9+/]{43}$/);
     await done.screenshot({ path: `${SCREENSHOT_DIR}/key-setup-done.png` });
     await done.getByRole('button', { name: 'Close' }).click();
 
