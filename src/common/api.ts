@@ -607,6 +607,11 @@ export interface ITask {
   target: string;
   /** For people: "Install ipykernel into my-project-env on demo". */
   title: string;
+  /**
+   * The environment (install-ipykernel) or install prefix (install-miniforge)
+   * it works on, so every tab can show which row is busy.
+   */
+  prefix: string | null;
   state: 'running' | 'succeeded' | 'failed' | 'cancelled';
   startedAt: number;
   endedAt: number | null;

@@ -528,7 +528,7 @@ export class EnvironmentsModel implements IEnvironmentsModel {
         output: '',
         outputStart: 0,
         complete: task.outputLength === 0,
-        prefix: null,
+        prefix: task.prefix ?? null,
         startedHere: false
       };
       this._tasks.set(task.id, state);

@@ -90,6 +90,7 @@ export async function startInstallIpykernel(
     kind: 'install-ipykernel',
     target,
     title: ipykernelTitle(prefix, where),
+    prefix,
     step: `Installing ipykernel with ${install.via}`,
     run: async task => {
       await task.run(transport, { argv: install.argv, env: install.env });
@@ -180,6 +181,7 @@ export async function startInstallMiniforge(
     kind: 'install-miniforge',
     target: cluster,
     title: miniforgeTitle(prefix, where),
+    prefix,
     step: 'Downloading the installer',
     run: async task => {
       const made = await task.run(

@@ -73,6 +73,8 @@ export interface ITaskSpec {
   kind: ITask['kind'];
   target: string;
   title: string;
+  /** The environment or install prefix the task works on. */
+  prefix: string | null;
   /** The first step's name. */
   step: string;
   /** The work. Resolve to succeed; reject to fail (TransportError codes kept). */
@@ -113,6 +115,7 @@ export class TaskManager {
       kind: spec.kind,
       target: spec.target,
       title: spec.title,
+      prefix: spec.prefix,
       state: 'running',
       startedAt: this._now(),
       endedAt: null,

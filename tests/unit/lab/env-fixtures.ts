@@ -134,6 +134,7 @@ export function task(more: Partial<ITask> = {}): ITask {
     kind: 'install-ipykernel',
     target: 'demo',
     title: 'Install ipykernel into analysis on demo',
+    prefix: '/home/hpcdemo/.local/miniforge/envs/analysis',
     state: 'running',
     startedAt: 1_700_000_000_000,
     endedAt: null,

@@ -550,6 +550,20 @@ describe('EnvironmentsModel', () => {
       expect(model.tasks.map(t => t.task.id)).toEqual(['other']);
       expect(model.task('other')?.complete).toBe(false);
     });
+
+    it('knows which env a task of another tab works on', async () => {
+      await setUp();
+      fake.socket.open();
+      fake.socket.send({ type: 'task', task: task({ id: 'other' }) });
+      await until(() => model.task('other'));
+      const analysis = '/home/hpcdemo/.local/miniforge/envs/analysis';
+      expect(
+        model.runningTask('demo', 'install-ipykernel', analysis)?.task.id
+      ).toBe('other');
+      expect(
+        model.runningTask('demo', 'install-ipykernel', '/elsewhere')
+      ).toBeNull();
+    });
   });
 
   it('is unavailable, with the lists kept, while the sidecar is down', async () => {

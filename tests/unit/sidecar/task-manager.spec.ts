@@ -82,6 +82,7 @@ describe('TaskManager', () => {
       kind: 'install-ipykernel',
       target: 'demo',
       title: 'Install',
+      prefix: null,
       step: 'One',
       run: async t => {
         t.write('a');
@@ -119,6 +120,7 @@ describe('TaskManager', () => {
       kind: 'install-miniforge',
       target: 'demo',
       title: 'Chatty',
+      prefix: null,
       step: 'Talking',
       run: async t => {
         for (const line of lines) {
@@ -147,6 +149,7 @@ describe('TaskManager', () => {
       kind: 'install-miniforge',
       target: 'demo',
       title: 'Long',
+      prefix: null,
       step: 'Waiting',
       run: () => blocked
     });
@@ -156,6 +159,7 @@ describe('TaskManager', () => {
         kind: 'install-ipykernel',
         target: 'demo',
         title: `Quick ${i}`,
+        prefix: null,
         step: 'Quick',
         run: async () => undefined
       });
@@ -191,6 +195,7 @@ describe('TaskManager', () => {
       kind: 'install-ipykernel',
       target: 'demo',
       title: 'Fails',
+      prefix: null,
       step: 'Failing',
       run: async () => {
         throw thrown;
@@ -208,6 +213,7 @@ describe('TaskManager', () => {
       kind: 'install-ipykernel',
       target: ':local',
       title: 'Commands',
+      prefix: null,
       step: 'Installing',
       run: async t => {
         await t.run(local, {
@@ -256,6 +262,7 @@ describe('TaskManager', () => {
       kind: 'install-ipykernel',
       target: 'demo',
       title: 'Split',
+      prefix: null,
       step: 'Split',
       run: async t => {
         await t.run(chunked, { argv: ['x'] }, { display: 'shown' });
@@ -272,6 +279,7 @@ describe('TaskManager', () => {
       kind: 'install-miniforge',
       target: ':local',
       title: 'Cancel me',
+      prefix: null,
       step: 'Sleeping',
       run: async t => {
         try {
@@ -316,6 +324,7 @@ describe('TaskManager', () => {
       kind: 'install-ipykernel',
       target: 'demo',
       title: 'Waits',
+      prefix: null,
       step: 'Waiting',
       run: t =>
         new Promise((_resolve, reject) =>
@@ -329,6 +338,7 @@ describe('TaskManager', () => {
         kind: 'install-ipykernel',
         target: 'demo',
         title: 'Late',
+        prefix: null,
         step: 'Late',
         run: async () => undefined
       })
