@@ -469,8 +469,8 @@ test('key setup creates a key, installs it through a password dialog, then logs 
         identityFile: keyPath
       });
     expect(statSync(keyPath).mode & 0o777).toBe(0o600);
+    // The changed settings replace the password login's connection.
     const state = row.getByRole('status');
-    await rowAction(row, 'Disconnect').click();
     await expect(state).toHaveText('Not connected');
     await rowAction(row, 'Connect').click();
     await expect(state).toHaveText('Connected', { timeout: CONNECT_TIMEOUT });
