@@ -15,19 +15,9 @@ import type {
 } from '../../src/common/api';
 import { ISidecar, makeHome, startSidecar } from '../support/sidecar';
 import { startTcpProxy } from '../support/tcp-proxy';
+import { demoCluster } from '../support/demo-cluster';
 
-interface IDemo {
-  host: string;
-  port: number;
-  user: string;
-  identityFile: string;
-  knownHosts: string;
-  slurmVersion: string;
-}
-
-const demo: IDemo = JSON.parse(
-  readFileSync('/var/lib/jupyterlab-hpc-demo/cluster.json', 'utf8')
-);
+const demo = demoCluster();
 
 /** The demo's host key lines, under the name `[host]:port`. */
 function demoKnownHosts(port = demo.port): string {

@@ -5,31 +5,14 @@
  * scripts/test.sh starts it (tests/cluster/demo-cluster.sh start).
  */
 import { execFileSync, spawnSync } from 'child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 
 import { waitFor } from '../support/proc';
+import { demoCluster } from '../support/demo-cluster';
 
-interface IClusterInfo {
-  alias: string;
-  host: string;
-  port: number;
-  user: string;
-  identityFile: string;
-  partition: string;
-  condaRoot: string;
-  envs: {
-    name: string;
-    prefix: string;
-    ipykernel: boolean;
-    jupyterlab: boolean;
-  }[];
-}
-
-const info: IClusterInfo = JSON.parse(
-  readFileSync('/var/lib/jupyterlab-hpc-demo/cluster.json', 'utf8')
-);
+const info = demoCluster();
 
 /** Run a command on the login node, as the tutorial does: `ssh hpc-demo …`. */
 function ssh(command: string, extra: string[] = []): string {

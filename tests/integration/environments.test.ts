@@ -26,20 +26,9 @@ import type {
   SidecarEvent
 } from '../../src/common/api';
 import { ISidecar, makeHome, startSidecar } from '../support/sidecar';
+import { demoCluster } from '../support/demo-cluster';
 
-interface IDemo {
-  host: string;
-  port: number;
-  user: string;
-  identityFile: string;
-  knownHosts: string;
-  condaRoot: string;
-  envs: { name: string; prefix: string; ipykernel: boolean }[];
-}
-
-const demo: IDemo = JSON.parse(
-  readFileSync('/var/lib/jupyterlab-hpc-demo/cluster.json', 'utf8')
-);
+const demo = demoCluster();
 const VENV = resolve(__dirname, '..', '..', '.venv');
 const JUPYTER = join(VENV, 'bin', 'jupyter');
 const VENV_PYTHON = join(VENV, 'bin', 'python');

@@ -17,6 +17,7 @@ import type {
 import { ISidecar, makeHome, startSidecar } from '../support/sidecar';
 import { startTcpProxy } from '../support/tcp-proxy';
 import { totp } from '../support/totp';
+import { demoCluster } from '../support/demo-cluster';
 
 const FIXTURES = '/var/lib/jupyterlab-hpc-demo/ssh-fixtures.json';
 const fixtures = JSON.parse(readFileSync(FIXTURES, 'utf8'));
@@ -196,9 +197,7 @@ describe('two-factor authentication', () => {
 
 describe('a gateway with 2FA in a ProxyCommand', () => {
   it('asks the code of the spawned ssh in a prompt (SSH_ASKPASS)', async () => {
-    const demo = JSON.parse(
-      readFileSync('/var/lib/jupyterlab-hpc-demo/cluster.json', 'utf8')
-    );
+    const demo = demoCluster();
     const home = makeHome();
     homes.push(home);
     const demoName = `[${demo.host}]:${demo.port}`;

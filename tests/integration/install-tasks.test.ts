@@ -25,21 +25,18 @@ import type {
 } from '../../src/common/api';
 import { quoteArg } from '../../src/sidecar/ssh/quote';
 import { ISidecar, makeHome, startSidecar } from '../support/sidecar';
+import { demoCluster } from '../support/demo-cluster';
 
-interface IDemo {
-  host: string;
-  port: number;
-  user: string;
-  identityFile: string;
-  knownHosts: string;
-}
-
-const demo: IDemo = JSON.parse(
-  readFileSync('/var/lib/jupyterlab-hpc-demo/cluster.json', 'utf8')
-);
+const demo = demoCluster();
+/** The test installer, with the one conda-meta writer put in. */
 const FIXTURE = readFileSync(
   resolve(__dirname, '..', 'fixtures', 'miniforge', 'Miniforge3-fixture.sh'),
   'utf8'
+).replace(
+  /^@CONDA_META_PY@$/m,
+  // A function: the text must not go through replace()'s `$` patterns.
+  () =>
+    readFileSync(resolve(__dirname, '..', 'cluster', 'conda_meta.py'), 'utf8')
 );
 const HOME = `/home/${demo.user}`;
 const TAG = randomBytes(4).toString('hex');

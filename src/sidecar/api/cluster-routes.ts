@@ -21,6 +21,7 @@ import type { PromptBroker } from '../clusters/prompts';
 import type { ILogger } from '../log';
 import { TransportError } from '../transport/errors';
 import { sendError, sendJson } from './respond';
+import { BadRequest, jsonObject } from './validate';
 
 export type Handler = (
   req: IncomingMessage,
@@ -45,28 +46,6 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 /** The status for an error code: 502 for anything the cluster side did. */
 export function statusOf(code: ErrorCode): number {
   return STATUS[code] ?? 502;
-}
-
-class BadRequest extends TransportError {
-  constructor(message: string) {
-    super('bad-request', message);
-  }
-}
-
-function json(body: Buffer): Record<string, unknown> {
-  if (body.length === 0) {
-    return {};
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new BadRequest('The request body is not valid JSON.');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new BadRequest('The request body must be a JSON object.');
-  }
-  return value as Record<string, unknown>;
 }
 
 function stringArray(value: unknown, what: string, min = 0): string[] {
@@ -216,7 +195,7 @@ export function clusterRoutes(
       {
         GET: (_req, res) => sendJson(res, 200, { clusters: clusters.list() }),
         PUT: async (_req, res, body) => {
-          const value = json(body).clusters;
+          const value = jsonObject(body, { emptyIsObject: true }).clusters;
           if (!Array.isArray(value)) {
             throw new BadRequest('clusters must be a list.');
           }
@@ -263,7 +242,9 @@ export function clusterRoutes(
       case 'run':
         return {
           POST: async (_req, res, body) => {
-            const request = parseRunRequest(json(body));
+            const request = parseRunRequest(
+              jsonObject(body, { emptyIsObject: true })
+            );
             const started = performance.now();
             const out = await clusters.run(
               name,
@@ -284,7 +265,10 @@ export function clusterRoutes(
             sendJson(
               res,
               201,
-              await clusters.openForward(name, parseForwardRequest(json(body)))
+              await clusters.openForward(
+                name,
+                parseForwardRequest(jsonObject(body, { emptyIsObject: true }))
+              )
             )
         };
       case 'key-setup':
@@ -293,7 +277,10 @@ export function clusterRoutes(
             sendJson(
               res,
               200,
-              await clusters.setupKey(name, parseKeySetup(json(body)))
+              await clusters.setupKey(
+                name,
+                parseKeySetup(jsonObject(body, { emptyIsObject: true }))
+              )
             )
         };
       default:
@@ -331,7 +318,12 @@ export function clusterRoutes(
     if (prefix === Routes.prompts && action === '') {
       return {
         POST: (_req, res, body) => {
-          if (!prompts.answer(id, parsePromptAnswer(json(body)))) {
+          if (
+            !prompts.answer(
+              id,
+              parsePromptAnswer(jsonObject(body, { emptyIsObject: true }))
+            )
+          ) {
             throw new TransportError(
               'not-found',
               'This question was already answered, cancelled or has expired.'

@@ -19,6 +19,7 @@ import type { ILogger } from '../log';
 import { TransportError } from '../transport/errors';
 import { MethodTable, sendFailure } from './cluster-routes';
 import { sendError, sendJson } from './respond';
+import { BadRequest, jsonObject } from './validate';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   'env-not-found': 404,
@@ -34,23 +35,6 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/;
 
-function badRequest(message: string): TransportError {
-  return new TransportError('bad-request', message);
-}
-
-function jsonObject(body: Buffer): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw badRequest('The request body is not valid JSON.');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw badRequest('The request body must be a JSON object.');
-  }
-  return value as Record<string, unknown>;
-}
-
 /** Check a POST Routes.kernels body. */
 export function parseRegisterRequest(
   body: Record<string, unknown>
@@ -61,7 +45,7 @@ export function parseRegisterRequest(
     !prefix.startsWith('/') ||
     prefix.includes('\0')
   ) {
-    throw badRequest('prefix must be the absolute path of an environment.');
+    throw new BadRequest('prefix must be the absolute path of an environment.');
   }
   const request: IRegisterKernelRequest = { prefix };
   if (kernelName !== undefined) {
@@ -69,7 +53,7 @@ export function parseRegisterRequest(
       typeof kernelName !== 'string' ||
       !KERNEL_NAME.test(kernelName.toLowerCase())
     ) {
-      throw badRequest(
+      throw new BadRequest(
         'kernelName may hold only letters, digits, ".", "_" and "-" (at most 128).'
       );
     }
@@ -82,7 +66,7 @@ export function parseRegisterRequest(
       displayName.length > 200 ||
       CONTROL.test(displayName)
     ) {
-      throw badRequest(
+      throw new BadRequest(
         'displayName must be one line of text of at most 200 characters.'
       );
     }

@@ -22,6 +22,7 @@ import type { TaskManager } from '../tasks/manager';
 import { TransportError } from '../transport/errors';
 import { Handler, MethodTable, sendFailure } from './cluster-routes';
 import { sendError, sendJson } from './respond';
+import { BadRequest, jsonObject } from './validate';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   'task-not-found': 404,
@@ -33,25 +34,6 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 export interface ITaskRoutesOptions extends IInstallOptions {
   tasks: TaskManager;
   log: ILogger;
-}
-
-class BadRequest extends TransportError {
-  constructor(message: string) {
-    super('bad-request', message);
-  }
-}
-
-function json(body: Buffer): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new BadRequest('The request body is not valid JSON.');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new BadRequest('The request body must be a JSON object.');
-  }
-  return value as Record<string, unknown>;
 }
 
 /** One line of text: no NUL, no line break. */
@@ -138,7 +120,7 @@ export function taskRoutes(options: ITaskRoutesOptions): {
 
   const installIpykernel = (target: string): MethodTable => ({
     POST: guarded(Routes.installIpykernel(target), async (_req, res, body) => {
-      const request = parseInstallIpykernel(json(body));
+      const request = parseInstallIpykernel(jsonObject(body));
       sendJson(res, 202, await startInstallIpykernel(options, target, request));
     })
   });
@@ -179,7 +161,7 @@ export function taskRoutes(options: ITaskRoutesOptions): {
           POST: guarded(
             Routes.installMiniforge(id),
             async (_req, res, body) => {
-              const request = parseInstallMiniforge(json(body));
+              const request = parseInstallMiniforge(jsonObject(body));
               sendJson(
                 res,
                 202,
