@@ -386,9 +386,12 @@ export interface IForward {
   remoteHost: string;
   remotePort: number;
   localPort: number;
-  /** Connections open now through it, and since it started. */
-  openConnections: number;
-  totalConnections: number;
+  /**
+   * Connections open now through it, and since it started; null when the
+   * OpenSSH client holds the forward (it does not count them).
+   */
+  openConnections: number | null;
+  totalConnections: number | null;
 }
 
 /** POST Routes.keySetup(name) */

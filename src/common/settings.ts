@@ -3,6 +3,8 @@
  * Secrets never live here: JupyterLab stores settings in plain text.
  */
 
+export type SshClientSetting = 'auto' | 'openssh' | 'builtin';
+
 export interface IClusterConfig {
   /** Short unique name shown in the UI, e.g. "swc". */
   name: string;
@@ -18,6 +20,14 @@ export interface IClusterConfig {
    * that itself runs on a login node. `host` is then only a label.
    */
   transport?: 'ssh' | 'local';
+  /**
+   * Which SSH client carries the connection. 'openssh': an OpenSSH
+   * ControlMaster run by the sidecar, whose port forwards never pass through
+   * Node (the fastest). 'builtin': the sidecar's own client (ssh2), for
+   * computers without OpenSSH. 'auto' (the default): OpenSSH where `ssh`
+   * can multiplex (not on Windows), else the built-in one.
+   */
+  sshClient?: SshClientSetting;
   /**
    * The conda environment (a name or an absolute prefix) that runs remote
    * JupyterLab on this cluster and receives its registered kernels. Empty:
@@ -120,6 +130,10 @@ export function readClusters(value: unknown): IClusterConfig[] {
       identityFile: typeof c.identityFile === 'string' ? c.identityFile : '',
       jumpHost: typeof c.jumpHost === 'string' ? c.jumpHost : '',
       transport: c.transport === 'local' ? 'local' : 'ssh',
+      sshClient:
+        c.sshClient === 'openssh' || c.sshClient === 'builtin'
+          ? c.sshClient
+          : 'auto',
       jupyterEnvironment:
         typeof c.jupyterEnvironment === 'string' ? c.jupyterEnvironment : ''
     });

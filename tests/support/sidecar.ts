@@ -12,6 +12,7 @@ import { join, resolve } from 'path';
 import WebSocket from 'ws';
 
 import type { IPrompt, SidecarEvent } from '../../src/common/api';
+import type { SshClientSetting } from '../../src/common/settings';
 
 export const SIDECAR_JS = resolve(
   __dirname,
@@ -62,10 +63,38 @@ export function makeHome(prefix = 'jlhpc-home-'): string {
   return home;
 }
 
+/** The SSH clients a connection can use; suites run once with each. */
+export const SSH_CLIENTS: SshClientSetting[] = ['openssh', 'builtin'];
+
+function withSshClient(
+  method: string,
+  path: string,
+  body: unknown,
+  client?: SshClientSetting
+): unknown {
+  if (!client || method !== 'PUT' || path !== '/api/v1/clusters') {
+    return body;
+  }
+  const { clusters } = body as { clusters?: unknown };
+  if (!Array.isArray(clusters)) {
+    return body;
+  }
+  return {
+    ...(body as object),
+    clusters: clusters.map(c =>
+      typeof c === 'object' && c !== null && !('sshClient' in c)
+        ? { ...c, sshClient: client }
+        : c
+    )
+  };
+}
+
 export async function startSidecar(
   options: {
     home?: string;
     env?: NodeJS.ProcessEnv;
+    /** Give every cluster PUT through `api` this SSH client (unless it names one). */
+    sshClient?: SshClientSetting;
   } = {}
 ): Promise<ISidecar> {
   if (!existsSync(SIDECAR_JS)) {
@@ -89,7 +118,12 @@ export async function startSidecar(
 
   const api = <T>(method: string, path: string, body?: unknown) =>
     new Promise<IApiAnswer<T>>((resolveAnswer, reject) => {
-      const data = body === undefined ? undefined : JSON.stringify(body);
+      const data =
+        body === undefined
+          ? undefined
+          : JSON.stringify(
+              withSshClient(method, path, body, options.sshClient)
+            );
       const req = httpRequest(
         {
           socketPath: socket,

@@ -148,6 +148,9 @@ export function toSettingsEntry(cluster: IClusterConfig): IClusterConfig {
   if (cluster.jupyterEnvironment) {
     entry.jupyterEnvironment = cluster.jupyterEnvironment;
   }
+  if (cluster.sshClient === 'openssh' || cluster.sshClient === 'builtin') {
+    entry.sshClient = cluster.sshClient;
+  }
   return entry;
 }
 

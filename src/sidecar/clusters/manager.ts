@@ -5,6 +5,7 @@
  * The frontend sends the clusters from JupyterLab's settings; nothing about
  * them is stored here.
  */
+import { spawnSync } from 'child_process';
 import { homedir, userInfo } from 'os';
 import { join } from 'path';
 import { performance } from 'perf_hooks';
@@ -33,7 +34,11 @@ import {
   SshConfigError
 } from '../ssh/config';
 import { hostLabel, openRoute } from '../ssh/connect';
-import { SshConnection } from '../ssh/connection';
+import {
+  INativeForward,
+  SshClientKind,
+  SshConnection
+} from '../ssh/connection';
 import {
   ensureKeyPair,
   installKeyCommand,
@@ -57,10 +62,14 @@ export interface IClusterManagerOptions {
 interface IEntry {
   config: IClusterConfig;
   transport: SshConnection | LocalTransport;
-  forwards: Map<
-    string,
-    { forward: LocalForward; info: IForward; release: () => void }
-  >;
+  forwards: Map<string, IForwardEntry>;
+}
+
+/** A forward: through Node (LocalForward) or held by the OpenSSH master. */
+interface IForwardEntry {
+  forward: LocalForward | INativeForward;
+  info: IForward;
+  release: () => void;
 }
 
 let nextForwardId = 1;
@@ -221,11 +230,19 @@ export class ClusterManager {
       // Fail now (and ask for 2FA now) rather than on the first browser request.
       await transport.connect();
     }
-    const forward = await LocalForward.listen({
-      localPort: request.localPort || 0,
-      open: () => transport.openStream(request.remoteHost, request.remotePort),
-      onChange: () => this._emitForwards()
-    });
+    const forward =
+      transport instanceof SshConnection && transport.forwardsNatively
+        ? await transport.forward(
+            request.remoteHost,
+            request.remotePort,
+            request.localPort || 0
+          )
+        : await LocalForward.listen({
+            localPort: request.localPort || 0,
+            open: () =>
+              transport.openStream(request.remoteHost, request.remotePort),
+            onChange: () => this._emitForwards()
+          });
     const id = `f${nextForwardId++}`;
     const info: IForward = {
       id,
@@ -380,6 +397,7 @@ export class ClusterManager {
             agent: this._env.SSH_AUTH_SOCK || undefined,
             env: this._env,
             askpass: this._askpass,
+            client: sshClientFor(config),
             onState: () => {
               this._since.set(config.name, Date.now());
               this._emitState(config.name);
@@ -446,12 +464,18 @@ export class ClusterManager {
     return entry;
   }
 
-  private _forwardInfo(info: IForward, forward: LocalForward): IForward {
-    return {
-      ...info,
-      openConnections: forward.openConnections,
-      totalConnections: forward.totalConnections
-    };
+  private _forwardInfo(
+    info: IForward,
+    forward: LocalForward | INativeForward
+  ): IForward {
+    // OpenSSH does not tell how many connections its forwards carry.
+    return forward instanceof LocalForward
+      ? {
+          ...info,
+          openConnections: forward.openConnections,
+          totalConnections: forward.totalConnections
+        }
+      : { ...info, openConnections: null, totalConnections: null };
   }
 
   private _emitState(name: string): void {
@@ -480,4 +504,23 @@ function expandHome(path: string, home: string): string {
     return home;
   }
   return path.startsWith('~/') ? join(home, path.slice(2)) : path;
+}
+
+let opensshMultiplexes: boolean | null = null;
+
+/**
+ * The SSH client a cluster's connection uses. 'auto' is OpenSSH when this
+ * computer's `ssh` runs and can multiplex: not on Windows, whose OpenSSH
+ * has no ControlMaster.
+ */
+export function sshClientFor(config: IClusterConfig): SshClientKind {
+  if (config.sshClient === 'openssh' || config.sshClient === 'builtin') {
+    return config.sshClient;
+  }
+  if (opensshMultiplexes === null) {
+    opensshMultiplexes =
+      process.platform !== 'win32' &&
+      spawnSync('ssh', ['-V'], { stdio: 'ignore', timeout: 5000 }).status === 0;
+  }
+  return opensshMultiplexes ? 'openssh' : 'builtin';
 }

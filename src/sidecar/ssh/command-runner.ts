@@ -9,9 +9,8 @@
  */
 import { constants as osConstants } from 'os';
 
-import type { Client, ClientChannel } from 'ssh2';
-
 import { TransportError } from '../transport/errors';
+import type { IExecChannel, IExecClient } from './exec-client';
 import type { ICommandOptions } from '../transport/types';
 import { ShellQuoteError } from './quote';
 import {
@@ -42,7 +41,7 @@ interface ISessionJob {
 
 export class SshCommandRunner {
   constructor(
-    private readonly _client: Client,
+    private readonly _client: IExecClient,
     private readonly _limiter: SessionLimiter,
     private readonly _label: string
   ) {}
@@ -128,7 +127,7 @@ export class SshCommandRunner {
     }
   }
 
-  private _openSession(): Promise<ClientChannel> {
+  private _openSession(): Promise<IExecChannel> {
     if (this._session) {
       return Promise.resolve(this._session);
     }
@@ -351,7 +350,7 @@ export class SshCommandRunner {
    * worst, was closed by us).
    */
   private async _stopExec(
-    channel: ClientChannel,
+    channel: IExecChannel,
     tag: string,
     closed: Promise<void>
   ): Promise<void> {
@@ -374,14 +373,14 @@ export class SshCommandRunner {
   }
 
   /** Open an exec channel, waiting in line when the server says it is full. */
-  private async _exec(text: string): Promise<ClientChannel> {
+  private async _exec(text: string): Promise<IExecChannel> {
     let atLimit = 0;
     for (;;) {
       if (this._closed) {
         throw this._closed;
       }
       try {
-        return await new Promise<ClientChannel>((resolve, reject) => {
+        return await new Promise<IExecChannel>((resolve, reject) => {
           this._client.exec(text, (err, channel) =>
             err ? reject(err) : resolve(channel)
           );
@@ -449,8 +448,8 @@ export class SshCommandRunner {
   }
 
   private _closed: TransportError | null = null;
-  private _session: ClientChannel | null = null;
-  private _sessionOpening: Promise<ClientChannel> | null = null;
+  private _session: IExecChannel | null = null;
+  private _sessionOpening: Promise<IExecChannel> | null = null;
   private _parser: FramedOutputParser | null = null;
   private _sessionBusy = false;
   private _sessionUsable = true;
@@ -495,7 +494,7 @@ export function killTaggedCommand(tag: string): IRemoteCommand {
   return { argv: ['/bin/sh', '-c', KILL_TAGGED_SCRIPT, 'jlhpc', tag] };
 }
 
-function signalChannel(channel: ClientChannel, name: string): void {
+function signalChannel(channel: IExecChannel, name: string): void {
   try {
     channel.signal(name);
   } catch {

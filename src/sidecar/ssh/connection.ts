@@ -8,6 +8,8 @@
  * waiting users; when the user cancels one, automatic reconnects stop until
  * the next explicit use.
  */
+import { existsSync } from 'fs';
+import { createServer } from 'net';
 import type { Duplex } from 'stream';
 
 import type { ConnectionState, ErrorCode } from '../../common/api';
@@ -18,9 +20,67 @@ import { KeyCache } from './auth';
 import { SshCommandRunner } from './command-runner';
 import { IResolvedHost, SshConfigError } from './config';
 import { hostLabel, IOpenConnection, openRoute } from './connect';
+import type { IExecClient } from './exec-client';
+import { IForwardSpec, OpenSshMaster } from './openssh/master';
+import { masterPrompter, PassphraseMemory } from './openssh/questions';
 import type { IPrompter } from './prompter';
 import type { ICommandOutput, IRemoteCommand } from './remote-command';
 import { SessionLimiter } from './session-limiter';
+
+/**
+ * Which SSH client carries the connection: OpenSSH (a ControlMaster whose
+ * forwards never pass through Node) or the built-in ssh2 client.
+ */
+export type SshClientKind = 'openssh' | 'builtin';
+
+/** One live connection, whichever client carries it. */
+interface ILink {
+  exec: IExecClient;
+  openStream(host: string, port: number): Promise<Duplex>;
+  /** Set when the client forwards ports itself (OpenSSH). */
+  master: OpenSshMaster | null;
+  /** Called once when the connection is gone. */
+  onLost(listener: (why?: Error) => void): void;
+  close(): void;
+}
+
+function builtinLink(open: IOpenConnection, label: () => string): ILink {
+  return {
+    exec: open.client,
+    master: null,
+    openStream: (host, port) =>
+      new Promise((resolve, reject) => {
+        open.client.forwardOut('127.0.0.1', 0, host, port, (err, channel) => {
+          if (err) {
+            reject(
+              new TransportError(
+                'forward-failed',
+                `${label()} could not connect to ${host} port ${port}: ${err.message}`,
+                { cause: err }
+              )
+            );
+            return;
+          }
+          resolve(channel);
+        });
+      }),
+    onLost: listener => {
+      open.client.on('close', () => listener());
+      open.client.on('error', (err: Error) => listener(err));
+      // A jump host going away takes the route with it.
+      for (const hop of open.clients.slice(0, -1)) {
+        hop.on('close', () => listener());
+      }
+    },
+    close: () => open.close()
+  };
+}
+
+/** A forward held by the connection itself (OpenSSH), kept across reconnects. */
+export interface INativeForward {
+  readonly localPort: number;
+  close(): Promise<void>;
+}
 
 export interface IConnectionStateInfo {
   state: ConnectionState;
@@ -44,6 +104,10 @@ export interface ISshConnectionOptions {
   /** Attempts before giving up reconnecting on its own. */
   maxReconnectAttempts?: number;
   random?: () => number;
+  /** The SSH client; the built-in one unless said otherwise. */
+  client?: SshClientKind;
+  /** The ssh program, for the OpenSSH client. */
+  ssh?: string;
 }
 
 export class SshConnection implements ITransport {
@@ -90,7 +154,7 @@ export class SshConnection implements ITransport {
         new TransportError('disconnected', 'This connection was closed.')
       );
     }
-    if (this._open) {
+    if (this._link) {
       return Promise.resolve();
     }
     // A user waiting does not sit out a backoff delay.
@@ -110,22 +174,55 @@ export class SshConnection implements ITransport {
 
   async openStream(host: string, port: number): Promise<Duplex> {
     await this.connect();
-    const client = this._open!.client;
-    return new Promise((resolve, reject) => {
-      client.forwardOut('127.0.0.1', 0, host, port, (err, channel) => {
-        if (err) {
-          reject(
-            new TransportError(
-              'forward-failed',
-              `${this._label} could not connect to ${host} port ${port}: ${err.message}`,
-              { cause: err }
-            )
-          );
-          return;
+    return this._link!.openStream(host, port);
+  }
+
+  /** True when forwards are made by the SSH client itself (OpenSSH). */
+  get forwardsNatively(): boolean {
+    return this._options.client === 'openssh';
+  }
+
+  /**
+   * `-L 127.0.0.1:localPort:host:port` held by the OpenSSH master, made
+   * again on the next master after a reconnect. Port 0 picks a free port.
+   */
+  async forward(
+    host: string,
+    port: number,
+    localPort = 0
+  ): Promise<INativeForward> {
+    await this.connect();
+    const fixed = localPort !== 0;
+    for (let tries = 0; ; tries++) {
+      const spec: IForwardSpec = {
+        host,
+        port,
+        localPort: fixed ? localPort : await freeLocalPort()
+      };
+      try {
+        await this._link!.master!.forward(spec);
+      } catch (err) {
+        // Someone took the free port in between: pick another.
+        if (
+          !fixed &&
+          tries < 5 &&
+          (err as TransportError).code === 'forward-failed'
+        ) {
+          continue;
         }
-        resolve(channel);
-      });
-    });
+        throw err;
+      }
+      this._forwards.add(spec);
+      return {
+        localPort: spec.localPort,
+        close: async () => {
+          if (!this._forwards.delete(spec)) {
+            return;
+          }
+          await this._link?.master?.cancelForward(spec).catch(() => undefined);
+        }
+      };
+    }
   }
 
   /** Drop the connection (it reconnects on next use). */
@@ -141,6 +238,7 @@ export class SshConnection implements ITransport {
 
   async close(): Promise<void> {
     this._closed = true;
+    this._passphrases.clear();
     this.disconnect();
   }
 
@@ -164,40 +262,68 @@ export class SshConnection implements ITransport {
     }
     this._route = route.map(hostLabel);
     this._setState('connecting', null);
-    let open: IOpenConnection;
+    let link: ILink;
+    let prompted: ReturnType<typeof masterPrompter> | null = null;
     try {
-      open = await openRoute(route, {
-        prompter: this._statePrompter(),
-        keys: this._options.keys,
-        home: this._options.home,
-        agent: this._options.agent,
-        env: this._options.env,
-        askpass: this._options.askpass,
-        interactive,
-        signal: this._abort.signal
-      });
+      if (this._options.client === 'openssh') {
+        if (!this._options.askpass) {
+          throw new TransportError(
+            'connection-lost',
+            'The OpenSSH client needs the askpass bridge for its questions.'
+          );
+        }
+        prompted = masterPrompter(this._statePrompter(), {
+          label: this._label,
+          home: this._options.home,
+          memory: this._passphrases
+        });
+        const master = await OpenSshMaster.start({
+          ssh: this._options.ssh ?? 'ssh',
+          route,
+          env: this._options.env ?? process.env,
+          askpass: this._options.askpass,
+          prompter: prompted,
+          label: this._label,
+          exists: path => existsSync(path),
+          signal: this._abort.signal
+        });
+        link = {
+          exec: master,
+          master,
+          openStream: (host, port) => master.openStream(host, port),
+          onLost: listener => master.onClose(listener),
+          close: () => master.close()
+        };
+      } else {
+        const open = await openRoute(route, {
+          prompter: this._statePrompter(),
+          keys: this._options.keys,
+          home: this._options.home,
+          agent: this._options.agent,
+          env: this._options.env,
+          askpass: this._options.askpass,
+          interactive,
+          signal: this._abort.signal
+        });
+        link = builtinLink(open, () => this._label);
+      }
     } catch (err) {
       this._fail(err);
       throw err;
     }
+    prompted?.succeeded();
     if (this._closed) {
-      open.close();
+      link.close();
       throw new TransportError('disconnected', 'This connection was closed.');
     }
-    this._open = open;
+    this._link = link;
     this._limiter = new SessionLimiter();
-    this._runner = new SshCommandRunner(
-      open.client,
-      this._limiter,
-      this._label
-    );
+    this._runner = new SshCommandRunner(link.exec, this._limiter, this._label);
     this._reconnects = 0;
-    const lost = (why?: Error) => this._lost(open, why);
-    open.client.on('close', () => lost());
-    open.client.on('error', (err: Error) => lost(err));
-    // A jump host going away takes the route with it.
-    for (const hop of open.clients.slice(0, -1)) {
-      hop.on('close', () => lost());
+    link.onLost(why => this._lost(link, why));
+    // Forwards of the last connection come back on the new one.
+    for (const spec of this._forwards) {
+      await link.master?.forward(spec).catch(() => undefined);
     }
     this._setState('connected', null);
   }
@@ -219,8 +345,8 @@ export class SshConnection implements ITransport {
     };
   }
 
-  private _lost(open: IOpenConnection, why?: Error): void {
-    if (this._open !== open) {
+  private _lost(link: ILink, why?: Error): void {
+    if (this._link !== link) {
       return;
     }
     const error = new TransportError(
@@ -251,7 +377,7 @@ export class SshConnection implements ITransport {
       message: error.message
     };
     while (
-      !this._open &&
+      !this._link &&
       !this._closed &&
       !this._stopReconnecting &&
       this._holds > 0
@@ -276,7 +402,7 @@ export class SshConnection implements ITransport {
       });
       this._wakeUp = null;
       this._info.nextAttemptAt = null;
-      if (this._open || this._closed || this._stopReconnecting) {
+      if (this._link || this._closed || this._stopReconnecting) {
         return;
       }
       try {
@@ -304,12 +430,12 @@ export class SshConnection implements ITransport {
   }
 
   private _teardown(reason: TransportError): void {
-    const open = this._open;
-    this._open = null;
+    const link = this._link;
+    this._link = null;
     this._runner?.close(reason);
     this._runner = null;
     this._limiter.rejectAll(reason);
-    open?.close();
+    link?.close();
   }
 
   private _fail(err: unknown): void {
@@ -343,7 +469,9 @@ export class SshConnection implements ITransport {
     attempt: 0
   };
   private _route: string[] = [];
-  private _open: IOpenConnection | null = null;
+  private _link: ILink | null = null;
+  private readonly _forwards = new Set<IForwardSpec>();
+  private readonly _passphrases = new PassphraseMemory();
   private _connecting: Promise<void> | null = null;
   private _runner: SshCommandRunner | null = null;
   private _limiter = new SessionLimiter();
@@ -353,4 +481,17 @@ export class SshConnection implements ITransport {
   private _reconnects = 0;
   private _closed = false;
   private _stopReconnecting = false;
+}
+
+/** A port on 127.0.0.1 that nobody listens on at this moment. */
+function freeLocalPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -1,0 +1,33 @@
+/**
+ * What the command runner needs of a connection: `exec` channels. ssh2's
+ * Client is one; an OpenSSH ControlMaster's clients (openssh/master.ts) are
+ * the other.
+ */
+export interface IExecChannel {
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(
+    event: 'exit',
+    listener: (code: number | null, signal?: string) => void
+  ): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  readonly stderr: {
+    on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  };
+  write(data: string | Buffer): boolean;
+  end(): unknown;
+  /** Close the channel; the remote program is not signalled. */
+  close(): unknown;
+  /** Send a signal request (may be a no-op where none can be sent). */
+  signal(name: string): unknown;
+}
+
+export interface IExecClient {
+  /**
+   * Open a session channel running `command`. The error of a refused open
+   * carries the SSH reason code (`reason`), as ssh2's does.
+   */
+  exec(
+    command: string,
+    callback: (err: Error | undefined, channel: IExecChannel) => void
+  ): unknown;
+}

@@ -1,0 +1,205 @@
+/**
+ * The argv of the OpenSSH processes that carry a cluster's connection when
+ * its `sshClient` is OpenSSH (see master.ts). The route comes from our own
+ * resolver (config.ts), which the settings panel shows and which honours the
+ * sidecar's $HOME, so ssh is started with `-F none` and every option spelt
+ * out: the same hosts, keys, known_hosts files and ProxyCommand as the
+ * built-in client would use. Jump hosts become nested ProxyCommands, one
+ * `ssh -W` per hop, so each hop gets its own options too (plain `-J` would
+ * hand the hops to ssh's own config reading).
+ */
+import type { IResolvedHost } from '../config';
+import {
+  DEFAULT_CONNECT_TIMEOUT_SECONDS,
+  DEFAULT_KEEPALIVE_SECONDS
+} from '../connect';
+import { quoteArg, quoteCommand } from '../quote';
+
+/** OpenSSH expands `%` tokens in these options: a literal `%` is `%%`. */
+function literal(s: string): string {
+  return s.replace(/%/g, '%%');
+}
+
+/**
+ * A file list for an `-o` option: ssh splits the value into words, honouring
+ * double quotes. Paths holding a quote, backslash or newline cannot be said
+ * that way and are refused.
+ */
+function fileList(files: readonly string[]): string {
+  if (files.length === 0) {
+    return 'none';
+  }
+  return files
+    .map(f => {
+      if (/["\\\n\r]/.test(f)) {
+        throw new Error(
+          `The known_hosts path ${JSON.stringify(f)} holds a quote, backslash or newline, which OpenSSH cannot be given.`
+        );
+      }
+      return `"${literal(f)}"`;
+    })
+    .join(' ');
+}
+
+/**
+ * The ProxyCommand of the first hop as OpenSSH runs it: through the shell,
+ * `exec`ed. Tokens were expanded by our resolver already.
+ */
+function firstHopProxyCommand(host: IResolvedHost): string | null {
+  const argv = host.proxyCommand;
+  if (!argv) {
+    return null;
+  }
+  if (argv.length === 3 && argv[1] === '-c' && argv[2].startsWith('exec ')) {
+    return literal(argv[2].slice('exec '.length));
+  }
+  return literal(quoteCommand(argv));
+}
+
+export interface IHostArgsOptions {
+  /** The ssh program (for the ProxyCommands of jump hosts). */
+  ssh: string;
+  /** Whether a key file exists: the resolver lists candidates. */
+  exists: (path: string) => boolean;
+}
+
+/** `-o` options that make one hop of `route` what our resolver says it is. */
+function hostOptions(
+  route: readonly IResolvedHost[],
+  index: number,
+  options: IHostArgsOptions
+): string[] {
+  const host = route[index];
+  const args = [
+    '-F',
+    'none',
+    '-o',
+    `HostName=${literal(host.hostName)}`,
+    '-o',
+    `Port=${host.port}`,
+    '-o',
+    `User=${literal(host.user)}`,
+    '-o',
+    `IdentitiesOnly=${host.identitiesOnly ? 'yes' : 'no'}`,
+    '-o',
+    `UserKnownHostsFile=${fileList(host.userKnownHostsFiles)}`,
+    '-o',
+    `GlobalKnownHostsFile=${fileList(host.globalKnownHostsFiles)}`,
+    '-o',
+    `StrictHostKeyChecking=${host.strictHostKeyChecking}`,
+    '-o',
+    `ServerAliveInterval=${host.serverAliveInterval || DEFAULT_KEEPALIVE_SECONDS}`,
+    '-o',
+    `ServerAliveCountMax=${host.serverAliveCountMax}`,
+    '-o',
+    `ConnectTimeout=${host.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_SECONDS}`,
+    '-o',
+    'NumberOfPasswordPrompts=3',
+    '-o',
+    'BatchMode=no',
+    '-o',
+    'CheckHostIP=no',
+    '-o',
+    'UpdateHostKeys=no',
+    '-o',
+    'ForwardAgent=no',
+    '-o',
+    'ForwardX11=no',
+    '-o',
+    'PermitLocalCommand=no',
+    '-o',
+    'EscapeChar=none'
+  ];
+  if (host.hostKeyAlias) {
+    args.push('-o', `HostKeyAlias=${literal(host.hostKeyAlias)}`);
+  }
+  const files = host.identityFiles.filter(options.exists);
+  if (files.length === 0) {
+    args.push('-o', 'IdentityFile=none');
+  }
+  for (const file of files) {
+    args.push('-i', literal(file));
+  }
+  const proxy =
+    index === 0
+      ? firstHopProxyCommand(host)
+      : jumpProxyCommand(route, index - 1, options);
+  if (proxy) {
+    args.push('-o', `ProxyCommand=${proxy}`);
+  }
+  return args;
+}
+
+/**
+ * `ssh <options of hop i> -W [%h]:%p -- <alias>`, as a ProxyCommand line of
+ * the hop after it: quoted for the shell, `%` doubled except in `-W`'s
+ * target, which the next hop fills in.
+ */
+function jumpProxyCommand(
+  route: readonly IResolvedHost[],
+  index: number,
+  options: IHostArgsOptions
+): string {
+  const words = [
+    options.ssh,
+    ...hostOptions(route, index, options),
+    '-o',
+    'ControlMaster=no',
+    '-o',
+    'ControlPath=none',
+    '-T',
+    '-W'
+  ].map(w => literal(quoteArg(w)));
+  const alias = route[index].alias;
+  return [...words, "'[%h]:%p'", '--', literal(quoteArg(alias))].join(' ');
+}
+
+/** The argv (without the program) of the master of `route`. */
+export function masterArgs(
+  route: readonly IResolvedHost[],
+  controlPath: string,
+  options: IHostArgsOptions
+): string[] {
+  const last = route.length - 1;
+  return [
+    ...hostOptions(route, last, options),
+    '-o',
+    'ControlMaster=yes',
+    '-o',
+    `ControlPath=${literal(controlPath)}`,
+    '-o',
+    'ControlPersist=no',
+    '-o',
+    'ExitOnForwardFailure=no',
+    '-N',
+    '-T',
+    '-n',
+    '--',
+    route[last].alias
+  ];
+}
+
+/**
+ * Options of every client of the master: the control socket only. Should
+ * the master be gone, ssh would fall back to a connection of its own;
+ * `ProxyCommand=false` makes that fall back fail at once instead.
+ */
+export function muxArgs(controlPath: string): string[] {
+  return [
+    '-F',
+    'none',
+    '-o',
+    'ControlMaster=no',
+    '-o',
+    `ControlPath=${literal(controlPath)}`,
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'ProxyCommand=false',
+    '-o',
+    'EscapeChar=none'
+  ];
+}
+
+/** The destination word for mux clients (unused by the master but required). */
+export const MUX_DESTINATION = 'cluster';

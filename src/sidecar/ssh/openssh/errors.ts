@@ -1,0 +1,156 @@
+/**
+ * Why an OpenSSH master could not log in, from what ssh printed: the same
+ * error codes, and as far as possible the same advice, as the built-in
+ * client gives (connect.ts, auth.ts, known-hosts.ts).
+ */
+import type { ErrorCode } from '../../../common/api';
+import { TransportError } from '../../transport/errors';
+import type { IResolvedHost } from '../config';
+
+interface IRule {
+  test: RegExp;
+  code: ErrorCode;
+  message: (m: RegExpExecArray, said: string, stderr: string) => string;
+}
+
+function where(route: readonly IResolvedHost[]): string {
+  const last = route[route.length - 1];
+  return `${last.hostName} port ${last.port}`;
+}
+
+export function masterFailure(
+  stderr: string,
+  route: readonly IResolvedHost[],
+  label: string
+): TransportError {
+  const said = lastLines(stderr, 6);
+  const last = route[route.length - 1];
+  const jumps = route.length > 1;
+  const rules: IRule[] = [
+    {
+      test: /REVOKED HOST KEY|revoked key/i,
+      code: 'host-key-revoked',
+      message: () =>
+        `The host key of ${last.alias} is marked as revoked in known_hosts; not connecting. ssh said: ${said}`
+    },
+    {
+      test: /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for .* has changed/,
+      code: 'host-key-changed',
+      message: (_m, _s, all) => {
+        const offending = /Offending \S+ key in (\S+):(\d+)/.exec(all);
+        const remove = /ssh-keygen -f "?([^"\n]+)"? -R "?([^"\n]+)"?/.exec(all);
+        const hint = remove
+          ? `ssh-keygen -f ${remove[1]} -R ${remove[2]}`
+          : `ssh-keygen -R ${last.hostName}`;
+        return (
+          `The host key of ${last.alias} has changed since it was saved${offending ? ` (${offending[1]} line ${offending[2]})` : ''}. ` +
+          'This can mean someone is intercepting the connection, or that the cluster got a new key: ask its admins. ' +
+          `Not connecting. If the change is expected, remove the old key with \`${hint}\` and connect again.`
+        );
+      }
+    },
+    {
+      test: /No \S+ host key is known for (\S+) and you have requested strict checking/,
+      code: 'host-key-unknown',
+      message: m =>
+        `The host key of ${m[1]} is not in known_hosts, and StrictHostKeyChecking is yes: not connecting.`
+    },
+    {
+      test: /Host key verification failed/,
+      code: 'host-key-rejected',
+      message: () =>
+        `The host key of ${last.alias} was not accepted; not connecting.`
+    },
+    {
+      test: /Could not resolve hostname ([^:\s]+): (.*)/,
+      code: 'unreachable',
+      message: m =>
+        `Could not resolve the host name ${m[1]}: ${m[2].trim()}. Check the host name, or your network and VPN.`
+    },
+    {
+      test: /stdio forwarding failed|channel \d+: open failed: (.*)/,
+      code: 'unreachable',
+      message: m =>
+        `The jump host ${route[route.length - 2]?.alias ?? ''} could not connect to ${last.hostName} port ${last.port}${m[1] ? `: ${m[1].trim()}` : ''}. Check the host name and port.`
+    },
+    {
+      test: /connect to host \S+ port \d+: Connection refused/,
+      code: 'unreachable',
+      message: () =>
+        `${where(route)} refused the connection: no SSH server listens there. Check the host name and port.`
+    },
+    {
+      test: /connect to host \S+ port \d+: (?:Connection timed out|Operation timed out)/,
+      code: 'connect-timeout',
+      message: () =>
+        `${where(route)} did not answer within the connect timeout. Check the host name, or your network and VPN.`
+    },
+    {
+      test: /connect to host \S+ port \d+: (.*)/,
+      code: 'unreachable',
+      message: m => `Could not reach ${where(route)}: ${m[1].trim()}.`
+    },
+    {
+      test: /Permission denied \(([^)]*)\)/,
+      code: 'auth-failed',
+      message: m => {
+        const keys = last.identityFiles.join(', ');
+        return (
+          `${label} refused the login. The server offers: ${m[1]}. ` +
+          (keys ? `Keys tried: ${keys}. ` : '') +
+          'Check the user name and key, or set up a key from the cluster’s menu.'
+        );
+      }
+    },
+    {
+      test: /Too many authentication failures/,
+      code: 'auth-failed',
+      message: () =>
+        `${label} refused the login: too many authentication failures. Set IdentitiesOnly yes and one IdentityFile.`
+    },
+    {
+      test: /Bad configuration option|bad configuration options|Unsupported option/,
+      code: 'ssh-config',
+      message: () => `ssh refused its options: ${said}`
+    }
+  ];
+  for (const rule of rules) {
+    const m = rule.test.exec(stderr);
+    if (m) {
+      return new TransportError(rule.code, rule.message(m, said, stderr));
+    }
+  }
+  const proxy = route[0].proxyCommandText;
+  if (proxy && !jumps) {
+    // What the command said, without ssh's own lines about the closed pipe.
+    const own = lastLines(
+      stderr
+        .split('\n')
+        .filter(
+          l =>
+            !/^(kex_exchange_identification|ssh_exchange_identification|Connection closed by|Connection reset by)/.test(
+              l.trim()
+            )
+        )
+        .join('\n')
+    );
+    return new TransportError(
+      'proxy-command-failed',
+      `The ProxyCommand for ${route[0].alias} (${proxy}) ended before the connection was made${own ? `: ${own}` : '.'}`
+    );
+  }
+  return new TransportError(
+    'connection-lost',
+    `Connecting to ${label} failed${said ? `: ${said}` : '.'}`
+  );
+}
+
+/** The last few meaningful lines of ssh's stderr, on one line. */
+export function lastLines(text: string, count = 4): string {
+  return text
+    .split(/\r?\n/)
+    .map(l => l.trim())
+    .filter(l => l && !/^OpenSSH_|^debug\d: /.test(l))
+    .slice(-count)
+    .join(' ');
+}
