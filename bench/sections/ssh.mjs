@@ -37,7 +37,14 @@ const COMMAND = 'squeue';
 // the ssh clients are. Not a login shell: the machine's root login files may
 // be slow (pyenv), which says nothing about the cluster's.
 const LOCAL = ['/bin/sh', ['-c', COMMAND]];
-const APPROACHES = ['local', 'sidecar', 'controlmaster', 'fresh_ssh'];
+// sidecar: its default (OpenSSH) client; sidecar_builtin: its ssh2 client.
+const APPROACHES = [
+  'local',
+  'sidecar',
+  'sidecar_builtin',
+  'controlmaster',
+  'fresh_ssh'
+];
 // Pause between two measurements: a finished `ssh` leaves sshd tearing its
 // session down (through the proxy, a round trip later), which would land on
 // the next approach's time.
@@ -85,14 +92,19 @@ export async function run(ctx) {
   if (api) {
     await putClusters(
       sidecar,
-      variants.map(v => ({ name: v.cluster, host: v.alias }))
+      variants.flatMap(v => [
+        { name: v.cluster, host: v.alias, sshClient: 'auto' },
+        { name: `${v.cluster}-builtin`, host: v.alias, sshClient: 'builtin' }
+      ])
     );
   } else {
     ctx.log(
       `${NO_API}; measuring the other approaches, then failing the section`
     );
   }
-  const approaches = api ? APPROACHES : APPROACHES.filter(a => a !== 'sidecar');
+  const approaches = api
+    ? APPROACHES
+    : APPROACHES.filter(a => !a.startsWith('sidecar'));
 
   const rounds = ctx.reps(ROUNDS);
   const results = {};
@@ -104,6 +116,7 @@ export async function run(ctx) {
     });
     if (api) {
       await connectCluster(sidecar, v.cluster);
+      await connectCluster(sidecar, `${v.cluster}-builtin`);
     }
     const once = {
       local: async () => {
@@ -139,6 +152,20 @@ export async function run(ctx) {
         ]);
         checkOutput(
           `sidecar run ${COMMAND}`,
+          result.exitCode,
+          result.stdout,
+          result.stderr
+        );
+        return ms;
+      },
+      sidecar_builtin: async () => {
+        const { ms, result } = await runOnCluster(
+          sidecar,
+          `${v.cluster}-builtin`,
+          [COMMAND]
+        );
+        checkOutput(
+          `sidecar (built-in client) run ${COMMAND}`,
           result.exitCode,
           result.stdout,
           result.stderr
@@ -201,6 +228,7 @@ export async function run(ctx) {
     });
     const delayed = v.key !== 'cmd';
     const extra = median(s.sidecar) - median(s.local);
+    const extraBuiltin = median(s.sidecar_builtin) - median(s.local);
     rows.push(
       {
         id: id('local'),
@@ -219,7 +247,16 @@ export async function run(ctx) {
         baseline: base('local', 'local'),
         note: delayed
           ? `sidecar − local = ${extra.toFixed(1)} ms = ${(extra / rttMs).toFixed(2)} round trips of ${rttMs.toFixed(1)} ms (target: at most 1)`
-          : `POST run {argv:['${COMMAND}']} on the open connection, sidecar on node ${sidecar.node.version} (target: at most 1.25x local)`
+          : `POST run {argv:['${COMMAND}']} on the open connection (the default client: an OpenSSH ControlMaster the sidecar runs) (target: at most 1.25x local)`
+      },
+      {
+        id: id('sidecar_builtin'),
+        unit: 'ms',
+        ...summary(s.sidecar_builtin),
+        baseline: base('local', 'local'),
+        note: delayed
+          ? `built-in − local = ${extraBuiltin.toFixed(1)} ms = ${(extraBuiltin / rttMs).toFixed(2)} round trips`
+          : `the same through the built-in client (ssh2 on node ${sidecar.node.version})`
       },
       {
         id: id('controlmaster'),

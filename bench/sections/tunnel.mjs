@@ -34,7 +34,8 @@ const DOWNLOAD_REPS = 3;
 const RTT_REQUESTS = 2000;
 const RTT_BLOCK = 500;
 const RTT_WARMUP = 100;
-const PATHS = ['direct', 'openssh', 'sidecar'];
+// sidecar: its default (OpenSSH) client; sidecar_builtin: its ssh2 client.
+const PATHS = ['direct', 'openssh', 'sidecar', 'sidecar_builtin'];
 
 /** The client process: send a command, get its answer (one JSON line each). */
 function startProbe(ctx) {
@@ -155,25 +156,42 @@ export async function run(ctx) {
   const sidecar = await startSidecar(ctx, { home });
   const api = await hasClusterApi(sidecar);
   let forward = null;
+  let builtinForward = null;
   if (api) {
-    await putClusters(sidecar, [{ name: 'loopback', host: alias }]);
+    await putClusters(sidecar, [
+      { name: 'loopback', host: alias, sshClient: 'auto' },
+      { name: 'loopback-builtin', host: alias, sshClient: 'builtin' }
+    ]);
     await connectCluster(sidecar, 'loopback');
+    await connectCluster(sidecar, 'loopback-builtin');
     forward = await openForward(sidecar, 'loopback', {
       remoteHost: '127.0.0.1',
       remotePort: serverPort
     });
     await waitForForward(probe, forward.localPort, 'the sidecar forward');
+    builtinForward = await openForward(sidecar, 'loopback-builtin', {
+      remoteHost: '127.0.0.1',
+      remotePort: serverPort
+    });
+    await waitForForward(
+      probe,
+      builtinForward.localPort,
+      'the sidecar forward (built-in client)'
+    );
   } else {
     ctx.log(`${NO_API}; measuring the other paths, then failing the section`);
   }
   const ports = { direct: serverPort, openssh: lPort };
   if (forward) {
     ports.sidecar = forward.localPort;
+    ports.sidecar_builtin = builtinForward.localPort;
   }
   const paths = PATHS.filter(p => ports[p] !== undefined);
   ctx.log(
     `server 127.0.0.1:${serverPort}; ssh -L on ${lPort} (${opensshVersion()}, ${cipher || 'cipher unknown'})` +
-      (forward ? `; sidecar forward on ${forward.localPort}` : '')
+      (forward
+        ? `; sidecar forwards on ${forward.localPort} (OpenSSH client) and ${builtinForward.localPort} (built-in)`
+        : '')
   );
 
   // Throughput: one untimed smaller download each, then the paths in turn.
@@ -233,6 +251,7 @@ export async function run(ctx) {
 
   if (forward) {
     await closeForward(sidecar, forward.id);
+    await closeForward(sidecar, builtinForward.id);
   }
   await probe.close();
   await sidecar.close();
@@ -249,7 +268,11 @@ export async function run(ctx) {
     throw new BenchError(`${NO_API}. Measured without it (not saved): ${line}`);
   }
 
-  const against = { openssh: 'direct', sidecar: 'openssh' };
+  const against = {
+    openssh: 'direct',
+    sidecar: 'openssh',
+    sidecar_builtin: 'openssh'
+  };
   const label = { direct: 'direct', openssh: 'ssh -L' };
   const rows = [];
   const reused =
@@ -261,8 +284,8 @@ export async function run(ctx) {
       direct: `GET of ${DOWNLOAD_BYTES / 2 ** 20} MiB; MB/s = 10^6 bytes per second, request sent to last byte; median of ${reps}`,
       openssh: `ssh -L through the demo sshd: ${opensshVersion()}, cipher ${cipher || 'unknown'}`,
       sidecar:
-        `sidecar on node ${sidecar.node.version}, ssh2's default cipher order (aes128-gcm@openssh.com first; ` +
-        'the sidecar sets no cipher list); target: at least 1x ssh -L'
+        "the sidecar's default client: an OpenSSH ControlMaster it runs, forwarding with -O forward, AES-GCM offered first (ssh -L keeps OpenSSH's order); target: at least 1x ssh -L",
+      sidecar_builtin: `the sidecar's built-in client (ssh2 on node ${sidecar.node.version}, its default cipher order, aes128-gcm@openssh.com first)`
     },
     rtt_p50_us: {
       direct: `sequential GET /tiny on one keep-alive connection per path, ${RTT_REQUESTS} each after ${RTT_WARMUP} warm-up${reused}`,

@@ -15,6 +15,16 @@ import {
 } from '../connect';
 import { quoteArg, quoteCommand } from '../quote';
 
+/**
+ * OpenSSH's own cipher list with AES-GCM moved first, as the built-in client
+ * (ssh2) orders it: with AES instructions, which x86-64 and ARMv8 servers
+ * and laptops have, AES-GCM moves bulk data faster than ChaCha20-Poly1305
+ * at the same strength. Only the order changes; the server still chooses
+ * among what both sides offer.
+ */
+export const CIPHER_PREFERENCE =
+  'aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr';
+
 /** OpenSSH expands `%` tokens in these options: a literal `%` is `%%`. */
 function literal(s: string): string {
   return s.replace(/%/g, '%%');
@@ -93,6 +103,8 @@ function hostOptions(
     `ServerAliveCountMax=${host.serverAliveCountMax}`,
     '-o',
     `ConnectTimeout=${host.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_SECONDS}`,
+    '-o',
+    `Ciphers=${CIPHER_PREFERENCE}`,
     '-o',
     'NumberOfPasswordPrompts=3',
     '-o',
