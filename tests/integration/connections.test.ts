@@ -4,8 +4,15 @@
  * the sidecar's API and event stream as JupyterLab drives them.
  */
 import { execFileSync } from 'child_process';
-import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'fs';
-import { join } from 'path';
+import {
+  appendFileSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync
+} from 'fs';
+import { dirname, join } from 'path';
 
 import type {
   IClusterStatus,
@@ -450,9 +457,72 @@ describe.each(SSH_CLIENTS)('with the %s SSH client', client => {
           (await s.api('DELETE', `/api/v1/forwards/${forward.body.id}`)).status
         ).toBe(200);
         expect((await s.api('GET', '/api/v1/forwards')).body).toEqual([]);
+        await expect(banner()).rejects.toThrow(/ECONNREFUSED/);
       } finally {
         await proxy.close();
       }
     });
+  });
+});
+
+/** Pids of the children of `pid` (Linux /proc). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) {
+      continue;
+    }
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The 4th field, after the parenthesised command name.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) {
+        out.push(Number(entry));
+      }
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('the OpenSSH client', () => {
+  it('keeps its control socket private and ends with the sidecar, even a killed one', async () => {
+    const s = await start(sshConfig(), demoKnownHosts());
+    await s.api('PUT', '/api/v1/clusters', {
+      clusters: [{ name: 'demo', host: 'hpc-demo', sshClient: 'openssh' }]
+    });
+    expect(
+      (await s.api('POST', '/api/v1/clusters/demo/connect')).body.state
+    ).toBe('connected');
+    const watchdogs = childrenOf(s.child.pid!);
+    // The watchdog (sh) has two children: ssh, and a subshell waiting on its pipe.
+    const masters = watchdogs
+      .flatMap(childrenOf)
+      .filter(
+        pid => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'ssh'
+      );
+    expect(masters).toHaveLength(1);
+    const cmdline = readFileSync(`/proc/${masters[0]}/cmdline`, 'utf8');
+    const controlPath = /ControlPath=([^\0]+)/.exec(cmdline)![1];
+    expect(statSync(dirname(controlPath)).mode & 0o777).toBe(0o700);
+    expect(statSync(controlPath).isSocket()).toBe(true);
+
+    s.child.kill('SIGKILL');
+    const deadline = Date.now() + 10_000;
+    while (alive(masters[0]) && Date.now() < deadline) {
+      await new Promise(r => setTimeout(r, 50));
+    }
+    expect(alive(masters[0])).toBe(false);
+    sidecar = null;
   });
 });

@@ -77,7 +77,8 @@ export class ClusterForm
     user: newFormId('user'),
     port: newFormId('port'),
     identityFile: newFormId('identity-file'),
-    jumpHost: newFormId('jump-host')
+    jumpHost: newFormId('jump-host'),
+    sshClient: newFormId('ssh-client')
   };
 
   get draft(): IClusterDraft {
@@ -100,7 +101,12 @@ export class ClusterForm
   }
 
   getValue(): IClusterConfig {
-    return clusterFromDraft(this._draft);
+    // What this form does not show is kept as it was.
+    const kept = this._options.cluster?.jupyterEnvironment;
+    return {
+      ...clusterFromDraft(this._draft),
+      ...(kept ? { jupyterEnvironment: kept } : {})
+    };
   }
 
   protected render(): React.ReactElement {
@@ -187,6 +193,29 @@ export class ClusterForm
                 'Gateways to go through: [user@]host[:port], separated by commas.'
               )
             })}
+            <label className="jp-HpcForm-label" htmlFor={this.ids.sshClient}>
+              {trans.__('SSH client')}
+            </label>
+            <HTMLSelect
+              id={this.ids.sshClient}
+              className="jp-HpcForm-select"
+              value={draft.sshClient}
+              onChange={event =>
+                this._change({
+                  sshClient: event.target.value as IClusterDraft['sshClient']
+                })
+              }
+              options={[
+                { value: 'auto', label: trans.__('Automatic') },
+                { value: 'openssh', label: trans.__('OpenSSH') },
+                { value: 'builtin', label: trans.__('Built-in') }
+              ]}
+            />
+            <p className="jp-HpcForm-hint">
+              {trans.__(
+                'Automatic uses OpenSSH wherever it can multiplex (its forwards are as fast as ssh -L), else the built-in client.'
+              )}
+            </p>
           </>
         )}
       </div>
@@ -292,7 +321,7 @@ export class ClusterForm
   private _change(change: Partial<IClusterDraft>): void {
     this._draft = { ...this._draft, ...change };
     for (const key of Object.keys(change)) {
-      if (key !== 'transport') {
+      if (key !== 'transport' && key !== 'sshClient') {
         this._touched.add(key as DraftField);
       }
     }

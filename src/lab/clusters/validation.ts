@@ -1,4 +1,4 @@
-import { IClusterConfig } from '../../common/settings';
+import { IClusterConfig, SshClientSetting } from '../../common/settings';
 
 /**
  * The patterns of schema/plugin.json's `cluster` definition. They are
@@ -23,9 +23,13 @@ export interface IClusterDraft {
   identityFile: string;
   jumpHost: string;
   transport: 'ssh' | 'local';
+  sshClient: SshClientSetting;
 }
 
-export type DraftField = Exclude<keyof IClusterDraft, 'transport'>;
+export type DraftField = Exclude<
+  keyof IClusterDraft,
+  'transport' | 'sshClient'
+>;
 
 /** Why a field is refused; the view turns it into a sentence. */
 export type FieldProblem =
@@ -48,7 +52,8 @@ export const EMPTY_DRAFT: IClusterDraft = {
   port: '',
   identityFile: '',
   jumpHost: '',
-  transport: 'ssh'
+  transport: 'ssh',
+  sshClient: 'auto'
 };
 
 /** The form's text for a configured cluster (to edit it). */
@@ -60,7 +65,8 @@ export function draftFromCluster(cluster: IClusterConfig): IClusterDraft {
     port: typeof cluster.port === 'number' ? String(cluster.port) : '',
     identityFile: cluster.identityFile ?? '',
     jumpHost: cluster.jumpHost ?? '',
-    transport: cluster.transport === 'local' ? 'local' : 'ssh'
+    transport: cluster.transport === 'local' ? 'local' : 'ssh',
+    sshClient: cluster.sshClient ?? 'auto'
   };
 }
 
@@ -141,7 +147,8 @@ export function clusterFromDraft(draft: IClusterDraft): IClusterConfig {
     port: port ? Number(port) : null,
     user: draft.user.trim(),
     identityFile: draft.identityFile.trim(),
-    jumpHost: draft.jumpHost.trim()
+    jumpHost: draft.jumpHost.trim(),
+    sshClient: draft.sshClient
   };
 }
 

@@ -28,7 +28,8 @@ describe('readClusters', () => {
         identityFile: '',
         jumpHost: '',
         transport: 'ssh',
-        jupyterEnvironment: ''
+        jupyterEnvironment: '',
+        sshClient: 'auto'
       }
     ]);
   });
@@ -42,6 +43,7 @@ describe('readClusters', () => {
       identityFile: '~/.ssh/id_ed25519',
       jumpHost: 'gw@bastion.example.org:2200,relay',
       transport: 'local',
+      sshClient: 'builtin',
       jupyterEnvironment: '/opt/envs/lab4'
     };
     expect(readClusters([full])).toEqual([full]);
@@ -91,7 +93,8 @@ describe('readClusters', () => {
         identityFile: '',
         jumpHost: '',
         transport: 'ssh',
-        jupyterEnvironment: ''
+        jupyterEnvironment: '',
+        sshClient: 'auto'
       }
     ]);
   });

@@ -136,7 +136,8 @@ describe('clusterFromDraft and draftFromCluster', () => {
         port: ' 2222 ',
         identityFile: ' ~/.ssh/id_ed25519 ',
         jumpHost: '',
-        transport: 'ssh'
+        transport: 'ssh',
+        sshClient: 'openssh'
       })
     ).toEqual({
       name: 'gpu',
@@ -145,7 +146,8 @@ describe('clusterFromDraft and draftFromCluster', () => {
       port: 2222,
       identityFile: '~/.ssh/id_ed25519',
       jumpHost: '',
-      transport: 'ssh'
+      transport: 'ssh',
+      sshClient: 'openssh'
     });
   });
 
@@ -170,7 +172,8 @@ describe('clusterFromDraft and draftFromCluster', () => {
       user: 'ana',
       identityFile: '~/.ssh/id_ed25519',
       jumpHost: 'gw',
-      transport: 'ssh'
+      transport: 'ssh',
+      sshClient: 'builtin'
     };
     expect(clusterFromDraft(draftFromCluster(cluster))).toEqual(cluster);
     expect(draftFromCluster({ name: 'a', host: 'b' })).toEqual({
@@ -259,7 +262,8 @@ describe('showClusterDialog', () => {
       port: null,
       identityFile: '',
       jumpHost: '',
-      transport: 'ssh'
+      transport: 'ssh',
+      sshClient: 'auto'
     });
     expect(dialogs()).toEqual([]);
   });
@@ -325,7 +329,8 @@ describe('showClusterDialog', () => {
       port: 2222,
       identityFile: '',
       jumpHost: 'gw.example.org',
-      transport: 'ssh'
+      transport: 'ssh',
+      sshClient: 'auto'
     });
   });
 
@@ -375,7 +380,7 @@ describe('showClusterDialog', () => {
     expect(dialog.querySelector('.jp-HpcForm-warning')?.textContent).toBe(
       'The hosts of ~/.ssh/config are not available (The sidecar could not be reached (HTTP 502).). Type the host below.'
     );
-    expect(dialog.querySelector('select')).toBeNull();
+    expect(dialog.querySelector('select[id^="jp-Hpc-alias-"]')).toBeNull();
     expect(field(dialog, 'Host or ~/.ssh/config alias')).toBeTruthy();
   });
 
@@ -428,6 +433,39 @@ describe('showClusterDialog', () => {
       name: 'gpu',
       host: 'gpu-login',
       port: null
+    });
+  });
+
+  it('chooses the SSH client, and keeps the JupyterLab environment it does not show', async () => {
+    const result = open({
+      cluster: {
+        name: 'gpu',
+        host: 'gpu-login',
+        transport: 'ssh',
+        sshClient: 'builtin',
+        jupyterEnvironment: 'lab4'
+      },
+      takenNames: ['demo']
+    });
+    const dialog = await openDialog('select');
+    const client = field<HTMLSelectElement>(dialog, 'SSH client');
+    expect(client.value).toBe('builtin');
+    expect(Array.from(client.options).map(o => o.textContent)).toEqual([
+      'Automatic',
+      'OpenSSH',
+      'Built-in'
+    ]);
+
+    choose(client, 'openssh');
+    await until(
+      () => field<HTMLSelectElement>(dialog, 'SSH client').value === 'openssh'
+    );
+    dialogButton(dialog, 'Save').click();
+
+    await expect(result).resolves.toMatchObject({
+      name: 'gpu',
+      sshClient: 'openssh',
+      jupyterEnvironment: 'lab4'
     });
   });
 

@@ -29,14 +29,16 @@ const normalized = {
     identityFile: '',
     jumpHost: '',
     transport: 'ssh',
-    jupyterEnvironment: ''
+    jupyterEnvironment: '',
+    sshClient: 'auto'
   },
   gpu: {
     ...gpu,
     identityFile: '',
     jumpHost: '',
     transport: 'ssh',
-    jupyterEnvironment: ''
+    jupyterEnvironment: '',
+    sshClient: 'auto'
   }
 };
 

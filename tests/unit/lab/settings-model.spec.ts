@@ -30,6 +30,7 @@ const normalized = (c: IClusterConfig): IClusterConfig => ({
   jumpHost: '',
   transport: 'ssh',
   jupyterEnvironment: '',
+  sshClient: 'auto',
   ...c
 });
 
