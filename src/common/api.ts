@@ -338,6 +338,8 @@ export interface IConnectionTest {
   rttMs: number;
   /** Time to connect, if this test had to (0 when already connected). */
   connectMs: number;
+  /** The SSH client that carries the connection; null on this computer. */
+  sshClient: 'openssh' | 'builtin' | null;
   /** `sinfo --version` output ("slurm 22.05.8"), or null when not found. */
   slurmVersion: string | null;
   /** Absolute paths of what `command -v` found in the login environment. */

@@ -85,6 +85,14 @@ export function testSummary(
     [trans.__('Remote host'), result.remoteHost],
     [trans.__('Shell'), result.shell]
   ];
+  if (result.sshClient) {
+    rows.push([
+      trans.__('SSH client'),
+      result.sshClient === 'openssh'
+        ? trans.__('OpenSSH (ControlMaster)')
+        : trans.__('Built-in')
+    ]);
+  }
   return rows;
 }
 

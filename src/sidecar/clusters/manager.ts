@@ -208,6 +208,7 @@ export class ClusterManager {
     return {
       rttMs: Math.round(rtts[2] * 100) / 100,
       connectMs: Math.round(connectMs),
+      sshClient: transport instanceof SshConnection ? transport.client : null,
       ...found,
       status: this.status(name)
     };

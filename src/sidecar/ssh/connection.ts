@@ -182,6 +182,10 @@ export class SshConnection implements ITransport {
     return this._options.client === 'openssh';
   }
 
+  get client(): SshClientKind {
+    return this._options.client ?? 'builtin';
+  }
+
   /**
    * `-L 127.0.0.1:localPort:host:port` held by the OpenSSH master, made
    * again on the next master after a reconnect. Port 0 picks a free port.

@@ -395,6 +395,7 @@ describe('addClusterCommands', () => {
     const result: IConnectionTest = {
       rttMs: 3.14,
       connectMs: 0,
+      sshClient: 'openssh',
       slurmVersion: 'slurm 22.05.8',
       tools: { conda: '/opt/conda/bin/conda', mamba: null, micromamba: null },
       remoteHost: 'login1',

@@ -350,6 +350,7 @@ describe('ClusterModel', () => {
     const testResult = (s: IClusterStatus): IConnectionTest => ({
       rttMs: 1.8,
       connectMs: 120,
+      sshClient: 'builtin',
       slurmVersion: 'slurm 22.05.8',
       tools: {
         conda: null,

@@ -256,6 +256,7 @@ describe('the cluster rows of the panel', () => {
     answer.resolve({
       rttMs: 12.4,
       connectMs: 230,
+      sshClient: 'openssh',
       slurmVersion: 'slurm 22.05.8',
       tools: {
         conda: '/home/hpcdemo/.local/miniforge/bin/conda',
@@ -283,7 +284,8 @@ describe('the cluster rows of the panel', () => {
       ['mamba', 'not found'],
       ['micromamba', 'not found'],
       ['Remote host', 'hpc-demo-node'],
-      ['Shell', '/bin/bash']
+      ['Shell', '/bin/bash'],
+      ['SSH client', 'OpenSSH (ControlMaster)']
     ]);
     expect(badge('demo')?.textContent).toBe('Connected');
 

@@ -31,24 +31,30 @@ function literal(s: string): string {
 }
 
 /**
- * A file list for an `-o` option: ssh splits the value into words, honouring
- * double quotes. Paths holding a quote, backslash or newline cannot be said
- * that way and are refused.
+ * A path as one word of an `-o` value: ssh splits values into words,
+ * honouring double quotes. A path holding a quote, backslash or newline
+ * cannot be said that way and is refused. `expands`: whether ssh expands
+ * `%` tokens in this option.
  */
-function fileList(files: readonly string[]): string {
+function pathWord(path: string, what: string, expands: boolean): string {
+  if (/["\\\n\r]/.test(path)) {
+    throw new Error(
+      `The ${what} path ${JSON.stringify(path)} holds a quote, backslash or newline, which OpenSSH cannot be given.`
+    );
+  }
+  return `"${expands ? literal(path) : path}"`;
+}
+
+/** A file list for an `-o` option; `none` when empty. */
+function fileList(
+  files: readonly string[],
+  what: string,
+  expands: boolean
+): string {
   if (files.length === 0) {
     return 'none';
   }
-  return files
-    .map(f => {
-      if (/["\\\n\r]/.test(f)) {
-        throw new Error(
-          `The known_hosts path ${JSON.stringify(f)} holds a quote, backslash or newline, which OpenSSH cannot be given.`
-        );
-      }
-      return `"${literal(f)}"`;
-    })
-    .join(' ');
+  return files.map(f => pathWord(f, what, expands)).join(' ');
 }
 
 /**
@@ -88,13 +94,13 @@ function hostOptions(
     '-o',
     `Port=${host.port}`,
     '-o',
-    `User=${literal(host.user)}`,
+    `User=${host.user}`,
     '-o',
     `IdentitiesOnly=${host.identitiesOnly ? 'yes' : 'no'}`,
     '-o',
-    `UserKnownHostsFile=${fileList(host.userKnownHostsFiles)}`,
+    `UserKnownHostsFile=${fileList(host.userKnownHostsFiles, 'known_hosts', true)}`,
     '-o',
-    `GlobalKnownHostsFile=${fileList(host.globalKnownHostsFiles)}`,
+    `GlobalKnownHostsFile=${fileList(host.globalKnownHostsFiles, 'known_hosts', false)}`,
     '-o',
     `StrictHostKeyChecking=${host.strictHostKeyChecking}`,
     '-o',
@@ -123,14 +129,15 @@ function hostOptions(
     'EscapeChar=none'
   ];
   if (host.hostKeyAlias) {
-    args.push('-o', `HostKeyAlias=${literal(host.hostKeyAlias)}`);
+    args.push('-o', `HostKeyAlias=${host.hostKeyAlias}`);
   }
   const files = host.identityFiles.filter(options.exists);
   if (files.length === 0) {
     args.push('-o', 'IdentityFile=none');
   }
   for (const file of files) {
-    args.push('-i', literal(file));
+    // Not `-i`: ssh checks that path before expanding its tokens.
+    args.push('-o', `IdentityFile=${pathWord(file, 'identity file', true)}`);
   }
   const proxy =
     index === 0
@@ -178,7 +185,7 @@ export function masterArgs(
     '-o',
     'ControlMaster=yes',
     '-o',
-    `ControlPath=${literal(controlPath)}`,
+    `ControlPath=${pathWord(controlPath, 'control socket', true)}`,
     '-o',
     'ControlPersist=no',
     '-o',
@@ -203,7 +210,7 @@ export function muxArgs(controlPath: string): string[] {
     '-o',
     'ControlMaster=no',
     '-o',
-    `ControlPath=${literal(controlPath)}`,
+    `ControlPath=${pathWord(controlPath, 'control socket', true)}`,
     '-o',
     'BatchMode=yes',
     '-o',

@@ -6,6 +6,7 @@
 import type { ErrorCode } from '../../../common/api';
 import { TransportError } from '../../transport/errors';
 import type { IResolvedHost } from '../config';
+import { quoteArg } from '../quote';
 
 interface IRule {
   test: RegExp;
@@ -13,9 +14,19 @@ interface IRule {
   message: (m: RegExpExecArray, said: string, stderr: string) => string;
 }
 
-function where(route: readonly IResolvedHost[]): string {
-  const last = route[route.length - 1];
-  return `${last.hostName} port ${last.port}`;
+/** The hop ssh names (`user@host` or a host name), else the login node. */
+function hopNamed(
+  route: readonly IResolvedHost[],
+  name: string
+): IResolvedHost {
+  const host = name.includes('@')
+    ? name.slice(name.lastIndexOf('@') + 1)
+    : name;
+  const bare = host.replace(/^\[|\](:\d+)?$/g, '');
+  return (
+    route.find(h => h.hostName === bare || h.alias === bare) ??
+    route[route.length - 1]
+  );
 }
 
 export function masterFailure(
@@ -40,8 +51,8 @@ export function masterFailure(
         const offending = /Offending \S+ key in (\S+):(\d+)/.exec(all);
         const remove = /ssh-keygen -f "?([^"\n]+)"? -R "?([^"\n]+)"?/.exec(all);
         const hint = remove
-          ? `ssh-keygen -f ${remove[1]} -R ${remove[2]}`
-          : `ssh-keygen -R ${last.hostName}`;
+          ? `ssh-keygen -f ${quoteArg(remove[1])} -R ${quoteArg(remove[2])}`
+          : `ssh-keygen -R ${quoteArg(last.hostName)}`;
         return (
           `The host key of ${last.alias} has changed since it was saved${offending ? ` (${offending[1]} line ${offending[2]})` : ''}. ` +
           'This can mean someone is intercepting the connection, or that the cluster got a new key: ask its admins. ' +
@@ -74,30 +85,36 @@ export function masterFailure(
         `The jump host ${route[route.length - 2]?.alias ?? ''} could not connect to ${last.hostName} port ${last.port}${m[1] ? `: ${m[1].trim()}` : ''}. Check the host name and port.`
     },
     {
-      test: /connect to host \S+ port \d+: Connection refused/,
+      test: /connect to host (\S+) port (\d+): Connection refused/,
       code: 'unreachable',
-      message: () =>
-        `${where(route)} refused the connection: no SSH server listens there. Check the host name and port.`
+      message: m =>
+        `${m[1]} port ${m[2]} refused the connection: no SSH server listens there. Check the host name and port.`
     },
     {
-      test: /connect to host \S+ port \d+: (?:Connection timed out|Operation timed out)/,
+      test: /connect to host (\S+) port (\d+): (?:Connection timed out|Operation timed out)|Connection (?:to (\S+) port (\d+) )?timed out during banner exchange|Connection to (\S+) port (\d+) timed out/,
       code: 'connect-timeout',
-      message: () =>
-        `${where(route)} did not answer within the connect timeout. Check the host name, or your network and VPN.`
+      message: (_m, _said, all) => {
+        const at = /(?:connect to host|Connection to) (\S+) port (\d+)/.exec(
+          all
+        );
+        return `${at ? `${at[1]} port ${at[2]}` : label} did not answer within the connect timeout. Check the host name, or your network and VPN.`;
+      }
     },
     {
-      test: /connect to host \S+ port \d+: (.*)/,
+      test: /connect to host (\S+) port (\d+): (.*)/,
       code: 'unreachable',
-      message: m => `Could not reach ${where(route)}: ${m[1].trim()}.`
+      message: m => `Could not reach ${m[1]} port ${m[2]}: ${m[3].trim()}.`
     },
     {
-      test: /Permission denied \(([^)]*)\)/,
+      test: /(\S+): Permission denied \(([^)]*)\)/,
       code: 'auth-failed',
       message: m => {
-        const keys = last.identityFiles.join(', ');
+        const hop = hopNamed(route, m[1]);
+        const who = hop === last ? label : `The jump host ${hop.alias}`;
+        const keys = hop.identityFiles.join(', ');
         return (
-          `${label} refused the login. The server offers: ${m[1]}. ` +
-          (keys ? `Keys tried: ${keys}. ` : '') +
+          `${who} refused the login. The server offers: ${m[2]}. ` +
+          (keys ? `Keys for it: ${keys}. ` : '') +
           'Check the user name and key, or set up a key from the cluster’s menu.'
         );
       }
@@ -109,7 +126,7 @@ export function masterFailure(
         `${label} refused the login: too many authentication failures. Set IdentitiesOnly yes and one IdentityFile.`
     },
     {
-      test: /Bad configuration option|bad configuration options|Unsupported option/,
+      test: /Bad configuration option|bad configuration options|Unsupported option|keyword \S+ extra arguments|Invalid \S+ ["']|Unsupported \S+ ["']|missing argument/,
       code: 'ssh-config',
       message: () => `ssh refused its options: ${said}`
     }

@@ -120,8 +120,13 @@ export class OpenSshMaster implements IExecClient {
       ['-c', WATCHDOG_SCRIPT, 'jlhpc-ssh', options.ssh, ...args],
       {
         stdio: ['pipe', 'ignore', 'pipe'],
-        // ProxyCommands are shell text we quoted for a POSIX shell.
-        env: { ...options.env, ...askpassEnv, SHELL: '/bin/sh' }
+        env: {
+          ...options.env,
+          ...askpassEnv,
+          // Jump hosts are ProxyCommands we quoted for a POSIX shell; a
+          // ProxyCommand of the user's own runs in their $SHELL, as with ssh.
+          ...(options.route.length > 1 ? { SHELL: '/bin/sh' } : {})
+        }
       }
     );
     child.stdin!.on('error', () => undefined);

@@ -46,6 +46,8 @@ export function masterPrompter(
   const asked = new Map<string, number>();
   // Passphrases tried in this attempt: kept once the login succeeds.
   const tried = new Map<string, string>();
+  const answeredFromMemory = new Set<string>();
+  const userAsks = new Map<string, number>();
   return {
     ask: async (request: PromptRequest, signal?: AbortSignal) => {
       const text = request.fields[0]?.label ?? request.instructions;
@@ -54,15 +56,15 @@ export function masterPrompter(
       if (request.kind === 'passphrase') {
         const path = /passphrase for key '(.*)'/i.exec(text)?.[1] ?? '';
         const known = options.memory.get(path);
-        if (known !== undefined && count === 1) {
+        if (known !== undefined && !answeredFromMemory.has(path)) {
+          answeredFromMemory.add(path);
           tried.set(path, known);
           return [known];
         }
-        if (known !== undefined) {
-          // It no longer works (the key was re-encrypted).
-          options.memory.forget(path);
-        }
-        const attempt = known !== undefined ? count - 1 : count;
+        // Asked again: the remembered one no longer works (re-encrypted key).
+        options.memory.forget(path);
+        const attempt = (userAsks.get(path) ?? 0) + 1;
+        userAsks.set(path, attempt);
         const answers = await prompter.ask(
           {
             kind: 'passphrase',
@@ -70,7 +72,7 @@ export function masterPrompter(
             instructions:
               attempt > 1
                 ? `Wrong passphrase; attempt ${attempt} of ${MAX_ATTEMPTS}.`
-                : `The key is encrypted. Its passphrase is used to connect to ${options.label} and is not stored.`,
+                : `The key is encrypted. Its passphrase is used to connect to ${options.label}; it is kept in memory for reconnects while JupyterLab runs and never written anywhere.`,
             fields: [{ label: 'Passphrase', echo: false }]
           },
           signal
