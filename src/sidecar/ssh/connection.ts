@@ -203,14 +203,22 @@ export class SshConnection implements ITransport {
         port,
         localPort: fixed ? localPort : await freeLocalPort()
       };
+      const master = this._link?.master;
+      if (!master) {
+        throw new TransportError(
+          'connection-lost',
+          `The connection to ${this._label} was lost before the forward was made.`
+        );
+      }
       try {
-        await this._link!.master!.forward(spec);
+        await master.forward(spec);
       } catch (err) {
         // Someone took the free port in between: pick another.
         if (
           !fixed &&
           tries < 5 &&
-          (err as TransportError).code === 'forward-failed'
+          (err as TransportError).code === 'forward-failed' &&
+          this._link?.master === master
         ) {
           continue;
         }

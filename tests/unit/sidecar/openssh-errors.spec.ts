@@ -194,6 +194,18 @@ describe('masterFailure', () => {
     expect(err.code).toBe('ssh-config');
   });
 
+  it('says when ssh itself cannot be run', () => {
+    const err = masterFailure(
+      'jlhpc-ssh: 2: ssh: not found\n',
+      [
+        host({ proxyCommand: ['nc', 'gw', '22'], proxyCommandText: 'nc gw 22' })
+      ],
+      LABEL
+    );
+    expect(err.code).toBe('ssh-config');
+    expect(err.message).toMatch(/built-in SSH client/);
+  });
+
   it('reports a connect timeout', () => {
     const err = masterFailure(
       'ssh: connect to host 10.255.255.1 port 22: Connection timed out\n',

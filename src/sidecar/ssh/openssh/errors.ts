@@ -39,6 +39,13 @@ export function masterFailure(
   const jumps = route.length > 1;
   const rules: IRule[] = [
     {
+      // The watchdog (master.ts) runs as `jlhpc-ssh`: its shell says so.
+      test: /^jlhpc-ssh: (?:line )?(?:\d+: )?(?:exec: )?(\S+): (?:command not found|not found|No such file or directory|Permission denied)/m,
+      code: 'ssh-config',
+      message: m =>
+        `OpenSSH's ${m[1]} could not be run on this computer. Install OpenSSH's client, or choose the built-in SSH client in the cluster's settings.`
+    },
+    {
       test: /REVOKED HOST KEY|revoked key/i,
       code: 'host-key-revoked',
       message: () =>
