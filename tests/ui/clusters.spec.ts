@@ -150,9 +150,12 @@ test('a cluster added from the hpc-demo alias connects and reports SLURM 22.05',
     'mamba',
     'micromamba',
     'Remote host',
-    'Shell'
+    'Shell',
+    'SSH client'
   ]);
   await expect(facts.nth(6)).toHaveText(/\/bash$/);
+  // "Automatic" is OpenSSH wherever ssh can multiplex.
+  await expect(facts.nth(7)).toHaveText('OpenSSH (ControlMaster)');
   await expect(state).toHaveText('Connected');
   await panel.screenshot({ path: `${SCREENSHOT_DIR}/cluster-tested.png` });
   await expect(
