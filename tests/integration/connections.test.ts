@@ -513,7 +513,7 @@ describe('the OpenSSH client', () => {
       );
     expect(masters).toHaveLength(1);
     const cmdline = readFileSync(`/proc/${masters[0]}/cmdline`, 'utf8');
-    const controlPath = /ControlPath=([^\0]+)/.exec(cmdline)![1];
+    const controlPath = /ControlPath="?([^"\0]+)/.exec(cmdline)![1];
     expect(statSync(dirname(controlPath)).mode & 0o777).toBe(0o700);
     expect(statSync(controlPath).isSocket()).toBe(true);
 

@@ -507,21 +507,31 @@ function expandHome(path: string, home: string): string {
   return path.startsWith('~/') ? join(home, path.slice(2)) : path;
 }
 
-let opensshMultiplexes: boolean | null = null;
+let opensshUsable: boolean | null = null;
 
 /**
  * The SSH client a cluster's connection uses. 'auto' is OpenSSH when this
- * computer's `ssh` runs and can multiplex: not on Windows, whose OpenSSH
- * has no ControlMaster.
+ * computer's `ssh` is OpenSSH 8.4 or later (SSH_ASKPASS_REQUIRE, which
+ * routes every question to JupyterLab) and can multiplex: not on Windows,
+ * whose OpenSSH has no ControlMaster. Else the built-in client.
  */
 export function sshClientFor(config: IClusterConfig): SshClientKind {
   if (config.sshClient === 'openssh' || config.sshClient === 'builtin') {
     return config.sshClient;
   }
-  if (opensshMultiplexes === null) {
-    opensshMultiplexes =
-      process.platform !== 'win32' &&
-      spawnSync('ssh', ['-V'], { stdio: 'ignore', timeout: 5000 }).status === 0;
+  if (opensshUsable === null) {
+    const run =
+      process.platform === 'win32'
+        ? null
+        : spawnSync('ssh', ['-V'], { encoding: 'utf8', timeout: 5000 });
+    opensshUsable =
+      run !== null && run.status === 0 && opensshCanAskpass(run.stderr);
   }
-  return opensshMultiplexes ? 'openssh' : 'builtin';
+  return opensshUsable ? 'openssh' : 'builtin';
+}
+
+/** Whether `ssh -V` names OpenSSH 8.4 or later. */
+export function opensshCanAskpass(version: string): boolean {
+  const m = /OpenSSH_(\d+)\.(\d+)/.exec(version);
+  return !!m && (Number(m[1]) > 8 || (Number(m[1]) === 8 && Number(m[2]) >= 4));
 }

@@ -120,6 +120,9 @@ export class OpenSshMaster implements IExecClient {
       ['-c', WATCHDOG_SCRIPT, 'jlhpc-ssh', options.ssh, ...args],
       {
         stdio: ['pipe', 'ignore', 'pipe'],
+        // A session of its own: no controlling terminal for ssh to ask on
+        // instead of askpass.
+        detached: true,
         env: {
           ...options.env,
           ...askpassEnv,
@@ -223,8 +226,13 @@ export class OpenSshMaster implements IExecClient {
       this._child.stdin?.end();
       // Should the watchdog not be there to do it:
       setTimeout(() => {
-        if (!this._exited) {
-          this._child.kill('SIGKILL');
+        if (!this._exited && this._child.pid) {
+          try {
+            // The watchdog leads a process group of its own (detached).
+            process.kill(-this._child.pid, 'SIGKILL');
+          } catch {
+            // Gone meanwhile.
+          }
         }
       }, 3000).unref();
     }
