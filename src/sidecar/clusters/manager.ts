@@ -399,6 +399,8 @@ export class ClusterManager {
             env: this._env,
             askpass: this._askpass,
             client: sshClientFor(config),
+            onForwardLost: spec =>
+              this._dropForward(config.name, spec.localPort),
             onState: () => {
               this._since.set(config.name, Date.now());
               this._emitState(config.name);
@@ -463,6 +465,19 @@ export class ClusterManager {
       );
     }
     return entry;
+  }
+
+  /** A forward its connection could not keep: no longer listed. */
+  private _dropForward(name: string, localPort: number): void {
+    const entry = this._entries.get(name);
+    for (const [id, f] of entry?.forwards ?? []) {
+      if (f.info.localPort === localPort) {
+        entry!.forwards.delete(id);
+        f.release();
+      }
+    }
+    this._emitForwards();
+    this._emitState(name);
   }
 
   private _forwardInfo(

@@ -29,6 +29,7 @@ let data = '';
 sock.setEncoding('utf8');
 sock.on('connect', () => sock.end(JSON.stringify({
   token: process.env.JLHPC_ASKPASS_TOKEN || '',
+  asker: process.ppid,
   prompt: process.argv[2] || '',
   kind: process.env.SSH_ASKPASS_PROMPT || ''
 })));
@@ -85,7 +86,7 @@ export class AskpassBridge {
   async envFor(prompter: IPrompter): Promise<Record<string, string>> {
     const { dir, socket } = await this._ready();
     const token = randomBytes(16).toString('hex');
-    this._prompters.set(token, prompter);
+    this._prompters.set(token, { prompter, done: new AbortController() });
     return {
       SSH_ASKPASS: join(dir, 'askpass'),
       SSH_ASKPASS_REQUIRE: 'force',
@@ -94,8 +95,12 @@ export class AskpassBridge {
     };
   }
 
-  /** Forget a command's token once it has exited. */
+  /**
+   * Forget a command's token once it has exited; a question of it still
+   * shown is withdrawn.
+   */
   release(env: Record<string, string>): void {
+    this._prompters.get(env.JLHPC_ASKPASS_TOKEN)?.done.abort();
     this._prompters.delete(env.JLHPC_ASKPASS_TOKEN);
   }
 
@@ -142,18 +147,23 @@ export class AskpassBridge {
       }
     });
     conn.on('end', () => {
-      let request: { token?: unknown; prompt?: unknown; kind?: unknown };
+      let request: {
+        token?: unknown;
+        prompt?: unknown;
+        kind?: unknown;
+        asker?: unknown;
+      };
       try {
         request = JSON.parse(data);
       } catch {
         conn.destroy();
         return;
       }
-      const prompter =
+      const asking =
         typeof request.token === 'string'
           ? this._prompters.get(request.token)
           : undefined;
-      if (!prompter || typeof request.prompt !== 'string') {
+      if (!asking || typeof request.prompt !== 'string') {
         conn.destroy();
         return;
       }
@@ -161,15 +171,31 @@ export class AskpassBridge {
         request.prompt,
         typeof request.kind === 'string' ? request.kind : ''
       );
-      prompter.ask(question).then(
-        answers => conn.end(JSON.stringify({ answer: answers[0] ?? '' })),
-        () => conn.end(JSON.stringify({ answer: null }))
-      );
+      // Withdrawn when the command exits, or when its askpass gives up.
+      const withdrawn = new AbortController();
+      const withdraw = () => withdrawn.abort();
+      asking.done.signal.addEventListener('abort', withdraw, { once: true });
+      conn.once('close', withdraw);
+      const asker =
+        typeof request.asker === 'number' ? String(request.asker) : undefined;
+      asking.prompter
+        .ask(question, withdrawn.signal, asker)
+        .finally(() => {
+          asking.done.signal.removeEventListener('abort', withdraw);
+          conn.off('close', withdraw);
+        })
+        .then(
+          answers => conn.end(JSON.stringify({ answer: answers[0] ?? '' })),
+          () => conn.end(JSON.stringify({ answer: null }))
+        );
     });
   }
 
   private _dir: string | null = null;
   private _server: Server | null = null;
   private _starting: Promise<{ dir: string; socket: string }> | null = null;
-  private _prompters = new Map<string, IPrompter>();
+  private _prompters = new Map<
+    string,
+    { prompter: IPrompter; done: AbortController }
+  >();
 }

@@ -366,7 +366,8 @@ export class SshCommandRunner {
       return;
     }
     signalChannel(channel, 'KILL');
-    await sweep;
+    // The sweep may itself wait for a session: do not wait on it forever.
+    await settlesWithin(sweep, SWEEP_WAIT_MS);
     if (!(await settlesWithin(closed, 2000))) {
       channel.close();
     }
@@ -459,6 +460,9 @@ export class SshCommandRunner {
 
 /** The variable that tags the processes of a streamed command. */
 export const RUN_TAG_VARIABLE = 'JLHPC_RUN';
+
+/** Longest wait for the tagged sweep when a streamed command stops. */
+const SWEEP_WAIT_MS = 10_000;
 
 /** Milliseconds between SIGTERM and SIGKILL when a streamed command stops. */
 export const STOP_GRACE_MS = 3000;

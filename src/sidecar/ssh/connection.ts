@@ -108,6 +108,8 @@ export interface ISshConnectionOptions {
   client?: SshClientKind;
   /** The ssh program, for the OpenSSH client. */
   ssh?: string;
+  /** A forward the OpenSSH master could not make again after a reconnect. */
+  onForwardLost?: (spec: IForwardSpec, err: Error) => void;
 }
 
 export class SshConnection implements ITransport {
@@ -197,6 +199,13 @@ export class SshConnection implements ITransport {
   ): Promise<INativeForward> {
     await this.connect();
     const fixed = localPort !== 0;
+    if (fixed && [...this._forwards].some(f => f.localPort === localPort)) {
+      // The master would take a second identical request as the same one.
+      throw new TransportError(
+        'forward-failed',
+        `Port ${localPort} on 127.0.0.1 is already in use; choose another or leave it empty.`
+      );
+    }
     for (let tries = 0; ; tries++) {
       const spec: IForwardSpec = {
         host,
@@ -334,8 +343,18 @@ export class SshConnection implements ITransport {
     this._reconnects = 0;
     link.onLost(why => this._lost(link, why));
     // Forwards of the last connection come back on the new one.
-    for (const spec of this._forwards) {
-      await link.master?.forward(spec).catch(() => undefined);
+    for (const spec of [...this._forwards]) {
+      await link.master?.forward(spec).catch((err: Error) => {
+        this._forwards.delete(spec);
+        this._options.onForwardLost?.(spec, err);
+      });
+    }
+    if (this._link !== link) {
+      // Lost again while the forwards were being made.
+      throw new TransportError(
+        'connection-lost',
+        `The connection to ${this._label} was lost again at once.`
+      );
     }
     this._setState('connected', null);
   }

@@ -10,5 +10,14 @@ export type PromptRequest = Omit<IPrompt, 'id' | 'expiresAt' | 'cluster'>;
  * aborts. Answers are used once and never kept.
  */
 export interface IPrompter {
-  ask(request: PromptRequest, signal?: AbortSignal): Promise<string[]>;
+  ask(
+    request: PromptRequest,
+    signal?: AbortSignal,
+    /**
+     * Who asks, when several programs share one prompter (the ssh of each
+     * hop through askpass: its process id). Questions repeated by the same
+     * asker mean the last answer was wrong.
+     */
+    origin?: string
+  ): Promise<string[]>;
 }

@@ -179,6 +179,36 @@ describe('masterPrompter: PassphraseMemory', () => {
     ]);
   });
 
+  it("never answers a server's keyboard-interactive question from memory, however it is worded", async () => {
+    const memory = new PassphraseMemory();
+    memory.set(KEY, 'secret');
+    const fake = new FakePrompter([['typed']]);
+    const lookalike = `(u@login1) Enter passphrase for key '${KEY}':`;
+    await expect(
+      prompter(fake, memory).ask(question(lookalike))
+    ).resolves.toEqual(['typed']);
+    expect(fake.asked).toHaveLength(1);
+    expect(fake.asked[0].request.kind).toBe('keyboard-interactive');
+  });
+
+  it('asks once for a key that a jump host and the login node both use', async () => {
+    const memory = new PassphraseMemory();
+    const fake = new FakePrompter([['secret']]);
+    const first = prompter(fake, memory);
+    await first.ask(question(PASSPHRASE_PROMPT), undefined, 'ssh-of-jump');
+    await expect(
+      first.ask(question(PASSPHRASE_PROMPT), undefined, 'ssh-of-login')
+    ).resolves.toEqual(['secret']);
+    first.succeeded();
+    expect(fake.asked).toHaveLength(1);
+
+    const later = prompter(fake, memory);
+    await later.ask(question(PASSPHRASE_PROMPT), undefined, 'new-jump');
+    await later.ask(question(PASSPHRASE_PROMPT), undefined, 'new-login');
+    expect(fake.asked).toHaveLength(1);
+    expect(memory.get(KEY)).toBe('secret');
+  });
+
   it('remembers nothing when the login did not succeed', async () => {
     const memory = new PassphraseMemory();
     await prompter(new FakePrompter([['secret']]), memory).ask(

@@ -93,8 +93,9 @@ function hostOptions(
     `HostName=${literal(host.hostName)}`,
     '-o',
     `Port=${host.port}`,
-    '-o',
-    `User=${host.user}`,
+    // -l, not `-o User=`: from OpenSSH 10 a User option expands tokens.
+    '-l',
+    host.user,
     '-o',
     `IdentitiesOnly=${host.identitiesOnly ? 'yes' : 'no'}`,
     '-o',

@@ -44,6 +44,7 @@ export const WATCHDOG_SCRIPT = [
   'exec 3<&-',
   'wait "$p"; s=$?',
   'kill "$w" 2>/dev/null',
+  'wait "$w"',
   'exit "$s"'
 ].join('\n');
 
@@ -76,7 +77,8 @@ export class OpenSshMaster implements IExecClient {
     stderr: { text: string }
   ) {
     this._controlPath = join(dir, 'ctl');
-    _child.once('exit', () => {
+    // 'close', not 'exit': ssh's last words may still be in the pipe.
+    _child.once('close', () => {
       this._exited = true;
       rmSync(dir, { recursive: true, force: true });
       const said = lastLines(stderr.text);
@@ -86,13 +88,20 @@ export class OpenSshMaster implements IExecClient {
 
   /** Start the master and wait until it is logged in (its socket listens). */
   static async start(options: IOpenSshMasterOptions): Promise<OpenSshMaster> {
+    if (process.platform === 'win32') {
+      throw new TransportError(
+        'ssh-config',
+        "OpenSSH for Windows cannot multiplex a connection; choose the built-in SSH client in the cluster's settings."
+      );
+    }
     const dir = mkdtempSync(join(tmpdir(), 'jlhpc-ssh-'));
     const controlPath = join(dir, 'ctl');
+    const removeDir = () => rmSync(dir, { recursive: true, force: true });
     let args: string[];
     try {
       args = masterArgs(options.route, controlPath, options);
     } catch (err) {
-      rmSync(dir, { recursive: true, force: true });
+      removeDir();
       throw new TransportError('ssh-config', (err as Error).message);
     }
     // A cancelled question ends the attempt at once: ssh itself would take
@@ -100,9 +109,9 @@ export class OpenSshMaster implements IExecClient {
     let cancelled: TransportError | null = null;
     let child: ChildProcess | null = null;
     const prompter: IPrompter = {
-      ask: async (request, signal) => {
+      ask: async (request, signal, origin) => {
         try {
-          return await options.prompter.ask(request, signal);
+          return await options.prompter.ask(request, signal, origin);
         } catch (err) {
           cancelled ??=
             err instanceof TransportError
@@ -113,8 +122,15 @@ export class OpenSshMaster implements IExecClient {
         }
       }
     };
-    const askpassEnv = await options.askpass.envFor(prompter);
+    let askpassEnv: Record<string, string>;
+    try {
+      askpassEnv = await options.askpass.envFor(prompter);
+    } catch (err) {
+      removeDir();
+      throw err;
+    }
     const stderr = { text: '' };
+    let spawnError: Error | null = null;
     child = spawn(
       '/bin/sh',
       ['-c', WATCHDOG_SCRIPT, 'jlhpc-ssh', options.ssh, ...args],
@@ -132,19 +148,32 @@ export class OpenSshMaster implements IExecClient {
         }
       }
     );
+    // Without a listener a failed spawn (EAGAIN, EMFILE) would be thrown.
+    child.on('error', err => {
+      spawnError = err;
+    });
     child.stdin!.on('error', () => undefined);
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => {
       stderr.text = (stderr.text + chunk).slice(-STDERR_KEEP);
     });
     const master = new OpenSshMaster(options, dir, child, stderr);
+    // Questions still shown are withdrawn as soon as ssh is gone.
     child.once('exit', () => options.askpass.release(askpassEnv));
+    child.once('error', () => options.askpass.release(askpassEnv));
     try {
       await waitForSocket(dir, controlPath, child, options.signal);
     } catch (err) {
       master.close();
       if (cancelled) {
         throw cancelled;
+      }
+      if (spawnError) {
+        removeDir();
+        throw new TransportError(
+          'connection-lost',
+          `Could not start ssh: ${(spawnError as Error).message}`
+        );
       }
       if (err instanceof TransportError) {
         throw err;
@@ -264,7 +293,7 @@ export class OpenSshMaster implements IExecClient {
           reject(
             new TransportError(
               'forward-failed',
-              /forwarding request failed|Port forwarding failed/i.test(said)
+              /Port forwarding failed|Address already in use/i.test(said)
                 ? `Port ${spec.localPort} on 127.0.0.1 is already in use; choose another or leave it empty.`
                 : `${this._options.label} could not ${op === 'forward' ? 'open' : 'close'} the forward to ${spec.host} port ${spec.port}: ${said}`
             )
@@ -279,15 +308,19 @@ export class OpenSshMaster implements IExecClient {
   private _exited = false;
 }
 
+/** How long the master may take to open a session before we give up. */
+const SESSION_OPEN_TIMEOUT_MS = 30_000;
+
 /**
  * One session of the master, run by an `ssh` client of the control socket.
  * With `-v` that client says "master session id" when the master has the
  * session open, or "session request failed" when the server refused it
- * (MaxSessions): only then is the channel handed out, as ssh2 does. Its
- * other words (the version banner) are dropped; the rest of stderr is the
- * remote program's.
+ * (MaxSessions): only then is the channel handed out, as ssh2 does. The
+ * program's own stderr may arrive before that line (the master starts the
+ * command before it answers its client): it is held and passed on after.
+ * The client's other words (its version banner) are dropped.
  */
-class MuxChannel extends EventEmitter implements IExecChannel {
+export class MuxChannel extends EventEmitter implements IExecChannel {
   readonly stderr = new EventEmitter();
 
   constructor(private readonly _child: ChildProcess) {
@@ -301,7 +334,15 @@ class MuxChannel extends EventEmitter implements IExecChannel {
     });
     _child.stderr!.on('data', (chunk: Buffer) => this._stderr(chunk));
     _child.on('exit', (code, signal) => {
+      this._exit = { code, signal: signal ?? undefined };
+      if (this._opened) {
+        this.emit('exit', code, signal ?? undefined);
+      }
+    });
+    // Decided on 'close', when every word the client said has been read.
+    _child.on('close', () => {
       if (!this._settled) {
+        const { code, signal } = this._exit ?? {};
         this._settle(
           new TransportError(
             'connection-lost',
@@ -311,13 +352,20 @@ class MuxChannel extends EventEmitter implements IExecChannel {
         );
         return;
       }
-      this.emit('exit', code, signal ?? undefined);
-    });
-    _child.on('close', () => {
       if (this._opened) {
+        this._flush();
         this.emit('close');
       }
     });
+    this._timer = setTimeout(() => {
+      this._settle(
+        new TransportError(
+          'channel-refused',
+          `The connection's master did not open a session within ${SESSION_OPEN_TIMEOUT_MS / 1000} s.`
+        )
+      );
+      this.close();
+    }, SESSION_OPEN_TIMEOUT_MS);
   }
 
   whenOpen(callback: (err: Error | undefined) => void): void {
@@ -344,40 +392,58 @@ class MuxChannel extends EventEmitter implements IExecChannel {
   }
 
   private _stderr(chunk: Buffer): void {
-    if (this._settled) {
+    if (this._clientDone) {
       this.stderr.emit('data', chunk);
       return;
     }
-    this._pending = Buffer.concat([this._pending, chunk]);
+    // Until the client's "master session id" line has gone by, read whole
+    // lines: the client's own are dropped, the program's held (or, once the
+    // session is known open from its output, passed on).
+    const all = Buffer.concat([this._pending, chunk]);
+    const held: Buffer[] = [];
+    let from = 0;
     for (;;) {
-      const nl = this._pending.indexOf(10);
+      const nl = all.indexOf(10, from);
       if (nl < 0) {
-        return;
+        break;
       }
-      const line = this._pending.subarray(0, nl).toString('utf8');
-      if (/master session id:/.test(line)) {
-        const rest = this._pending.subarray(nl + 1);
-        this._pending = Buffer.alloc(0);
+      const lineBytes = all.subarray(from, nl + 1);
+      const line = lineBytes.toString('utf8').trimEnd();
+      from = nl + 1;
+      if (/^debug1: .*master session id:/.test(line)) {
+        this._clientDone = true;
+        this._pending = Buffer.concat([...held, all.subarray(from)]);
         this._settle();
-        if (rest.length > 0) {
-          this.stderr.emit('data', rest);
-        }
         return;
       }
       const refused = /session request failed: (.*)$/.exec(line);
-      if (refused) {
+      if (refused && !this._settled) {
+        this._pending = Buffer.concat(held);
         this._settle(Object.assign(new Error(refused[1]), { reason: 2 }));
         this.close();
         return;
       }
-      if (/^OpenSSH_|^debug1: /.test(line)) {
-        this._pending = this._pending.subarray(nl + 1);
-        continue;
+      if (!/^OpenSSH_|^debug1: /.test(line)) {
+        held.push(lineBytes);
       }
-      // Not the client's: keep it for the error message, or for the
-      // program's stderr once the session turns out open.
+    }
+    this._pending = Buffer.concat([...held, all.subarray(from)]);
+    if (this._opened) {
+      this._flush(true);
+    }
+  }
+
+  /** Pass on what is held (only its whole lines, while still reading lines). */
+  private _flush(wholeLinesOnly = false): void {
+    const cut = wholeLinesOnly
+      ? this._pending.lastIndexOf(10) + 1
+      : this._pending.length;
+    if (cut <= 0) {
       return;
     }
+    const out = this._pending.subarray(0, cut);
+    this._pending = this._pending.subarray(cut);
+    this.stderr.emit('data', out);
   }
 
   private _settle(err?: Error): void {
@@ -385,17 +451,20 @@ class MuxChannel extends EventEmitter implements IExecChannel {
       return;
     }
     this._settled = true;
+    clearTimeout(this._timer);
     if (!err) {
       this._opened = true;
     }
     const callback = this._callback;
     this._callback = null;
-    // The channel is handed out before its buffered stderr is replayed.
+    // The channel is handed out before what it held is passed on.
     callback?.(err);
-    if (!err && this._pending.length > 0) {
-      const held = this._pending;
-      this._pending = Buffer.alloc(0);
-      this.stderr.emit('data', held);
+    if (err) {
+      return;
+    }
+    this._flush(!this._clientDone);
+    if (this._exit) {
+      this.emit('exit', this._exit.code, this._exit.signal);
     }
   }
 
@@ -403,6 +472,10 @@ class MuxChannel extends EventEmitter implements IExecChannel {
   private _pending = Buffer.alloc(0);
   private _settled = false;
   private _opened = false;
+  /** The client's "master session id" line has been read. */
+  private _clientDone = false;
+  private _exit: { code: number | null; signal?: string } | null = null;
+  private readonly _timer: NodeJS.Timeout;
 }
 
 /** Resolve once the control socket exists (the master has logged in). */
@@ -422,7 +495,8 @@ function waitForSocket(
       watcher?.close();
       clearInterval(poll);
       signal?.removeEventListener('abort', onAbort);
-      child.off('exit', onExit);
+      child.off('close', onExit);
+      child.off('error', onExit);
       if (err) {
         reject(err);
       } else {
@@ -445,8 +519,13 @@ function waitForSocket(
     }
     // fs.watch may miss events on some file systems; poll as well.
     const poll = setInterval(check, 50);
-    child.once('exit', onExit);
+    child.once('close', onExit);
+    child.once('error', onExit);
     signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) {
+      onAbort();
+      return;
+    }
     check();
   });
 }

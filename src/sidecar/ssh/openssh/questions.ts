@@ -10,6 +10,9 @@ import { homedir } from 'os';
 
 import type { IPrompter, PromptRequest } from '../prompter';
 
+/** How ssh itself asks for a key's passphrase (sshconnect2.c). */
+const OWN_PASSPHRASE_PROMPT = /^Enter passphrase for key '(.*)': ?$/;
+
 /** ssh's NumberOfPasswordPrompts, which the master is started with. */
 const MAX_ATTEMPTS = 3;
 
@@ -45,26 +48,40 @@ export function masterPrompter(
   const home = options.home ?? homedir();
   const asked = new Map<string, number>();
   // Passphrases tried in this attempt: kept once the login succeeds.
-  const tried = new Map<string, string>();
+  const tried = new Map<string, { value: string; origin: string }>();
   const answeredFromMemory = new Set<string>();
   const userAsks = new Map<string, number>();
   return {
-    ask: async (request: PromptRequest, signal?: AbortSignal) => {
+    ask: async (request: PromptRequest, signal?: AbortSignal, origin = '') => {
       const text = request.fields[0]?.label ?? request.instructions;
-      const count = (asked.get(text) ?? 0) + 1;
-      asked.set(text, count);
-      if (request.kind === 'passphrase') {
-        const path = /passphrase for key '(.*)'/i.exec(text)?.[1] ?? '';
-        const known = options.memory.get(path);
-        if (known !== undefined && !answeredFromMemory.has(path)) {
-          answeredFromMemory.add(path);
-          tried.set(path, known);
+      // Each hop's ssh counts its own questions: a jump host and the login
+      // node may well ask for the same key.
+      const key = `${origin}\0${text}`;
+      const count = (asked.get(key) ?? 0) + 1;
+      asked.set(key, count);
+      // Only ssh's own question, never a server's keyboard-interactive text
+      // that looks like it (those come as "(user@host) …").
+      const own = OWN_PASSPHRASE_PROMPT.exec(text.trim());
+      if (request.kind === 'passphrase' && own) {
+        const path = own[1];
+        const per = `${origin}\0${path}`;
+        // Remembered from an earlier connection, or typed for another hop
+        // of this one: offered once to each ssh.
+        const typed = tried.get(path);
+        const known =
+          options.memory.get(path) ??
+          (typed && typed.origin !== origin ? typed.value : undefined);
+        if (known !== undefined && !answeredFromMemory.has(per)) {
+          answeredFromMemory.add(per);
+          tried.set(path, { value: known, origin });
           return [known];
         }
-        // Asked again: the remembered one no longer works (re-encrypted key).
-        options.memory.forget(path);
-        const attempt = (userAsks.get(path) ?? 0) + 1;
-        userAsks.set(path, attempt);
+        if (answeredFromMemory.has(per)) {
+          // This ssh asks again: what was offered no longer works.
+          options.memory.forget(path);
+        }
+        const attempt = (userAsks.get(per) ?? 0) + 1;
+        userAsks.set(per, attempt);
         const answers = await prompter.ask(
           {
             kind: 'passphrase',
@@ -77,12 +94,13 @@ export function masterPrompter(
           },
           signal
         );
-        tried.set(path, answers[0] ?? '');
+        tried.set(path, { value: answers[0] ?? '', origin });
         return answers;
       }
       if (
         request.kind === 'password' ||
-        request.kind === 'keyboard-interactive'
+        request.kind === 'keyboard-interactive' ||
+        request.kind === 'passphrase'
       ) {
         const retry =
           count > 1
@@ -93,6 +111,11 @@ export function masterPrompter(
         return prompter.ask(
           {
             ...request,
+            // A server's question that merely mentions a passphrase.
+            kind:
+              request.kind === 'passphrase'
+                ? 'keyboard-interactive'
+                : request.kind,
             title: `${options.label} asks`,
             instructions: [retry, request.instructions]
               .filter(Boolean)
@@ -120,8 +143,8 @@ export function masterPrompter(
       return prompter.ask(request, signal);
     },
     succeeded: () => {
-      for (const [path, passphrase] of tried) {
-        options.memory.set(path, passphrase);
+      for (const [path, { value }] of tried) {
+        options.memory.set(path, value);
       }
       tried.clear();
     }
