@@ -42,9 +42,10 @@ export const WATCHDOG_SCRIPT = [
   '{ read -r _ <&3; kill -TERM "$p" 2>/dev/null; } &',
   'w=$!',
   'exec 3<&-',
-  'wait "$p"; s=$?',
+  // The shell's own "Terminated" reports would read as ssh's last words.
+  'wait "$p" 2>/dev/null; s=$?',
   'kill "$w" 2>/dev/null',
-  'wait "$w"',
+  'wait "$w" 2>/dev/null',
   'exit "$s"'
 ].join('\n');
 
