@@ -349,6 +349,53 @@ export const ACCUMULATING_KEYWORDS: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * Keywords the built-in client does not use but OpenSSH does, about how to
+ * log in and what to offer: passed to an OpenSSH master as they were
+ * written (`IResolvedHost.opensshOptions`), so Kerberos (GSSAPI), user
+ * certificates, security keys, another agent or a site's algorithm lists
+ * work as with `ssh`. Nothing here forwards anything, runs a command or
+ * changes the control socket.
+ */
+export const OPENSSH_PASSTHROUGH_KEYWORDS: ReadonlySet<string> = new Set([
+  'AddKeysToAgent',
+  'AddressFamily',
+  'BindAddress',
+  'BindInterface',
+  'CASignatureAlgorithms',
+  'CertificateFile',
+  'Ciphers',
+  'Compression',
+  'FingerprintHash',
+  'GSSAPIAuthentication',
+  'GSSAPIClientIdentity',
+  'GSSAPIDelegateCredentials',
+  'GSSAPIKexAlgorithms',
+  'GSSAPIKeyExchange',
+  'GSSAPIRenewalForcesRekey',
+  'GSSAPIServerIdentity',
+  'GSSAPITrustDns',
+  'HostbasedAuthentication',
+  'HostKeyAlgorithms',
+  'IdentityAgent',
+  'IPQoS',
+  'KbdInteractiveAuthentication',
+  'KbdInteractiveDevices',
+  'KexAlgorithms',
+  'MACs',
+  'PasswordAuthentication',
+  'PKCS11Provider',
+  'PreferredAuthentications',
+  'PubkeyAcceptedAlgorithms',
+  'PubkeyAuthentication',
+  'RekeyLimit',
+  'SecurityKeyProvider',
+  'SendEnv',
+  'SetEnv',
+  'TCPKeepAlive',
+  'VerifyHostKeyDNS'
+]);
+
+/**
  * OpenSSH's `convtime`: `90`, `90s`, `5m`, `1h30m`, `2d`, `1w` → seconds;
  * null when malformed.
  */

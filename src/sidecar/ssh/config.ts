@@ -80,6 +80,7 @@ import {
 } from './config-jump';
 import {
   ACCUMULATING_KEYWORDS,
+  OPENSSH_PASSTHROUGH_KEYWORDS,
   IConfigLine,
   KEYWORDS,
   parseConfigText,
@@ -215,6 +216,12 @@ export interface IResolvedHost {
   globalKnownHostsFiles: string[];
   /** Lower-cased, as ssh looks it up in known_hosts; or null. */
   hostKeyAlias: string | null;
+  /**
+   * Lines the built-in client does not use but OpenSSH does (GSSAPI,
+   * CertificateFile, algorithm lists…, see OPENSSH_PASSTHROUGH_KEYWORDS),
+   * as `Keyword=value` in the order they took effect, for `ssh -o`.
+   */
+  opensshOptions: string[];
   /**
    * The lines that took effect, in order: `~/.ssh/config:4: HostName x`,
    * and `settings: Port 2222` for settings.
@@ -1011,16 +1018,28 @@ class Resolution {
         obtain(() => (this.globalKnownHosts = value));
         return;
       }
-      default:
-        // Keywords that do not change how we connect: in `source` when they
-        // take effect, so the UI can show every line that applies.
+      default: {
+        // Keywords the built-in client does not use: in `source` when they
+        // take effect, so the UI can show every line that applies; those
+        // OpenSSH uses also in `opensshOptions`, as written.
+        const option = OPENSSH_PASSTHROUGH_KEYWORDS.has(name)
+          ? `${name}=${line.rest}`
+          : null;
         if (ACCUMULATING_KEYWORDS.has(name)) {
           if (context.active) {
             this.addSource(this.sourceLine(location, line));
+            if (option) {
+              this.opensshOptions.push(option);
+            }
           }
         } else {
-          obtain(() => undefined);
+          obtain(() => {
+            if (option) {
+              this.opensshOptions.push(option);
+            }
+          });
         }
+      }
     }
   }
 
@@ -1506,6 +1525,7 @@ class Resolution {
       globalKnownHostsFiles:
         globalKnownHosts[0].toLowerCase() === 'none' ? [] : globalKnownHosts,
       hostKeyAlias,
+      opensshOptions: [...this.opensshOptions],
       source: [...this.source],
       warnings: [...this.warnings]
     };
@@ -1566,6 +1586,7 @@ class Resolution {
   private userKnownHosts?: IValue<string[]>;
   private globalKnownHosts?: string[];
   private readonly obtained = new Set<string>();
+  private readonly opensshOptions: string[] = [];
   private readonly source = new Set<string>();
   private readonly warnings = new Set<string>();
 }

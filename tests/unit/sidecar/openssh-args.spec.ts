@@ -44,6 +44,7 @@ function host(overrides: Partial<IResolvedHost> = {}): IResolvedHost {
     userKnownHostsFiles: ['/home/alice/.ssh/known_hosts'],
     globalKnownHostsFiles: ['/etc/ssh/ssh_known_hosts'],
     hostKeyAlias: null,
+    opensshOptions: [],
     source: [],
     warnings: [],
     ...overrides
@@ -217,6 +218,23 @@ describe('masterArgs', () => {
       masterArgs([host()], '/tmp/my dir/ctl', { ssh: SSH, exists: () => true })
     );
     expect(one(g, 'controlpath')).toBe('/tmp/my dir/ctl');
+  });
+
+  it("passes the lines only OpenSSH uses, the user's Ciphers winning over ours", () => {
+    const g = sshG(
+      args([
+        host({
+          opensshOptions: [
+            'GSSAPIAuthentication=yes',
+            'Ciphers=aes256-ctr',
+            'SendEnv=LANG LC_*'
+          ]
+        })
+      ])
+    );
+    expect(one(g, 'gssapiauthentication')).toBe('yes');
+    expect(one(g, 'ciphers')).toBe('aes256-ctr');
+    expect(g.get('sendenv')).toEqual(['LANG', 'LC_*']);
   });
 
   it('gives identityfile none when no key file exists', () => {

@@ -27,6 +27,7 @@ function host(overrides: Partial<IResolvedHost> = {}): IResolvedHost {
     userKnownHostsFiles: [],
     globalKnownHostsFiles: [],
     hostKeyAlias: null,
+    opensshOptions: [],
     source: [],
     warnings: [],
     ...overrides

@@ -600,6 +600,7 @@ describe('resolveHost: the cluster tutorial', () => {
         '/etc/ssh/ssh_known_hosts2'
       ],
       hostKeyAlias: null,
+      opensshOptions: [],
       source: [
         '~/.ssh/config:3: Host hpc-gw1',
         '~/.ssh/config:4: User alice',
@@ -1073,6 +1074,49 @@ Match !final
     });
     expect(host.port).toBe(7);
     expect(host.warnings[0]).toMatch(/CanonicalizeHostname is not done here/);
+  });
+});
+
+describe('resolveHost: lines only OpenSSH uses', () => {
+  const config = [
+    'Host kerb',
+    '  GSSAPIAuthentication yes',
+    '  GSSAPIDelegateCredentials no',
+    '  CertificateFile ~/.ssh/id_ed25519-cert.pub',
+    '  CertificateFile ~/.ssh/other-cert.pub',
+    '  Ciphers aes256-gcm@openssh.com',
+    '  LocalForward 8888 localhost:8888',
+    '  RemoteCommand top',
+    'Host *',
+    '  GSSAPIAuthentication no',
+    '  SendEnv LANG LC_*',
+    ''
+  ].join('\n');
+
+  it('keeps them as written, first value winning, accumulating ones all', () => {
+    const host = resolve('kerb', { [`${HOME}/.ssh/config`]: config });
+    expect(host.opensshOptions).toEqual([
+      'GSSAPIAuthentication=yes',
+      'GSSAPIDelegateCredentials=no',
+      'CertificateFile=~/.ssh/id_ed25519-cert.pub',
+      'CertificateFile=~/.ssh/other-cert.pub',
+      'Ciphers=aes256-gcm@openssh.com',
+      'SendEnv=LANG LC_*'
+    ]);
+  });
+
+  it('never passes on forwards or remote commands', () => {
+    const host = resolve('kerb', { [`${HOME}/.ssh/config`]: config });
+    expect(host.opensshOptions.join(' ')).not.toMatch(
+      /LocalForward|RemoteCommand/
+    );
+  });
+
+  it('has none for a host without such lines', () => {
+    expect(
+      resolve('plain', { [`${HOME}/.ssh/config`]: 'Host plain\n  Port 2\n' })
+        .opensshOptions
+    ).toEqual([]);
   });
 });
 

@@ -89,6 +89,9 @@ function hostOptions(
   const args = [
     '-F',
     'none',
+    // The user's own lines first: ssh keeps the first value it is given,
+    // so their Ciphers, say, win over our preference below.
+    ...host.opensshOptions.flatMap(option => ['-o', option]),
     '-o',
     `HostName=${literal(host.hostName)}`,
     '-o',
