@@ -100,13 +100,21 @@ export class SshCommandRunner {
   ): Promise<ICommandOutput> {
     this._sessionBusy = true;
     try {
-      const frame = buildSessionFrame(command);
+      const { tagged, tag } = withRunTag(command);
+      const frame = buildSessionFrame(tagged);
       const session = await this._openSession();
       return await new Promise<ICommandOutput>((resolve, reject) => {
         const stop = this._deadline(command, signal, err => {
-          // A frame cannot be interrupted: drop the whole session.
+          // A frame cannot be interrupted: drop the whole session, and stop
+          // what the command started (the shell's end does not).
           this._job = null;
+          this._dropped.add(session);
+          if (this._session === session) {
+            this._session = null;
+            this._parser = null;
+          }
           session.close();
+          this._sweep(tag);
           reject(err);
         });
         this._job = {
@@ -158,6 +166,11 @@ export class SshCommandRunner {
             this._session = null;
             this._parser = null;
           }
+          if (this._dropped.delete(channel)) {
+            // We ended it (a command was given up on): its job is gone and
+            // `_job` may already belong to the next session.
+            return;
+          }
           // A login shell that exits before running anything (an `exit` in
           // the login files, a restricted shell) cannot host a session:
           // use exec channels from now on.
@@ -201,9 +214,10 @@ export class SshCommandRunner {
     signal?: AbortSignal
   ): Promise<ICommandOutput> {
     const nonce = newNonce();
+    const { tagged, tag } = withRunTag(command);
     let text: string;
     try {
-      text = buildRemoteCommand(command, { nonce });
+      text = buildRemoteCommand(tagged, { nonce });
     } catch (err) {
       throw toTransportError(err, this._label);
     }
@@ -217,9 +231,10 @@ export class SshCommandRunner {
         let exitCode: number | null = null;
         const stop = this._deadline(command, signal, err => {
           // Closing the channel leaves a program that writes nothing running
-          // (sshd sends no SIGHUP without a pty); ssh2 cannot send a signal
-          // request here, as the input has ended: streamed commands can.
+          // (sshd sends no SIGHUP without a pty) and no signal request can
+          // be sent once the input has ended: find it by its tag.
           channel.close();
+          this._sweep(tag);
           reject(err);
         });
         channel.on('data', (chunk: Buffer) => parser.pushStdout(chunk));
@@ -373,6 +388,17 @@ export class SshCommandRunner {
     }
   }
 
+  /** Stop what is left of a command by its tag, in the background. */
+  private _sweep(tag: string): void {
+    if (this._closed) {
+      // The connection is going away: sshd ends the sessions with it.
+      return;
+    }
+    void this.run(killTaggedCommand(tag), { maxOutputBytes: 4096 }).catch(
+      () => undefined
+    );
+  }
+
   /** Open an exec channel, waiting in line when the server says it is full. */
   private async _exec(text: string): Promise<IExecChannel> {
     let atLimit = 0;
@@ -450,6 +476,8 @@ export class SshCommandRunner {
 
   private _closed: TransportError | null = null;
   private _session: IExecChannel | null = null;
+  /** Sessions we closed ourselves, until their 'close'. */
+  private readonly _dropped = new WeakSet<IExecChannel>();
   private _sessionOpening: Promise<IExecChannel> | null = null;
   private _parser: FramedOutputParser | null = null;
   private _sessionBusy = false;
@@ -493,6 +521,18 @@ export const KILL_TAGGED_SCRIPT = [
   'kill -s KILL $pids 2>/dev/null',
   'exit 0'
 ].join('\n');
+
+/** The command with a fresh tag in its environment (RUN_TAG_VARIABLE). */
+function withRunTag(command: IRemoteCommand): {
+  tagged: IRemoteCommand;
+  tag: string;
+} {
+  const tag = newNonce();
+  return {
+    tagged: { ...command, env: { ...command.env, [RUN_TAG_VARIABLE]: tag } },
+    tag
+  };
+}
 
 export function killTaggedCommand(tag: string): IRemoteCommand {
   return { argv: ['/bin/sh', '-c', KILL_TAGGED_SCRIPT, 'jlhpc', tag] };
