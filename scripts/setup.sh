@@ -24,6 +24,10 @@ cd "$ROOT"
 packages=(ca-certificates git openssh-client python3 python3-venv)
 if [ "$with_tests" -eq 1 ]; then
   packages+=(chromium fonts-liberation fonts-dejavu-core shellcheck)
+  # The unit tests compare our ssh_config reading with this machine's
+  # `ssh -G`; openssh-server brings the client of the same (current) Debian
+  # release, whose ProxyJump rules the resolver follows.
+  packages+=(openssh-server)
   # Login shells that remote-command.spec.ts runs built commands through.
   packages+=(zsh tcsh fish mksh busybox ksh yash)
 fi

@@ -16,7 +16,7 @@ import { KeyCache } from '../../src/sidecar/ssh/auth';
 import { resolveRoute } from '../../src/sidecar/ssh/config';
 import { SshClientKind, SshConnection } from '../../src/sidecar/ssh/connection';
 import type { IPrompter } from '../../src/sidecar/ssh/prompter';
-import { TransportError } from '../../src/sidecar/transport/errors';
+import { SidecarError } from '../../src/sidecar/errors';
 import { demoCluster } from '../support/demo-cluster';
 
 const demo = demoCluster();
@@ -24,7 +24,7 @@ const CLIENTS: SshClientKind[] = ['openssh', 'builtin'];
 
 const refuse: IPrompter = {
   ask: async () => {
-    throw new TransportError('auth-cancelled', 'no questions in this test');
+    throw new SidecarError('auth-cancelled', 'no questions in this test');
   }
 };
 

@@ -23,7 +23,7 @@ import type {
   ITaskOutputEvent,
   SidecarEvent
 } from '../../src/common/api';
-import { quoteArg } from '../../src/sidecar/ssh/quote';
+import { quoteArg } from '../../src/sidecar/shell/quote';
 import { ISidecar, makeHome, startSidecar } from '../support/sidecar';
 import { demoCluster } from '../support/demo-cluster';
 

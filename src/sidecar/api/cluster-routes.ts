@@ -1,6 +1,6 @@
 /**
  * The cluster part of the API (Routes.clusters and below): parses and checks
- * request bodies, calls the ClusterManager, and turns its TransportErrors
+ * request bodies, calls the ClusterManager, and turns its SidecarErrors
  * into error answers with the same code and sentence.
  */
 import type { IncomingMessage, ServerResponse } from 'http';
@@ -19,7 +19,7 @@ import { readClusters } from '../../common/settings';
 import type { ClusterManager } from '../clusters/manager';
 import type { PromptBroker } from '../clusters/prompts';
 import type { ILogger } from '../log';
-import { TransportError } from '../transport/errors';
+import { SidecarError } from '../errors';
 import { sendError, sendJson } from './respond';
 import { BadRequest, jsonObject } from './validate';
 
@@ -167,7 +167,7 @@ export function sendFailure(
   log: ILogger,
   what: string
 ): void {
-  if (err instanceof TransportError) {
+  if (err instanceof SidecarError) {
     if (err.code !== 'bad-request') {
       log.info(`${what}: ${err.code}: ${err.message}`);
     }
@@ -309,7 +309,7 @@ export function clusterRoutes(
       return {
         DELETE: async (_req, res) => {
           if (!(await clusters.closeForward(id))) {
-            throw new TransportError('not-found', `There is no forward ${id}.`);
+            throw new SidecarError('not-found', `There is no forward ${id}.`);
           }
           sendJson(res, 200, { closed: id });
         }
@@ -324,7 +324,7 @@ export function clusterRoutes(
               parsePromptAnswer(jsonObject(body, { emptyIsObject: true }))
             )
           ) {
-            throw new TransportError(
+            throw new SidecarError(
               'not-found',
               'This question was already answered, cancelled or has expired.'
             );

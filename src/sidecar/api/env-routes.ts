@@ -16,7 +16,7 @@ import { LOCAL_TARGET, Routes } from '../../common/api';
 import type { EnvironmentService } from '../conda/service';
 import { KERNEL_NAME } from '../conda/kernelspec';
 import type { ILogger } from '../log';
-import { TransportError } from '../transport/errors';
+import { SidecarError } from '../errors';
 import { MethodTable, sendFailure } from './cluster-routes';
 import { sendError, sendJson } from './respond';
 import { BadRequest, jsonObject } from './validate';
@@ -100,8 +100,8 @@ export function envRoutes(
     (req: IncomingMessage, res: ServerResponse, body: Buffer) =>
       handler(req, res, body).catch(err => {
         const status =
-          err instanceof TransportError ? STATUS[err.code] : undefined;
-        if (status !== undefined && err instanceof TransportError) {
+          err instanceof SidecarError ? STATUS[err.code] : undefined;
+        if (status !== undefined && err instanceof SidecarError) {
           log.info(`${req.method} ${req.url?.split('?')[0]}: ${err.code}`);
           sendError(res, status, err.code, err.message);
           return;

@@ -19,7 +19,7 @@ import {
   startInstallMiniforge
 } from '../tasks/installs';
 import type { TaskManager } from '../tasks/manager';
-import { TransportError } from '../transport/errors';
+import { SidecarError } from '../errors';
 import { Handler, MethodTable, sendFailure } from './cluster-routes';
 import { sendError, sendJson } from './respond';
 import { BadRequest, jsonObject } from './validate';
@@ -77,7 +77,7 @@ export function parseInstallMiniforge(
   }
   if (body.installerUrl !== undefined && body.installerUrl !== '') {
     if (typeof body.installerUrl !== 'string') {
-      throw new TransportError('installer-url', 'installerUrl must be text.');
+      throw new SidecarError('installer-url', 'installerUrl must be text.');
     }
     request.installerUrl = body.installerUrl;
   }
@@ -91,7 +91,7 @@ function fail(
   log: ILogger,
   what: string
 ): void {
-  if (err instanceof TransportError && STATUS[err.code] !== undefined) {
+  if (err instanceof SidecarError && STATUS[err.code] !== undefined) {
     log.info(`${what}: ${err.code}: ${err.message}`);
     sendError(res, STATUS[err.code]!, err.code, err.message);
     return;

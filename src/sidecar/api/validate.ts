@@ -1,7 +1,7 @@
-import { TransportError } from '../transport/errors';
+import { SidecarError } from '../errors';
 
 /** A request the sidecar refuses as malformed: 400 with code bad-request. */
-export class BadRequest extends TransportError {
+export class BadRequest extends SidecarError {
   constructor(message: string) {
     super('bad-request', message);
   }

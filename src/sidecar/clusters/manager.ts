@@ -44,8 +44,8 @@ import {
   installKeyCommand,
   parseInstallResult
 } from '../ssh/keys';
-import type { ICommandOutput, IRemoteCommand } from '../ssh/remote-command';
-import { TransportError } from '../transport/errors';
+import type { ICommandOutput, IRemoteCommand } from '../shell/remote-command';
+import { SidecarError } from '../errors';
 import { LocalTransport } from '../transport/local';
 import type { ICommandOptions, ITransport } from '../transport/types';
 import { PromptBroker } from './prompts';
@@ -288,7 +288,7 @@ export class ClusterManager {
   ): Promise<IKeySetupResult> {
     const entry = this._entry(name);
     if (!(entry.transport instanceof SshConnection)) {
-      throw new TransportError(
+      throw new SidecarError(
         'key-setup-failed',
         `${name} runs on this computer; it needs no SSH key.`
       );
@@ -442,7 +442,7 @@ export class ClusterManager {
       });
     } catch (err) {
       if (err instanceof SshConfigError) {
-        throw new TransportError('ssh-config', err.message);
+        throw new SidecarError('ssh-config', err.message);
       }
       throw err;
     }
@@ -459,7 +459,7 @@ export class ClusterManager {
   private _entry(name: string): IEntry {
     const entry = this._entries.get(name);
     if (!entry) {
-      throw new TransportError(
+      throw new SidecarError(
         'unknown-cluster',
         `There is no cluster named "${name}". Add it in the HPC settings first.`
       );

@@ -1,7 +1,7 @@
 import { randomBytes } from 'crypto';
 
 import type { IPrompt, SidecarEvent } from '../../common/api';
-import { TransportError } from '../transport/errors';
+import { SidecarError } from '../errors';
 import type { IPrompter, PromptRequest } from '../ssh/prompter';
 
 /**
@@ -55,7 +55,7 @@ export class PromptBroker {
         }
       };
       const cancelled = (why: string) =>
-        new TransportError('auth-cancelled', why);
+        new SidecarError('auth-cancelled', why);
       const timer = setTimeout(() => {
         done();
         reject(
@@ -106,7 +106,7 @@ export class PromptBroker {
     }
     if (answer.cancel) {
       pending.reject(
-        new TransportError(
+        new SidecarError(
           'auth-cancelled',
           `"${pending.prompt.title}" was cancelled.`
         )
@@ -120,7 +120,7 @@ export class PromptBroker {
       answers.length !== expected ||
       answers.some(a => typeof a !== 'string' || a.length > 4096)
     ) {
-      throw new TransportError(
+      throw new SidecarError(
         'bad-request',
         `This prompt wants ${expected} answer(s), each a string of at most 4096 characters.`
       );
@@ -133,7 +133,7 @@ export class PromptBroker {
   cancelAll(): void {
     for (const p of [...this._pending.values()]) {
       p.reject(
-        new TransportError('auth-cancelled', 'The sidecar is stopping.')
+        new SidecarError('auth-cancelled', 'The sidecar is stopping.')
       );
     }
   }

@@ -56,7 +56,7 @@
  * Roots, envs dirs and kernels dirs whose path holds a newline are skipped
  * (they are kept in newline-separated lists); env prefixes may hold any byte.
  */
-import type { IRemoteCommand } from '../ssh/remote-command';
+import type { IRemoteCommand } from '../shell/remote-command';
 
 export const COLLECT_SCRIPT = `
 nl='

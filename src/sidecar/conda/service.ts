@@ -27,7 +27,7 @@ import {
   type IClusterConfig
 } from '../../common/settings';
 import type { ILogger } from '../log';
-import { TransportError } from '../transport/errors';
+import { SidecarError } from '../errors';
 import type { ITransport } from '../transport/types';
 import { buildEnvironmentList, normalizePrefix } from './build';
 import { collectCommand, type ICollectHints } from './collect-script';
@@ -133,8 +133,8 @@ interface IContext {
 
 const MAX_SCAN_OUTPUT = 64 * 1024 * 1024;
 
-function fail(code: ErrorCode, message: string): TransportError {
-  return new TransportError(code, message);
+function fail(code: ErrorCode, message: string): SidecarError {
+  return new SidecarError(code, message);
 }
 
 function where(target: string): string {

@@ -1,7 +1,7 @@
 import { createServer, Server, Socket } from 'net';
 import type { Duplex } from 'stream';
 
-import { TransportError } from '../transport/errors';
+import { SidecarError } from '../errors';
 
 export interface ILocalForwardOptions {
   /** A stream to the remote end, made anew for every local connection. */
@@ -30,7 +30,7 @@ export class LocalForward {
     return new Promise((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
         reject(
-          new TransportError(
+          new SidecarError(
             'forward-failed',
             err.code === 'EADDRINUSE'
               ? `Port ${options.localPort} on 127.0.0.1 is already in use; choose another or leave it empty.`

@@ -23,7 +23,7 @@ import type {
 } from 'ssh2';
 import { utils } from 'ssh2';
 
-import { TransportError } from '../transport/errors';
+import { SidecarError } from '../errors';
 import type { IPrompter } from './prompter';
 
 /** OpenSSH's NumberOfPasswordPrompts default. */
@@ -78,7 +78,7 @@ export interface IAuthReport {
   /** The methods the server offered last. */
   offered: string[];
   /** Set when the user cancelled a prompt: the connection must not go on. */
-  cancelled: TransportError | null;
+  cancelled: SidecarError | null;
   /** Key files that could not be read, with why. */
   unreadable: string[];
 }
@@ -210,9 +210,9 @@ export function createAuthHandler(options: IAuthOptions): {
       return await options.prompter.ask(request, options.signal);
     } catch (err) {
       report.cancelled =
-        err instanceof TransportError
+        err instanceof SidecarError
           ? err
-          : new TransportError(
+          : new SidecarError(
               'auth-cancelled',
               `Connecting to ${label} was cancelled.`
             );

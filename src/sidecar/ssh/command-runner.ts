@@ -9,10 +9,10 @@
  */
 import { constants as osConstants } from 'os';
 
-import { TransportError } from '../transport/errors';
+import { SidecarError } from '../errors';
 import type { IExecChannel, IExecClient } from './exec-client';
 import type { ICommandOptions } from '../transport/types';
-import { ShellQuoteError } from './quote';
+import { ShellQuoteError } from '../shell/quote';
 import {
   buildRemoteCommand,
   buildSessionCommand,
@@ -24,7 +24,7 @@ import {
   newNonce,
   RemoteCommandError,
   TIMEOUT_KILL_AFTER_SECONDS
-} from './remote-command';
+} from '../shell/remote-command';
 import type { SessionLimiter } from './session-limiter';
 
 /** Seconds past a command's own timeout before we stop waiting for it. */
@@ -82,7 +82,7 @@ export class SshCommandRunner {
   }
 
   /** Fail everything in flight and refuse new commands. */
-  close(reason: TransportError): void {
+  close(reason: SidecarError): void {
     if (this._closed) {
       return;
     }
@@ -127,7 +127,7 @@ export class SshCommandRunner {
         session.write(frame.text);
       });
     } catch (err) {
-      throw toTransportError(err, this._label);
+      throw toSidecarError(err, this._label);
     } finally {
       this._job?.cleanup();
       this._job = null;
@@ -187,7 +187,7 @@ export class SshCommandRunner {
             } else {
               job.reject(
                 this._closed ??
-                  new TransportError(
+                  new SidecarError(
                     'command-failed',
                     `The login shell on ${this._label} ended before the command finished.` +
                       strayText(parser)
@@ -219,7 +219,7 @@ export class SshCommandRunner {
     try {
       text = buildRemoteCommand(tagged, { nonce });
     } catch (err) {
-      throw toTransportError(err, this._label);
+      throw toSidecarError(err, this._label);
     }
     const release = await this._limiter.acquire(signal);
     try {
@@ -272,8 +272,8 @@ export class SshCommandRunner {
     options: ICommandOptions
   ): Promise<ICommandOutput> {
     const { signal, onOutput } = options;
-    const stopped = (): TransportError =>
-      new TransportError(
+    const stopped = (): SidecarError =>
+      new SidecarError(
         'command-timeout',
         `${command.argv[0]} on ${this._label} was stopped.`
       );
@@ -295,7 +295,7 @@ export class SshCommandRunner {
         { nonce }
       );
     } catch (err) {
-      throw toTransportError(err, this._label);
+      throw toSidecarError(err, this._label);
     }
     const release = await this._limiter.acquire(signal);
     try {
@@ -305,7 +305,7 @@ export class SshCommandRunner {
       parser.expect({ nonce });
       return await new Promise<ICommandOutput>((resolve, reject) => {
         let exitCode: number | null = null;
-        let stopping: TransportError | null = null;
+        let stopping: SidecarError | null = null;
         let markClosed = (): void => undefined;
         const closed = new Promise<void>(done => (markClosed = done));
         const stop = this._deadline(command, signal, err => {
@@ -322,7 +322,7 @@ export class SshCommandRunner {
           try {
             push();
           } catch (err) {
-            stopping = toTransportError(err, this._label) as TransportError;
+            stopping = toSidecarError(err, this._label) as SidecarError;
             const error = stopping;
             void this._stopExec(channel, tag, closed).then(() => reject(error));
           }
@@ -429,7 +429,7 @@ export class SshCommandRunner {
           await new Promise(resolve => setTimeout(resolve, 5 << atLimit++));
           continue;
         }
-        throw new TransportError(
+        throw new SidecarError(
           'channel-refused',
           `${this._label} refused to run a command: ${(err as Error).message}`,
           { cause: err }
@@ -442,7 +442,7 @@ export class SshCommandRunner {
   private _deadline(
     command: IRemoteCommand,
     signal: AbortSignal | undefined,
-    fail: (err: TransportError) => void
+    fail: (err: SidecarError) => void
   ): () => void {
     let timer: NodeJS.Timeout | null = null;
     if (command.timeoutSeconds !== undefined) {
@@ -450,7 +450,7 @@ export class SshCommandRunner {
       timer = setTimeout(
         () =>
           fail(
-            new TransportError(
+            new SidecarError(
               'command-timeout',
               `${command.argv[0]} on ${this._label} did not finish within ${command.timeoutSeconds} s.`
             )
@@ -460,7 +460,7 @@ export class SshCommandRunner {
     }
     const onAbort = () =>
       fail(
-        new TransportError(
+        new SidecarError(
           'command-timeout',
           `${command.argv[0]} on ${this._label} was stopped.`
         )
@@ -474,7 +474,7 @@ export class SshCommandRunner {
     };
   }
 
-  private _closed: TransportError | null = null;
+  private _closed: SidecarError | null = null;
   private _session: IExecChannel | null = null;
   /** Sessions we closed ourselves, until their 'close'. */
   private readonly _dropped = new WeakSet<IExecChannel>();
@@ -592,17 +592,17 @@ function strayText(parser: FramedOutputParser): string {
   return text ? ` It said: ${text.slice(-500)}` : '';
 }
 
-export function toTransportError(err: unknown, label: string): Error {
-  if (err instanceof TransportError) {
+export function toSidecarError(err: unknown, label: string): Error {
+  if (err instanceof SidecarError) {
     return err;
   }
   if (err instanceof RemoteCommandError && err.code === 'command-too-long') {
-    return new TransportError('command-too-long', err.message);
+    return new SidecarError('command-too-long', err.message);
   }
   if (err instanceof RemoteCommandError || err instanceof ShellQuoteError) {
-    return new TransportError('bad-request', err.message);
+    return new SidecarError('bad-request', err.message);
   }
-  return new TransportError(
+  return new SidecarError(
     'command-failed',
     `Running a command on ${label} failed: ${(err as Error).message}`,
     { cause: err }

@@ -17,7 +17,7 @@ import {
   ConnectConfig
 } from 'ssh2';
 
-import { TransportError } from '../transport/errors';
+import { SidecarError } from '../errors';
 import { authFailureMessage, createAuthHandler, KeyCache } from './auth';
 import type { IResolvedHost } from './config';
 import {
@@ -31,12 +31,10 @@ import {
 import type { AskpassBridge } from './askpass';
 import type { IPrompter } from './prompter';
 import { coalesceWrites } from './coalesce-writes';
-
-/** Default seconds between keepalives when the config sets none. */
-export const DEFAULT_KEEPALIVE_SECONDS = 30;
-
-/** How long the TCP connection and the key exchange may take without a ConnectTimeout. */
-export const DEFAULT_CONNECT_TIMEOUT_SECONDS = 30;
+import {
+  DEFAULT_CONNECT_TIMEOUT_SECONDS,
+  DEFAULT_KEEPALIVE_SECONDS
+} from './defaults';
 
 /** Stderr of a ProxyCommand kept for the error message. */
 const PROXY_STDERR_BYTES = 4096;
@@ -125,7 +123,7 @@ function tcpConnect(
     const timer = setTimeout(() => {
       socket.destroy();
       reject(
-        new TransportError(
+        new SidecarError(
           'connect-timeout',
           `No answer from ${host.hostName} port ${host.port} within ${connectTimeoutMs(host) / 1000} s. ` +
             'Check the host name and your network (VPN?), or raise ConnectTimeout in ~/.ssh/config.'
@@ -135,7 +133,7 @@ function tcpConnect(
     const onAbort = () => {
       socket.destroy();
       clearTimeout(timer);
-      reject(new TransportError('disconnected', 'Connecting was stopped.'));
+      reject(new SidecarError('disconnected', 'Connecting was stopped.'));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => {
@@ -156,18 +154,18 @@ function tcpConnect(
 function socketError(
   host: IResolvedHost,
   err: NodeJS.ErrnoException
-): TransportError {
+): SidecarError {
   const where = `${host.hostName} port ${host.port}`;
   switch (err.code) {
     case 'ECONNREFUSED':
-      return new TransportError(
+      return new SidecarError(
         'unreachable',
         `${where} refused the connection: no SSH server listens there. Check the host name and port.`,
         { cause: err }
       );
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return new TransportError(
+      return new SidecarError(
         'unreachable',
         `Could not resolve the host name ${host.hostName}${host.alias !== host.hostName ? ` (for ${host.alias})` : ''}. ` +
           'Check the spelling, your ~/.ssh/config and your network (VPN?).',
@@ -175,19 +173,19 @@ function socketError(
       );
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
-      return new TransportError(
+      return new SidecarError(
         'unreachable',
         `${where} cannot be reached from this computer (${err.code}). It may only be reachable through a gateway (ProxyJump) or a VPN.`,
         { cause: err }
       );
     case 'ETIMEDOUT':
-      return new TransportError(
+      return new SidecarError(
         'connect-timeout',
         `Connecting to ${where} timed out.`,
         { cause: err }
       );
     default:
-      return new TransportError(
+      return new SidecarError(
         'unreachable',
         `Could not connect to ${where}: ${err.message}`,
         { cause: err }
@@ -222,7 +220,7 @@ async function startProxyCommand(
   // The pipes alone do not tell ssh2 that the command is gone. Its last
   // words on stderr may still be in flight: give them a moment.
   child.on('exit', () => setTimeout(() => sock.destroy(), 50));
-  (sock as Duplex & { proxyFailure?: () => TransportError }).proxyFailure =
+  (sock as Duplex & { proxyFailure?: () => SidecarError }).proxyFailure =
     () => {
       const how =
         child.exitCode !== null
@@ -231,7 +229,7 @@ async function startProxyCommand(
             ? `was killed by ${child.signalCode}`
             : 'closed its output';
       const said = stderr.trim() ? `: ${stderr.trim()}` : '';
-      return new TransportError(
+      return new SidecarError(
         'proxy-command-failed',
         `The ProxyCommand for ${host.alias} (${host.proxyCommandText}) ${how}${said}`
       );
@@ -248,7 +246,7 @@ function forwardThrough(
     via.forwardOut('127.0.0.1', 0, host.hostName, host.port, (err, ch) => {
       if (err) {
         reject(
-          new TransportError(
+          new SidecarError(
             'unreachable',
             `The jump host ${viaHost.alias} could not connect to ${host.hostName} port ${host.port}: ${err.message}. ` +
               'Check the host name as the jump host sees it, and that the jump host allows TCP forwarding.',
@@ -332,7 +330,7 @@ async function handshake(
         options.signal
       );
       if (answer[0] !== 'yes') {
-        throw new TransportError(
+        throw new SidecarError(
           'host-key-rejected',
           `The host key of ${host.alias} (${result.fingerprint}) was not accepted; not connecting.`
         );
@@ -368,7 +366,7 @@ async function handshake(
     const timer = setTimeout(() => {
       if (!authStarted) {
         fail(
-          new TransportError(
+          new SidecarError(
             'connect-timeout',
             `${label} did not complete the SSH handshake within ${connectTimeoutMs(host) / 1000} s.`
           )
@@ -376,7 +374,7 @@ async function handshake(
       }
     }, connectTimeoutMs(host));
     const onAbort = () =>
-      fail(new TransportError('disconnected', 'Connecting was stopped.'));
+      fail(new SidecarError('disconnected', 'Connecting was stopped.'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
 
     client.once('ready', () => {
@@ -393,7 +391,7 @@ async function handshake(
         fail(auth.report.cancelled);
       } else if (err.level === 'client-authentication') {
         fail(
-          new TransportError(
+          new SidecarError(
             'auth-failed',
             authFailureMessage(label, auth.report)
           )
@@ -402,18 +400,18 @@ async function handshake(
         // The server hung up during login ("Too many authentication
         // failures" after MaxAuthTries).
         fail(
-          new TransportError(
+          new SidecarError(
             'auth-failed',
             `${authFailureMessage(label, auth.report)} (The server said: ${err.message})`
           )
         );
       } else {
-        const proxy = (sock as { proxyFailure?: () => TransportError })
+        const proxy = (sock as { proxyFailure?: () => SidecarError })
           .proxyFailure;
         fail(
           proxy && !authStarted
             ? proxy()
-            : new TransportError(
+            : new SidecarError(
                 'connection-lost',
                 `The connection to ${label} failed: ${err.message}`,
                 { cause: err }
@@ -424,14 +422,14 @@ async function handshake(
     // The stream may be gone before ssh2 listens to it (a ProxyCommand that
     // exits at once): watch it ourselves until the login completes.
     const onSockGone = () => {
-      const proxy = (sock as { proxyFailure?: () => TransportError })
+      const proxy = (sock as { proxyFailure?: () => SidecarError })
         .proxyFailure;
       fail(
         hostKeyFailure ??
           auth.report.cancelled ??
           (proxy
             ? proxy()
-            : new TransportError(
+            : new SidecarError(
                 'connection-lost',
                 `${label} closed the connection during login.`
               ))
@@ -460,7 +458,7 @@ async function handshake(
         verify(key).then(callback, (err: Error) => {
           hostKeyFailure =
             err instanceof HostKeyError
-              ? new TransportError(err.code, err.message)
+              ? new SidecarError(err.code, err.message)
               : err;
           callback(false);
         });

@@ -13,7 +13,7 @@ import { createServer } from 'net';
 import type { Duplex } from 'stream';
 
 import type { ConnectionState, ErrorCode } from '../../common/api';
-import { TransportError } from '../transport/errors';
+import { SidecarError } from '../errors';
 import type { ICommandOptions, ITransport } from '../transport/types';
 import type { AskpassBridge } from './askpass';
 import { KeyCache } from './auth';
@@ -24,7 +24,7 @@ import type { IExecClient } from './exec-client';
 import { IForwardSpec, OpenSshMaster } from './openssh/master';
 import { masterPrompter, PassphraseMemory } from './openssh/questions';
 import type { IPrompter } from './prompter';
-import type { ICommandOutput, IRemoteCommand } from './remote-command';
+import type { ICommandOutput, IRemoteCommand } from '../shell/remote-command';
 import { SessionLimiter } from './session-limiter';
 
 /**
@@ -53,7 +53,7 @@ function builtinLink(open: IOpenConnection, label: () => string): ILink {
         open.client.forwardOut('127.0.0.1', 0, host, port, (err, channel) => {
           if (err) {
             reject(
-              new TransportError(
+              new SidecarError(
                 'forward-failed',
                 `${label()} could not connect to ${host} port ${port}: ${err.message}`,
                 { cause: err }
@@ -153,7 +153,7 @@ export class SshConnection implements ITransport {
   connect(): Promise<void> {
     if (this._closed) {
       return Promise.reject(
-        new TransportError('disconnected', 'This connection was closed.')
+        new SidecarError('disconnected', 'This connection was closed.')
       );
     }
     if (this._link) {
@@ -201,7 +201,7 @@ export class SshConnection implements ITransport {
     const fixed = localPort !== 0;
     if (fixed && [...this._forwards].some(f => f.localPort === localPort)) {
       // The master would take a second identical request as the same one.
-      throw new TransportError(
+      throw new SidecarError(
         'forward-failed',
         `Port ${localPort} on 127.0.0.1 is already in use; choose another or leave it empty.`
       );
@@ -214,7 +214,7 @@ export class SshConnection implements ITransport {
       };
       const master = this._link?.master;
       if (!master) {
-        throw new TransportError(
+        throw new SidecarError(
           'connection-lost',
           `The connection to ${this._label} was lost before the forward was made.`
         );
@@ -226,7 +226,7 @@ export class SshConnection implements ITransport {
         if (
           !fixed &&
           tries < 5 &&
-          (err as TransportError).code === 'forward-failed' &&
+          (err as SidecarError).code === 'forward-failed' &&
           this._link?.master === master
         ) {
           continue;
@@ -252,7 +252,7 @@ export class SshConnection implements ITransport {
     this._wakeUp?.();
     this._stopReconnecting = true;
     this._teardown(
-      new TransportError('disconnected', `Disconnected from ${this._label}.`)
+      new SidecarError('disconnected', `Disconnected from ${this._label}.`)
     );
     this._setState('idle', null);
   }
@@ -276,7 +276,7 @@ export class SshConnection implements ITransport {
     } catch (err) {
       const e =
         err instanceof SshConfigError
-          ? new TransportError('ssh-config', err.message)
+          ? new SidecarError('ssh-config', err.message)
           : err;
       this._fail(e);
       throw e;
@@ -288,7 +288,7 @@ export class SshConnection implements ITransport {
     try {
       if (this._options.client === 'openssh') {
         if (!this._options.askpass) {
-          throw new TransportError(
+          throw new SidecarError(
             'connection-lost',
             'The OpenSSH client needs the askpass bridge for its questions.'
           );
@@ -335,7 +335,7 @@ export class SshConnection implements ITransport {
     prompted?.succeeded();
     if (this._closed) {
       link.close();
-      throw new TransportError('disconnected', 'This connection was closed.');
+      throw new SidecarError('disconnected', 'This connection was closed.');
     }
     this._link = link;
     this._limiter = new SessionLimiter();
@@ -351,7 +351,7 @@ export class SshConnection implements ITransport {
     }
     if (this._link !== link) {
       // Lost again while the forwards were being made.
-      throw new TransportError(
+      throw new SidecarError(
         'connection-lost',
         `The connection to ${this._label} was lost again at once.`
       );
@@ -380,7 +380,7 @@ export class SshConnection implements ITransport {
     if (this._link !== link) {
       return;
     }
-    const error = new TransportError(
+    const error = new SidecarError(
       'connection-lost',
       `The connection to ${this._label} was lost${why ? `: ${why.message}` : '.'}`
     );
@@ -396,7 +396,7 @@ export class SshConnection implements ITransport {
     }
   }
 
-  private async _reconnectLoop(error: TransportError): Promise<void> {
+  private async _reconnectLoop(error: SidecarError): Promise<void> {
     const { initial, max } = this._options.backoffMs ?? {
       initial: 1000,
       max: 60_000
@@ -443,7 +443,7 @@ export class SshConnection implements ITransport {
         }));
         return;
       } catch (err) {
-        const e = err as TransportError;
+        const e = err as SidecarError;
         last = { code: e.code ?? 'connection-lost', message: e.message };
         if (
           e.code === 'auth-cancelled' ||
@@ -460,7 +460,7 @@ export class SshConnection implements ITransport {
     }
   }
 
-  private _teardown(reason: TransportError): void {
+  private _teardown(reason: SidecarError): void {
     const link = this._link;
     this._link = null;
     this._runner?.close(reason);
@@ -471,9 +471,9 @@ export class SshConnection implements ITransport {
 
   private _fail(err: unknown): void {
     const e =
-      err instanceof TransportError
+      err instanceof SidecarError
         ? err
-        : new TransportError(
+        : new SidecarError(
             'connection-lost',
             `Connecting to ${this._label} failed: ${(err as Error).message}`
           );

@@ -23,13 +23,13 @@ import { dirname, isAbsolute, join, normalize } from 'path';
 import { utils } from 'ssh2';
 
 import type { ErrorCode } from '../../common/api';
-import { TransportError } from '../transport/errors';
+import { SidecarError } from '../errors';
 import {
   fingerprintSha256,
   KeyFormatError,
   parsePublicKey
 } from './known-hosts';
-import type { ICommandOutput, IRemoteCommand } from './remote-command';
+import type { ICommandOutput, IRemoteCommand } from '../shell/remote-command';
 
 /** bcrypt_pbkdf rounds for a new key's passphrase: ssh-keygen's default. */
 export const KEY_KDF_ROUNDS = 16;
@@ -90,13 +90,13 @@ const MAX_PUBLIC_KEY_LINE = 16 * 1024;
 const CONTROL = /[\p{Cc}\p{Cs}]/u;
 
 /**
- * `path` with `~` and `~/` expanded, normalized. Throws TransportError
+ * `path` with `~` and `~/` expanded, normalized. Throws SidecarError
  * 'key-setup-failed' unless the result is absolute, and for a newline or
  * NUL anywhere (they would break authorized_keys, ssh_config and logs).
  */
 export function resolveKeyPath(path: string, home: string = homedir()): string {
   if (/[\n\r\0]/.test(path)) {
-    throw new TransportError(
+    throw new SidecarError(
       'key-setup-failed',
       `The key path ${JSON.stringify(path)} contains a line break or NUL byte.`
     );
@@ -108,7 +108,7 @@ export function resolveKeyPath(path: string, home: string = homedir()): string {
         ? join(home, path.slice(2))
         : path;
   if (!isAbsolute(expanded)) {
-    throw new TransportError(
+    throw new SidecarError(
       'key-setup-failed',
       `The key path must be absolute or start with ~/, got ${JSON.stringify(path)}.`
     );
@@ -118,14 +118,14 @@ export function resolveKeyPath(path: string, home: string = homedir()): string {
 
 /**
  * Read one OpenSSH public key line (`ssh-ed25519 AAAA… comment`).
- * Throws TransportError(`code`) when it is anything else.
+ * Throws SidecarError(`code`) when it is anything else.
  */
 export function parsePublicKeyLine(
   text: string,
   code: ErrorCode = 'key-setup-failed'
 ): IPublicKeyLine {
-  const invalid = (why: string): TransportError =>
-    new TransportError(code, `Not an OpenSSH public key: ${why}.`);
+  const invalid = (why: string): SidecarError =>
+    new SidecarError(code, `Not an OpenSSH public key: ${why}.`);
   if (text.length > MAX_PUBLIC_KEY_LINE) {
     throw invalid(`the line is longer than ${MAX_PUBLIC_KEY_LINE} characters`);
   }
@@ -171,7 +171,7 @@ export function parsePublicKeyLine(
  *
  * An existing key is used as it is: its `.pub` file gives the public key
  * (as for ssh-copy-id); when that is missing, the private key does, which
- * then needs the passphrase if it is encrypted. Throws TransportError
+ * then needs the passphrase if it is encrypted. Throws SidecarError
  * 'key-unreadable' when an existing key cannot be used, 'key-setup-failed'
  * when a new one cannot be made.
  */
@@ -180,7 +180,7 @@ export async function ensureKeyPair(
 ): Promise<IKeyPair> {
   const keyPath = resolveKeyPath(options.path, options.home);
   if (CONTROL.test(options.comment)) {
-    throw new TransportError(
+    throw new SidecarError(
       'key-setup-failed',
       'The key comment must be one line without control characters.'
     );
@@ -204,7 +204,7 @@ async function readKey(path: string): Promise<Buffer | null> {
   try {
     const info = await stat(path);
     if (!info.isFile()) {
-      throw new TransportError(
+      throw new SidecarError(
         'key-unreadable',
         `${path} is not a key file (it is a directory or a device).`
       );
@@ -215,10 +215,10 @@ async function readKey(path: string): Promise<Buffer | null> {
     if (code === 'ENOENT' || code === 'ENOTDIR') {
       return null;
     }
-    if (err instanceof TransportError) {
+    if (err instanceof SidecarError) {
       throw err;
     }
-    throw new TransportError(
+    throw new SidecarError(
       'key-unreadable',
       `Could not read the key ${path}: ${(err as Error).message}`,
       { cause: err }
@@ -234,8 +234,8 @@ async function reuseKeyPair(
   const pubPath = `${keyPath}.pub`;
   const pubText = await readKey(pubPath);
   const parsed = utils.parseKey(privateKey, passphrase);
-  const unreadable = (why: string, cause?: unknown): TransportError =>
-    new TransportError('key-unreadable', `${keyPath}: ${why}`, { cause });
+  const unreadable = (why: string, cause?: unknown): SidecarError =>
+    new SidecarError('key-unreadable', `${keyPath}: ${why}`, { cause });
 
   if (parsed instanceof Error) {
     const encrypted = /no passphrase given/.test(parsed.message);
@@ -287,7 +287,7 @@ function readPublicKeyFile(pubPath: string, text: Buffer): IPublicKeyLine {
   try {
     return parsePublicKeyLine(line, 'key-unreadable');
   } catch (err) {
-    throw new TransportError(
+    throw new SidecarError(
       'key-unreadable',
       `${pubPath}: ${(err as Error).message}`,
       { cause: err }
@@ -300,8 +300,8 @@ async function createKeyPair(
   comment: string,
   passphrase: string | undefined
 ): Promise<IKeyPair> {
-  const failed = (what: string, err: unknown): TransportError =>
-    new TransportError(
+  const failed = (what: string, err: unknown): SidecarError =>
+    new SidecarError(
       'key-setup-failed',
       `Could not ${what}: ${(err as Error).message}`,
       { cause: err }
@@ -444,7 +444,7 @@ export function installKeyCommand(publicKeyLine: string): IRemoteCommand {
 }
 
 /**
- * What the install command did. Throws TransportError 'key-setup-failed'
+ * What the install command did. Throws SidecarError 'key-setup-failed'
  * with what it said on stderr when it did not succeed.
  */
 export function parseInstallResult(
@@ -460,7 +460,7 @@ export function parseInstallResult(
     output.exitCode === null
       ? 'it did not finish'
       : `exit status ${output.exitCode}`;
-  throw new TransportError(
+  throw new SidecarError(
     'key-setup-failed',
     `Could not add the public key to ~/.ssh/authorized_keys (${status})${said ? `: ${said}` : '.'}`
   );

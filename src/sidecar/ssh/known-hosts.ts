@@ -37,7 +37,7 @@ import { constants, promises as fs } from 'fs';
 import { homedir } from 'os';
 import { dirname, join } from 'path';
 
-import { quoteArg } from './quote';
+import { quoteArg } from '../shell/quote';
 
 export const DEFAULT_SSH_PORT = 22;
 

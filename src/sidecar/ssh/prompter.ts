@@ -5,7 +5,7 @@ export type PromptRequest = Omit<IPrompt, 'id' | 'expiresAt' | 'cluster'>;
 
 /**
  * How a connection asks the user something (a host key, a passphrase, a 2FA
- * code). Resolves with one answer per field; rejects with a TransportError
+ * code). Resolves with one answer per field; rejects with a SidecarError
  * 'auth-cancelled' when the user cancels, the prompt expires or `signal`
  * aborts. Answers are used once and never kept.
  */

@@ -20,7 +20,7 @@ import type {
   IInstallMiniforgeRequest,
   ITask
 } from '../../common/api';
-import { TransportError } from '../transport/errors';
+import { SidecarError } from '../errors';
 import type { ITransport } from '../transport/types';
 import { displayCommand, type TaskManager } from './manager';
 import {
@@ -78,7 +78,7 @@ export async function startInstallIpykernel(
   );
   const probe = parseIpykernelProbe(out.stdout.toString('utf8'));
   if (out.exitCode !== 0 || probe.state !== 'env') {
-    throw new TransportError(
+    throw new SidecarError(
       'env-not-found',
       probe.state === 'not-env' && out.exitCode === 0
         ? `${prefix} on ${where} is not an environment: it has neither conda-meta/ nor bin/python.`
@@ -137,7 +137,7 @@ export async function startInstallMiniforge(
   );
   const probe = parseMiniforgeProbe(out.stdout.toString('utf8'));
   if (out.exitCode !== 0 || !probe.prefix.startsWith('/')) {
-    throw new TransportError(
+    throw new SidecarError(
       'command-failed',
       `Could not check ${asked} on ${where}${lastWords(out.stderr)}`
     );
@@ -149,13 +149,13 @@ export async function startInstallMiniforge(
     t => t.title === miniforgeTitle(prefix, where)
   );
   if (busy) {
-    throw new TransportError(
+    throw new SidecarError(
       'conda-exists',
       `Miniforge is already being installed into ${prefix} on ${where} (task ${busy.id}).`
     );
   }
   if (probe.exists === 'nonempty' || probe.exists === 'file') {
-    throw new TransportError(
+    throw new SidecarError(
       'conda-exists',
       `${prefix} already exists on ${where}${probe.exists === 'file' ? ' (as a file)' : ' and is not empty'}: Miniforge was not installed. If it is a conda installation, its environments are listed already; otherwise choose another prefix.`
     );
@@ -163,13 +163,13 @@ export async function startInstallMiniforge(
   const url = resolveInstallerUrl(template, probe.arch);
   const shownUrl = displayUrl(url);
   if (!probe.curl && !probe.wget) {
-    throw new TransportError(
+    throw new SidecarError(
       'command-failed',
       `${where} has neither curl nor wget to download the installer with.`
     );
   }
   if (!probe.bash) {
-    throw new TransportError(
+    throw new SidecarError(
       'command-failed',
       `${where} has no bash, which the Miniforge installer needs.`
     );
@@ -191,7 +191,7 @@ export async function startInstallMiniforge(
       );
       const dir = made.stdout.toString('utf8').trim();
       if (!TEMP_DIR.test(dir)) {
-        throw new TransportError(
+        throw new SidecarError(
           'task-failed',
           `Could not make a private temporary directory on ${where} (mktemp said ${JSON.stringify(dir.slice(0, 200))}).`
         );

@@ -18,9 +18,9 @@ import { randomBytes } from 'crypto';
 import { StringDecoder } from 'string_decoder';
 
 import type { ErrorCode, ITask, SidecarEvent } from '../../common/api';
-import { quoteArg } from '../ssh/quote';
-import type { ICommandOutput, IRemoteCommand } from '../ssh/remote-command';
-import { TransportError } from '../transport/errors';
+import { quoteArg } from '../shell/quote';
+import type { ICommandOutput, IRemoteCommand } from '../shell/remote-command';
+import { SidecarError } from '../errors';
 import type { ITransport } from '../transport/types';
 
 /** Output kept per task: the last 1 MiB (in characters). */
@@ -59,7 +59,7 @@ export interface ITaskContext {
    * Run a command with its output streamed into the task's output, after a
    * `$ command` line (`display` replaces the quoted argv there, e.g. to leave
    * a URL's query out). Stopped when the task is cancelled. Rejects with a
-   * TransportError: 'task-failed' for a non-zero exit status, whose message
+   * SidecarError: 'task-failed' for a non-zero exit status, whose message
    * names the step and quotes the last line of error output.
    */
   run(
@@ -77,7 +77,7 @@ export interface ITaskSpec {
   prefix: string | null;
   /** The first step's name. */
   step: string;
-  /** The work. Resolve to succeed; reject to fail (TransportError codes kept). */
+  /** The work. Resolve to succeed; reject to fail (SidecarError codes kept). */
   run(context: ITaskContext): Promise<void>;
 }
 
@@ -105,7 +105,7 @@ export class TaskManager {
   /** Start a task now; returns it as it is at its start. */
   start(spec: ITaskSpec): ITask {
     if (this._closed) {
-      throw new TransportError(
+      throw new SidecarError(
         'disconnected',
         'The sidecar is shutting down; try again when it is back.'
       );
@@ -260,7 +260,7 @@ export class TaskManager {
   ): Promise<ICommandOutput> {
     const { signal } = entry.controller;
     if (signal.aborted) {
-      throw new TransportError('task-cancelled', 'Cancelled.');
+      throw new SidecarError('task-cancelled', 'Cancelled.');
     }
     if (!options.quiet) {
       this._write(
@@ -297,7 +297,7 @@ export class TaskManager {
         out.exitCode === null
           ? 'ended without an exit status'
           : `exited with status ${out.exitCode}`;
-      throw new TransportError(
+      throw new SidecarError(
         'task-failed',
         `${entry.task.step} failed: ${command.argv[0]} ${status}${said ? `: ${said}` : '.'}`
       );
@@ -371,7 +371,7 @@ export class TaskManager {
   private _entry(id: string): IEntry {
     const entry = this._entries.get(id);
     if (!entry) {
-      throw new TransportError(
+      throw new SidecarError(
         'task-not-found',
         `There is no task ${id}: it never existed, or it ended long enough ago to be forgotten.`
       );
@@ -394,7 +394,7 @@ export function displayCommand(argv: readonly string[]): string {
 
 /** The code and sentence a failed task reports. */
 export function taskError(err: unknown): { code: ErrorCode; message: string } {
-  if (err instanceof TransportError) {
+  if (err instanceof SidecarError) {
     return { code: err.code, message: err.message };
   }
   return {

@@ -4,7 +4,7 @@
  * as a positional argument (quoted by quote.ts on the way), so no caller
  * text is ever part of shell syntax.
  */
-import { TransportError } from '../transport/errors';
+import { SidecarError } from '../errors';
 
 /** The tutorial's location for Miniforge. */
 export const DEFAULT_MINIFORGE_PREFIX = '~/.local/miniforge';
@@ -207,7 +207,7 @@ if [ "$2" = empty ]; then mkdir -p -- "$1"; fi`;
 /**
  * Checks a prefix the user gave for Miniforge: `~`, `~/…` or an absolute
  * path, without whitespace (conda's installers refuse it) or control
- * characters. Throws a TransportError 'bad-request'.
+ * characters. Throws a SidecarError 'bad-request'.
  */
 export function checkMiniforgePrefix(prefix: string): string {
   if (
@@ -218,14 +218,14 @@ export function checkMiniforgePrefix(prefix: string): string {
     !(prefix === '~' || prefix.startsWith('~/') || prefix.startsWith('/')) ||
     prefix.split('/').some(part => part === '..')
   ) {
-    throw new TransportError(
+    throw new SidecarError(
       'bad-request',
       'The Miniforge prefix must be an absolute path or start with ~/, without spaces or "..": conda cannot be installed into a path with spaces.'
     );
   }
   const trimmed = prefix.replace(/\/+$/, '');
   if (trimmed === '' || trimmed === '~') {
-    throw new TransportError(
+    throw new SidecarError(
       'bad-request',
       'Miniforge cannot be installed into / or the home directory itself; use a directory such as ~/.local/miniforge.'
     );
@@ -235,12 +235,12 @@ export function checkMiniforgePrefix(prefix: string): string {
 
 /**
  * The installer URL for a machine: `{arch}` replaced by `uname -m`. Only
- * http and https, one line without whitespace. Throws a TransportError
+ * http and https, one line without whitespace. Throws a SidecarError
  * 'installer-url' that says what is wrong.
  */
 export function resolveInstallerUrl(template: string, arch: string): string {
   const bad = (why: string) =>
-    new TransportError(
+    new SidecarError(
       'installer-url',
       `The Miniforge installer URL ${why}. Set conda.installerUrl in the HPC settings to an http(s) URL of Miniforge3-Linux-{arch}.sh (or your site's mirror of it).`
     );

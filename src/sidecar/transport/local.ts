@@ -21,7 +21,7 @@ import { constants, userInfo, type UserInfo } from 'os';
 import { basename } from 'path';
 import type { Duplex } from 'stream';
 
-import { ShellQuoteError } from '../ssh/quote';
+import { ShellQuoteError } from '../shell/quote';
 import {
   buildRemoteCommand,
   DEFAULT_MAX_OUTPUT_BYTES,
@@ -30,8 +30,8 @@ import {
   RemoteCommandError,
   type ICommandOutput,
   type IRemoteCommand
-} from '../ssh/remote-command';
-import { TransportError } from './errors';
+} from '../shell/remote-command';
+import { SidecarError } from '../errors';
 import type { ICommandOptions, ITransport } from './types';
 
 /** Milliseconds between SIGTERM and SIGKILL when a command is stopped. */
@@ -68,7 +68,7 @@ export interface ILocalTransportOptions {
 interface IRunning {
   child: ChildProcess;
   /** Reject the caller's promise; the caller stops the process. */
-  fail(error: TransportError): void;
+  fail(error: SidecarError): void;
 }
 
 /** Runs commands and opens connections on this computer. */
@@ -107,7 +107,7 @@ export class LocalTransport implements ITransport {
    * A program killed by a signal gets exitCode 128 + the signal number, as
    * a shell's `$?` reports it (which is what a session shell sees, too).
    *
-   * Rejects with a TransportError: 'command-too-long'; 'bad-request' for
+   * Rejects with a SidecarError: 'command-too-long'; 'bad-request' for
    * arguments no program can receive (a NUL byte) or a bad timeout;
    * 'command-failed' when the shell cannot be started; 'command-timeout'
    * when `options.signal` fires (as the SSH transport does; the message
@@ -158,8 +158,8 @@ export class LocalTransport implements ITransport {
         this._running.delete(running);
         settle();
       };
-      const fail = (error: TransportError): void => finish(() => reject(error));
-      const stop = (error: TransportError): void => {
+      const fail = (error: SidecarError): void => finish(() => reject(error));
+      const stop = (error: SidecarError): void => {
         const gone = this._terminate(child);
         if (options.onOutput) {
           // A streamed command is long-running work (an install): say it
@@ -179,7 +179,7 @@ export class LocalTransport implements ITransport {
           push();
         } catch (err) {
           stop(
-            new TransportError(
+            new SidecarError(
               'command-failed',
               `The command's output could not be read: ${message(err)}`,
               { cause: err }
@@ -210,8 +210,8 @@ export class LocalTransport implements ITransport {
       return Promise.reject(closedError());
     }
     return new Promise<Duplex>((resolve, reject) => {
-      const failed = (reason: string, cause?: unknown): TransportError =>
-        new TransportError(
+      const failed = (reason: string, cause?: unknown): SidecarError =>
+        new SidecarError(
           'forward-failed',
           `Could not connect to ${hostPort(host, port)} from this computer: ${reason}`,
           { cause }
@@ -299,8 +299,8 @@ export class LocalTransport implements ITransport {
     });
   }
 
-  private _startError(err: unknown): TransportError {
-    return new TransportError(
+  private _startError(err: unknown): SidecarError {
+    return new SidecarError(
       'command-failed',
       `Could not start the login shell ${this.shell} in ${this.home}: ${message(err)}`,
       { cause: err }
@@ -323,18 +323,18 @@ function passwdEntry(): UserInfo<string> | null {
   }
 }
 
-/** buildRemoteCommand, its refusals as TransportErrors. */
+/** buildRemoteCommand, its refusals as SidecarErrors. */
 function buildCommandLine(command: IRemoteCommand, nonce: string): string {
   try {
     return buildRemoteCommand(command, { nonce });
   } catch (err) {
     if (err instanceof RemoteCommandError && err.code === 'command-too-long') {
-      throw new TransportError('command-too-long', err.message, { cause: err });
+      throw new SidecarError('command-too-long', err.message, { cause: err });
     }
     if (err instanceof RemoteCommandError || err instanceof ShellQuoteError) {
-      throw new TransportError('bad-request', err.message, { cause: err });
+      throw new SidecarError('bad-request', err.message, { cause: err });
     }
-    throw new TransportError(
+    throw new SidecarError(
       'command-failed',
       `Running a command on this computer failed: ${message(err)}`,
       { cause: err }
@@ -357,8 +357,8 @@ function signalStatus(signal: NodeJS.Signals | null): number | null {
   return number === undefined ? null : 128 + number;
 }
 
-function closedError(): TransportError {
-  return new TransportError(
+function closedError(): SidecarError {
+  return new SidecarError(
     'disconnected',
     'The connection to this computer was closed.'
   );
@@ -368,13 +368,13 @@ function closedError(): TransportError {
 function abortError(
   command: IRemoteCommand,
   signal: AbortSignal
-): TransportError {
+): SidecarError {
   const reason: unknown = signal.reason;
   const timedOut =
     typeof reason === 'object' &&
     reason !== null &&
     (reason as { name?: unknown }).name === 'TimeoutError';
-  return new TransportError(
+  return new SidecarError(
     'command-timeout',
     `${command.argv[0] ?? 'The command'} on this computer ${timedOut ? 'did not finish in time and ' : ''}was stopped.`,
     { cause: reason }

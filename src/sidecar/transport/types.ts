@@ -1,6 +1,6 @@
 import type { Duplex } from 'stream';
 
-import type { ICommandOutput, IRemoteCommand } from '../ssh/remote-command';
+import type { ICommandOutput, IRemoteCommand } from '../shell/remote-command';
 
 /** How a command is run: the command, plus limits. */
 export interface ICommandOptions {
@@ -32,7 +32,7 @@ export interface ITransport {
   /**
    * Run a command in the user's login environment and collect its output.
    * Resolves with the exit status (124 after `timeoutSeconds`); rejects with
-   * a TransportError when the command could not be run at all.
+   * a SidecarError when the command could not be run at all.
    */
   run(
     command: IRemoteCommand,

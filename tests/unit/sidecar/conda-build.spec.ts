@@ -34,7 +34,7 @@ import {
   compareCodePoints,
   condaKernelNames
 } from '../../../src/sidecar/conda/naming';
-import { TransportError } from '../../../src/sidecar/transport/errors';
+import { SidecarError } from '../../../src/sidecar/errors';
 
 const DEMO = readFileSync(
   join(__dirname, 'fixtures', 'conda', 'demo-cluster.bin')
@@ -453,7 +453,7 @@ describe('parseRegisterRequest', () => {
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(TransportError);
-    expect((err as TransportError).code).toBe('bad-request');
+    expect(err).toBeInstanceOf(SidecarError);
+    expect((err as SidecarError).code).toBe('bad-request');
   });
 });

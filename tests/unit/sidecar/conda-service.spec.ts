@@ -23,7 +23,7 @@ import {
 import type {
   ICommandOutput,
   IRemoteCommand
-} from '../../../src/sidecar/ssh/remote-command';
+} from '../../../src/sidecar/shell/remote-command';
 import { LocalTransport } from '../../../src/sidecar/transport/local';
 import type {
   ICommandOptions,

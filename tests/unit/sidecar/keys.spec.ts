@@ -25,8 +25,8 @@ import {
   parsePublicKeyLine,
   resolveKeyPath
 } from '../../../src/sidecar/ssh/keys';
-import type { ICommandOutput } from '../../../src/sidecar/ssh/remote-command';
-import { TransportError } from '../../../src/sidecar/transport/errors';
+import type { ICommandOutput } from '../../../src/sidecar/shell/remote-command';
+import { SidecarError } from '../../../src/sidecar/errors';
 import { LocalTransport } from '../../../src/sidecar/transport/local';
 
 /*
@@ -85,22 +85,22 @@ function mode(path: string): number {
   return statSync(path).mode & 0o777;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<TransportError> {
+async function rejection(promise: Promise<unknown>): Promise<SidecarError> {
   try {
     await promise;
   } catch (err) {
-    expect(err).toBeInstanceOf(TransportError);
-    return err as TransportError;
+    expect(err).toBeInstanceOf(SidecarError);
+    return err as SidecarError;
   }
   throw new Error('expected a rejection');
 }
 
-function thrown(fn: () => unknown): TransportError {
+function thrown(fn: () => unknown): SidecarError {
   try {
     fn();
   } catch (err) {
-    expect(err).toBeInstanceOf(TransportError);
-    return err as TransportError;
+    expect(err).toBeInstanceOf(SidecarError);
+    return err as SidecarError;
   }
   throw new Error('expected an error');
 }

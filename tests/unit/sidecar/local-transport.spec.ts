@@ -11,7 +11,7 @@ import { createServer, Server, Socket } from 'net';
 import { tmpdir } from 'os';
 import { join } from 'path';
 
-import { TransportError } from '../../../src/sidecar/transport/errors';
+import { SidecarError } from '../../../src/sidecar/errors';
 import { LocalTransport } from '../../../src/sidecar/transport/local';
 
 /*
@@ -59,12 +59,12 @@ function transport(
   });
 }
 
-async function rejection(promise: Promise<unknown>): Promise<TransportError> {
+async function rejection(promise: Promise<unknown>): Promise<SidecarError> {
   try {
     await promise;
   } catch (err) {
-    expect(err).toBeInstanceOf(TransportError);
-    return err as TransportError;
+    expect(err).toBeInstanceOf(SidecarError);
+    return err as SidecarError;
   }
   throw new Error('expected a rejection');
 }

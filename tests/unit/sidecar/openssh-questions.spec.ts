@@ -7,7 +7,7 @@ import type {
   IPrompter,
   PromptRequest
 } from '../../../src/sidecar/ssh/prompter';
-import { TransportError } from '../../../src/sidecar/transport/errors';
+import { SidecarError } from '../../../src/sidecar/errors';
 
 const HOME = '/home/u';
 const KEY = '/home/u/.ssh/id_ed25519';
@@ -368,7 +368,7 @@ describe('masterPrompter: the prompter below', () => {
     ['a password', "alice@login.example.org's password: "],
     ['a host key', HOST_KEY_PROMPT]
   ])('passes on a cancelled question for %s', async (_what, prompt) => {
-    const cancelled = new TransportError('auth-cancelled', 'Cancelled.');
+    const cancelled = new SidecarError('auth-cancelled', 'Cancelled.');
     const p = prompter({ ask: () => Promise.reject(cancelled) });
     await expect(p.ask(question(prompt))).rejects.toBe(cancelled);
   });

@@ -1,6 +1,6 @@
 import type { SidecarEvent } from '../../../src/common/api';
 import { PromptBroker } from '../../../src/sidecar/clusters/prompts';
-import { TransportError } from '../../../src/sidecar/transport/errors';
+import { SidecarError } from '../../../src/sidecar/errors';
 
 const request = {
   kind: 'keyboard-interactive' as const,
@@ -35,7 +35,7 @@ describe('PromptBroker', () => {
     const asked = prompts.ask('hpc', request);
     const id = (events[0] as Extract<SidecarEvent, { type: 'prompt' }>).prompt
       .id;
-    expect(() => prompts.answer(id, { answers: [] })).toThrow(TransportError);
+    expect(() => prompts.answer(id, { answers: [] })).toThrow(SidecarError);
     expect(() => prompts.answer(id, { answers: ['x'.repeat(5000)] })).toThrow(
       /at most 4096/
     );

@@ -17,7 +17,7 @@ import {
   quoteCommand,
   quoteEnvAssignment,
   ShellQuoteError
-} from '../../../src/sidecar/ssh/quote';
+} from '../../../src/sidecar/shell/quote';
 
 /** The error `fn` throws, or undefined. */
 function thrown(fn: () => unknown): unknown {

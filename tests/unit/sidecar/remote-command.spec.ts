@@ -26,8 +26,8 @@ import {
   MAX_REMOTE_COMMAND_BYTES,
   newNonce,
   RemoteCommandError
-} from '../../../src/sidecar/ssh/remote-command';
-import { ShellQuoteError } from '../../../src/sidecar/ssh/quote';
+} from '../../../src/sidecar/shell/remote-command';
+import { ShellQuoteError } from '../../../src/sidecar/shell/quote';
 
 const N1 = '0123456789abcdef0123456789abcdef';
 const N2 = 'fedcba9876543210fedcba9876543210';

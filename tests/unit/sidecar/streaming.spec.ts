@@ -18,8 +18,8 @@ import { join } from 'path';
 import {
   buildScript,
   FramedOutputParser
-} from '../../../src/sidecar/ssh/remote-command';
-import { TransportError } from '../../../src/sidecar/transport/errors';
+} from '../../../src/sidecar/shell/remote-command';
+import { SidecarError } from '../../../src/sidecar/errors';
 import { LocalTransport } from '../../../src/sidecar/transport/local';
 
 const N1 = '0123456789abcdef0123456789abcdef';
@@ -152,8 +152,8 @@ describe('LocalTransport with onOutput', () => {
       () => null,
       (err: unknown) => err
     );
-    expect(error).toBeInstanceOf(TransportError);
-    expect((error as TransportError).code).toBe('command-timeout');
+    expect(error).toBeInstanceOf(SidecarError);
+    expect((error as SidecarError).code).toBe('command-timeout');
     expect(Date.now() - aborted).toBeGreaterThanOrEqual(400);
     expect(isAlive(pid)).toBe(false);
   });

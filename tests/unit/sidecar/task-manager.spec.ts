@@ -13,13 +13,13 @@ import type {
   ITaskOutputEvent,
   SidecarEvent
 } from '../../../src/common/api';
-import type { ICommandOutput } from '../../../src/sidecar/ssh/remote-command';
+import type { ICommandOutput } from '../../../src/sidecar/shell/remote-command';
 import {
   displayCommand,
   lastLine,
   TaskManager
 } from '../../../src/sidecar/tasks/manager';
-import { TransportError } from '../../../src/sidecar/transport/errors';
+import { SidecarError } from '../../../src/sidecar/errors';
 import { LocalTransport } from '../../../src/sidecar/transport/local';
 import type { ITransport } from '../../../src/sidecar/transport/types';
 
@@ -184,7 +184,7 @@ describe('TaskManager', () => {
 
   it.each([
     [
-      new TransportError('conda-exists', '/x exists.'),
+      new SidecarError('conda-exists', '/x exists.'),
       'conda-exists',
       '/x exists.'
     ],

@@ -20,7 +20,7 @@ import { ClusterManager } from '../../../src/sidecar/clusters/manager';
 import { PromptBroker } from '../../../src/sidecar/clusters/prompts';
 import { createLogger } from '../../../src/sidecar/log';
 import { TaskManager } from '../../../src/sidecar/tasks/manager';
-import { quoteArg } from '../../../src/sidecar/ssh/quote';
+import { quoteArg } from '../../../src/sidecar/shell/quote';
 import { LocalTransport } from '../../../src/sidecar/transport/local';
 
 let work: string;

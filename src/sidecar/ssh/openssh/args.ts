@@ -12,8 +12,8 @@ import type { IResolvedHost } from '../config';
 import {
   DEFAULT_CONNECT_TIMEOUT_SECONDS,
   DEFAULT_KEEPALIVE_SECONDS
-} from '../connect';
-import { quoteArg, quoteCommand } from '../quote';
+} from '../defaults';
+import { quoteArg, quoteCommand } from '../../shell/quote';
 
 /**
  * OpenSSH's own cipher list with AES-GCM moved first, as the built-in client

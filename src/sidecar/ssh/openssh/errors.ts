@@ -4,9 +4,9 @@
  * client gives (connect.ts, auth.ts, known-hosts.ts).
  */
 import type { ErrorCode } from '../../../common/api';
-import { TransportError } from '../../transport/errors';
+import { SidecarError } from '../../errors';
 import type { IResolvedHost } from '../config';
-import { quoteArg } from '../quote';
+import { quoteArg } from '../../shell/quote';
 
 interface IRule {
   test: RegExp;
@@ -33,7 +33,7 @@ export function masterFailure(
   stderr: string,
   route: readonly IResolvedHost[],
   label: string
-): TransportError {
+): SidecarError {
   const said = lastLines(stderr, 6);
   const last = route[route.length - 1];
   const jumps = route.length > 1;
@@ -141,7 +141,7 @@ export function masterFailure(
   for (const rule of rules) {
     const m = rule.test.exec(stderr);
     if (m) {
-      return new TransportError(rule.code, rule.message(m, said, stderr));
+      return new SidecarError(rule.code, rule.message(m, said, stderr));
     }
   }
   const proxy = route[0].proxyCommandText;
@@ -158,12 +158,12 @@ export function masterFailure(
         )
         .join('\n')
     );
-    return new TransportError(
+    return new SidecarError(
       'proxy-command-failed',
       `The ProxyCommand for ${route[0].alias} (${proxy}) ended before the connection was made${own ? `: ${own}` : '.'}`
     );
   }
-  return new TransportError(
+  return new SidecarError(
     'connection-lost',
     `Connecting to ${label} failed${said ? `: ${said}` : '.'}`
   );

@@ -19,7 +19,7 @@ import { join } from 'path';
 import { Duplex } from 'stream';
 import { EventEmitter } from 'events';
 
-import { TransportError } from '../../transport/errors';
+import { SidecarError } from '../../errors';
 import type { AskpassBridge } from '../askpass';
 import type { IResolvedHost } from '../config';
 import type { IExecChannel, IExecClient } from '../exec-client';
@@ -90,7 +90,7 @@ export class OpenSshMaster implements IExecClient {
   /** Start the master and wait until it is logged in (its socket listens). */
   static async start(options: IOpenSshMasterOptions): Promise<OpenSshMaster> {
     if (process.platform === 'win32') {
-      throw new TransportError(
+      throw new SidecarError(
         'ssh-config',
         "OpenSSH for Windows cannot multiplex a connection; choose the built-in SSH client in the cluster's settings."
       );
@@ -103,11 +103,11 @@ export class OpenSshMaster implements IExecClient {
       args = masterArgs(options.route, controlPath, options);
     } catch (err) {
       removeDir();
-      throw new TransportError('ssh-config', (err as Error).message);
+      throw new SidecarError('ssh-config', (err as Error).message);
     }
     // A cancelled question ends the attempt at once: ssh itself would take
     // the missing answer as an empty one and ask again.
-    let cancelled: TransportError | null = null;
+    let cancelled: SidecarError | null = null;
     let child: ChildProcess | null = null;
     const prompter: IPrompter = {
       ask: async (request, signal, origin) => {
@@ -115,9 +115,9 @@ export class OpenSshMaster implements IExecClient {
           return await options.prompter.ask(request, signal, origin);
         } catch (err) {
           cancelled ??=
-            err instanceof TransportError
+            err instanceof SidecarError
               ? err
-              : new TransportError('auth-cancelled', (err as Error).message);
+              : new SidecarError('auth-cancelled', (err as Error).message);
           child?.stdin?.end();
           throw err;
         }
@@ -171,12 +171,12 @@ export class OpenSshMaster implements IExecClient {
       }
       if (spawnError) {
         removeDir();
-        throw new TransportError(
+        throw new SidecarError(
           'connection-lost',
           `Could not start ssh: ${(spawnError as Error).message}`
         );
       }
-      if (err instanceof TransportError) {
+      if (err instanceof SidecarError) {
         throw err;
       }
       throw masterFailure(stderr.text, options.route, options.label);
@@ -292,7 +292,7 @@ export class OpenSshMaster implements IExecClient {
           }
           const said = lastLines(stderr) || err.message;
           reject(
-            new TransportError(
+            new SidecarError(
               'forward-failed',
               /Port forwarding failed|Address already in use/i.test(said)
                 ? `Port ${spec.localPort} on 127.0.0.1 is already in use; choose another or leave it empty.`
@@ -345,7 +345,7 @@ export class MuxChannel extends EventEmitter implements IExecChannel {
       if (!this._settled) {
         const { code, signal } = this._exit ?? {};
         this._settle(
-          new TransportError(
+          new SidecarError(
             'connection-lost',
             lastLines(this._pending.toString('utf8')) ||
               `ssh exited with ${code ?? signal}`
@@ -360,7 +360,7 @@ export class MuxChannel extends EventEmitter implements IExecChannel {
     });
     this._timer = setTimeout(() => {
       this._settle(
-        new TransportError(
+        new SidecarError(
           'channel-refused',
           `The connection's master did not open a session within ${SESSION_OPEN_TIMEOUT_MS / 1000} s.`
         )
@@ -511,7 +511,7 @@ function waitForSocket(
     };
     const onExit = (): void => finish(new Error('the master exited'));
     const onAbort = (): void =>
-      finish(new TransportError('disconnected', 'Connecting was stopped.'));
+      finish(new SidecarError('disconnected', 'Connecting was stopped.'));
     let watcher: ReturnType<typeof watch> | null = null;
     try {
       watcher = watch(dir, check);
