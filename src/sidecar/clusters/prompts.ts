@@ -132,9 +132,7 @@ export class PromptBroker {
   /** Cancel everything (shutdown). */
   cancelAll(): void {
     for (const p of [...this._pending.values()]) {
-      p.reject(
-        new SidecarError('auth-cancelled', 'The sidecar is stopping.')
-      );
+      p.reject(new SidecarError('auth-cancelled', 'The sidecar is stopping.'));
     }
   }
 
