@@ -19,7 +19,16 @@ readonly SSH_PORT=${DEMO_SSH_PORT:-2222}
 readonly SSH_ALIAS=hpc-demo
 readonly CLUSTER_USER=hpcdemo
 readonly PARTITION=debug
-readonly PACKAGES=(slurm-wlm munge openssh-server python3-venv netcat-openbsd)
+# A second partition with a shorter limit and GPUs (null devices: GRES needs device files).
+readonly GPU_PARTITION=gpu
+readonly GPU_PARTITION_MAX_TIME=01:00:00
+readonly GPU_TYPE=tesla
+readonly GPU_COUNT=2
+# Accounting: the cluster user's two accounts and a QOS with a wall time limit.
+readonly ACCOUNTS=(physics chemistry)
+readonly QOS_SHORT=short
+readonly QOS_SHORT_MAX_WALL=00:30:00
+readonly PACKAGES=(slurm-wlm slurmdbd mariadb-server munge openssh-server python3-venv netcat-openbsd)
 
 readonly CONF_DIR=/etc/jupyterlab-hpc-demo
 readonly SSHD_DIR=$CONF_DIR/ssh
@@ -32,12 +41,17 @@ readonly PIP_CACHE=/var/cache/jupyterlab-hpc-demo/pip
 readonly LOCK_FILE=/run/lock/jupyterlab-hpc-demo.lock
 readonly MUNGE_KEY=/etc/munge/munge.key
 readonly SLURM_CONF=/etc/slurm/slurm.conf
+readonly SLURMDBD_CONF=/etc/slurm/slurmdbd.conf
+readonly GRES_CONF=/etc/slurm/gres.conf
+readonly FAKE_GPU_DIR=$STATE_DIR/dev
+readonly MARIADB_DIR=$STATE_DIR/mariadb
+readonly MARIADB_SOCKET=/run/mysqld/mysqld.sock
 readonly SLURM_LOG_DIR=/var/log/slurm
 readonly SLURM_STATE_DIR=/var/lib/slurm
 readonly VENV_PYTHON=/usr/bin/python3 # Debian's; the default python3 may be one only root can run
 readonly MARK_BEGIN='# >>> jupyterlab-hpc demo >>>'
 readonly MARK_END='# <<< jupyterlab-hpc demo <<<'
-readonly DAEMONS=(munged slurmctld slurmd sshd)
+readonly DAEMONS=(munged mariadbd slurmdbd slurmctld slurmd sshd)
 
 export DEBIAN_FRONTEND=noninteractive
 export LC_ALL=C.UTF-8
@@ -194,7 +208,8 @@ slurm_conf() {
   mem_mb=$(awk '/^MemTotal:/ { m = int($2 / 1024 * 0.8); print (m > 4000 ? 4000 : m) }' /proc/meminfo)
   cat <<EOF
 # Written by tests/cluster/demo-cluster.sh (jupyterlab-hpc demo cluster); rewritten by each start.
-# No systemd or cgroups here: linuxproc process tracking, no task plugin, no accounting.
+# No systemd or cgroups here: linuxproc process tracking, no task plugin. Accounting through
+# slurmdbd (MariaDB), enforcing associations, limits and QOS as real clusters do.
 ClusterName=demo
 SlurmctldHost=$node($SSH_HOST)
 AuthType=auth/munge
@@ -210,8 +225,12 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/linux
+AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=localhost
+AccountingStoragePort=6819
+AccountingStorageEnforce=associations,limits,qos
+GresTypes=gpu
 JobCompType=jobcomp/none
 MpiDefault=none
 ReturnToService=2
@@ -222,9 +241,124 @@ KillWait=5
 # Schedule a submitted batch job at once rather than up to 3 s later (submit to RUNNING measured
 # here: 0.9-3.0 s with the default, 0.1-1.0 s with this).
 SchedulerParameters=batch_sched_delay=0
-NodeName=$node NodeAddr=$SSH_HOST CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+NodeName=$node NodeAddr=$SSH_HOST CPUs=$cpus RealMemory=$mem_mb Gres=gpu:$GPU_TYPE:$GPU_COUNT State=UNKNOWN
 PartitionName=$PARTITION Nodes=$node Default=YES MaxTime=INFINITE State=UP
+PartitionName=$GPU_PARTITION Nodes=$node MaxTime=$GPU_PARTITION_MAX_TIME DefaultTime=00:10:00 State=UP
 EOF
+}
+
+slurmdbd_conf() {
+  cat <<EOF
+# Written by tests/cluster/demo-cluster.sh (jupyterlab-hpc demo cluster); rewritten by each start.
+AuthType=auth/munge
+DbdHost=localhost
+DbdPort=6819
+SlurmUser=root
+LogFile=$SLURM_LOG_DIR/slurmdbd.log
+PidFile=$RUN_DIR/slurmdbd.pid
+StorageType=accounting_storage/mysql
+StorageHost=localhost
+StorageUser=root
+StorageLoc=slurm_acct_db
+EOF
+}
+
+# gres.conf: GRES gpu without File= is dropped by slurmd 22.05, and File= must name character
+# devices; null devices stand in for the GPUs.
+gres_conf() {
+  local node=$1 last=$((GPU_COUNT - 1))
+  cat <<EOF
+# Written by tests/cluster/demo-cluster.sh (jupyterlab-hpc demo cluster); rewritten by each start.
+NodeName=$node Name=gpu Type=$GPU_TYPE File=$FAKE_GPU_DIR/fakegpu[0-$last]
+EOF
+}
+
+make_fake_gpus() {
+  local i dev
+  install -d -m 755 "$FAKE_GPU_DIR"
+  for ((i = 0; i < GPU_COUNT; i++)); do
+    dev=$FAKE_GPU_DIR/fakegpu$i
+    [[ -c $dev ]] || { rm -f "$dev" && mknod -m 666 "$dev" c 1 3; }
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
+# 3a. accounting: MariaDB (root through its unix socket, no password) and slurmdbd
+
+mariadb_works() { mariadb-admin --socket="$MARIADB_SOCKET" ping >/dev/null 2>&1; }
+
+start_mariadb() {
+  install -d -m 755 -o mysql -g mysql /run/mysqld
+  if [[ ! -d $MARIADB_DIR/mysql ]]; then
+    say "initialising MariaDB in $MARIADB_DIR…"
+    install -d -m 700 -o mysql -g mysql "$MARIADB_DIR"
+    mariadb-install-db --user=mysql --datadir="$MARIADB_DIR" --auth-root-authentication-method=socket \
+      >>"$LOG_DIR/mariadb-install.log" 2>&1 || die "mariadb-install-db failed; see $LOG_DIR/mariadb-install.log"
+  fi
+  if ! is_running mariadbd; then
+    say "starting mariadbd…"
+    # No TCP port: slurmdbd's StorageHost=localhost goes through the socket. mariadbd runs as
+    # mysql, so its pid file lives in /run/mysqld, linked from where pid_of looks; it logs to
+    # stderr, which launch keeps in $LOG_DIR/mariadbd.out.
+    # shellcheck disable=SC2016 # the inner sh expands $1 and $@
+    launch mariadbd sh -c 'ln -sfn /run/mysqld/mariadbd.pid "$1" && shift && exec setsid -f "$@"' sh \
+      "$RUN_DIR/mariadbd.pid" /usr/sbin/mariadbd --user=mysql --datadir="$MARIADB_DIR" \
+      --socket="$MARIADB_SOCKET" --skip-networking --pid-file=/run/mysqld/mariadbd.pid ||
+      die "mariadbd did not start; see $LOG_DIR/mariadbd.out"
+  fi
+  local i
+  for ((i = 0; i < 100; i++)); do
+    mariadb_works && return 0
+    sleep 0.1
+  done
+  die "MariaDB does not answer on $MARIADB_SOCKET; see $LOG_DIR/mariadbd.out"
+}
+
+slurmdbd_works() { sacctmgr -n show cluster format=cluster >/dev/null 2>&1; }
+
+start_slurmdbd() {
+  if slurmdbd_conf | write_if_changed "$SLURMDBD_CONF" 600 && is_running slurmdbd; then
+    say "slurmdbd.conf changed: restarting slurmdbd…"
+    halt slurmdbd
+  fi
+  if ! is_running slurmdbd; then
+    say "starting slurmdbd…"
+    launch slurmdbd /usr/sbin/slurmdbd || die "slurmdbd did not start; see $SLURM_LOG_DIR/slurmdbd.log"
+  fi
+  local i
+  for ((i = 0; i < 150; i++)); do
+    slurmdbd_works && break
+    sleep 0.2
+  done
+  slurmdbd_works || die "sacctmgr gets no answer from slurmdbd; see $SLURM_LOG_DIR/slurmdbd.log"
+  # slurmctld registers with the cluster only if it exists in the database first.
+  if [[ -z $(sacctmgr -nP show cluster format=cluster where cluster=demo 2>/dev/null) ]]; then
+    sacctmgr -i add cluster demo >/dev/null || die "sacctmgr add cluster demo failed"
+  fi
+}
+
+# The cluster user's associations: two accounts (the first is the default), the QOS normal and
+# short (a wall time limit that is accepted at submission and keeps the job pending).
+setup_accounting() {
+  local account have want
+  for account in "${ACCOUNTS[@]}"; do
+    [[ -n $(sacctmgr -nP show account format=account where name="$account" 2>/dev/null) ]] ||
+      sacctmgr -i add account "$account" Cluster=demo Description="demo $account" >/dev/null
+  done
+  [[ -n $(sacctmgr -nP show qos format=name where name="$QOS_SHORT" 2>/dev/null) ]] ||
+    sacctmgr -i add qos "$QOS_SHORT" MaxWall="$QOS_SHORT_MAX_WALL" >/dev/null
+  want=$(printf '%s\n' "${ACCOUNTS[@]}" | sort | paste -sd, -)
+  have=$(sacctmgr -nP show assoc where user="$CLUSTER_USER" format=account 2>/dev/null | sort -u | paste -sd, -)
+  if [[ $have != "$want" ]]; then
+    sacctmgr -i add user "$CLUSTER_USER" Account="$want" DefaultAccount="${ACCOUNTS[0]}" >/dev/null || true
+  fi
+  have=$(sacctmgr -nP show assoc where user="$CLUSTER_USER" format=qos 2>/dev/null | sort -u | paste -sd' ' -)
+  if [[ $have != "normal,$QOS_SHORT" ]]; then
+    sacctmgr -i modify user where name="$CLUSTER_USER" set qos=normal,"$QOS_SHORT" >/dev/null || true
+  fi
+  have=$(sacctmgr -nP show assoc where user="$CLUSTER_USER" format=account,qos 2>/dev/null | sort | paste -sd' ' -)
+  [[ $have == "chemistry|normal,$QOS_SHORT physics|normal,$QOS_SHORT" ]] ||
+    die "the associations of $CLUSTER_USER are not as expected: $have"
 }
 
 node_state() { sinfo -h -n "$NODE" -o %T 2>/dev/null | head -n 1; }
@@ -243,12 +377,20 @@ start_slurm() {
     cp -p "$SLURM_CONF" "$SLURM_CONF.before-jupyterlab-hpc-demo"
     say "kept the previous $SLURM_CONF as $SLURM_CONF.before-jupyterlab-hpc-demo"
   fi
-  if slurm_conf "$NODE" | write_if_changed "$SLURM_CONF" 644; then
+  make_fake_gpus
+  local changed=0
+  if slurm_conf "$NODE" | write_if_changed "$SLURM_CONF" 644; then changed=1; fi
+  if gres_conf "$NODE" | write_if_changed "$GRES_CONF" 644; then changed=1; fi
+  if ((changed)); then
     if is_running slurmctld || is_running slurmd; then
       say "slurm.conf changed: restarting SLURM…"
       halt slurmd slurmctld
     fi
   fi
+  # Accounting first: slurmctld registers with a cluster that exists in slurmdbd's database, and
+  # sacctmgr reads the slurm.conf just written.
+  start_mariadb
+  start_slurmdbd
   if ! is_running slurmctld; then
     say "starting slurmctld…"
     launch slurmctld /usr/sbin/slurmctld || slurm_fail "slurmctld did not start"
@@ -513,7 +655,7 @@ setup_envs() {
 
 readonly CLUSTER_JSON_PY='
 import glob, json, os, sys
-(out, port, ident, known, version, root), table = sys.argv[1:7], sys.argv[7:]
+(out, port, ident, known, version, root, slurm), table = sys.argv[1:8], sys.argv[8:]
 def has(prefix, pkg):
     for f in glob.glob(os.path.join(prefix, "conda-meta", pkg + "-*.json")):
         with open(f) as fh:
@@ -527,7 +669,7 @@ for row in table:
                  "jupyterlab": has(prefix, "jupyterlab")})
 info = {"name": "demo", "alias": "hpc-demo", "host": "127.0.0.1", "port": int(port),
         "user": "hpcdemo", "identityFile": ident, "knownHosts": known, "slurmVersion": version,
-        "partition": "debug", "condaRoot": root, "envs": envs}
+        "partition": "debug", "condaRoot": root, "envs": envs, **json.loads(slurm)}
 with open(out + ".tmp", "w") as f:
     json.dump(info, f, indent=2)
     f.write("\n")
@@ -539,8 +681,16 @@ write_cluster_json() {
   install -d -m 755 "$STATE_DIR"
   local -a rows
   mapfile -t rows < <(env_table)
+  # What the launch form meets: partitions with limits and GRES, accounts and QOS.
+  local slurm
+  slurm=$(printf '{"partitions": [{"name": "%s", "default": true, "maxTime": null, "gres": "gpu:%s:%s"},
+    {"name": "%s", "default": false, "maxTime": "%s", "gres": "gpu:%s:%s"}],
+    "accounting": true, "accounts": ["%s", "%s"], "defaultAccount": "%s",
+    "qos": ["normal", "%s"], "qosMaxWall": {"%s": "%s"}}' \
+    "$PARTITION" "$GPU_TYPE" "$GPU_COUNT" "$GPU_PARTITION" "$GPU_PARTITION_MAX_TIME" "$GPU_TYPE" "$GPU_COUNT" \
+    "${ACCOUNTS[0]}" "${ACCOUNTS[1]}" "${ACCOUNTS[0]}" "$QOS_SHORT" "$QOS_SHORT" "$QOS_SHORT_MAX_WALL")
   "$VENV_PYTHON" -c "$CLUSTER_JSON_PY" "$CLUSTER_JSON" "$SSH_PORT" "$CLIENT_KEY" \
-    "$CLIENT_KNOWN_HOSTS" "$SLURM_VERSION" "$CONDA_ROOT" "${rows[@]}"
+    "$CLIENT_KNOWN_HOSTS" "$SLURM_VERSION" "$CONDA_ROOT" "$slurm" "${rows[@]}"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -563,6 +713,7 @@ cmd_start() {
   start_munge
   start_slurm
   ensure_cluster_user
+  setup_accounting
   # pam_loginuid and friends can refuse sessions inside some containers: then run without PAM,
   # and remember it.
   local use_pam=yes
@@ -605,7 +756,7 @@ cmd_stop() {
   local pid child
   local -a children=()
   if pid=$(pid_of sshd); then mapfile -t children < <(children_of "$pid"); fi
-  halt sshd slurmd slurmctld munged
+  halt sshd slurmd slurmctld slurmdbd mariadbd munged
   for child in "${children[@]}"; do
     kill -TERM "$child" 2>/dev/null || true
   done

@@ -85,6 +85,71 @@ describe('the demo cluster', () => {
     ssh(`rm -f /tmp/${marker}.out`);
   });
 
+  it('has a second partition with a shorter limit and GPUs', async () => {
+    const gpu = info.partitions.find(p => !p.default)!;
+    const [, type, count] = gpu.gres!.split(':');
+    const out = ssh(`sinfo -h -p ${gpu.name} -o "%l|%G"`).trim();
+    expect(out).toBe(`${gpu.maxTime!.replace(/^0/, '')}|${gpu.gres}`);
+    const marker = `jlhpc-gpu-${Date.now()}`;
+    const job = ssh(
+      `sbatch --parsable -p ${gpu.name} --gres=gpu:${type}:1 -t 5 ` +
+        `--output=/tmp/${marker}.out --wrap 'echo "gpus=$CUDA_VISIBLE_DEVICES"'`
+    ).trim();
+    await waitFor(
+      'the GPU job to finish',
+      () => ssh(`squeue -h -j ${job} -o %T 2>/dev/null || true`).trim() === '',
+      60_000
+    );
+    expect(ssh(`cat /tmp/${marker}.out`).trim()).toBe('gpus=0');
+    expect(Number(count)).toBeGreaterThan(1);
+    ssh(`rm -f /tmp/${marker}.out`);
+  });
+
+  it('has accounting: the accounts and QOS of the user, enforced', async () => {
+    const assoc = ssh(
+      `sacctmgr -nP show assoc where user=${info.user} format=account,qos`
+    )
+      .trim()
+      .split('\n')
+      .sort();
+    expect(assoc).toEqual(
+      [...info.accounts].sort().map(a => `${a}|${info.qos.join(',')}`)
+    );
+    // An account the user does not have is refused at submission…
+    const refused = spawnSync(
+      'ssh',
+      [info.alias, 'sbatch --parsable -A no-such-account --wrap true'],
+      { encoding: 'utf8' }
+    );
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/Invalid account/);
+    // …while a wall time over the QOS limit is accepted and stays pending.
+    const [qos, maxWall] = Object.entries(info.qosMaxWall)[0];
+    const over = ssh(
+      `sbatch --parsable -q ${qos} -t ${maxWall.replace(/^00:/, '')}:01 --wrap true`
+    ).trim();
+    try {
+      await waitFor(
+        'the reason QOSMaxWallDurationPerJobLimit',
+        () =>
+          ssh(`squeue -h -j ${over} -o %r`).trim() ===
+          'QOSMaxWallDurationPerJobLimit',
+        30_000
+      );
+    } finally {
+      ssh(`scancel ${over}`);
+    }
+    // Finished jobs stay in sacct's history.
+    await waitFor(
+      'sacct to record the cancelled job',
+      () =>
+        ssh(`sacct -X -n -P -j ${over} -o State`)
+          .trim()
+          .startsWith('CANCELLED'),
+      30_000
+    );
+  });
+
   it('lists its conda environments in ~/.conda/environments.txt', () => {
     const listed = ssh('cat ~/.conda/environments.txt').trim().split('\n');
     for (const env of info.envs.filter(e => e.name !== 'base')) {

@@ -13,6 +13,15 @@ export interface IDemoEnv {
   jupyterlab: boolean;
 }
 
+export interface IDemoPartition {
+  name: string;
+  default: boolean;
+  /** `HH:MM:SS`, or null for no limit. */
+  maxTime: string | null;
+  /** `gpu:<type>:<count>` of its node. */
+  gres: string | null;
+}
+
 export interface IDemoCluster {
   name: string;
   alias: string;
@@ -25,6 +34,15 @@ export interface IDemoCluster {
   partition: string;
   condaRoot: string;
   envs: IDemoEnv[];
+  partitions: IDemoPartition[];
+  /** Slurm accounting (slurmdbd) runs, enforcing associations and QOS. */
+  accounting: boolean;
+  /** The cluster user's accounts; `defaultAccount` is one of them. */
+  accounts: string[];
+  defaultAccount: string;
+  qos: string[];
+  /** QOS name → its MaxWall (`HH:MM:SS`). */
+  qosMaxWall: Record<string, string>;
 }
 
 /** Read anew on each call: a test may run right after `start` rewrote it. */
