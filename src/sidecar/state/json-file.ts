@@ -1,0 +1,138 @@
+/**
+ * A JSON state file that survives crashes, full disks and hand edits: every
+ * write goes to a fresh owner-only file beside it, is flushed, and replaces
+ * the old one by rename, so a reader sees the old state or the new one,
+ * never half of one. The last good state is kept as `<file>.bak`. A file
+ * that cannot be read back (truncated, not JSON, not of the expected shape)
+ * is set aside as `<file>.bad-<time>` and the backup is used instead; the
+ * caller is told what happened, so the user can be too.
+ */
+import { constants, promises as fs } from 'fs';
+import { dirname, join, basename } from 'path';
+
+export interface IStateFileOptions<T> {
+  path: string;
+  /** Check and convert parsed JSON; throw an Error saying what is wrong. */
+  parse(raw: unknown): T;
+  /** The state when there is no file yet. */
+  empty(): T;
+}
+
+/** What loading found, beside the state itself. */
+export interface ILoadReport {
+  source: 'file' | 'backup' | 'empty';
+  /** Why the file was not used, when it was not. */
+  problem: string | null;
+  /** Where a bad file was moved to. */
+  setAside: string | null;
+}
+
+export class StateFile<T> {
+  constructor(private readonly _options: IStateFileOptions<T>) {}
+
+  get path(): string {
+    return this._options.path;
+  }
+
+  /** Read the state; never throws for a bad file (see ILoadReport). */
+  async load(): Promise<{ state: T; report: ILoadReport }> {
+    const { path } = this._options;
+    const main = await this._read(path);
+    if (main.ok) {
+      return {
+        state: main.state,
+        report: { source: 'file', problem: null, setAside: null }
+      };
+    }
+    if (main.missing) {
+      return {
+        state: this._options.empty(),
+        report: { source: 'empty', problem: null, setAside: null }
+      };
+    }
+    const setAside = `${path}.bad-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    await fs.rename(path, setAside).catch(() => undefined);
+    const backup = await this._read(`${path}.bak`);
+    if (backup.ok) {
+      return {
+        state: backup.state,
+        report: { source: 'backup', problem: main.problem, setAside }
+      };
+    }
+    return {
+      state: this._options.empty(),
+      report: { source: 'empty', problem: main.problem, setAside }
+    };
+  }
+
+  /**
+   * Write the state. Writes are queued: each starts after the previous one
+   * ended. Rejects when the state could not be written; the file on disk
+   * then still holds the previous state.
+   */
+  save(state: T): Promise<void> {
+    const text = `${JSON.stringify(state, null, 1)}\n`;
+    const next = this._queue.then(() => this._write(text));
+    this._queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async _write(text: string): Promise<void> {
+    const { path } = this._options;
+    const dir = dirname(path);
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    const tmp = join(
+      dir,
+      `.${basename(path)}.${process.pid}.${++this._serial}.tmp`
+    );
+    let handle: fs.FileHandle | null = null;
+    try {
+      handle = await fs.open(
+        tmp,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL,
+        0o600
+      );
+      await handle.writeFile(text, 'utf8');
+      await handle.sync();
+      await handle.close();
+      handle = null;
+      // The previous good state becomes the backup; a missing one is fine.
+      await fs.link(path, `${path}.bak.new`).then(
+        () => fs.rename(`${path}.bak.new`, `${path}.bak`),
+        () => undefined
+      );
+      await fs.rename(tmp, path);
+    } catch (err) {
+      await handle?.close().catch(() => undefined);
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+      await fs.rm(`${path}.bak.new`, { force: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async _read(
+    path: string
+  ): Promise<
+    { ok: true; state: T } | { ok: false; missing: boolean; problem: string }
+  > {
+    let text: string;
+    try {
+      text = await fs.readFile(path, 'utf8');
+    } catch (err) {
+      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+      return { ok: false, missing, problem: (err as Error).message };
+    }
+    try {
+      return { ok: true, state: this._options.parse(JSON.parse(text)) };
+    } catch (err) {
+      return {
+        ok: false,
+        missing: false,
+        problem: `${path} is damaged: ${(err as Error).message}`
+      };
+    }
+  }
+
+  private _queue: Promise<void> = Promise.resolve();
+  private _serial = 0;
+}

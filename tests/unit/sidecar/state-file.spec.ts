@@ -1,0 +1,139 @@
+/**
+ * The state file on a real file system: atomic, owner-only writes, a
+ * backup of the last good state, damaged files set aside, and a full disk
+ * (a 64 KiB tmpfs, mounted when the tests run as root) that loses nothing.
+ */
+import { spawnSync } from 'child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync
+} from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+
+import { StateFile } from '../../../src/sidecar/state/json-file';
+
+interface IState {
+  sessions: string[];
+}
+
+function parse(raw: unknown): IState {
+  const r = raw as IState;
+  if (!r || !Array.isArray(r.sessions)) {
+    throw new Error('sessions must be a list');
+  }
+  return { sessions: r.sessions.map(String) };
+}
+
+let dir: string;
+let path: string;
+const file = () =>
+  new StateFile<IState>({ path, parse, empty: () => ({ sessions: [] }) });
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'jlhpc-state-'));
+  path = join(dir, 'sub', 'state.json');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+it('starts empty, then reads back what it wrote', async () => {
+  expect(await file().load()).toEqual({
+    state: { sessions: [] },
+    report: { source: 'empty', problem: null, setAside: null }
+  });
+  await file().save({ sessions: ['a'] });
+  expect((await file().load()).state).toEqual({ sessions: ['a'] });
+});
+
+it('writes owner-only files in an owner-only directory', async () => {
+  const f = file();
+  await f.save({ sessions: ['a'] });
+  await f.save({ sessions: ['b'] });
+  expect(statSync(path).mode & 0o777).toBe(0o600);
+  expect(statSync(`${path}.bak`).mode & 0o777).toBe(0o600);
+  expect(statSync(join(dir, 'sub')).mode & 0o777).toBe(0o700);
+  // No temporary file is left behind.
+  expect(readdirSync(join(dir, 'sub')).sort()).toEqual([
+    'state.json',
+    'state.json.bak'
+  ]);
+});
+
+it('keeps the order of queued writes', async () => {
+  const f = file();
+  await Promise.all(
+    Array.from({ length: 20 }, (_, i) => f.save({ sessions: [String(i)] }))
+  );
+  expect((await f.load()).state).toEqual({ sessions: ['19'] });
+});
+
+it.each([
+  ['truncated', '{"sessions": ["a", "b'],
+  ['not JSON', '\u0000\u0000\u0000'],
+  ['empty', ''],
+  ['of the wrong shape', '{"sessions": 3}']
+])('a file that is %s is set aside and the backup used', async (_, text) => {
+  const f = file();
+  await f.save({ sessions: ['old'] });
+  await f.save({ sessions: ['new'] });
+  writeFileSync(path, text);
+  const { state, report } = await f.load();
+  expect(state).toEqual({ sessions: ['old'] });
+  expect(report.source).toBe('backup');
+  expect(report.problem).toMatch(/is damaged/);
+  expect(readFileSync(report.setAside!, 'utf8')).toBe(text);
+  expect(existsSync(path)).toBe(false);
+});
+
+it('starts empty, saying why, when file and backup are damaged', async () => {
+  mkdirSync(join(dir, 'sub'));
+  writeFileSync(path, '{');
+  writeFileSync(`${path}.bak`, '{');
+  const { state, report } = await file().load();
+  expect(state).toEqual({ sessions: [] });
+  expect(report).toMatchObject({
+    source: 'empty',
+    problem: expect.stringMatching(/damaged/)
+  });
+});
+
+const root = process.getuid?.() === 0;
+(root ? it : it.skip)(
+  'loses nothing on a full disk (needs root to mount a tmpfs)',
+  async () => {
+    const mnt = join(dir, 'tiny');
+    mkdirSync(mnt);
+    const m = spawnSync('mount', [
+      '-t',
+      'tmpfs',
+      '-o',
+      'size=64k',
+      'tmpfs',
+      mnt
+    ]);
+    if (m.status !== 0) {
+      throw new Error(`mount failed: ${m.stderr}`);
+    }
+    try {
+      path = join(mnt, 'state.json');
+      const f = file();
+      await f.save({ sessions: ['kept'] });
+      const huge = { sessions: ['x'.repeat(200 * 1024)] };
+      await expect(f.save(huge)).rejects.toThrow(/ENOSPC|no space/i);
+      // The file still holds the previous state, and no partial file stays.
+      expect((await f.load()).state).toEqual({ sessions: ['kept'] });
+      expect(readdirSync(mnt).filter(n => n.endsWith('.tmp'))).toEqual([]);
+      // Writing works again once there is room.
+      await f.save({ sessions: ['after'] });
+      expect((await f.load()).state).toEqual({ sessions: ['after'] });
+    } finally {
+      spawnSync('umount', [mnt]);
+    }
+  }
+);
