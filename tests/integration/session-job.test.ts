@@ -9,13 +9,23 @@ import { execFileSync, spawnSync } from 'child_process';
 import { randomBytes } from 'crypto';
 
 import type { ILaunchRequest } from '../../src/common/sessions';
-import { quoteCommand } from '../../src/sidecar/shell/quote';
+import {
+  buildRemoteCommand,
+  type IRemoteCommand
+} from '../../src/sidecar/shell/remote-command';
 import {
   buildJobScript,
   parseSbatchParsable,
   SESSIONS_DIR,
   sbatchArgv
 } from '../../src/sidecar/sessions/batch-script';
+import {
+  parseWatchLine,
+  submitCommand,
+  watchCommand,
+  type IServerRecord,
+  type WatchEvent
+} from '../../src/sidecar/sessions/remote';
 import { demoCluster } from '../support/demo-cluster';
 import { waitFor } from '../support/proc';
 
@@ -50,39 +60,63 @@ interface ISubmitted {
   dir: string;
 }
 
-/** Lay out the session directory and submit, as the sidecar does. */
+/** Run a command as the sidecar's transport sends it: one exec request. */
+function run(command: IRemoteCommand) {
+  return spawnSync(
+    'ssh',
+    [
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'ConnectTimeout=10',
+      info.alias,
+      buildRemoteCommand(command)
+    ],
+    { encoding: 'utf8', timeout: 120_000 }
+  );
+}
+
+/** Lay out the session directory and submit (submit.sh), as the sidecar does. */
 function submit(req: ILaunchRequest): ISubmitted {
   const id = randomBytes(8).toString('hex');
   const dir = `${SESSIONS_DIR}/${id}`;
-  ssh(
-    `umask 077 && mkdir -p ${SESSIONS_DIR} && mkdir ${dir} && : > ${dir}/job.log && cat > ${dir}/job.sh`,
-    buildJobScript({ sessionId: id, request: req, idleShutdownSeconds: 0 })
+  const r = run(
+    submitCommand(
+      id,
+      buildJobScript({ sessionId: id, request: req, idleShutdownSeconds: 0 }),
+      JSON.stringify({ id, origin: 'session-job.test.ts' }),
+      sbatchArgv(id, req)
+    )
   );
-  const out = ssh(`cd ${dir} && ${quoteCommand(sbatchArgv(id, req))}`);
-  const jobId = parseSbatchParsable(out);
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  const jobId = parseSbatchParsable(r.stdout);
   expect(jobId).toMatch(/^\d+$/);
   return { id, jobId: jobId!, dir };
 }
 
-function jobState(jobId: string): string {
-  return ssh(`squeue -h -t all -j ${jobId} -o %T || true`).trim();
+/** Follow the sessions with watch.sh until each is ready or ended. */
+function watch(ids: string[]): WatchEvent[] {
+  const r = run(watchCommand(ids, 90));
+  expect(r.status).toBe(0);
+  return r.stdout
+    .split('\n')
+    .filter(l => l !== '')
+    .map(l => {
+      const e = parseWatchLine(l);
+      expect(e).not.toBeNull();
+      return e!;
+    });
 }
 
-async function serverInfo(s: ISubmitted): Promise<{
-  port: number;
-  token: string;
-  base_url: string;
-}> {
-  let text = '';
-  await waitFor(
-    'the jpserver file',
-    () => {
-      text = ssh(`cat ${s.dir}/runtime/jpserver-*.json 2>/dev/null || true`);
-      return text.includes('"port"');
-    },
-    90_000
-  );
-  return JSON.parse(text);
+function ready(events: WatchEvent[], id: string): IServerRecord {
+  const e = events.find(x => x.kind === 'ready' && x.id === id);
+  expect(e).toBeDefined();
+  return (e as { server: IServerRecord }).server;
+}
+
+function jobState(jobId: string): string {
+  return ssh(`squeue -h -t all -j ${jobId} -o %T || true`).trim();
 }
 
 const cleanup: ISubmitted[] = [];
@@ -96,7 +130,9 @@ describe('the JupyterLab session job', () => {
   it('runs JupyterLab with a token nobody else can see, and ends when it shuts down', async () => {
     const s = submit(request);
     cleanup.push(s);
-    const server = await serverInfo(s);
+    const events = watch([s.id]);
+    expect(events.map(e => e.kind)).toEqual(['watching', 'started', 'ready']);
+    const server = ready(events, s.id);
     expect(server.port).toBeGreaterThan(0);
     expect(server.token).toMatch(/^[0-9a-f]{48}$/);
 
@@ -145,7 +181,8 @@ describe('the JupyterLab session job', () => {
     const a = submit(request);
     const b = submit(request);
     cleanup.push(a, b);
-    const [ia, ib] = await Promise.all([serverInfo(a), serverInfo(b)]);
+    const events = watch([a.id, b.id]);
+    const [ia, ib] = [ready(events, a.id), ready(events, b.id)];
     expect(ia.port).not.toBe(ib.port);
     expect(ia.token).not.toBe(ib.token);
     ssh(`scancel ${a.jobId} ${b.jobId}`);
@@ -168,12 +205,20 @@ describe('the JupyterLab session job', () => {
   it('fails at once, saying why, when the working directory is missing', async () => {
     const s = submit({ ...request, workingDirectory: '~/no such dir' });
     cleanup.push(s);
+    expect(watch([s.id]).slice(2)).toEqual([
+      {
+        kind: 'exit',
+        id: s.id,
+        status: 2,
+        at: expect.any(Number),
+        why: 'no working directory'
+      }
+    ]);
     await waitFor(
       'the job to fail',
       () => jobState(s.jobId) === 'FAILED',
       60_000
     );
-    expect(ssh(`cat ${s.dir}/exit`)).toMatch(/^2 \d+ no working directory$/m);
     expect(ssh(`cat ${s.dir}/job.log`)).toContain(
       'the working directory /home/hpcdemo/no such dir does not exist'
     );
@@ -189,5 +234,8 @@ describe('the JupyterLab session job', () => {
       60_000
     );
     expect(ssh(`cat ${s.dir}/exit`)).toMatch(/^3 \d+ no jupyter$/m);
+    expect(ssh(`cat ${s.dir}/session.json ${s.dir}/job-id`)).toBe(
+      `${JSON.stringify({ id: s.id, origin: 'session-job.test.ts' })}\n${s.jobId}\n`
+    );
   });
 });

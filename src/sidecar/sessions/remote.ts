@@ -1,0 +1,133 @@
+/**
+ * The commands a session runs on the login node (submit, watch, cancel) as
+ * argument lists for the cluster's transport, and the readers of what they
+ * print. Pure: the shell programs are constants (submit.sh, watch.sh) and
+ * every value reaches them as a positional parameter.
+ */
+import type { IRemoteCommand } from '../shell/remote-command';
+import { isJobId } from '../slurm/squeue';
+import { isSessionId } from './batch-script';
+import SUBMIT_SH from './submit.sh';
+import WATCH_SH from './watch.sh';
+
+/** What jupyter_server wrote into its jpserver-<pid>.json. */
+export interface IServerRecord {
+  port: number;
+  token: string;
+  base_url: string;
+  pid: number;
+  version: string | null;
+}
+
+export type WatchEvent =
+  | { kind: 'watching' }
+  | { kind: 'started'; id: string; at: number; node: string; jobId: string }
+  | { kind: 'ready'; id: string; server: IServerRecord }
+  | { kind: 'exit'; id: string; status: number; at: number; why: string };
+
+function checkId(id: string): void {
+  if (!isSessionId(id)) {
+    throw new Error(`Not a session id: ${JSON.stringify(id)}`);
+  }
+}
+
+export function submitCommand(
+  id: string,
+  script: string,
+  meta: string,
+  sbatch: readonly string[]
+): IRemoteCommand {
+  checkId(id);
+  if (sbatch[0] !== 'sbatch') {
+    throw new Error('A session is submitted with sbatch.');
+  }
+  return {
+    argv: ['sh', '-c', SUBMIT_SH, 'jlhpc-submit', id, script, meta, ...sbatch],
+    timeoutSeconds: 60
+  };
+}
+
+/** Follow these sessions' records for at most `seconds`. */
+export function watchCommand(
+  ids: readonly string[],
+  seconds: number
+): IRemoteCommand {
+  ids.forEach(checkId);
+  return {
+    argv: [
+      'sh',
+      '-c',
+      WATCH_SH,
+      'jlhpc-watch',
+      String(Math.max(1, Math.floor(seconds))),
+      ...ids
+    ],
+    stdinFromDevNull: true
+  };
+}
+
+export function cancelCommand(jobIds: readonly string[]): IRemoteCommand {
+  for (const id of jobIds) {
+    if (!isJobId(id)) {
+      throw new Error(`Not a Slurm job id: ${JSON.stringify(id)}`);
+    }
+  }
+  return { argv: ['scancel', ...jobIds], timeoutSeconds: 30 };
+}
+
+function serverRecord(json: string): IServerRecord {
+  const raw = JSON.parse(json) as Record<string, unknown>;
+  const port = raw.port;
+  const token = raw.token;
+  if (
+    typeof port !== 'number' ||
+    !Number.isInteger(port) ||
+    port < 1 ||
+    port > 65535 ||
+    typeof token !== 'string'
+  ) {
+    throw new Error('The jpserver file has no port or token.');
+  }
+  return {
+    port,
+    token,
+    base_url: typeof raw.base_url === 'string' ? raw.base_url : '/',
+    pid: typeof raw.pid === 'number' ? raw.pid : 0,
+    version: typeof raw.version === 'string' ? raw.version : null
+  };
+}
+
+/** One line of watch.sh; null for a line that is none of its own. */
+export function parseWatchLine(line: string): WatchEvent | null {
+  if (line === 'watching') {
+    return { kind: 'watching' };
+  }
+  const m = /^(started|ready|exit) ([a-z0-9]{8,32}) (.*)$/.exec(line);
+  if (!m) {
+    return null;
+  }
+  const [, kind, id, rest] = m;
+  if (kind === 'ready') {
+    try {
+      return { kind, id, server: serverRecord(rest) };
+    } catch {
+      return null;
+    }
+  }
+  if (kind === 'started') {
+    const s = /^(\d+) (\S+) (\d*)$/.exec(rest);
+    return s
+      ? { kind, id, at: Number(s[1]) * 1000, node: s[2], jobId: s[3] }
+      : null;
+  }
+  const e = /^(\d+) (\d+) (.*)$/.exec(rest);
+  return e
+    ? {
+        kind: 'exit',
+        id,
+        status: Number(e[1]),
+        at: Number(e[2]) * 1000,
+        why: e[3]
+      }
+    : null;
+}

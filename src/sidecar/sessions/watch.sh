@@ -1,0 +1,52 @@
+# shellcheck shell=sh
+# Follow the records that session jobs write, and print each as soon as it
+# appears, so the sidecar learns that JupyterLab listens within one round
+# trip instead of at its next poll:
+#   sh -c "$(cat watch.sh)" jlhpc-watch SECONDS ID...
+# Lines out (one per record, in the order seen):
+#   started ID <epoch> <node> <job id>
+#   ready ID <jpserver JSON on one line>
+#   exit ID <status> <epoch> <why>
+# and `watching` once at the start. Stops when every session is ready or
+# ended, or after SECONDS (the caller starts it again). Checks every 0.2 s on
+# the login node: no network traffic while nothing changes.
+limit=$1
+shift
+base=$HOME/.jupyterlab-hpc/sessions
+echo watching
+left=$*
+seen=
+end=$(($(date +%s) + limit))
+while [ -n "$left" ] && [ "$(date +%s)" -lt "$end" ]; do
+  next=
+  for id in $left; do
+    dir=$base/$id
+    case " $seen " in
+      *" $id:started "*) ;;
+      *)
+        if [ -s "$dir/started" ]; then
+          printf 'started %s %s\n' "$id" "$(cat "$dir/started")"
+          seen="$seen $id:started"
+        fi
+        ;;
+    esac
+    if [ -s "$dir/exit" ]; then
+      printf 'exit %s %s\n' "$id" "$(cat "$dir/exit")"
+      continue
+    fi
+    done_here=
+    for f in "$dir"/runtime/jpserver-*.json; do
+      if [ -s "$f" ]; then
+        # jupyter_server writes the file whole (json.dump then close); the
+        # closing brace says it is complete.
+        json=$(tr -d '\n' <"$f")
+        case $json in
+          *'}') printf 'ready %s %s\n' "$id" "$json"; done_here=1; break ;;
+        esac
+      fi
+    done
+    [ -n "$done_here" ] || next="$next $id"
+  done
+  left=$next
+  [ -z "$left" ] || sleep 0.2
+done
