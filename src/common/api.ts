@@ -156,7 +156,13 @@ export type ErrorCode =
   | 'task-failed'
   | 'task-cancelled'
   | 'conda-exists'
-  | 'installer-url';
+  | 'installer-url'
+  // JupyterLab sessions in SLURM jobs
+  | 'session-not-found'
+  | 'session-not-running'
+  | 'launch-invalid'
+  | 'sbatch-refused'
+  | 'slurm-unavailable';
 
 /** Messages pushed on the event WebSocket, one JSON object per frame. */
 export type SidecarEvent =

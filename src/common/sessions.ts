@@ -51,3 +51,60 @@ export interface ILaunchProblem {
   field: LaunchField;
   message: string;
 }
+
+/** Where a session is in its life. */
+export type SessionPhase =
+  /** sbatch has not answered yet. */
+  | 'submitting'
+  /** The job waits in the queue. */
+  | 'queued'
+  /** The job runs; JupyterLab does not listen yet. */
+  | 'starting'
+  /** JupyterLab listens; the forward to it is being made. */
+  | 'connecting'
+  /** JupyterLab is reachable through its forward: "Open" works. */
+  | 'running'
+  /** Cancel was asked for, or Slurm is ending the job. */
+  | 'ending'
+  /** The job is over; `end` says why. */
+  | 'ended';
+
+/** Why a session ended. */
+export type SessionOutcome =
+  | 'shut-down'
+  | 'completed'
+  | 'cancelled'
+  | 'timeout'
+  | 'failed'
+  | 'node-failure'
+  | 'out-of-memory'
+  | 'preempted'
+  | 'start-timeout'
+  | 'unknown';
+
+/** A session as the panel shows it. Holds no secret. */
+export interface ISessionInfo {
+  id: string;
+  cluster: string;
+  phase: SessionPhase;
+  request: ILaunchRequest;
+  createdAt: number;
+  jobId: string | null;
+  /** Slurm's state word and reason while the job is known to squeue. */
+  jobState: string | null;
+  reason: string | null;
+  /** Actual start, or the scheduler's estimate while queued (epoch ms). */
+  startTime: number | null;
+  /** The node running JupyterLab. */
+  node: string | null;
+  /** Seconds left of the wall time when `observedAt` was taken. */
+  timeLeftSeconds: number | null;
+  /** When the job facts above were read (epoch ms). */
+  observedAt: number | null;
+  /** The local port "Open" goes to, once running. */
+  localPort: number | null;
+  /** The scheduler did not answer the last poll: the facts may be old. */
+  schedulerUnreachable: boolean;
+  /** Set once the session ended. */
+  end: { outcome: SessionOutcome; message: string; at: number } | null;
+}

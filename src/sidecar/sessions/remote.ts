@@ -66,6 +66,30 @@ export function watchCommand(
   };
 }
 
+/** Print the job's exit record (`<status> <epoch> <why>`), if it wrote one. */
+export function exitRecordCommand(id: string): IRemoteCommand {
+  checkId(id);
+  return {
+    argv: [
+      'sh',
+      '-c',
+      'cat "$HOME/.jupyterlab-hpc/sessions/$1/exit" 2>/dev/null || true',
+      'jlhpc-exit',
+      id
+    ],
+    timeoutSeconds: 30
+  };
+}
+
+/** What exitRecordCommand printed; null when the job wrote none. */
+export function parseExitRecord(
+  id: string,
+  text: string
+): { status: number; why: string } | null {
+  const e = parseWatchLine(`exit ${id} ${text.trim()}`);
+  return e?.kind === 'exit' ? { status: e.status, why: e.why } : null;
+}
+
 export function cancelCommand(jobIds: readonly string[]): IRemoteCommand {
   for (const id of jobIds) {
     if (!isJobId(id)) {

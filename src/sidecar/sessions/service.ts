@@ -1,0 +1,679 @@
+/**
+ * JupyterLab sessions in SLURM jobs, on any number of clusters: submit,
+ * follow (one squeue per cluster per poll, and watch.sh for what the jobs
+ * record), forward, open, cancel, and come back after a restart.
+ *
+ * A session's life: submitting → queued → starting → connecting → running
+ * → (ending →) ended. Slurm's word decides when a job ended; the job's own
+ * records (watch.sh) say sooner that it started, that JupyterLab listens,
+ * and why it stopped. A scheduler that does not answer marks the sessions
+ * `schedulerUnreachable` and changes nothing else.
+ */
+import { randomBytes } from 'crypto';
+
+import type { IForward, IForwardRequest } from '../../common/api';
+import type {
+  ILaunchRequest,
+  ISessionInfo,
+  SessionOutcome
+} from '../../common/sessions';
+import { SidecarError } from '../errors';
+import type { ILogger } from '../log';
+import {
+  JobPoller,
+  type PollOutcome,
+  type TrackedPhase
+} from '../slurm/job-poller';
+import type { ILoadReport, StateFile } from '../state/json-file';
+import type { ITransport } from '../transport/types';
+import {
+  buildJobScript,
+  parseSbatchParsable,
+  sbatchArgv
+} from './batch-script';
+import { asText, gatherClusterFacts, type IClusterFacts } from './offer';
+import {
+  observe,
+  outcomeOf,
+  publicView,
+  type ISessionRecord,
+  type ISessionState
+} from './record';
+import {
+  cancelCommand,
+  exitRecordCommand,
+  parseExitRecord,
+  parseWatchLine,
+  submitCommand,
+  watchCommand,
+  type WatchEvent
+} from './remote';
+
+/** What the service needs of the rest of the sidecar. */
+export interface ISessionHost {
+  /** The cluster's transport, connected (this may ask the user). */
+  transport(cluster: string): Promise<ITransport>;
+  openForward(cluster: string, request: IForwardRequest): Promise<IForward>;
+  closeForward(id: string): Promise<void>;
+}
+
+export interface ISessionServiceOptions {
+  host: ISessionHost;
+  state: StateFile<ISessionState>;
+  log: ILogger;
+  /** A session changed (or, with `removed`, is gone). */
+  onChange(session: ISessionInfo, removed?: boolean): void;
+  /** This computer's name, recorded as where a session was started. */
+  origin: string;
+  now?: () => number;
+  /** Seconds a watch.sh run lasts before it is started again. */
+  watchSeconds?: number;
+  /** How long cluster facts for the form are reused. */
+  factsTtlMs?: number;
+}
+
+/** The messages shown for each way a session can end. */
+const END_MESSAGES: Record<SessionOutcome, string> = {
+  'shut-down': 'JupyterLab was shut down; its job ended.',
+  completed: 'The job ended.',
+  cancelled: 'The job was cancelled.',
+  timeout: 'The job reached its wall time.',
+  failed: 'The job failed.',
+  'node-failure': 'The node running the job failed.',
+  'out-of-memory': 'The job ran out of memory.',
+  preempted: 'The job was preempted by the scheduler.',
+  'start-timeout': 'JupyterLab did not start in time; the job was cancelled.',
+  unknown: 'The job left the queue; the cluster kept no record of why.'
+};
+
+interface IClusterSessions {
+  poller: JobPoller;
+  watcher: AbortController | null;
+  watching: string;
+  utcOffsetMinutes: number;
+  facts: { at: number; value: Promise<IClusterFacts> } | null;
+}
+
+export class SessionService {
+  constructor(private readonly _o: ISessionServiceOptions) {
+    this._now = _o.now ?? Date.now;
+  }
+
+  /** Read the state file and pick up every session that was not over. */
+  async restore(): Promise<ILoadReport> {
+    const { state, report } = await this._o.state.load();
+    if (report.problem) {
+      this._o.log.warn(`sessions: ${report.problem} (${report.source} used)`);
+    }
+    for (const record of state.sessions) {
+      this._sessions.set(record.id, record);
+      if (record.phase !== 'ended') {
+        // The forward and the token are gone with the old process: the
+        // watch reads the token again and the forward is made anew.
+        if (record.phase === 'running' || record.phase === 'connecting') {
+          record.phase = 'starting';
+        }
+        this._follow(record);
+      }
+    }
+    return report;
+  }
+
+  list(): ISessionInfo[] {
+    return [...this._sessions.values()].map(publicView);
+  }
+
+  get(id: string): ISessionInfo {
+    return publicView(this._record(id));
+  }
+
+  /** The cluster's partitions, accounts and QOS, reused for a minute. */
+  facts(cluster: string, refresh = false): Promise<IClusterFacts> {
+    const c = this._cluster(cluster);
+    const ttl = this._o.factsTtlMs ?? 60_000;
+    if (!c.facts || refresh || this._now() - c.facts.at > ttl) {
+      const value = this._o.host
+        .transport(cluster)
+        .then(t => gatherClusterFacts(t))
+        .then(f => {
+          c.utcOffsetMinutes = f.utcOffsetMinutes;
+          return f;
+        });
+      value.catch(() => (c.facts = null));
+      c.facts = { at: this._now(), value };
+    }
+    return c.facts.value;
+  }
+
+  /**
+   * Submit a session. `request` must have passed the launch checks. Rejects
+   * with 'sbatch-refused' and sbatch's own words when it refuses.
+   */
+  async launch(
+    cluster: string,
+    request: ILaunchRequest
+  ): Promise<ISessionInfo> {
+    const id = randomBytes(8).toString('hex');
+    const record: ISessionRecord = {
+      id,
+      cluster,
+      request,
+      createdAt: this._now(),
+      jobId: null,
+      phase: 'submitting',
+      job: null,
+      server: null,
+      localPort: null,
+      schedulerUnreachable: false,
+      end: null
+    };
+    this._sessions.set(id, record);
+    this._changed(record);
+    const meta = JSON.stringify({
+      id,
+      origin: this._o.origin,
+      createdAt: new Date(record.createdAt).toISOString(),
+      request
+    });
+    let text;
+    try {
+      const transport = await this._o.host.transport(cluster);
+      text = asText(
+        await transport.run(
+          submitCommand(
+            id,
+            buildJobScript({ sessionId: id, request, idleShutdownSeconds: 0 }),
+            meta,
+            sbatchArgv(id, request)
+          )
+        )
+      );
+    } catch (err) {
+      this._forget(record);
+      throw err;
+    }
+    const jobId = text.exitCode === 0 ? parseSbatchParsable(text.stdout) : null;
+    if (!jobId) {
+      this._forget(record);
+      const said = `${text.stdout}\n${text.stderr}`
+        .split('\n')
+        .map(l => l.trim())
+        .filter(l => l !== '');
+      throw new SidecarError(
+        'sbatch-refused',
+        said.length > 0
+          ? said.join('\n')
+          : `sbatch exited with status ${text.exitCode} and said nothing.`
+      );
+    }
+    record.jobId = jobId;
+    record.phase = 'queued';
+    this._changed(record);
+    this._follow(record);
+    void this._cluster(cluster).poller.pollNow();
+    return publicView(record);
+  }
+
+  /** Cancel the session's job; it ends once Slurm says so. */
+  async cancel(id: string): Promise<ISessionInfo> {
+    const record = this._record(id);
+    if (record.phase === 'ended') {
+      return publicView(record);
+    }
+    if (record.jobId) {
+      const transport = await this._o.host.transport(record.cluster);
+      const out = asText(await transport.run(cancelCommand([record.jobId])));
+      if (
+        out.exitCode !== 0 &&
+        !/already completing|invalid job id/i.test(out.stderr)
+      ) {
+        throw new SidecarError(
+          'command-failed',
+          `scancel ${record.jobId} failed: ${out.stderr.trim() || `status ${out.exitCode}`}`
+        );
+      }
+    }
+    this._cancelled.add(id);
+    record.phase = 'ending';
+    this._changed(record);
+    void this._cluster(record.cluster).poller.pollNow();
+    return publicView(record);
+  }
+
+  /** Remove an ended session from the list. */
+  dismiss(id: string): void {
+    const record = this._record(id);
+    if (record.phase !== 'ended') {
+      throw new SidecarError(
+        'session-not-running',
+        'Only a session that ended can be removed from the list; cancel it first.'
+      );
+    }
+    this._forget(record);
+  }
+
+  /** The URL that opens the session's JupyterLab, logged in. */
+  openUrl(id: string): string {
+    const record = this._record(id);
+    const token = this._tokens.get(id);
+    if (
+      record.phase !== 'running' ||
+      !record.localPort ||
+      !token ||
+      !record.server
+    ) {
+      throw new SidecarError(
+        'session-not-running',
+        'This session is not running yet: wait until it shows "running".'
+      );
+    }
+    const base = record.server.baseUrl.endsWith('/')
+      ? record.server.baseUrl
+      : `${record.server.baseUrl}/`;
+    return `http://127.0.0.1:${record.localPort}${base}lab?token=${encodeURIComponent(token)}`;
+  }
+
+  /** Whether a JupyterLab page is visible (slows polling when not). */
+  setVisible(visible: boolean): void {
+    for (const c of this._clusters.values()) {
+      c.poller.setVisible(visible);
+    }
+  }
+
+  dispose(): void {
+    this._disposed = true;
+    for (const c of this._clusters.values()) {
+      c.poller.dispose();
+      c.watcher?.abort();
+    }
+    for (const t of this._startTimers.values()) {
+      clearTimeout(t);
+    }
+  }
+
+  // -- following a session ----------------------------------------------------
+
+  private _follow(record: ISessionRecord): void {
+    if (!record.jobId) {
+      return;
+    }
+    const c = this._cluster(record.cluster);
+    c.poller.track(record.jobId, this._trackedPhase(record));
+    this._rewatch(record.cluster);
+  }
+
+  private _trackedPhase(record: ISessionRecord): TrackedPhase {
+    switch (record.phase) {
+      case 'running':
+        return 'running';
+      case 'submitting':
+      case 'queued':
+        return 'queued';
+      default:
+        return 'starting';
+    }
+  }
+
+  /** (Re)start watch.sh for the sessions not yet ready or ended. */
+  private _rewatch(cluster: string): void {
+    const c = this._cluster(cluster);
+    const ids = [...this._sessions.values()]
+      .filter(
+        r =>
+          r.cluster === cluster &&
+          r.jobId !== null &&
+          r.phase !== 'ended' &&
+          (r.phase !== 'running' || !this._tokens.has(r.id))
+      )
+      .map(r => r.id)
+      .sort();
+    const key = ids.join(' ');
+    if (key === c.watching && c.watcher) {
+      return;
+    }
+    c.watcher?.abort();
+    c.watcher = null;
+    c.watching = key;
+    if (ids.length === 0 || this._disposed) {
+      return;
+    }
+    const abort = new AbortController();
+    c.watcher = abort;
+    void this._watch(cluster, ids, abort).finally(() => {
+      if (c.watcher === abort) {
+        c.watcher = null;
+        c.watching = '';
+        // Ended by its time limit, or by a lost connection: go on watching
+        // what is still pending, after a pause so a broken link does not spin.
+        const t = setTimeout(() => this._rewatch(cluster), 1_000);
+        t.unref?.();
+      }
+    });
+  }
+
+  private async _watch(
+    cluster: string,
+    ids: string[],
+    abort: AbortController
+  ): Promise<void> {
+    let pending = '';
+    const onOutput = (stream: 'stdout' | 'stderr', chunk: Buffer) => {
+      if (stream !== 'stdout') {
+        return;
+      }
+      pending += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) !== -1) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        const event = parseWatchLine(line);
+        if (event && !abort.signal.aborted) {
+          void this._onWatch(event);
+        }
+      }
+    };
+    try {
+      const transport = await this._o.host.transport(cluster);
+      await transport.run(watchCommand(ids, this._o.watchSeconds ?? 600), {
+        onOutput,
+        signal: abort.signal
+      });
+    } catch (err) {
+      if (!abort.signal.aborted) {
+        this._o.log.debug(
+          `sessions: watch on ${cluster} ended: ${(err as Error).message}`
+        );
+      }
+    }
+  }
+
+  private async _onWatch(event: WatchEvent): Promise<void> {
+    if (event.kind === 'watching') {
+      return;
+    }
+    const record = this._sessions.get(event.id);
+    if (!record || record.phase === 'ended') {
+      return;
+    }
+    switch (event.kind) {
+      case 'started':
+        if (record.phase === 'submitting' || record.phase === 'queued') {
+          record.phase = 'starting';
+          this._startTimer(record);
+        }
+        record.server = record.server ?? null;
+        this._startedOn.set(record.id, event.node);
+        this._changed(record);
+        this._cluster(record.cluster).poller.track(record.jobId!, 'starting');
+        return;
+      case 'ready':
+        this._tokens.set(record.id, event.server.token);
+        await this._connect(record, event.server.port, event.server.base_url);
+        return;
+      case 'exit':
+        this._exits.set(record.id, { status: event.status, why: event.why });
+        void this._cluster(record.cluster).poller.pollNow();
+        return;
+    }
+  }
+
+  /** Make the forward to JupyterLab: on the same local port as before when free. */
+  private async _connect(
+    record: ISessionRecord,
+    port: number,
+    baseUrl: string
+  ): Promise<void> {
+    const node = this._startedOn.get(record.id) ?? record.job?.node;
+    if (!node) {
+      // squeue will name the node; the next watch line comes after the poll.
+      void this._cluster(record.cluster).poller.pollNow();
+      return;
+    }
+    record.server = { node, port, baseUrl };
+    record.phase = 'connecting';
+    this._changed(record);
+    let forward: IForward | null = null;
+    const wanted = record.localPort ?? 0;
+    for (const localPort of wanted ? [wanted, 0] : [0]) {
+      try {
+        forward = await this._o.host.openForward(record.cluster, {
+          remoteHost: node,
+          remotePort: port,
+          localPort
+        });
+        break;
+      } catch (err) {
+        this._o.log.info(
+          `sessions: forward for ${record.id} on port ${localPort || 'any'} failed: ${(err as Error).message}`
+        );
+      }
+    }
+    if (!forward || this._sessions.get(record.id)?.phase === 'ended') {
+      if (forward) {
+        await this._o.host.closeForward(forward.id).catch(() => undefined);
+      }
+      return;
+    }
+    this._forwards.set(record.id, forward.id);
+    record.localPort = forward.localPort;
+    record.phase = 'running';
+    this._clearStartTimer(record.id);
+    this._cluster(record.cluster).poller.track(record.jobId!, 'running');
+    this._changed(record);
+  }
+
+  private _startTimer(record: ISessionRecord): void {
+    this._clearStartTimer(record.id);
+    const t = setTimeout(() => {
+      const r = this._sessions.get(record.id);
+      if (r && (r.phase === 'starting' || r.phase === 'connecting')) {
+        this._startTimedOut.add(r.id);
+        void this.cancel(r.id).catch(err =>
+          this._o.log.warn(
+            `sessions: cancel after start time-out: ${(err as Error).message}`
+          )
+        );
+      }
+    }, record.request.startTimeoutSeconds * 1000);
+    t.unref?.();
+    this._startTimers.set(record.id, t);
+  }
+
+  private _clearStartTimer(id: string): void {
+    const t = this._startTimers.get(id);
+    if (t) {
+      clearTimeout(t);
+      this._startTimers.delete(id);
+    }
+  }
+
+  // -- polling ------------------------------------------------------------------
+
+  private _onPoll(cluster: string, outcome: PollOutcome): void {
+    const now = this._now();
+    for (const jobId of outcome.asked) {
+      const record = [...this._sessions.values()].find(
+        r => r.cluster === cluster && r.jobId === jobId && r.phase !== 'ended'
+      );
+      if (!record) {
+        this._cluster(cluster).poller.untrack(jobId);
+        continue;
+      }
+      if (outcome.kind === 'unreachable') {
+        if (!record.schedulerUnreachable) {
+          record.schedulerUnreachable = true;
+          this._changed(record);
+        }
+        continue;
+      }
+      const job = outcome.jobs.get(jobId);
+      if (!job) {
+        void this._finish(record, 'unknown');
+        continue;
+      }
+      observe(record, job, now);
+      if (job.phase === 'ended') {
+        void this._finish(record, outcomeOf(job.outcome!));
+        continue;
+      }
+      if (
+        job.phase === 'running' &&
+        (record.phase === 'queued' || record.phase === 'submitting')
+      ) {
+        record.phase = 'starting';
+        this._startTimer(record);
+        this._cluster(cluster).poller.track(jobId, 'starting');
+      } else if (job.phase === 'ending' && record.phase !== 'ending') {
+        record.phase = 'ending';
+      }
+      this._changed(record);
+    }
+  }
+
+  /**
+   * End a session whose job Slurm says is over, with the job's own exit
+   * record when it wrote one (watch.sh stops following a session once it
+   * is ready, so the record is read here).
+   */
+  private async _finish(
+    record: ISessionRecord,
+    slurm: SessionOutcome
+  ): Promise<void> {
+    if (this._finishing.has(record.id)) {
+      return;
+    }
+    this._finishing.add(record.id);
+    try {
+      if (!this._exits.has(record.id)) {
+        const transport = await this._o.host.transport(record.cluster);
+        const text = asText(await transport.run(exitRecordCommand(record.id)));
+        const exit = parseExitRecord(record.id, text.stdout);
+        if (exit) {
+          this._exits.set(record.id, exit);
+        }
+      }
+    } catch (err) {
+      this._o.log.debug(
+        `sessions: no exit record for ${record.id}: ${(err as Error).message}`
+      );
+    } finally {
+      this._finishing.delete(record.id);
+    }
+    if (record.phase !== 'ended') {
+      this._end(record, this._exitOutcome(record) ?? slurm);
+    }
+  }
+
+  /** What the job's own exit record (or our cancel) says, if anything. */
+  private _exitOutcome(record: ISessionRecord): SessionOutcome | null {
+    if (this._startTimedOut.has(record.id)) {
+      return 'start-timeout';
+    }
+    const exit = this._exits.get(record.id);
+    if (exit?.why === 'jupyterlab shut down') {
+      return 'shut-down';
+    }
+    if (this._cancelled.has(record.id)) {
+      return 'cancelled';
+    }
+    return null;
+  }
+
+  private _end(record: ISessionRecord, outcome: SessionOutcome): void {
+    const exit = this._exits.get(record.id);
+    let message = END_MESSAGES[outcome];
+    if (outcome === 'start-timeout') {
+      message = `JupyterLab did not listen within ${record.request.startTimeoutSeconds} s of the job starting; the job was cancelled. Its log says why.`;
+    } else if (exit && outcome === 'failed') {
+      message = `The job failed: ${exit.why} (status ${exit.status}). Its log says more.`;
+    }
+    record.phase = 'ended';
+    record.end = { outcome, message, at: this._now() };
+    this._clearStartTimer(record.id);
+    this._tokens.delete(record.id);
+    const forward = this._forwards.get(record.id);
+    if (forward) {
+      this._forwards.delete(record.id);
+      void this._o.host.closeForward(forward).catch(() => undefined);
+    }
+    if (record.jobId) {
+      this._cluster(record.cluster).poller.untrack(record.jobId);
+    }
+    this._changed(record);
+    this._rewatch(record.cluster);
+  }
+
+  // -- bookkeeping ------------------------------------------------------------
+
+  private _cluster(name: string): IClusterSessions {
+    let c = this._clusters.get(name);
+    if (!c) {
+      const entry: IClusterSessions = {
+        watcher: null,
+        watching: '',
+        utcOffsetMinutes: 0,
+        facts: null,
+        poller: new JobPoller({
+          run: async argv =>
+            asText(
+              await (
+                await this._o.host.transport(name)
+              ).run({ argv, timeoutSeconds: 30 })
+            ),
+          utcOffsetMinutes: () => entry.utcOffsetMinutes,
+          onPoll: outcome => this._onPoll(name, outcome)
+        })
+      };
+      c = entry;
+      this._clusters.set(name, c);
+    }
+    return c;
+  }
+
+  private _record(id: string): ISessionRecord {
+    const record = this._sessions.get(id);
+    if (!record) {
+      throw new SidecarError('session-not-found', `There is no session ${id}.`);
+    }
+    return record;
+  }
+
+  private _forget(record: ISessionRecord): void {
+    this._sessions.delete(record.id);
+    this._save();
+    this._o.onChange(publicView(record), true);
+  }
+
+  private _changed(record: ISessionRecord): void {
+    this._save();
+    this._o.onChange(publicView(record));
+  }
+
+  private _save(): void {
+    const sessions = [...this._sessions.values()];
+    this._o.state
+      .save({ version: 1, sessions })
+      .catch(err =>
+        this._o.log.error(
+          `sessions: the state file ${this._o.state.path} could not be written (${(err as Error).message}); sessions are kept in memory and on the cluster.`
+        )
+      );
+  }
+
+  private readonly _now: () => number;
+  private readonly _sessions = new Map<string, ISessionRecord>();
+  private readonly _clusters = new Map<string, IClusterSessions>();
+  /** Remote JupyterLab tokens: in memory only. */
+  private readonly _tokens = new Map<string, string>();
+  private readonly _forwards = new Map<string, string>();
+  private readonly _startedOn = new Map<string, string>();
+  private readonly _exits = new Map<string, { status: number; why: string }>();
+  private readonly _cancelled = new Set<string>();
+  private readonly _startTimedOut = new Set<string>();
+  private readonly _finishing = new Set<string>();
+  private readonly _startTimers = new Map<
+    string,
+    ReturnType<typeof setTimeout>
+  >();
+  private _disposed = false;
+}
