@@ -28,6 +28,7 @@ import {
 import type { ICommandOutput } from '../../../src/sidecar/shell/remote-command';
 import { SidecarError } from '../../../src/sidecar/errors';
 import { LocalTransport } from '../../../src/sidecar/transport/local';
+import { skipMissing } from '../../support/skip';
 
 /*
  * Keys are checked with the real ssh-keygen; the install script runs for
@@ -550,13 +551,18 @@ const busybox = findProgram('busybox');
 const isRoot = process.getuid?.() === 0;
 
 /** Shells a cluster's /bin/sh may be; the script must work in each. */
-const SHELLS = (
-  [
-    ['/bin/sh', ['/bin/sh']],
-    ['bash --posix', findProgram('bash') && [findProgram('bash')!, '--posix']],
-    ['busybox sh', busybox && [busybox, 'sh']]
-  ] as [string, string[] | null][]
-).filter((entry): entry is [string, string[]] => !!entry[1]);
+const ALL_SHELLS = [
+  ['/bin/sh', ['/bin/sh']],
+  ['bash --posix', findProgram('bash') && [findProgram('bash')!, '--posix']],
+  ['busybox sh', busybox && [busybox, 'sh']]
+] as [string, string[] | null][];
+const SHELLS = ALL_SHELLS.filter(
+  (entry): entry is [string, string[]] => !!entry[1]
+);
+skipMissing(
+  'installKeyCommand with',
+  ALL_SHELLS.filter(entry => !entry[1]).map(entry => entry[0])
+);
 
 function runScript(
   home: string,
