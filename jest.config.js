@@ -49,7 +49,8 @@ module.exports = {
         '<rootDir>/tests/unit/common/**/*.spec.ts'
       ],
       transform: {
-        '^.+\\.tsx?$': ['ts-jest', { tsconfig: './tsconfig.test.json' }]
+        '^.+\\.tsx?$': ['ts-jest', { tsconfig: './tsconfig.test.json' }],
+        '^.+\\.sh$': '<rootDir>/tests/support/text-transform.js'
       }
     }
   ]

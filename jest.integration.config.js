@@ -8,6 +8,7 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   testTimeout: 180_000,
   transform: {
-    '^.+\\.tsx?$': ['ts-jest', { tsconfig: './tsconfig.test.json' }]
+    '^.+\\.tsx?$': ['ts-jest', { tsconfig: './tsconfig.test.json' }],
+    '^.+\\.sh$': '<rootDir>/tests/support/text-transform.js'
   }
 };

@@ -17,7 +17,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 
 import {
-  KILL_TAGGED_SCRIPT,
+  killTaggedCommand,
   RUN_TAG_VARIABLE
 } from '../../../src/sidecar/ssh/command-runner';
 import {
@@ -235,7 +235,7 @@ describe('MAKE_TEMP_DIR_SCRIPT and REMOVE_PARTIAL_SCRIPT', () => {
   });
 });
 
-describe('KILL_TAGGED_SCRIPT', () => {
+describe('killTaggedCommand', () => {
   it('kills what ignores SIGTERM a few seconds later', async () => {
     const tag = 'a'.repeat(32);
     const stubborn = spawn('sh', ['-c', 'trap "" TERM; exec sleep 30'], {
@@ -245,7 +245,7 @@ describe('KILL_TAGGED_SCRIPT', () => {
     try {
       await new Promise(r => setTimeout(r, 200));
       const started = Date.now();
-      const r = spawnSync('/bin/sh', ['-c', KILL_TAGGED_SCRIPT, 'jlhpc', tag], {
+      const r = spawnSync('/bin/sh', killTaggedCommand(tag).argv.slice(1), {
         timeout: 10_000
       });
       expect(r.status).toBe(0);
@@ -267,7 +267,7 @@ describe('KILL_TAGGED_SCRIPT', () => {
     });
     const gone = new Promise(resolve => tagged.once('exit', resolve));
     try {
-      const r = spawnSync('/bin/sh', ['-c', KILL_TAGGED_SCRIPT, 'jlhpc', tag], {
+      const r = spawnSync('/bin/sh', killTaggedCommand(tag).argv.slice(1), {
         encoding: 'utf8',
         timeout: 10_000
       });

@@ -1,0 +1,9 @@
+// Jest's stand-in for esbuild's `text` loader: a .sh file is a module whose
+// default export is its text, byte for byte.
+module.exports = {
+  process(source) {
+    return {
+      code: `exports.__esModule = true;\nexports.default = ${JSON.stringify(source)};\n`
+    };
+  }
+};
