@@ -24,6 +24,7 @@ import { utils } from 'ssh2';
 
 import type { ErrorCode } from '../../common/api';
 import { SidecarError } from '../errors';
+import { generateEd25519KeyPair } from './ed25519-key';
 import {
   fingerprintSha256,
   KeyFormatError,
@@ -315,14 +316,11 @@ async function createKeyPair(
   }
   let pair: { private: string; public: string };
   try {
-    pair = passphrase
-      ? utils.generateKeyPairSync('ed25519', {
-          comment,
-          passphrase,
-          cipher: 'aes256-ctr',
-          rounds: KEY_KDF_ROUNDS
-        })
-      : utils.generateKeyPairSync('ed25519', { comment });
+    pair = generateEd25519KeyPair({
+      comment,
+      passphrase,
+      rounds: KEY_KDF_ROUNDS
+    });
   } catch (err) {
     throw failed('generate an ed25519 key', err);
   }
