@@ -34,7 +34,8 @@
  * `@e` env prefixes the caller knows of ($CONDA_PREFIX of the Jupyter
  * server), `@c` env prefixes only `conda env list` knew, `@j` the JupyterLab
  * env a cluster's settings name by path, `@r` install roots, `@x`
- * conda/mamba/micromamba executables.
+ * conda/mamba/micromamba executables. `@tools` stops after the H, V, X, W
+ * and R records (for Test connection).
  *
  * # Output
  *
@@ -42,6 +43,7 @@
  * has a fixed number of fields:
  *
  *     H home                     V name value          X tool path
+ *     W tool (PATH finds it by name)
  *     R root origin              D envs-dir origin     C file ok|unreadable
  *     T environments.txt-line    K kernels-dir role    S kernels-dir name
  *     P prefix origin flags python ipykernel jupyterlab
@@ -73,11 +75,13 @@ export interface ICollectHints {
   /** Install roots, and conda/mamba/micromamba executables. */
   roots?: readonly string[];
   executables?: readonly string[];
+  /** Only the executables and roots, not the environments. */
+  toolsOnly?: boolean;
 }
 
 /** The command that runs COLLECT_SCRIPT with `hints` as its arguments. */
 export function collectCommand(hints: ICollectHints = {}): IRemoteCommand {
-  const args: string[] = [];
+  const args: string[] = hints.toolsOnly ? ['@tools'] : [];
   const add = (marker: string, paths: readonly string[] | undefined) => {
     const absolute = (paths ?? []).filter(p => p.startsWith('/'));
     if (absolute.length) {

@@ -31,19 +31,22 @@ addroot() {
   roots=$roots$c$nl
   out R "$c" "$2"
 }
+# X: an executable of that kind; W: also found by its name on PATH ($3).
 tool() {
-  case $2 in /*) [ -f "$2" ] && [ -x "$2" ] && out X "$1" "$2";; esac
-  return 0
+  case $2 in /*) [ -f "$2" ] && [ -x "$2" ] || return 0;; *) return 0;; esac
+  out X "$1" "$2"
+  [ -z "${3:-}" ] || out W "$1"
 }
 trim() {
   t=${1#"${1%%[![:space:]]*}"}
   t=${t%"${t##*[![:space:]]}"}
 }
 # Caller's hints.
-mode=; kdirs=0
+mode=; kdirs=0; only=
 for a do
   case $a in
     @ka) mode=$a; kdirs=1 ;;
+    @tools) only=tools ;;
     @*) mode=$a ;;
     *) case $mode in
          @r) addroot "$a" hint ;;
@@ -74,7 +77,7 @@ for r in /opt/conda /opt/miniforge3 /opt/miniconda3 /opt/anaconda3; do addroot "
 # What `command -v` would find, without a fork per tool.
 IFS=:; set -f
 for d in ${PATH:-}; do
-  case $d in /*) tool conda "$d/conda"; tool mamba "$d/mamba"; tool micromamba "$d/micromamba";; esac
+  case $d in /*) tool conda "$d/conda" path; tool mamba "$d/mamba" path; tool micromamba "$d/micromamba" path;; esac
 done
 set +f; IFS=$oifs
 IFS=$nl; set -f
@@ -83,6 +86,10 @@ for r in $roots; do
   tool conda "$r/condabin/conda"; tool conda "$r/bin/conda"; tool mamba "$r/bin/mamba"; tool micromamba "$r/bin/micromamba"
 done
 set +f; IFS=$oifs
+# micromamba's installer puts it in ~/.local/bin, which a login PATH may lack.
+for t in conda mamba micromamba; do tool "$t" "$h/.local/bin/$t"; done
+# Test connection wants the package managers only.
+if [ "$only" = tools ]; then out G; exit 0; fi
 envdirs=
 adddir() {
   clean "$1"; [ -n "$c" ] || return 0
