@@ -1,6 +1,7 @@
 /**
- * The one POSIX sh program (collect.sh) that collects, in ONE command (one round trip on
- * a cluster), the raw facts conda itself keeps about a user's environments.
+ * The one POSIX sh program (collect.sh) that collects, in ONE command (one
+ * round trip on a cluster), the raw facts conda itself keeps about a user's
+ * environments.
  * It interprets nothing it does not have to: `facts.ts` reads its output and
  * `build.ts` turns that into an IEnvironmentList.
  *
