@@ -56,7 +56,8 @@ for suite in "${suites[@]}"; do
       run_check stylelint npx stylelint "style/**/*.css"
       run_check typecheck npm run -s typecheck
       run_check typecheck-tests npx tsc --noEmit -p tsconfig.test.json
-      run_check shellcheck shellcheck -x scripts/*.sh tests/cluster/*.sh .ci/run
+      run_check shellcheck shellcheck -x scripts/*.sh tests/cluster/*.sh .ci/run \
+        src/sidecar/*/*.sh src/sidecar/*/*/*.sh
       ;;
     unit)
       npx jest --config jest.config.js --ci --json --outputFile="$RESULTS/unit.json"

@@ -338,6 +338,9 @@ export interface ISshHostAlias {
   via: string;
 }
 
+/** The package managers of conda environments. */
+export type CondaToolName = 'conda' | 'mamba' | 'micromamba';
+
 /** POST Routes.test(name) */
 export interface IConnectionTest {
   /** Median of a few no-op round trips over the open connection. */
@@ -348,12 +351,18 @@ export interface IConnectionTest {
   sshClient: 'openssh' | 'builtin' | null;
   /** `sinfo --version` output ("slurm 22.05.8"), or null when not found. */
   slurmVersion: string | null;
-  /** Absolute paths of what `command -v` found in the login environment. */
+  /**
+   * Absolute paths of conda, mamba and micromamba: what the login
+   * environment finds, else those of the install roots the environment scan
+   * knows (~/.local/miniforge before `conda init`, ...).
+   */
   tools: {
     conda: string | null;
     mamba: string | null;
     micromamba: string | null;
   };
+  /** Which of `tools` the login shell's PATH finds by name. */
+  toolsOnPath: CondaToolName[];
   /** The remote host name (`hostname`) and login shell ($SHELL). */
   remoteHost: string;
   shell: string;
@@ -555,6 +564,8 @@ export interface IEnvironmentList {
     mamba: string | null;
     micromamba: string | null;
   };
+  /** Which of `tools` the login shell's PATH finds by name. */
+  toolsOnPath: CondaToolName[];
   /**
    * Where registered kernelspecs go: the local Jupyter's user kernels
    * directory, or on a cluster `<jupyterlab env>/share/jupyter/kernels`.

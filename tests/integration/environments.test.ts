@@ -21,10 +21,13 @@ import { join, resolve } from 'path';
 
 import type {
   ICondaEnvironment,
+  IConnectionTest,
   IEnvironmentList,
   IRegisterKernelResult,
+  IRunResult,
   SidecarEvent
 } from '../../src/common/api';
+import { installIpykernelCommand } from '../../src/lab/envs/messages';
 import { ISidecar, makeHome, startSidecar } from '../support/sidecar';
 import { demoCluster } from '../support/demo-cluster';
 
@@ -474,6 +477,86 @@ describe('the demo cluster', () => {
     const unknown = await s.api('GET', '/api/v1/clusters/nope/envs');
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.code).toBe('unknown-cluster');
+  });
+
+  describe('package managers and the hints that name them', () => {
+    const analysis = demo.envs.find(e => e.name === 'analysis')!.prefix;
+
+    /** Runs a hint's command line in the cluster's login shell. */
+    async function runThere(s: ISidecar, line: string) {
+      const r = await s.api<IRunResult>('POST', '/api/v1/clusters/demo/run', {
+        argv: ['/bin/sh', '-c', line]
+      });
+      expect(r.status).toBe(200);
+      return r.body;
+    }
+
+    it("finds no conda on the demo, says so, and hints at the env's own pip, which runs there", async () => {
+      const s = await startWithCluster();
+      const test = await s.api<IConnectionTest>(
+        'POST',
+        '/api/v1/clusters/demo/test'
+      );
+      expect(test.body.tools).toEqual({
+        conda: null,
+        mamba: null,
+        micromamba: null
+      });
+      const list = (
+        await s.api<IEnvironmentList>('GET', '/api/v1/clusters/demo/envs')
+      ).body;
+      expect(list.tools).toEqual(test.body.tools);
+      const hint = installIpykernelCommand(list, byPrefix(list, analysis));
+      expect(hint).toBe(`${analysis}/bin/python -m pip install ipykernel`);
+      // The same program, asked for its version instead of installing.
+      const ran = await runThere(
+        s,
+        hint.replace(/ install ipykernel$/, ' --version')
+      );
+      expect(ran.exitCode).toBe(0);
+      expect(ran.stdout).toMatch(/^pip \d/);
+    });
+
+    it('finds the mamba of an install root the login PATH lacks, and hints with its path', async () => {
+      // micromamba's and mamba's default root, never `conda init`ed.
+      const root = join(clusterHome, '.local', 'share', 'mamba');
+      expect(existsSync(root)).toBe(false);
+      cleanups.push(() => rmSync(root, { recursive: true, force: true }));
+      mkdirSync(join(root, 'conda-meta'), { recursive: true });
+      mkdirSync(join(root, 'bin'));
+      const mamba = join(root, 'bin', 'mamba');
+      // Answers the scan's `env list --json`; otherwise says what it was asked.
+      writeFileSync(
+        mamba,
+        `#!/bin/sh\n[ "$*" = "env list --json" ] && { echo '{"envs": []}'; exit 0; }\nprintf 'asked:%s\\n' "$@"\n`,
+        { mode: 0o755 }
+      );
+      execFileSync('chown', ['-R', `${demo.user}:${demo.user}`, root]);
+
+      const s = await startWithCluster();
+      const test = await s.api<IConnectionTest>(
+        'POST',
+        '/api/v1/clusters/demo/test'
+      );
+      expect(test.body.tools.mamba).toBe(mamba);
+      expect(test.body.toolsOnPath).toEqual([]);
+      expect((await runThere(s, 'command -v mamba')).exitCode).not.toBe(0);
+
+      const list = (
+        await s.api<IEnvironmentList>('GET', '/api/v1/clusters/demo/envs')
+      ).body;
+      expect(list.tools.mamba).toBe(mamba);
+      const hint = installIpykernelCommand(list, byPrefix(list, analysis));
+      // analysis belongs to the Miniforge install: -p, not this mamba's -n.
+      expect(hint).toBe(`${mamba} install -p ${analysis} ipykernel`);
+      const ran = await runThere(s, hint);
+      expect(ran.exitCode).toBe(0);
+      expect(ran.stdout).toBe(
+        ['install', '-p', analysis, 'ipykernel']
+          .map(a => `asked:${a}\n`)
+          .join('')
+      );
+    });
   });
 
   describe('with awkward and broken envs added', () => {

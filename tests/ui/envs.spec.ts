@@ -170,7 +170,10 @@ test.describe('this computer', () => {
     // base has no ipykernel: the row says how to add it.
     const base = envRow(section, 'base');
     await expect(base).toContainText('no ipykernel');
-    await expect(base).toContainText('conda install -n base ipykernel');
+    // No conda on this computer: the hint is the env's own pip, as the install task uses.
+    await expect(base).toContainText(
+      `${join(UI_HOME, 'miniforge3')}/bin/python -m pip install ipykernel`
+    );
     await expect(envAction(base, 'Install ipykernel…')).toBeEnabled();
 
     const notebookTiles = launcherSection(page, 'Notebook');
@@ -317,14 +320,16 @@ test.describe('this computer, installing', () => {
     );
     const row = envRow(section, 'bare-env');
     await expect(row).toContainText('no ipykernel');
-    await expect(row).toContainText('conda install -n bare-env ipykernel');
+    await expect(row).toContainText(
+      `${BARE_ENV}/bin/python -m pip install ipykernel`
+    );
 
     await envAction(row, 'Install ipykernel…').click();
     const dialog = page.getByRole('dialog', {
       name: 'Install ipykernel into bare-env?'
     });
     await expect(dialog.locator('pre code')).toHaveText(
-      'conda install -n bare-env ipykernel'
+      `${BARE_ENV}/bin/python -m pip install ipykernel`
     );
     await dialog.getByRole('button', { name: 'Install' }).click();
     await expect(dialog).toBeHidden();
@@ -401,7 +406,10 @@ test.describe('the demo cluster', () => {
 
     const analysis = row('analysis');
     await expect(analysis).toContainText('no ipykernel');
-    await expect(analysis).toContainText('conda install -n analysis ipykernel');
+    // The demo cluster has no conda: the env's own pip is what works there.
+    await expect(analysis).toContainText(
+      '/home/hpcdemo/.local/miniforge/envs/analysis/bin/python -m pip install ipykernel'
+    );
     await expect(row('scratch-env')).toContainText(
       '/home/hpcdemo/projects/scratch-env'
     );
@@ -420,7 +428,7 @@ test.describe('the demo cluster', () => {
       name: 'Install ipykernel into analysis?'
     });
     await expect(dialog.locator('pre code')).toHaveText(
-      'conda install -n analysis ipykernel'
+      '/home/hpcdemo/.local/miniforge/envs/analysis/bin/python -m pip install ipykernel'
     );
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await expect(dialog).toBeHidden();

@@ -1,6 +1,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 
 import {
+  CondaToolName,
   IClusterStatus,
   IConnectionTest,
   ISshHostAlias
@@ -63,7 +64,6 @@ export function testSummary(
   result: IConnectionTest,
   trans: TranslationBundle
 ): [string, string][] {
-  const notFound = trans.__('not found');
   const rows: [string, string][] = [
     [
       trans.__('Round trip'),
@@ -79,9 +79,9 @@ export function testSummary(
       trans.__('SLURM'),
       result.slurmVersion ? result.slurmVersion : trans.__('SLURM not found')
     ],
-    ['conda', result.tools.conda ?? notFound],
-    ['mamba', result.tools.mamba ?? notFound],
-    ['micromamba', result.tools.micromamba ?? notFound],
+    ...(['conda', 'mamba', 'micromamba'] as const).map(
+      (tool): [string, string] => [tool, toolText(result, tool, trans)]
+    ),
     [trans.__('Remote host'), result.remoteHost],
     [trans.__('Shell'), result.shell]
   ];
@@ -94,6 +94,24 @@ export function testSummary(
     ]);
   }
   return rows;
+}
+
+/**
+ * Where a package manager is: its path, and whether typing its name works
+ * (conda installed without `conda init` is not on PATH).
+ */
+function toolText(
+  result: IConnectionTest,
+  tool: CondaToolName,
+  trans: TranslationBundle
+): string {
+  const path = result.tools[tool];
+  if (!path) {
+    return trans.__('not found');
+  }
+  return result.toolsOnPath.includes(tool)
+    ? path
+    : trans.__('%1 (not on PATH)', path);
 }
 
 /** A short sentence for a notification after a successful test. */

@@ -16,9 +16,11 @@ import {
 import { CommandIDs } from '../commands';
 import {
   CREATE_ENV_COMMAND,
+  createEnvCommand,
   DEFAULT_MINIFORGE_PREFIX,
   hasNoConda,
   installIpykernelCommand,
+  MINIFORGE_CREATE_ENV_COMMAND,
   matchesFilter,
   sortEnvs,
   targetLabel
@@ -143,9 +145,10 @@ function EnvBody(props: IEnvSectionProps): React.ReactElement {
     notes.push(
       <p key="no-lab" className="jp-HpcEnvs-warning">
         {trans.__(
-          'The JupyterLab environment "%1" was not found on %2, so kernels cannot be registered there yet. Choose one with "Use for JupyterLab", or create it: conda create -n jupyterlab jupyterlab ipykernel',
+          'The JupyterLab environment "%1" was not found on %2, so kernels cannot be registered there yet. Choose one with "Use for JupyterLab", or create it: %3',
           props.jupyterEnvironment || 'jupyterlab',
-          where
+          where,
+          createEnvCommand(list, 'jupyterlab', 'jupyterlab ipykernel')
         )}
       </p>
     );
@@ -171,7 +174,7 @@ function EnvBody(props: IEnvSectionProps): React.ReactElement {
             )}
           </p>
           <pre className="jp-HpcPanel-fix">
-            <code>{CREATE_ENV_COMMAND}</code>
+            <code>{createEnvCommand(list)}</code>
           </pre>
         </div>
       </>
@@ -252,7 +255,7 @@ function NoConda(props: IEnvSectionProps): React.ReactElement {
         )}
       </p>
       <pre className="jp-HpcPanel-fix">
-        <code>{CREATE_ENV_COMMAND}</code>
+        <code>{MINIFORGE_CREATE_ENV_COMMAND}</code>
       </pre>
       <div className="jp-HpcEnvs-emptyActions">
         {installingConda ? (

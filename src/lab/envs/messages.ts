@@ -1,6 +1,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 
 import {
+  CondaToolName,
   ICondaEnvironment,
   IEnvironmentList,
   ITask,
@@ -19,38 +20,91 @@ export function targetLabel(target: string, trans: TranslationBundle): string {
   return target === LOCAL_TARGET ? trans.__('this computer') : target;
 }
 
+/** What a list says about conda, mamba and micromamba. */
+type ToolFacts = Pick<IEnvironmentList, 'tools' | 'toolsOnPath'>;
+
+/** The package managers, in the order a hint prefers them. */
+const TOOL_ORDER: readonly CondaToolName[] = ['conda', 'mamba', 'micromamba'];
+
+/**
+ * The package manager a hint names, as a shell word that runs it in the
+ * target's login shell: its name when the login PATH finds it, else its
+ * absolute path (quoted when it needs to be). Null when there is none.
+ */
+export function packageManagerWord(
+  list: ToolFacts
+): { kind: CondaToolName; word: string; root: string | null } | null {
+  const kind = TOOL_ORDER.find(t => list.tools[t]);
+  if (!kind) {
+    return null;
+  }
+  const path = list.tools[kind]!;
+  const root = /^(.+)\/(?:bin|condabin)\/[^/]+$/.exec(path)?.[1] ?? null;
+  return list.toolsOnPath.includes(kind)
+    ? { kind, word: kind, root }
+    : { kind, word: shellWord(path), root };
+}
+
 /**
  * The package manager command a user would type: `-n name` for envs in an
- * envs directory (and base), `-p prefix` for envs made with `-p`. mamba or
- * micromamba when that is what the target has.
+ * envs directory (and base), `-p prefix` for envs made with `-p` and for a
+ * package manager called by its path that belongs to another install (its
+ * `-n` would look in its own envs). mamba or micromamba when that is what
+ * the target has. Null when the target has no package manager; before the
+ * first scan (`list` null), conda's own command.
  */
 export function condaCommand(
   list: IEnvironmentList | null,
   env: ICondaEnvironment,
   args: string
-): string {
-  const tools = list?.tools;
-  const tool =
-    tools && !tools.conda
-      ? tools.mamba
-        ? 'mamba'
-        : tools.micromamba
-          ? 'micromamba'
-          : 'conda'
-      : 'conda';
-  const where =
-    env.kind === 'prefix'
-      ? `-p ${shellWord(env.prefix)}`
-      : `-n ${shellWord(env.name)}`;
-  return `${tool} install ${where} ${args}`;
+): string | null {
+  const manager = list
+    ? packageManagerWord(list)
+    : { kind: 'conda', word: 'conda', root: null };
+  if (!manager) {
+    return null;
+  }
+  const byName =
+    env.kind !== 'prefix' &&
+    (manager.word === manager.kind || manager.root === env.root);
+  const where = byName
+    ? `-n ${shellWord(env.name)}`
+    : `-p ${shellWord(env.prefix)}`;
+  return `${manager.word} install ${where} ${args}`;
 }
 
+/**
+ * The command that installs ipykernel into `env`, as the install task would:
+ * with the target's package manager, else with the env's own pip.
+ */
 export function installIpykernelCommand(
   list: IEnvironmentList | null,
   env: ICondaEnvironment
 ): string {
-  return condaCommand(list, env, 'ipykernel');
+  return (
+    condaCommand(list, env, 'ipykernel') ??
+    `${shellWord(`${env.prefix}/bin/python`)} -m pip install ipykernel`
+  );
 }
+
+/**
+ * `conda create -n <name> <packages>` with the package manager the target
+ * has, named so that it runs there (CREATE_ENV_COMMAND by default).
+ */
+export function createEnvCommand(
+  list: ToolFacts,
+  name = 'my-project-env',
+  packages = 'python ipykernel'
+): string {
+  const manager = packageManagerWord(list);
+  return `${manager?.word ?? 'conda'} create -n ${shellWord(name)} ${packages}`;
+}
+
+/**
+ * CREATE_ENV_COMMAND once Miniforge is installed at the default prefix: the
+ * install does not run `conda init`, so conda is not on PATH yet.
+ */
+export const MINIFORGE_CREATE_ENV_COMMAND = `${DEFAULT_MINIFORGE_PREFIX}/bin/conda create -n my-project-env python ipykernel`;
 
 /** Quote a word for a POSIX shell only when it needs it (for display). */
 export function shellWord(word: string): string {

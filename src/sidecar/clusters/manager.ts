@@ -49,7 +49,7 @@ import { SidecarError } from '../errors';
 import { LocalTransport } from '../transport/local';
 import type { ICommandOptions, ITransport } from '../transport/types';
 import { PromptBroker } from './prompts';
-import { TEST_SCRIPT, parseTestOutput } from './test-connection';
+import { probeLoginEnvironment } from './test-connection';
 
 export interface IClusterManagerOptions {
   broadcast: (event: SidecarEvent) => void;
@@ -200,11 +200,9 @@ export class ClusterManager {
       rtts.push(performance.now() - t0);
     }
     rtts.sort((a, b) => a - b);
-    const out = await transport.run({
-      argv: ['/bin/sh', '-c', TEST_SCRIPT],
-      timeoutSeconds: 30
-    });
-    const found = parseTestOutput(out.stdout.toString('utf8'));
+    const found = await probeLoginEnvironment(command =>
+      transport.run(command)
+    );
     return {
       rttMs: Math.round(rtts[2] * 100) / 100,
       connectMs: Math.round(connectMs),

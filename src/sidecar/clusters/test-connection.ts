@@ -1,41 +1,55 @@
 import type { IConnectionTest } from '../../common/api';
+import { condaTools } from '../conda/build';
+import { collectCommand } from '../conda/collect-script';
+import { FactsError, parseFacts } from '../conda/facts';
+import type { ICommandOutput, IRemoteCommand } from '../shell/remote-command';
+import testConnectionSh from './test-connection.sh';
 
-/**
- * One POSIX sh script for "Test connection": what the login environment
- * finds, as `key=value` lines. conda and mamba are often shell functions
- * (after `conda init`) that a child shell does not see, so their usual
- * variables and install roots are looked at too.
- */
-export const TEST_SCRIPT = `
-printf 'host=%s\\n' "$(hostname 2>/dev/null || uname -n)"
-printf 'shell=%s\\n' "\${SHELL:-}"
-for tool in conda mamba micromamba; do
-  found=$(command -v "$tool" 2>/dev/null) && case $found in
-    /*) printf '%s=%s\\n' "$tool" "$found" ;;
-  esac
-done
-[ -n "\${CONDA_EXE:-}" ] && [ -x "$CONDA_EXE" ] && printf 'conda=%s\\n' "$CONDA_EXE"
-[ -n "\${MAMBA_EXE:-}" ] && [ -x "$MAMBA_EXE" ] && printf 'micromamba=%s\\n' "$MAMBA_EXE"
-for root in "$HOME/.local/miniforge" "$HOME/miniforge3" "$HOME/mambaforge" \\
-  "$HOME/miniconda3" "$HOME/anaconda3" "$HOME/micromamba" "$HOME/.local"; do
-  for tool in conda mamba micromamba; do
-    [ -x "$root/bin/$tool" ] && [ -f "$root/bin/$tool" ] && printf '%s=%s\\n' "$tool" "$root/bin/$tool"
-  done
-done
-version=$(sinfo --version 2>/dev/null) && printf 'slurm=%s\\n' "$version"
-exit 0
-`;
+/** Host name, login shell and SLURM version, as `key=value` lines. */
+export const TEST_SCRIPT = testConnectionSh;
 
 export type ITestFindings = Pick<
   IConnectionTest,
-  'slurmVersion' | 'tools' | 'remoteHost' | 'shell'
+  'slurmVersion' | 'tools' | 'toolsOnPath' | 'remoteHost' | 'shell'
 >;
 
-/** Read TEST_SCRIPT's output; the first path found for a tool wins. */
-export function parseTestOutput(stdout: string): ITestFindings {
-  const found: ITestFindings = {
-    slurmVersion: null,
-    tools: { conda: null, mamba: null, micromamba: null },
+/**
+ * What "Test connection" reports of the login environment. conda, mamba and
+ * micromamba are looked for as the environment scan looks for them (PATH,
+ * $CONDA_EXE, $MAMBA_EXE and the install roots it knows, such as the
+ * tutorial's ~/.local/miniforge before `conda init`), so the two never
+ * disagree about whether the cluster has conda.
+ */
+export async function probeLoginEnvironment(
+  run: (command: IRemoteCommand) => Promise<ICommandOutput>
+): Promise<ITestFindings> {
+  const login = await run({
+    argv: ['/bin/sh', '-c', TEST_SCRIPT],
+    timeoutSeconds: 30
+  });
+  const scan = await run({
+    ...collectCommand({ toolsOnly: true }),
+    timeoutSeconds: 30
+  });
+  let tools: Pick<ITestFindings, 'tools' | 'toolsOnPath'>;
+  try {
+    tools = condaTools(parseFacts(scan.stdout));
+  } catch (err) {
+    if (!(err instanceof FactsError)) {
+      throw err;
+    }
+    // A cut-short answer: the test still reports the rest.
+    tools = condaTools(null);
+  }
+  return { ...parseTestOutput(login.stdout.toString('utf8')), ...tools };
+}
+
+/** Read TEST_SCRIPT's output. */
+export function parseTestOutput(
+  stdout: string
+): Omit<ITestFindings, 'tools' | 'toolsOnPath'> {
+  const found = {
+    slurmVersion: null as string | null,
     remoteHost: '',
     shell: ''
   };
@@ -55,11 +69,6 @@ export function parseTestOutput(stdout: string): ITestFindings {
         break;
       case 'slurm':
         found.slurmVersion = value || null;
-        break;
-      case 'conda':
-      case 'mamba':
-      case 'micromamba':
-        found.tools[key] ??= value || null;
         break;
     }
   }

@@ -152,6 +152,27 @@ function problemsOf(
   return problems;
 }
 
+/**
+ * conda, mamba and micromamba: the first of each found, and which of them
+ * the login PATH finds by name. None for no facts.
+ */
+export function condaTools(
+  facts: Pick<ICollectedFacts, 'tools' | 'toolsOnPath'> | null
+): Pick<IEnvironmentList, 'tools' | 'toolsOnPath'> {
+  const tools: IEnvironmentList['tools'] = {
+    conda: null,
+    mamba: null,
+    micromamba: null
+  };
+  for (const { tool, path } of facts?.tools ?? []) {
+    tools[tool] ??= path;
+  }
+  return {
+    tools,
+    toolsOnPath: (facts?.toolsOnPath ?? []).filter(t => tools[t] !== null)
+  };
+}
+
 /** Turn collected facts into the list the API answers with. */
 export function buildEnvironmentList(
   facts: ICollectedFacts,
@@ -163,14 +184,7 @@ export function buildEnvironmentList(
   const envsDirs = new Set(facts.envsDirs.map(d => normalizePrefix(d.path)));
   const mainRoot = roots[0] ?? null;
 
-  const tools: IEnvironmentList['tools'] = {
-    conda: null,
-    mamba: null,
-    micromamba: null
-  };
-  for (const { tool, path } of facts.tools) {
-    tools[tool] ??= path;
-  }
+  const { tools, toolsOnPath } = condaTools(facts);
 
   const candidates = new Map<string, ICandidate>();
   const candidate = (prefix: string): ICandidate => {
@@ -372,6 +386,7 @@ export function buildEnvironmentList(
     envs,
     roots,
     tools,
+    toolsOnPath,
     kernelsDir,
     jupyterlabPrefix,
     kernelspecs,

@@ -45,6 +45,8 @@ export interface ICollectedFacts {
   vars: Record<string, string>;
   /** Executables found, in the order found (the first of a tool wins). */
   tools: { tool: ToolName; path: string }[];
+  /** The tools the login shell's PATH finds by name, without repeats. */
+  toolsOnPath: ToolName[];
   /** Install roots (directories with conda-meta/), the first is the main one. */
   roots: { path: string; origin: string }[];
   /** Existing envs directories. */
@@ -76,6 +78,7 @@ const FIELDS: Record<string, number> = {
   H: 1,
   V: 2,
   X: 2,
+  W: 1,
   R: 2,
   D: 2,
   C: 2,
@@ -112,6 +115,7 @@ export function parseFacts(stdout: Buffer): ICollectedFacts {
     home: '',
     vars: {},
     tools: [],
+    toolsOnPath: [],
     roots: [],
     envsDirs: [],
     rcFiles: [],
@@ -163,6 +167,11 @@ export function parseFacts(stdout: Buffer): ICollectedFacts {
       case 'X':
         if (TOOLS.has(f[0])) {
           facts.tools.push({ tool: f[0] as ToolName, path: f[1] });
+        }
+        break;
+      case 'W':
+        if (TOOLS.has(f[0]) && !facts.toolsOnPath.includes(f[0] as ToolName)) {
+          facts.toolsOnPath.push(f[0] as ToolName);
         }
         break;
       case 'R':

@@ -6,6 +6,8 @@
 import { posix } from 'path';
 
 import type { IKernelspecInfo } from '../../common/api';
+import registerKernelSh from './register-kernel.sh';
+import unregisterKernelSh from './unregister-kernel.sh';
 
 /** The metadata key that marks a kernelspec as written by jupyterlab-hpc. */
 export const MARKER_KEY = 'jupyterlab_hpc';
@@ -151,32 +153,10 @@ export function buildKernelJson(options: {
  * Exit 3: the kernels dir cannot be made; 4: the kernelspec dir cannot be;
  * 5: kernel.json cannot be written.
  */
-export const REGISTER_SCRIPT = `
-d=$1/$2
-mkdir -p -- "$1" || exit 3
-if ! mkdir -- "$d" 2>/dev/null; then
-  if [ -f "$d/kernel.json" ]; then
-    printf 'exists\\0'
-    cat -- "$d/kernel.json"
-    exit 0
-  fi
-  [ -d "$d" ] || { mkdir -- "$d"; exit 4; }
-fi
-if ! printf '%s' "$3" > "$d/.kernel.json.tmp" || ! mv -f -- "$d/.kernel.json.tmp" "$d/kernel.json"; then
-  rm -f -- "$d/.kernel.json.tmp"; rmdir -- "$d" 2>/dev/null; exit 5
-fi
-for f in "$4"/lib/python*/site-packages/ipykernel/resources/logo-*; do
-  [ -f "$f" ] && cp -- "$f" "$d/" 2>/dev/null
-done
-printf 'created\\0'
-exit 0
-`;
+export const REGISTER_SCRIPT = registerKernelSh;
 
 /**
  * Remove one kernelspec directory: `$1` is `<kernels dir>/<name>`. Refuses
  * (exit 4) unless it holds a kernel.json, so a wrong path removes nothing.
  */
-export const UNREGISTER_SCRIPT = `
-[ -f "$1/kernel.json" ] || exit 4
-rm -rf -- "$1"
-`;
+export const UNREGISTER_SCRIPT = unregisterKernelSh;

@@ -25,6 +25,7 @@ import {
   RemoteCommandError,
   TIMEOUT_KILL_AFTER_SECONDS
 } from '../shell/remote-command';
+import killTaggedSh from './kill-tagged.sh';
 import type { SessionLimiter } from './session-limiter';
 
 /** Seconds past a command's own timeout before we stop waiting for it. */
@@ -498,29 +499,10 @@ export const STOP_GRACE_MS = 3000;
 /**
  * TERM every process of this user whose environment has `JLHPC_RUN=<tag>`,
  * and KILL what is left of them three seconds later: for servers that ignore
- * signal requests. Linux /proc only; a fixed script, the tag an argument.
+ * signal requests. Linux /proc only; a fixed script (kill-tagged.sh), the
+ * `NAME=tag` entry an argument.
  */
-export const KILL_TAGGED_SCRIPT = [
-  '# shellcheck disable=SC2086,SC2034 # $pids: numbers to split; i: a counter',
-  `t="${RUN_TAG_VARIABLE}=$1"`,
-  'tagged() {',
-  '  for e in /proc/[0-9]*/environ; do',
-  '    [ -O "$e" ] || continue',
-  '    p=${e%/environ}; p=${p#/proc/}',
-  '    if tr "\\000" "\\n" <"$e" 2>/dev/null | grep -qxF -e "$t"; then',
-  '      echo "$p"',
-  '    fi',
-  '  done',
-  '}',
-  'pids=$(tagged); [ -n "$pids" ] || exit 0',
-  'kill -s TERM $pids 2>/dev/null',
-  'for i in 1 2 3; do',
-  '  sleep 1',
-  '  pids=$(tagged); [ -n "$pids" ] || exit 0',
-  'done',
-  'kill -s KILL $pids 2>/dev/null',
-  'exit 0'
-].join('\n');
+export const KILL_TAGGED_SCRIPT = killTaggedSh;
 
 /** The command with a fresh tag in its environment (RUN_TAG_VARIABLE). */
 function withRunTag(command: IRemoteCommand): {
@@ -535,7 +517,15 @@ function withRunTag(command: IRemoteCommand): {
 }
 
 export function killTaggedCommand(tag: string): IRemoteCommand {
-  return { argv: ['/bin/sh', '-c', KILL_TAGGED_SCRIPT, 'jlhpc', tag] };
+  return {
+    argv: [
+      '/bin/sh',
+      '-c',
+      KILL_TAGGED_SCRIPT,
+      'jlhpc',
+      `${RUN_TAG_VARIABLE}=${tag}`
+    ]
+  };
 }
 
 function signalChannel(channel: IExecChannel, name: string): void {

@@ -24,12 +24,14 @@ import { utils } from 'ssh2';
 
 import type { ErrorCode } from '../../common/api';
 import { SidecarError } from '../errors';
+import { generateEd25519KeyPair } from './ed25519-key';
 import {
   fingerprintSha256,
   KeyFormatError,
   parsePublicKey
 } from './known-hosts';
 import type { ICommandOutput, IRemoteCommand } from '../shell/remote-command';
+import installKeySh from './install-key.sh';
 
 /** bcrypt_pbkdf rounds for a new key's passphrase: ssh-keygen's default. */
 export const KEY_KDF_ROUNDS = 16;
@@ -314,14 +316,11 @@ async function createKeyPair(
   }
   let pair: { private: string; public: string };
   try {
-    pair = passphrase
-      ? utils.generateKeyPairSync('ed25519', {
-          comment,
-          passphrase,
-          cipher: 'aes256-ctr',
-          rounds: KEY_KDF_ROUNDS
-        })
-      : utils.generateKeyPairSync('ed25519', { comment });
+    pair = generateEd25519KeyPair({
+      comment,
+      passphrase,
+      rounds: KEY_KDF_ROUNDS
+    });
   } catch (err) {
     throw failed('generate an ed25519 key', err);
   }
@@ -379,7 +378,7 @@ async function createKeyPair(
 const RESULT = /^jlhpc-key:(installed|present)$/;
 
 /**
- * POSIX sh, run as `sh -c SCRIPT jlhpc-install-key '<public key line>'`, so
+ * POSIX sh (install-key.sh), run as `sh -c SCRIPT jlhpc-install-key '<public key line>'`, so
  * the key is data, never shell code. Like ssh-copy-id, it creates ~/.ssh
  * and authorized_keys (umask 077) when missing and appends the key after a
  * newline if the file lacks one; unlike it, it first looks for the key
@@ -388,48 +387,7 @@ const RESULT = /^jlhpc-key:(installed|present)$/;
  * authorized_keys that the user owns and that are not symlinks, so a file
  * managed by root or shared through a link is left as it is.
  */
-const INSTALL_SCRIPT = `umask 077
-fail() { printf 'jlhpc-install-key: %s\\n' "$1" >&2; exit 1; }
-key=$1
-kt=\${key%% *}
-kb=\${key#* }
-kb=\${kb%% *}
-case $key in *'
-'*) fail 'the public key must be one line' ;; esac
-case $kt in
-ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521) ;;
-*) fail 'not a public key line' ;;
-esac
-case $kb in ''|*[!A-Za-z0-9+/=]*) fail 'not a public key line' ;; esac
-[ -n "\${HOME:-}" ] || fail 'HOME is not set'
-d=$HOME/.ssh
-f=$d/authorized_keys
-if [ ! -d "$d" ]; then
-  mkdir -p "$d" || fail "could not create $d"
-fi
-if [ ! -L "$d" ] && [ -O "$d" ]; then chmod 700 "$d" 2>/dev/null; fi
-if [ ! -e "$f" ] && [ ! -L "$f" ]; then
-  : >> "$f" || fail "could not create $f"
-fi
-if [ -f "$f" ] && [ ! -L "$f" ] && [ -O "$f" ]; then chmod 600 "$f" 2>/dev/null; fi
-[ -r "$f" ] || fail "cannot read $f"
-awk -v t="$kt" -v b="$kb" '
-/^[ \\t]*#/ { next }
-{ for (i = 1; i < NF; i++) if ($i "" == t "" && $(i + 1) "" == b "") { found = 1; exit } }
-END { exit found ? 0 : 1 }' "$f"
-case $? in
-0) echo jlhpc-key:present; exit 0 ;;
-1) ;;
-*) fail "could not read $f" ;;
-esac
-if [ -s "$f" ] && [ -n "$(tail -c 1 "$f")" ]; then
-  printf '\\n%s\\n' "$key" >> "$f" || fail "could not add the key to $f"
-else
-  printf '%s\\n' "$key" >> "$f" || fail "could not add the key to $f"
-fi
-if command -v restorecon >/dev/null 2>&1; then restorecon -F "$d" "$f" >/dev/null 2>&1; fi
-echo jlhpc-key:installed
-`;
+const INSTALL_SCRIPT = installKeySh;
 
 /**
  * The command that adds `publicKeyLine` to ~/.ssh/authorized_keys unless a

@@ -1,10 +1,14 @@
 /**
  * What the install tasks run on a target, and how its answers are read.
- * Pure: the shell scripts are fixed texts that take every path, name and URL
+ * Pure: the shell scripts are fixed texts (the .sh files beside this one) that take every path, name and URL
  * as a positional argument (quoted by quote.ts on the way), so no caller
  * text is ever part of shell syntax.
  */
 import { SidecarError } from '../errors';
+import ipykernelProbeSh from './ipykernel-probe.sh';
+import makeTempDirSh from './make-temp-dir.sh';
+import miniforgeProbeSh from './miniforge-probe.sh';
+import removePartialSh from './remove-partial.sh';
 
 /** The tutorial's location for Miniforge. */
 export const DEFAULT_MINIFORGE_PREFIX = '~/.local/miniforge';
@@ -29,22 +33,7 @@ export type CondaTool = (typeof TOOLS)[number];
  * `state=` is `missing` (no such directory), `not-env` (neither conda-meta/
  * nor bin/python) or `env`.
  */
-export const IPYKERNEL_PROBE_SCRIPT = `p=$1
-if [ ! -d "$p" ]; then echo state=missing; exit 0; fi
-if [ ! -d "$p/conda-meta" ] && [ ! -x "$p/bin/python" ]; then echo state=not-env; exit 0; fi
-echo state=env
-if [ -x "$p/bin/python" ]; then printf 'python=%s\\n' "$p/bin/python"; fi
-found() { if [ -f "$1" ] && [ -x "$1" ]; then printf 'tool=%s\\n' "$1"; fi; }
-case $p in */envs/*) r=\${p%/envs/*};; *) r=$p;; esac
-for t in mamba conda micromamba; do found "$r/bin/$t"; done
-found "$r/condabin/conda"
-for t in mamba conda micromamba; do
-  c=$(command -v "$t" 2>/dev/null) && case $c in /*) found "$c";; esac
-done
-if [ -n "\${CONDA_EXE:-}" ]; then found "$CONDA_EXE"; fi
-if [ -n "\${MAMBA_EXE:-}" ]; then found "$MAMBA_EXE"; fi
-for t in mamba conda micromamba; do found "$HOME/.local/miniforge/bin/$t"; done
-exit 0`;
+export const IPYKERNEL_PROBE_SCRIPT = ipykernelProbeSh;
 
 export interface IIpykernelProbe {
   state: 'missing' | 'not-env' | 'env';
@@ -119,29 +108,7 @@ export function ipykernelInstallArgv(
  * whether it exists (`no`, `empty` directory, `nonempty`, `file`), the
  * machine (`uname -m`) and where curl, wget and bash are.
  */
-export const MINIFORGE_PROBE_SCRIPT = `# shellcheck disable=SC2088,SC2012 # a literal ~ is matched; ls -A only tells empty
-case $1 in
-  "~") p=$HOME;;
-  "~/"*) p=$HOME/\${1#"~/"};;
-  *) p=$1;;
-esac
-printf 'prefix=%s\\n' "$p"
-if [ -d "$p" ]; then
-  if [ ! -r "$p" ] || [ -n "$(ls -A "$p" 2>/dev/null | head -n 1)" ]; then
-    echo exists=nonempty
-  else
-    echo exists=empty
-  fi
-elif [ -e "$p" ] || [ -L "$p" ]; then
-  echo exists=file
-else
-  echo exists=no
-fi
-printf 'arch=%s\\n' "$(uname -m)"
-for t in curl wget bash; do
-  c=$(command -v "$t" 2>/dev/null) && case $c in /*) printf '%s=%s\\n' "$t" "$c";; esac
-done
-exit 0`;
+export const MINIFORGE_PROBE_SCRIPT = miniforgeProbeSh;
 
 export interface IMiniforgeProbe {
   prefix: string;
@@ -190,9 +157,7 @@ export function parseMiniforgeProbe(stdout: string): IMiniforgeProbe {
 }
 
 /** Makes a private directory for the download; prints its path. */
-export const MAKE_TEMP_DIR_SCRIPT = `d=$(mktemp -d "\${TMPDIR:-/tmp}/jlhpc-miniforge.XXXXXXXX") || exit
-chmod 700 "$d" || exit
-printf '%s\\n' "$d"`;
+export const MAKE_TEMP_DIR_SCRIPT = makeTempDirSh;
 
 /** What MAKE_TEMP_DIR_SCRIPT may print: checked before it is ever removed. */
 export const TEMP_DIR = /^\/(?:[^\n]*\/)?jlhpc-miniforge\.[A-Za-z0-9]{8}$/;
@@ -201,8 +166,7 @@ export const TEMP_DIR = /^\/(?:[^\n]*\/)?jlhpc-miniforge\.[A-Za-z0-9]{8}$/;
  * Removes a partly installed prefix after a failed or cancelled install, and
  * makes the empty directory again when it had been one ($2 = `empty`).
  */
-export const REMOVE_PARTIAL_SCRIPT = `rm -rf -- "$1" || exit
-if [ "$2" = empty ]; then mkdir -p -- "$1"; fi`;
+export const REMOVE_PARTIAL_SCRIPT = removePartialSh;
 
 /**
  * Checks a prefix the user gave for Miniforge: `~`, `~/…` or an absolute

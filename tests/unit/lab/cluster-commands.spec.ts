@@ -398,6 +398,7 @@ describe('addClusterCommands', () => {
       sshClient: 'openssh',
       slurmVersion: 'slurm 22.05.8',
       tools: { conda: '/opt/conda/bin/conda', mamba: null, micromamba: null },
+      toolsOnPath: ['conda'],
       remoteHost: 'login1',
       shell: '/bin/bash',
       status: status('demo', 'connected')

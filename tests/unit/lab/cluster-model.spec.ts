@@ -357,6 +357,7 @@ describe('ClusterModel', () => {
         mamba: null,
         micromamba: '/home/hpcdemo/.local/bin/micromamba'
       },
+      toolsOnPath: ['micromamba'],
       remoteHost: 'login1',
       shell: '/bin/bash',
       status: s

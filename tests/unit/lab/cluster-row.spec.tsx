@@ -263,6 +263,8 @@ describe('the cluster rows of the panel', () => {
         mamba: null,
         micromamba: null
       },
+      // Installed, but no `conda init` yet.
+      toolsOnPath: [],
       remoteHost: 'hpc-demo-node',
       shell: '/bin/bash',
       status: status('demo', 'connected')
@@ -280,7 +282,7 @@ describe('the cluster rows of the panel', () => {
     expect(facts).toEqual([
       ['Round trip', '12 ms (connected in 230 ms)'],
       ['SLURM', 'slurm 22.05.8'],
-      ['conda', '/home/hpcdemo/.local/miniforge/bin/conda'],
+      ['conda', '/home/hpcdemo/.local/miniforge/bin/conda (not on PATH)'],
       ['mamba', 'not found'],
       ['micromamba', 'not found'],
       ['Remote host', 'hpc-demo-node'],

@@ -317,8 +317,9 @@ describe('addEnvironmentCommands', () => {
       });
       const dialog = await openDialog('pre code');
       expect(dialogTitle(dialog)).toBe('Install ipykernel into analysis?');
+      // The demo cluster has no conda: the install task uses the env's pip.
       expect(dialog.querySelector('pre code')?.textContent).toBe(
-        'conda install -n analysis ipykernel'
+        '/home/hpcdemo/.local/miniforge/envs/analysis/bin/python -m pip install ipykernel'
       );
       expect(dialog.textContent).toContain('run on demo:');
       dialogButton(dialog, 'Install').click();

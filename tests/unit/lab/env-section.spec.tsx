@@ -245,7 +245,8 @@ describe('the Environments sections of the panel', () => {
     const analysis = row('demo', 'analysis')!;
     expect(badges(analysis)).toEqual(['no ipykernel']);
     expect(analysis.querySelector('.jp-HpcEnv-hint')?.textContent).toBe(
-      'Jupyter needs ipykernel to run this environment. Add it with conda install -n analysis ipykernel or choose "Install ipykernel…".'
+      // The demo cluster has no conda: the env's own pip is what works.
+      'Jupyter needs ipykernel to run this environment. Add it with /home/hpcdemo/.local/miniforge/envs/analysis/bin/python -m pip install ipykernel or choose "Install ipykernel…".'
     );
     await until(() => buttons(analysis)[0]?.[1] === true);
     expect(buttons(analysis)).toEqual([['Install ipykernel…', true]]);
@@ -280,6 +281,7 @@ describe('the Environments sections of the panel', () => {
     await attach();
     demo = demoList({
       tools: { conda: null, mamba: '/opt/mamba/bin/mamba', micromamba: null },
+      toolsOnPath: ['mamba'],
       envs: [
         env('notes', {
           kind: 'prefix',
@@ -329,8 +331,9 @@ describe('the Environments sections of the panel', () => {
     expect(body.textContent).toContain(
       'No conda, mamba or micromamba and no conda environment were found on demo.'
     );
+    // The Miniforge install does not run `conda init`.
     expect(body.querySelector('code')?.textContent).toBe(
-      'conda create -n my-project-env python ipykernel'
+      '~/.local/miniforge/bin/conda create -n my-project-env python ipykernel'
     );
     const install = Array.from(body.querySelectorAll('button')).find(
       b => b.textContent === 'Install Miniforge…'
@@ -345,6 +348,7 @@ describe('the Environments sections of the panel', () => {
     await attach();
     local = localList([], {
       tools: { conda: '/opt/conda/bin/conda', mamba: null, micromamba: null },
+      toolsOnPath: ['conda'],
       roots: ['/opt/conda']
     });
     await expand(LOCAL_TARGET);

@@ -474,3 +474,58 @@ describe('the collector with hints', () => {
     expect(facts.vars.MAMBA_EXE).toBe(mamba);
   });
 });
+
+describe('package managers', () => {
+  let own: string;
+  const miniforge = () => join(own, '.local', 'miniforge');
+  const runIn = (hints: ICollectHints, path: string) =>
+    spawnSync(
+      'dash',
+      ['-c', COLLECT_SCRIPT, ...collectCommand(hints).argv.slice(3)],
+      {
+        env: { HOME: own, PATH: path }
+      }
+    );
+
+  beforeAll(() => {
+    // The tutorial's Miniforge before `conda init`: conda is not on PATH.
+    own = join(work, 'tools-home');
+    makeEnv(miniforge(), {});
+    makeEnv(join(miniforge(), 'envs', 'analysis'), {});
+    for (const exe of ['bin/conda', 'condabin/conda', 'bin/mamba']) {
+      mkdirSync(join(miniforge(), exe, '..'), { recursive: true });
+      writeFileSync(join(miniforge(), exe), '#!/bin/sh\n', { mode: 0o755 });
+    }
+  });
+
+  it("finds an install root's conda and mamba, and that PATH does not", () => {
+    const r = runIn({}, '/usr/bin:/bin');
+    expect(r.status).toBe(0);
+    const list = build(r.stdout);
+    expect(list.tools).toEqual({
+      conda: join(miniforge(), 'condabin', 'conda'),
+      mamba: join(miniforge(), 'bin', 'mamba'),
+      micromamba: null
+    });
+    expect(list.toolsOnPath).toEqual([]);
+  });
+
+  it('says which of them the login PATH finds by name', () => {
+    const r = runIn({}, `${join(miniforge(), 'bin')}:/usr/bin:/bin`);
+    const list = build(r.stdout);
+    expect(list.tools.conda).toBe(join(miniforge(), 'bin', 'conda'));
+    expect(list.toolsOnPath).toEqual(['conda', 'mamba']);
+  });
+
+  it('stops after the package managers when asked for them only', () => {
+    const r = runIn({ toolsOnly: true }, '/usr/bin:/bin');
+    expect(r.status).toBe(0);
+    const facts = parseFacts(r.stdout);
+    expect(facts.roots).toEqual([{ path: miniforge(), origin: 'default' }]);
+    expect(facts.tools.map(t => t.path)).toContain(
+      join(miniforge(), 'bin', 'conda')
+    );
+    expect(facts.prefixes).toEqual([]);
+    expect(facts.envsDirs).toEqual([]);
+  });
+});

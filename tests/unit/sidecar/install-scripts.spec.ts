@@ -17,7 +17,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 
 import {
-  KILL_TAGGED_SCRIPT,
+  killTaggedCommand,
   RUN_TAG_VARIABLE
 } from '../../../src/sidecar/ssh/command-runner';
 import {
@@ -33,9 +33,13 @@ import {
   resolveInstallerUrl,
   TEMP_DIR
 } from '../../../src/sidecar/tasks/scripts';
+import { skipMissing } from '../../support/skip';
 
-const SHELLS = ['/bin/sh', '/bin/bash'].filter(
-  s => spawnSync(s, ['-c', 'true']).status === 0
+const installed = (s: string) => spawnSync(s, ['-c', 'true']).status === 0;
+const SHELLS = ['/bin/sh', '/bin/bash'].filter(installed);
+skipMissing(
+  'install scripts with',
+  ['/bin/sh', '/bin/bash'].filter(s => !installed(s))
 );
 
 let work: string;
@@ -231,7 +235,7 @@ describe('MAKE_TEMP_DIR_SCRIPT and REMOVE_PARTIAL_SCRIPT', () => {
   });
 });
 
-describe('KILL_TAGGED_SCRIPT', () => {
+describe('killTaggedCommand', () => {
   it('kills what ignores SIGTERM a few seconds later', async () => {
     const tag = 'a'.repeat(32);
     const stubborn = spawn('sh', ['-c', 'trap "" TERM; exec sleep 30'], {
@@ -241,7 +245,7 @@ describe('KILL_TAGGED_SCRIPT', () => {
     try {
       await new Promise(r => setTimeout(r, 200));
       const started = Date.now();
-      const r = spawnSync('/bin/sh', ['-c', KILL_TAGGED_SCRIPT, 'jlhpc', tag], {
+      const r = spawnSync('/bin/sh', killTaggedCommand(tag).argv.slice(1), {
         timeout: 10_000
       });
       expect(r.status).toBe(0);
@@ -263,7 +267,7 @@ describe('KILL_TAGGED_SCRIPT', () => {
     });
     const gone = new Promise(resolve => tagged.once('exit', resolve));
     try {
-      const r = spawnSync('/bin/sh', ['-c', KILL_TAGGED_SCRIPT, 'jlhpc', tag], {
+      const r = spawnSync('/bin/sh', killTaggedCommand(tag).argv.slice(1), {
         encoding: 'utf8',
         timeout: 10_000
       });

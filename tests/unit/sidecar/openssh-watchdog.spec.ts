@@ -6,9 +6,14 @@
 import { spawn, spawnSync } from 'child_process';
 
 import { WATCHDOG_SCRIPT } from '../../../src/sidecar/ssh/openssh/master';
+import { skipMissing } from '../../support/skip';
 
-const SHELLS = ['dash', 'bash'].filter(
-  sh => spawnSync('sh', ['-c', `command -v ${sh}`]).status === 0
+const installed = (sh: string) =>
+  spawnSync('sh', ['-c', `command -v ${sh}`]).status === 0;
+const SHELLS = ['dash', 'bash'].filter(installed);
+skipMissing(
+  'the master watchdog under',
+  ['dash', 'bash'].filter(sh => !installed(sh))
 );
 
 function run(

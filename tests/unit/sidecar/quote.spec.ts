@@ -18,6 +18,7 @@ import {
   quoteEnvAssignment,
   ShellQuoteError
 } from '../../../src/sidecar/shell/quote';
+import { skipMissing } from '../../support/skip';
 
 /** The error `fn` throws, or undefined. */
 function thrown(fn: () => unknown): unknown {
@@ -156,6 +157,10 @@ const shells = POSIX_SHELLS.map(name => [name, findShell(name)] as const)
       ? { name: 'busybox sh', command: [path, 'sh'] }
       : { name, command: [path] }
   );
+skipMissing(
+  'quoteCommand read by',
+  POSIX_SHELLS.filter(name => findShell(name) === null)
+);
 
 let work: string;
 let canary: string;

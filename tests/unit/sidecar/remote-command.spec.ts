@@ -28,6 +28,7 @@ import {
   RemoteCommandError
 } from '../../../src/sidecar/shell/remote-command';
 import { ShellQuoteError } from '../../../src/sidecar/shell/quote';
+import { skipMissing } from '../../support/skip';
 
 const N1 = '0123456789abcdef0123456789abcdef';
 const N2 = 'fedcba9876543210fedcba9876543210';
@@ -552,6 +553,10 @@ const shells: ILoginShell[] = LOGIN_SHELLS.flatMap(shell => {
   const path = findShell(shell.name);
   return path ? [{ ...shell, path }] : [];
 });
+skipMissing(
+  'login shell',
+  LOGIN_SHELLS.filter(s => !findShell(s.name)).map(s => s.name)
+);
 
 let work: string;
 let home: string;
@@ -857,11 +862,18 @@ describe('one command, fallbacks', () => {
   });
 
   // /bin/sh is dash on Debian and Ubuntu, bash on RHEL, busybox on Alpine.
-  const stages = [
+  const allStages = [
     ['bash in POSIX mode', '/bin/bash --posix'],
     ['mksh', findShell('mksh')],
     ['busybox sh', findShell('busybox') && `${findShell('busybox')} sh`]
-  ].filter((entry): entry is [string, string] => !!entry[1]);
+  ];
+  const stages = allStages.filter(
+    (entry): entry is [string, string] => !!entry[1]
+  );
+  skipMissing(
+    'stage shell',
+    allStages.filter(entry => !entry[1]).map(entry => entry[0] as string)
+  );
   const logins = shells.filter(s => ['bash', 'tcsh', 'fish'].includes(s.name));
   describe.each(stages)('with %s as /bin/sh', (_name, stageShell) => {
     it.each(logins.map(s => [s.name, s] as const))(

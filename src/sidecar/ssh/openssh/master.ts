@@ -26,28 +26,18 @@ import type { IExecChannel, IExecClient } from '../exec-client';
 import type { IPrompter } from '../prompter';
 import { masterArgs, MUX_DESTINATION, muxArgs } from './args';
 import { lastLines, masterFailure } from './errors';
+import watchdogSh from './watchdog.sh';
 
 /** Stderr kept for error messages, in characters. */
 const STDERR_KEEP = 8192;
 
 /**
  * Runs `"$@"` (ssh) with stdin from /dev/null and kills it once its own
- * stdin (our pipe) reaches end of file; exits with ssh's status. Fixed text:
+ * stdin (our pipe) reaches end of file; exits with ssh's status. Fixed text
+ * (watchdog.sh):
  * the argv is passed as arguments, never into the script.
  */
-export const WATCHDOG_SCRIPT = [
-  'exec 3<&0',
-  '"$@" </dev/null 3<&- &',
-  'p=$!',
-  '{ read -r _ <&3; kill -TERM "$p" 2>/dev/null; } &',
-  'w=$!',
-  'exec 3<&-',
-  // The shell's own "Terminated" reports would read as ssh's last words.
-  'wait "$p" 2>/dev/null; s=$?',
-  'kill "$w" 2>/dev/null',
-  'wait "$w" 2>/dev/null',
-  'exit "$s"'
-].join('\n');
+export const WATCHDOG_SCRIPT = watchdogSh;
 
 export interface IOpenSshMasterOptions {
   /** The ssh program. */
