@@ -36,11 +36,11 @@ import {
   KeyFormatError,
   knownHostKeyTypes,
   knownHostsName,
-  matchHostPatterns,
   parseKnownHosts,
   parsePublicKey,
   unknownHostPrompt
 } from '../../../src/sidecar/ssh/known-hosts';
+import { matchPatternList } from '../../../src/sidecar/ssh/host-patterns';
 
 interface ITestKey {
   /** Private key file (the public one is `${path}.pub`). */
@@ -317,7 +317,7 @@ describe('hashed names', () => {
   );
 });
 
-describe('matchHostPatterns', () => {
+describe('matchPatternList on a known_hosts host field', () => {
   it.each([
     ['hpc-gw1', ['hpc-gw1'], 1],
     ['hpc-gw1', ['HPC-GW1'], 1],
@@ -342,7 +342,7 @@ describe('matchHostPatterns', () => {
     ['a.c', ['a?c'], 1],
     ['', [''], 1]
   ])('%p in %p → %p', (name, patterns, expected) => {
-    expect(matchHostPatterns(name, patterns)).toBe(expected);
+    expect(matchPatternList(name, patterns, true)).toBe(expected);
   });
 });
 
