@@ -65,10 +65,7 @@ import {
   expandTilde,
   expandTokens,
   globPaths,
-  isAddress,
-  matchHostname,
-  matchPattern,
-  matchPatternList
+  isAddress
 } from './config-expand';
 import {
   formatProxyJump,
@@ -89,6 +86,16 @@ import {
   parsePort,
   parseTime
 } from './config-syntax';
+import {
+  hostLineMatches,
+  matchHostname,
+  matchPattern,
+  matchPatternList
+} from './host-patterns';
+import {
+  DEFAULT_GLOBAL_KNOWN_HOSTS_FILES,
+  DEFAULT_USER_KNOWN_HOSTS_FILES
+} from './known-hosts-names';
 
 export { SshConfigError } from './config-errors';
 export type { ISshConfigLocation, SshConfigErrorCode } from './config-errors';
@@ -106,12 +113,28 @@ export const MAX_INCLUDE_DEPTH = 16;
 export const MAX_JUMP_HOPS = 16;
 
 /**
- * The default identity files, in OpenSSH's order, that the `ssh2` package
- * can use. OpenSSH also tries id_ecdsa_sk, id_ed25519_sk and id_xmss
- * (security-key and XMSS keys, which ssh2 cannot load) and, before 9.8,
- * id_dsa.
+ * The identity files OpenSSH 9.x tries when none is configured, in its
+ * order (ssh_config(5), readconf.c `fill_default_options`). OpenSSH 9.8 and
+ * later leave id_dsa out unless built with DSA, and 10.0 dropped it: the
+ * OpenSSH client's list comes from the local `ssh -G` where it can
+ * (`opensshDefaultIdentityFiles`), this one is what the resolver mirrors
+ * when it is told nothing else.
  */
-export const DEFAULT_IDENTITY_FILES: readonly string[] = [
+export const OPENSSH_DEFAULT_IDENTITY_FILES: readonly string[] = [
+  'id_rsa',
+  'id_ecdsa',
+  'id_ecdsa_sk',
+  'id_ed25519',
+  'id_ed25519_sk',
+  'id_xmss',
+  'id_dsa'
+];
+
+/**
+ * The defaults the built-in client can use: ssh2 loads no security-key
+ * (`*_sk`) or XMSS keys, and DSA keys are not worth offering.
+ */
+export const SSH2_DEFAULT_IDENTITY_FILES: readonly string[] = [
   'id_rsa',
   'id_ecdsa',
   'id_ed25519'
@@ -163,6 +186,12 @@ export interface IResolveOptions extends ISshConfigFiles {
   shell?: string;
   /** Where relative IdentityFile paths start; process.cwd() by default. */
   cwd?: string;
+  /**
+   * The names in ~/.ssh to try when no IdentityFile is configured: what the
+   * SSH client that will connect tries by default.
+   * `OPENSSH_DEFAULT_IDENTITY_FILES` by default.
+   */
+  defaultIdentityFiles?: readonly string[];
   overrides?: IHostOverrides;
 }
 
@@ -177,9 +206,9 @@ export interface IResolvedHost {
   port: number;
   user: string;
   /**
-   * Absolute paths of the keys to try, in order. OpenSSH's defaults
-   * (`DEFAULT_IDENTITY_FILES` in ~/.ssh) when none is configured; the
-   * caller skips files that do not exist.
+   * Absolute paths of the keys to try, in order. The client's defaults
+   * (`IResolveOptions.defaultIdentityFiles` in ~/.ssh) when none is
+   * configured; the caller skips files that do not exist.
    */
   identityFiles: string[];
   /** True when IdentityFile lines or settings gave `identityFiles`. */
@@ -407,21 +436,6 @@ export function hasHostEntry(
   files: ISshConfigFiles & { localUser?: string }
 ): boolean {
   return listHostAliases(files).includes(alias);
-}
-
-/** Does `host` activate a Host line with these patterns? (readconf.c) */
-function hostLineMatches(host: string, patterns: readonly string[]): boolean {
-  let active = false;
-  for (const arg of patterns) {
-    const negated = arg.startsWith('!');
-    if (matchPattern(host, negated ? arg.slice(1) : arg)) {
-      if (negated) {
-        return false;
-      }
-      active = true;
-    }
-  }
-  return active;
 }
 
 // ---------------------------------------------------------------------------
@@ -693,6 +707,8 @@ class Resolution {
     this.env = options.env ?? process.env;
     this.shell = options.shell || this.env.SHELL || '/bin/sh';
     this.cwd = options.cwd ?? process.cwd();
+    this.defaultIdentityFiles =
+      options.defaultIdentityFiles ?? OPENSSH_DEFAULT_IDENTITY_FILES;
     this.overrides = options.overrides ?? {};
     this.reader = reader ?? new ConfigReader(options, options.localUser);
     this.matchHost = alias;
@@ -1461,13 +1477,13 @@ class Resolution {
       }
     }
     if (this.identities.length === 0) {
-      for (const name of DEFAULT_IDENTITY_FILES) {
+      for (const name of this.defaultIdentityFiles) {
         identityFiles.push(`${this.home}/.ssh/${name}`);
       }
     }
 
     const userKnownHosts = this.userKnownHosts ?? {
-      value: ['~/.ssh/known_hosts', '~/.ssh/known_hosts2'],
+      value: [...DEFAULT_USER_KNOWN_HOSTS_FILES],
       location: null
     };
     const userKnownHostsFiles =
@@ -1477,8 +1493,7 @@ class Resolution {
             expandPath(f, userKnownHosts.location, 'UserKnownHostsFile')
           );
     const globalKnownHosts = this.globalKnownHosts ?? [
-      '/etc/ssh/ssh_known_hosts',
-      '/etc/ssh/ssh_known_hosts2'
+      ...DEFAULT_GLOBAL_KNOWN_HOSTS_FILES
     ];
 
     let proxyCommandText: string | null = null;
@@ -1556,6 +1571,7 @@ class Resolution {
   private readonly env: Readonly<Record<string, string | undefined>>;
   private readonly shell: string;
   private readonly cwd: string;
+  private readonly defaultIdentityFiles: readonly string[];
   private readonly overrides: IHostOverrides;
   private readonly reader: ConfigReader;
 
