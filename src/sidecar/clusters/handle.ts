@@ -17,6 +17,7 @@ import { LocalForward } from '../forwards/local-forward';
 import { ClusterForwards, ForwardChannel } from '../forwards/registry';
 import type { AskpassBridge } from '../ssh/askpass';
 import type { KeyCache } from '../ssh/auth';
+import type { IResolvedHost } from '../ssh/config';
 import { hostLabel } from '../ssh/connect';
 import { SshClientKind, SshConnection } from '../ssh/connection';
 import { LocalTransport } from '../transport/local';
@@ -193,17 +194,20 @@ class SshClusterHandle extends ClusterHandle {
   }
 
   /** Resolved anew on every attempt: the ssh config may have changed. */
-  private route() {
+  private route(
+    defaultIdentityFiles = defaultIdentityFilesFor(this.transport.client)
+  ): IResolvedHost[] {
     return clusterRoute(
       this.config,
       this.context.account,
-      defaultIdentityFilesFor(this.transport.client)
+      defaultIdentityFiles
     );
   }
 
   private routeLabels(): string[] {
     try {
-      return this.route().map(hostLabel);
+      // Labels need no keys: no `ssh -G` for the status of a new cluster.
+      return this.route([]).map(hostLabel);
     } catch {
       return [];
     }
