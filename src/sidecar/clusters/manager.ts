@@ -33,8 +33,6 @@ import { PromptBroker } from './prompts';
 import { ILocalAccount, resolveOptions } from './route';
 import { TEST_SCRIPT, parseTestOutput } from './test-connection';
 
-export { opensshCanAskpass, sshClientFor } from './ssh-client';
-
 export interface IClusterManagerOptions {
   broadcast: (event: SidecarEvent) => void;
   prompts: PromptBroker;

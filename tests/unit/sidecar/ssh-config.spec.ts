@@ -18,6 +18,7 @@ import {
   IResolvedHost,
   IResolveOptions,
   listHostAliases,
+  OPENSSH_DEFAULT_IDENTITY_FILES,
   parseProxyJump,
   proxyCommandArgv,
   resolveHost,
@@ -47,16 +48,10 @@ const TUTORIAL = readFileSync(join(FIXTURES, 'tutorial.config'), 'utf8');
 
 const HOME = '/home/ana';
 
-/** What OpenSSH 9.x tries when no IdentityFile is configured. */
-const OPENSSH_DEFAULTS = [
-  'id_rsa',
-  'id_ecdsa',
-  'id_ecdsa_sk',
-  'id_ed25519',
-  'id_ed25519_sk',
-  'id_xmss',
-  'id_dsa'
-].map(name => `${HOME}/.ssh/${name}`);
+/** The resolver's default keys (OpenSSH's), in a home. */
+const OPENSSH_DEFAULTS = OPENSSH_DEFAULT_IDENTITY_FILES.map(
+  name => `${HOME}/.ssh/${name}`
+);
 
 /** An in-memory file system: path → text. Directories are implied. */
 function memoryFs(files: Record<string, string>): {
