@@ -358,6 +358,12 @@ const CRITERIA_WITH_EQUALS = new Set([
   'exec'
 ]);
 
+/**
+ * One resolution of an alias: reads the files in ssh's order, steered by
+ * Host, Match and Include lines, hands every other line to the keyword
+ * table, and once the files are read (twice for a final pass) builds the
+ * result.
+ */
 class Resolution {
   constructor(
     private readonly alias: string,
@@ -739,7 +745,7 @@ class Resolution {
     }
   }
 
-  // -- Values ---------------------------------------------------------------
+  // -- Tokens the reading itself needs ----------------------------------------
 
   /** HostName with `%h` expanded (the only token OpenSSH allows there). */
   private expandHostName(hostName: IValue<string>): string {
