@@ -4,7 +4,7 @@
  * test, run, forward, key setup. The frontend sends the clusters from
  * JupyterLab's settings; nothing about them is stored here.
  */
-import { homedir, userInfo } from 'os';
+import { homedir } from 'os';
 
 import type {
   IClusterStatus,
@@ -13,7 +13,6 @@ import type {
   IForwardRequest,
   IKeySetupRequest,
   IKeySetupResult,
-  ISshHostAlias,
   ISshHosts,
   SidecarEvent
 } from '../../common/api';
@@ -22,7 +21,6 @@ import { SidecarError } from '../errors';
 import type { ICommandOutput, IRemoteCommand } from '../shell/remote-command';
 import { AskpassBridge } from '../ssh/askpass';
 import { KeyCache } from '../ssh/auth';
-import { listHostAliases, resolveHost } from '../ssh/config';
 import type { ICommandOptions, ITransport } from '../transport/types';
 import {
   ClusterHandle,
@@ -30,7 +28,8 @@ import {
   IClusterHandleContext
 } from './handle';
 import { PromptBroker } from './prompts';
-import { ILocalAccount, resolveOptions } from './route';
+import type { ILocalAccount } from './route';
+import { listSshHosts } from './ssh-hosts';
 import { TEST_SCRIPT, parseTestOutput } from './test-connection';
 
 export interface IClusterManagerOptions {
@@ -178,43 +177,9 @@ export class ClusterManager {
     return this._handle(name).setupKey(request);
   }
 
+  /** The Host aliases of ~/.ssh/config, for the "Add cluster" dialog. */
   sshHosts(): ISshHosts {
-    const shown = '~/.ssh/config';
-    let aliases: string[] = [];
-    try {
-      aliases = listHostAliases({
-        home: this._account.home,
-        localUser: userInfo().username
-      });
-    } catch (err) {
-      return {
-        aliases: [],
-        configPath: shown,
-        error: {
-          code: 'ssh-config',
-          message: (err as Error).message
-        }
-      };
-    }
-    let error: ISshHosts['error'] = null;
-    const out: ISshHostAlias[] = aliases.map(alias => {
-      try {
-        const host = resolveHost(alias, resolveOptions(this._account));
-        return {
-          alias,
-          hostName: host.hostName,
-          user: host.user,
-          port: host.port,
-          via: host.proxyJump.length
-            ? host.proxyJump.map(h => h.host).join(', ')
-            : (host.proxyCommandText ?? '')
-        };
-      } catch (err) {
-        error ??= { code: 'ssh-config', message: (err as Error).message };
-        return { alias, hostName: null, user: null, port: null, via: '' };
-      }
-    });
-    return { aliases: out, configPath: shown, error };
+    return listSshHosts(this._account);
   }
 
   async close(): Promise<void> {

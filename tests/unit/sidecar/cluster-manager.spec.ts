@@ -5,7 +5,7 @@
  * covered by tests/integration/connections.test.ts.
  */
 import { createConnection, createServer, Server } from 'net';
-import { mkdtempSync, rmSync } from 'fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 
@@ -153,4 +153,31 @@ it('refuses key setup for a local cluster and names unknown clusters', async () 
   expect(() => manager.status('nowhere')).toThrow(
     expect.objectContaining({ code: 'unknown-cluster' })
   );
+});
+
+it('lists the Host aliases of ~/.ssh/config, resolved, and shows a config error', () => {
+  mkdirSync(join(home, '.ssh'), { recursive: true });
+  writeFileSync(
+    join(home, '.ssh', 'config'),
+    'Host alpha\n  HostName a.example.org\n  User u\n  ProxyJump gw\nHost *.x\n'
+  );
+  expect(manager.sshHosts()).toEqual({
+    aliases: [
+      {
+        alias: 'alpha',
+        hostName: 'a.example.org',
+        user: 'u',
+        port: 22,
+        via: 'gw'
+      }
+    ],
+    configPath: '~/.ssh/config',
+    error: null
+  });
+  writeFileSync(join(home, '.ssh', 'config'), 'Host alpha\n  Port x\n');
+  expect(manager.sshHosts()).toMatchObject({
+    aliases: [{ alias: 'alpha', hostName: null }],
+    error: { code: 'ssh-config', message: expect.stringContaining('Port') }
+  });
+  rmSync(join(home, '.ssh'), { recursive: true });
 });
