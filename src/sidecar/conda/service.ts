@@ -1,20 +1,14 @@
 /**
  * Conda environments and kernels per target (this computer, or a cluster):
  * scans through the target's transport (one command, so one round trip on a
- * cluster), caches the answer per target, registers and removes kernelspecs,
- * and tells the frontends (`envs-changed`) whenever something changed.
- *
- * `conda env list --json` is never waited for: conda can take seconds
- * (conda#14500). When a conda, mamba or micromamba executable is found, it
- * runs after the first scan of a target and after each explicit refresh, in
- * the background; environments only it knew are then scanned (one more
- * round trip, only when there are any) and remembered for later scans.
+ * cluster), caches the answer per target, registers and removes kernelspecs
+ * (`kernels.ts`), and tells the frontends (`envs-changed`) whenever
+ * something changed. `conda env list --json` is never waited for: it runs
+ * in the background (`conda-pass.ts`).
  */
-import { posix } from 'path';
 import { performance } from 'perf_hooks';
 
 import type {
-  ErrorCode,
   IEnvironmentList,
   IKernelspecInfo,
   IRegisterKernelRequest,
@@ -29,31 +23,27 @@ import {
 import type { ILogger } from '../log';
 import { SidecarError } from '../errors';
 import type { ITransport } from '../transport/types';
-import { buildEnvironmentList, normalizePrefix } from './build';
+import { buildEnvironmentList } from './build';
 import { collectCommand, type ICollectHints } from './collect-script';
+import { CondaPass } from './conda-pass';
+import { tail, where } from './describe';
 import { FactsError, parseFacts } from './facts';
 import {
-  buildKernelJson,
-  parseKernelspec,
-  REGISTER_SCRIPT,
-  UNREGISTER_SCRIPT
-} from './kernelspec';
+  planRegistration,
+  plannedKernel,
+  planRemoval,
+  removeKernelspec,
+  writeKernelspec
+} from './kernels';
+import type { ILocalEnvTarget } from './local-target';
+
+export { localEnvTarget } from './local-target';
+export type { ILocalEnvTarget } from './local-target';
 
 /** The clusters, as far as environments need them (ClusterManager). */
 export interface IEnvClusters {
   transport(name: string): ITransport;
   config(name: string): IClusterConfig;
-}
-
-/** This computer: where its Jupyter keeps kernelspecs, and what it knows. */
-export interface ILocalEnvTarget {
-  transport: ITransport;
-  /** The user kernels directory, where registered kernels are written. */
-  kernelsDir: string;
-  /** Every kernels directory Jupyter reads, in its order. */
-  kernelPath: string[];
-  /** Prefixes, roots and executables from the sidecar's own environment. */
-  hints: ICollectHints;
 }
 
 export interface IEnvironmentServiceOptions {
@@ -66,56 +56,6 @@ export interface IEnvironmentServiceOptions {
   scanTimeoutMs?: number;
   /** Milliseconds `conda env list` may take (default 120 s). */
   condaTimeoutMs?: number;
-}
-
-/**
- * Where this computer's Jupyter keeps kernelspecs, from the variables
- * jupyterlab_hpc/proxy.py sets (jupyter_data_dir() and
- * jupyter_path('kernels') of the Jupyter server), else Jupyter's defaults.
- */
-export function localEnvTarget(
-  transport: ITransport,
-  env: NodeJS.ProcessEnv,
-  home: string
-): ILocalEnvTarget {
-  const dataDir =
-    env.JUPYTERLAB_HPC_JUPYTER_DATA_DIR ||
-    env.JUPYTER_DATA_DIR ||
-    posix.join(home, '.local', 'share', 'jupyter');
-  const kernelsDir = posix.join(dataDir, 'kernels');
-  const given = (env.JUPYTERLAB_HPC_KERNEL_PATH ?? '')
-    .split(':')
-    .filter(p => p.startsWith('/'));
-  const kernelPath = given.length
-    ? given
-    : [
-        ...(env.JUPYTER_PATH ?? '')
-          .split(':')
-          .filter(p => p.startsWith('/'))
-          .map(p => posix.join(p, 'kernels')),
-        kernelsDir,
-        '/usr/local/share/jupyter/kernels',
-        '/usr/share/jupyter/kernels'
-      ];
-  if (!kernelPath.includes(kernelsDir)) {
-    kernelPath.unshift(kernelsDir);
-  }
-  const exe = env.CONDA_EXE ?? '';
-  return {
-    transport,
-    kernelsDir,
-    kernelPath,
-    hints: {
-      envPrefixes: [env.CONDA_PREFIX ?? ''],
-      roots: [
-        env.MAMBA_ROOT_PREFIX ?? '',
-        /\/(?:bin|condabin)\/conda$/.test(exe)
-          ? posix.dirname(posix.dirname(exe))
-          : ''
-      ],
-      executables: [exe, env.MAMBA_EXE ?? '']
-    }
-  };
 }
 
 interface ICacheEntry {
@@ -133,28 +73,36 @@ interface IContext {
 
 const MAX_SCAN_OUTPUT = 64 * 1024 * 1024;
 
-function fail(code: ErrorCode, message: string): SidecarError {
-  return new SidecarError(code, message);
-}
-
-function where(target: string): string {
-  return target === LOCAL_TARGET ? 'this computer' : target;
-}
-
 function kernelsSignature(list: IEnvironmentList): string {
   return JSON.stringify(
     list.kernelspecs.map(k => [k.name, k.path, k.envPrefix, k.displayName])
   );
 }
 
-function tail(text: Buffer): string {
-  const s = text.toString('utf8').trim();
-  return s.length > 500 ? '…' + s.slice(-500) : s;
-}
-
 export class EnvironmentService {
   constructor(private readonly _options: IEnvironmentServiceOptions) {
     this._now = _options.now ?? Date.now;
+    this._conda = new CondaPass({
+      transport: target => this._context(target).transport,
+      cached: target => this._cache.get(target)?.list,
+      addWarning: (target, warning) => {
+        const entry = this._cache.get(target);
+        if (entry && !entry.list.warnings.includes(warning)) {
+          entry.list.warnings.push(warning);
+          this._options.broadcast({
+            type: 'envs-changed',
+            target,
+            kernelsChanged: false
+          });
+        }
+      },
+      rescan: target => {
+        this._touch(target);
+        return this._rescan(target, false, true);
+      },
+      log: _options.log,
+      timeoutMs: _options.condaTimeoutMs ?? 120_000
+    });
   }
 
   /**
@@ -188,95 +136,25 @@ export class EnvironmentService {
   ): Promise<IRegisterKernelResult> {
     const context = this._context(target);
     const list = await this._rescan(target, false);
-    const prefix = normalizePrefix(request.prefix);
-    const env = list.envs.find(e => e.prefix === prefix);
-    if (!env || env.problems.some(p => p.code === 'missing-prefix')) {
-      throw fail(
-        'env-not-found',
-        `There is no conda environment at ${prefix} on ${where(target)}.`
-      );
+    const planned = planRegistration(target, list, request);
+    if ('existing' in planned) {
+      return planned.existing;
     }
-    if (env.problems.some(p => p.code === 'missing-python')) {
-      throw fail(
-        'ipykernel-missing',
-        `The environment ${env.name} cannot run a kernel: ${prefix}/bin/python is missing.`
-      );
-    }
-    if (env.ipykernelVersion === null) {
-      throw fail(
-        'ipykernel-missing',
-        `ipykernel is not installed in the environment ${env.name} (${prefix}): install it first.`
-      );
-    }
-    const dir = list.kernelsDir;
-    if (dir === null) {
-      throw fail(
-        'kernels-dir-unknown',
-        `Kernels cannot be registered on ${where(target)}: ${list.warnings[0] ?? 'the JupyterLab environment was not found.'}`
-      );
-    }
-    if (env.registered) {
-      return { kernel: env.registered, created: false };
-    }
-    const name = (request.kernelName ?? env.kernelName).toLowerCase();
-    const clash = list.kernelspecs.find(k => k.name === name);
-    if (clash) {
-      throw fail(
-        'kernel-exists',
-        `A kernel named ${name} exists already (${clash.path}, running ${clash.envPrefix ?? clash.executable}): choose another name.`
-      );
-    }
-    const text = buildKernelJson({
-      prefix,
-      displayName: request.displayName ?? env.displayName,
-      envName: env.name,
-      target
-    });
-    const out = await context.transport.run(
-      {
-        argv: [
-          '/bin/sh',
-          '-c',
-          REGISTER_SCRIPT,
-          'jlhpc-register',
-          dir,
-          name,
-          text,
-          prefix
-        ]
-      },
-      { signal: AbortSignal.timeout(this._scanTimeout), maxOutputBytes: 1e6 }
+    const { plan } = planned;
+    const existing = await writeKernelspec(
+      context.transport,
+      plan,
+      this._scanTimeout
     );
-    const specDir = posix.join(dir, name);
-    const stdout = out.stdout.toString('utf8');
-    if (out.exitCode === 0 && stdout.startsWith('exists\0')) {
-      // Made between our scan and the write.
-      const existing = parseKernelspec(
-        specDir,
-        stdout.slice('exists\0'.length),
-        new Set([prefix])
-      ).info;
-      if (existing.envPrefix !== prefix) {
-        throw fail(
-          'kernel-exists',
-          `A kernel named ${name} exists already (${specDir}): choose another name.`
-        );
-      }
+    if (existing) {
       return { kernel: existing, created: false };
-    }
-    if (out.exitCode !== 0 || !stdout.startsWith('created\0')) {
-      throw fail(
-        'kernel-write-failed',
-        `The kernelspec ${specDir} could not be written on ${where(target)}: ${tail(out.stderr) || `exit status ${out.exitCode}`}`
-      );
     }
     this._touch(target);
     const after = await this._rescan(target, false, true);
     const kernel =
-      after.kernelspecs.find(k => k.name === name) ??
-      parseKernelspec(specDir, text, new Set([prefix])).info;
+      after.kernelspecs.find(k => k.name === plan.name) ?? plannedKernel(plan);
     this._options.log?.info(
-      `registered kernel ${name} for ${prefix} on ${where(target)}`
+      `registered kernel ${plan.name} for ${plan.prefix} on ${where(target)}`
     );
     return { kernel, created: true };
   }
@@ -285,47 +163,8 @@ export class EnvironmentService {
   async unregister(target: string, name: string): Promise<IKernelspecInfo> {
     const context = this._context(target);
     const list = await this._rescan(target, false);
-    const wanted = name.toLowerCase();
-    const spec = list.kernelspecs.find(k => k.name === wanted);
-    if (!spec) {
-      throw fail(
-        'kernel-not-found',
-        `There is no kernel named ${name} on ${where(target)}.`
-      );
-    }
-    const runsEnv =
-      spec.envPrefix !== null &&
-      list.envs.some(e => e.prefix === spec.envPrefix);
-    if (!spec.managed && !runsEnv) {
-      throw fail(
-        'kernel-not-managed',
-        `The kernel ${spec.name} (${spec.path}) does not run a conda environment, so it is left alone; remove it with \`jupyter kernelspec remove ${spec.name}\`.`
-      );
-    }
-    const out = await context.transport.run(
-      {
-        argv: [
-          '/bin/sh',
-          '-c',
-          UNREGISTER_SCRIPT,
-          'jlhpc-unregister',
-          spec.path
-        ]
-      },
-      { signal: AbortSignal.timeout(this._scanTimeout), maxOutputBytes: 1e6 }
-    );
-    if (out.exitCode === 4) {
-      throw fail(
-        'kernel-not-found',
-        `The kernel ${spec.name} was already removed from ${where(target)}.`
-      );
-    }
-    if (out.exitCode !== 0) {
-      throw fail(
-        'kernel-write-failed',
-        `The kernelspec ${spec.path} could not be removed on ${where(target)}: ${tail(out.stderr) || `exit status ${out.exitCode}`}`
-      );
-    }
+    const spec = planRemoval(target, list, name);
+    await removeKernelspec(context.transport, target, spec, this._scanTimeout);
     this._touch(target);
     await this._rescan(target, false, true);
     this._options.log?.info(
@@ -358,7 +197,7 @@ export class EnvironmentService {
     }
     return running.promise.then(list => {
       if (withConda) {
-        this._condaPass(target, list);
+        this._conda.start(target, list);
       }
       return list;
     });
@@ -368,7 +207,7 @@ export class EnvironmentService {
     const context = this._context(target);
     const key = this._key(target);
     const epoch = this._epoch(target);
-    const known = [...(this._condaKnown.get(target) ?? [])];
+    const known = this._conda.known(target);
     const started = performance.now();
     const scannedAt = this._now();
     const out = await context.transport.run(
@@ -385,7 +224,7 @@ export class EnvironmentService {
       }
     );
     if (out.stdoutTruncated) {
-      throw fail(
+      throw new SidecarError(
         'env-scan-failed',
         `The environment scan on ${where(target)} printed more than ${MAX_SCAN_OUTPUT} bytes.`
       );
@@ -396,7 +235,7 @@ export class EnvironmentService {
     } catch (err) {
       if (err instanceof FactsError) {
         const detail = tail(out.stderr);
-        throw fail(
+        throw new SidecarError(
           'env-scan-failed',
           `The environment scan on ${where(target)} failed: ${err.message}${detail ? ` (${detail})` : ''}`
         );
@@ -411,7 +250,7 @@ export class EnvironmentService {
       durationMs: Math.round((performance.now() - started) * 100) / 100,
       roundTrips: context.transport.kind === 'ssh' ? 1 : 0
     });
-    const condaWarning = this._condaWarnings.get(target);
+    const condaWarning = this._conda.warning(target);
     if (condaWarning) {
       list.warnings.push(condaWarning);
     }
@@ -428,76 +267,6 @@ export class EnvironmentService {
     return list;
   }
 
-  /** `conda env list --json` in the background; see the module comment. */
-  private _condaPass(target: string, list: IEnvironmentList): void {
-    const exe = list.tools.conda ?? list.tools.mamba ?? list.tools.micromamba;
-    if (!exe || this._condaRunning.has(target)) {
-      return;
-    }
-    this._condaRunning.add(target);
-    const log = this._options.log;
-    void (async () => {
-      let context: IContext;
-      try {
-        context = this._context(target);
-      } catch {
-        return;
-      }
-      const out = await context.transport.run(
-        { argv: [exe, 'env', 'list', '--json'] },
-        {
-          signal: AbortSignal.timeout(this._condaTimeout),
-          maxOutputBytes: 8 * 1024 * 1024
-        }
-      );
-      let prefixes: string[] | null = null;
-      try {
-        const body = JSON.parse(out.stdout.toString('utf8')) as {
-          envs?: unknown;
-        };
-        if (Array.isArray(body.envs)) {
-          prefixes = body.envs
-            .filter((p): p is string => typeof p === 'string')
-            .filter(p => p.startsWith('/'))
-            .map(normalizePrefix);
-        }
-      } catch {
-        prefixes = null;
-      }
-      if (out.exitCode !== 0 || prefixes === null) {
-        const warning = `\`${posix.basename(exe)} env list --json\` failed on ${where(target)} (${tail(out.stderr) || `exit status ${out.exitCode}`}); the environments above were found without it.`;
-        this._condaWarnings.set(target, warning);
-        const entry = this._cache.get(target);
-        if (entry && !entry.list.warnings.includes(warning)) {
-          entry.list.warnings.push(warning);
-          this._options.broadcast({
-            type: 'envs-changed',
-            target,
-            kernelsChanged: false
-          });
-        }
-        return;
-      }
-      this._condaWarnings.delete(target);
-      const current = this._cache.get(target)?.list ?? list;
-      const fresh = prefixes.filter(
-        p => !current.envs.some(e => e.prefix === p)
-      );
-      const known = this._condaKnown.get(target) ?? new Set<string>();
-      if (fresh.some(p => !known.has(p))) {
-        this._condaKnown.set(target, new Set([...known, ...fresh]));
-        this._touch(target);
-        await this._rescan(target, false, true);
-      }
-    })()
-      .catch(err => {
-        log?.warn(
-          `conda env list on ${where(target)} failed: ${(err as Error).message}`
-        );
-      })
-      .finally(() => this._condaRunning.delete(target));
-  }
-
   private _context(target: string): IContext {
     if (target === LOCAL_TARGET) {
       const local = this._options.local;
@@ -510,7 +279,10 @@ export class EnvironmentService {
     }
     const clusters = this._options.clusters;
     if (!clusters) {
-      throw fail('unknown-cluster', `There is no cluster named "${target}".`);
+      throw new SidecarError(
+        'unknown-cluster',
+        `There is no cluster named "${target}".`
+      );
     }
     const transport = clusters.transport(target);
     return {
@@ -553,10 +325,6 @@ export class EnvironmentService {
     return this._options.scanTimeoutMs ?? 60_000;
   }
 
-  private get _condaTimeout(): number {
-    return this._options.condaTimeoutMs ?? 120_000;
-  }
-
   private readonly _now: () => number;
   private readonly _cache = new Map<string, ICacheEntry>();
   private readonly _running = new Map<
@@ -564,7 +332,5 @@ export class EnvironmentService {
     { epoch: number; promise: Promise<IEnvironmentList> }
   >();
   private readonly _epochs = new Map<string, number>();
-  private readonly _condaKnown = new Map<string, Set<string>>();
-  private readonly _condaWarnings = new Map<string, string>();
-  private readonly _condaRunning = new Set<string>();
+  private readonly _conda: CondaPass;
 }

@@ -24,6 +24,7 @@ import type {
 import { utils } from 'ssh2';
 
 import { SidecarError } from '../errors';
+import { displayPath } from '../paths';
 import type { IPrompter } from './prompter';
 
 /** OpenSSH's NumberOfPasswordPrompts default. */
@@ -81,12 +82,6 @@ export interface IAuthReport {
   cancelled: SidecarError | null;
   /** Key files that could not be read, with why. */
   unreadable: string[];
-}
-
-function tilde(path: string, home: string): string {
-  return home && path.startsWith(home + '/')
-    ? '~' + path.slice(home.length)
-    : path;
 }
 
 /**
@@ -148,7 +143,7 @@ export function createAuthHandler(options: IAuthOptions): {
           }
           const key = await loadKey(step.path);
           if (key) {
-            report.tried.push(tilde(step.path, options.home));
+            report.tried.push(displayPath(step.path, options.home));
             return { type: 'publickey', username: user, key };
           }
           continue;
@@ -262,7 +257,7 @@ export function createAuthHandler(options: IAuthOptions): {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT') {
-        report.unreadable.push(`${tilde(path, options.home)} (${code})`);
+        report.unreadable.push(`${displayPath(path, options.home)} (${code})`);
       }
       return null;
     }
@@ -273,7 +268,7 @@ export function createAuthHandler(options: IAuthOptions): {
     }
     if (!/no passphrase given/.test(parsed.message)) {
       report.unreadable.push(
-        `${tilde(path, options.home)} (${parsed.message})`
+        `${displayPath(path, options.home)} (${parsed.message})`
       );
       return null;
     }
@@ -283,7 +278,7 @@ export function createAuthHandler(options: IAuthOptions): {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const answer = await ask({
         kind: 'passphrase',
-        title: `Passphrase for ${tilde(path, options.home)}`,
+        title: `Passphrase for ${displayPath(path, options.home)}`,
         instructions:
           attempt > 1
             ? `Wrong passphrase; attempt ${attempt} of ${MAX_ATTEMPTS}.`
@@ -301,7 +296,7 @@ export function createAuthHandler(options: IAuthOptions): {
       }
     }
     report.unreadable.push(
-      `${tilde(path, options.home)} (wrong passphrase ${MAX_ATTEMPTS} times)`
+      `${displayPath(path, options.home)} (wrong passphrase ${MAX_ATTEMPTS} times)`
     );
     return null;
   };

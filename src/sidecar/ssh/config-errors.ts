@@ -3,6 +3,9 @@
  * machine-readable code, the file and line at fault when there is one, and a
  * message a user can act on.
  */
+import { displayPath } from '../paths';
+
+export { displayPath } from '../paths';
 
 export type SshConfigErrorCode =
   /** A config file exists but cannot be read (permissions, I/O error). */
@@ -44,14 +47,6 @@ export class SshConfigError extends Error {
     super(message);
     this.name = 'SshConfigError';
   }
-}
-
-/** `/home/ana/.ssh/config` → `~/.ssh/config`, for messages. */
-export function displayPath(file: string, home: string): string {
-  if (home && home !== '/' && file.startsWith(home + '/')) {
-    return '~' + file.slice(home.length);
-  }
-  return file;
 }
 
 /** `~/.ssh/config line 12` — how messages name a line. */

@@ -1,80 +1,14 @@
 /**
  * The small algorithms ssh_config resolution needs, each following OpenSSH:
- * host patterns (match.c), `%` tokens and `${VAR}` (misc.c
+ * `%` tokens and `${VAR}` (misc.c
  * `percent_dollar_expand`), `~` (misc.c `tilde_expand`), the `%C` hash
  * (readconf.c `ssh_connection_hash`) and Include globs (glob(3)).
  */
 import { createHash } from 'crypto';
 import { isIP } from 'net';
 
-/**
- * OpenSSH's `match_pattern`: `*` matches any run of characters, `?` any one
- * character, everything else itself (case-sensitively). Linear in practice:
- * a `*` is never retried from more than one place at a time.
- */
-export function matchPattern(s: string, pattern: string): boolean {
-  let si = 0;
-  let pi = 0;
-  let starPi = -1;
-  let starSi = 0;
-  while (si < s.length) {
-    if (pi < pattern.length && pattern[pi] === '*') {
-      starPi = pi++;
-      starSi = si;
-    } else if (
-      pi < pattern.length &&
-      (pattern[pi] === '?' || pattern[pi] === s[si])
-    ) {
-      pi++;
-      si++;
-    } else if (starPi >= 0) {
-      pi = starPi + 1;
-      si = ++starSi;
-    } else {
-      return false;
-    }
-  }
-  while (pi < pattern.length && pattern[pi] === '*') {
-    pi++;
-  }
-  return pi === pattern.length;
-}
-
-/**
- * OpenSSH's `match_pattern_list`: a comma-separated list of patterns, each
- * possibly negated with `!`. 1 when a positive pattern matches and no
- * negated one does, -1 when a negated pattern matches, 0 otherwise.
- * `lower` lower-cases the patterns (for host names).
- */
-export function matchPatternList(
-  s: string,
-  list: string,
-  lower: boolean
-): -1 | 0 | 1 {
-  let positive = false;
-  for (const item of list.split(',')) {
-    const negated = item.startsWith('!');
-    let pattern = negated ? item.slice(1) : item;
-    if (pattern.length >= 1023) {
-      return 0;
-    }
-    if (lower) {
-      pattern = pattern.toLowerCase();
-    }
-    if (matchPattern(s, pattern)) {
-      if (negated) {
-        return -1;
-      }
-      positive = true;
-    }
-  }
-  return positive ? 1 : 0;
-}
-
-/** OpenSSH's `match_hostname`: host names compare in lower case. */
-export function matchHostname(host: string, list: string): boolean {
-  return matchPatternList(host.toLowerCase(), list, true) === 1;
-}
+export { expandTilde } from '../paths';
+export { matchHostname, matchPattern, matchPatternList } from './host-patterns';
 
 /** True for a literal IPv4 or IPv6 address (OpenSSH keeps their case). */
 export function isAddress(host: string): boolean {
@@ -133,28 +67,6 @@ export function expandTokens(
     }
   }
   return out;
-}
-
-/**
- * OpenSSH's `tilde_expand`: `~` and `~/path` are the user's home, and so is
- * `~user/path` for the local user itself. Other users' homes are not known
- * here: null. Paths without `~` are returned as they are.
- */
-export function expandTilde(
-  path: string,
-  home: string,
-  localUser: string
-): string | null {
-  if (!path.startsWith('~')) {
-    return path;
-  }
-  const slash = path.indexOf('/');
-  const user = slash < 0 ? path.slice(1) : path.slice(1, slash);
-  if (user !== '' && user !== localUser) {
-    return null;
-  }
-  const rest = slash < 0 ? '' : path.slice(slash).replace(/^\/+/, '');
-  return home.endsWith('/') ? home + rest : `${home}/${rest}`;
 }
 
 /** `%C`: SHA-1 over local host, remote host, port, user and jump host. */

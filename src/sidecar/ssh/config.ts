@@ -49,26 +49,20 @@
  *
  * Nothing here runs a program or touches the network; files are only read,
  * through `readFile`/`listDir`, which tests replace.
+ *
+ * The resolution here steers the reading (Host, Match, Include, the final
+ * pass); its parts are the reader (`config-reader.ts`), the keyword table
+ * (`config-keywords.ts`) that fills the options (`config-options.ts`), and
+ * the result (`config-result.ts`).
  */
-import { readdirSync, readFileSync } from 'fs';
 import { hostname as osHostname } from 'os';
-import { dirname, isAbsolute, normalize, resolve as resolvePath } from 'path';
 
-import {
-  describeLocation,
-  displayPath,
-  ISshConfigLocation,
-  SshConfigError
-} from './config-errors';
+import { ISshConfigLocation, SshConfigError } from './config-errors';
 import {
   connectionHash,
   expandTilde,
   expandTokens,
-  globPaths,
-  isAddress,
-  matchHostname,
-  matchPattern,
-  matchPatternList
+  isAddress
 } from './config-expand';
 import {
   formatProxyJump,
@@ -78,17 +72,28 @@ import {
   parseProxyJump,
   sshProxyCommandHop
 } from './config-jump';
+import { applyKeyword } from './config-keywords';
 import {
-  ACCUMULATING_KEYWORDS,
-  OPENSSH_PASSTHROUGH_KEYWORDS,
-  IConfigLine,
-  KEYWORDS,
-  parseConfigText,
-  parseCount,
-  parseFlag,
-  parsePort,
-  parseTime
-} from './config-syntax';
+  IResolutionEnv,
+  IValue,
+  localTokens,
+  ObtainedOptions
+} from './config-options';
+import { ConfigReader } from './config-reader';
+import { resolvedHost } from './config-result';
+import { IConfigLine, KEYWORDS } from './config-syntax';
+import type {
+  IHostOverrides,
+  IResolvedHost,
+  IResolveOptions,
+  ISshConfigFiles
+} from './config-types';
+import {
+  hostLineMatches,
+  matchHostname,
+  matchPattern,
+  matchPatternList
+} from './host-patterns';
 
 export { SshConfigError } from './config-errors';
 export type { ISshConfigLocation, SshConfigErrorCode } from './config-errors';
@@ -98,138 +103,46 @@ export {
   sshProxyCommandHop
 } from './config-jump';
 export type { IJumpHop } from './config-jump';
-
-/** OpenSSH's READCONF_MAX_DEPTH. */
-export const MAX_INCLUDE_DEPTH = 16;
+export { MAX_INCLUDE_DEPTH } from './config-reader';
+export { proxyCommandArgv } from './config-result';
+export type {
+  IHostOverrides,
+  IResolvedHost,
+  IResolveOptions,
+  ISshConfigFiles,
+  StrictHostKeyChecking
+} from './config-types';
 
 /** More jump hosts than anyone chains; beyond this we assume a loop. */
 export const MAX_JUMP_HOPS = 16;
 
 /**
- * The default identity files, in OpenSSH's order, that the `ssh2` package
- * can use. OpenSSH also tries id_ecdsa_sk, id_ed25519_sk and id_xmss
- * (security-key and XMSS keys, which ssh2 cannot load) and, before 9.8,
- * id_dsa.
+ * The identity files OpenSSH 9.x tries when none is configured, in its
+ * order (ssh_config(5), readconf.c `fill_default_options`). OpenSSH 9.8 and
+ * later leave id_dsa out unless built with DSA, and 10.0 dropped it: the
+ * OpenSSH client's list comes from the local `ssh -G` where it can
+ * (`opensshDefaultIdentityFiles`), this one is what the resolver mirrors
+ * when it is told nothing else.
  */
-export const DEFAULT_IDENTITY_FILES: readonly string[] = [
+export const OPENSSH_DEFAULT_IDENTITY_FILES: readonly string[] = [
+  'id_rsa',
+  'id_ecdsa',
+  'id_ecdsa_sk',
+  'id_ed25519',
+  'id_ed25519_sk',
+  'id_xmss',
+  'id_dsa'
+];
+
+/**
+ * The defaults the built-in client can use: ssh2 loads no security-key
+ * (`*_sk`) or XMSS keys, and DSA keys are not worth offering.
+ */
+export const SSH2_DEFAULT_IDENTITY_FILES: readonly string[] = [
   'id_rsa',
   'id_ecdsa',
   'id_ed25519'
 ];
-
-/** Where the config files are and how to read them. */
-export interface ISshConfigFiles {
-  /** The local user's home directory (`~`, `%d`). */
-  home: string;
-  /** The user's config; `<home>/.ssh/config` by default. */
-  configPath?: string;
-  /** The system config, read after the user's; null to skip it. */
-  systemConfigPath?: string | null;
-  /**
-   * The text of a file, or null when it does not exist. Throw for a file
-   * that exists but cannot be read. Reads the file system by default.
-   */
-  readFile?: (path: string) => string | null;
-  /** The names in a directory, or null when it is not one (for globs). */
-  listDir?: (path: string) => string[] | null;
-}
-
-/**
- * Values from our settings (the fields of `IClusterConfig` of the same
- * names): they act like ssh's command-line options and so win over the
- * config. Empty strings and null mean "not set".
- */
-export interface IHostOverrides {
-  /** Like `ssh -p`. */
-  port?: number | null;
-  /** Like `ssh -l`. */
-  user?: string;
-  /** Like `ssh -i`: tried before the config's IdentityFiles. */
-  identityFile?: string;
-  /** Like `ssh -J`: `[user@]host[:port],…`, or `none`. */
-  jumpHost?: string;
-}
-
-export interface IResolveOptions extends ISshConfigFiles {
-  /** The local user name (`%u`, `Match localuser`, the default User). */
-  localUser: string;
-  /** This machine's host name (`%l`, `%L`); os.hostname() by default. */
-  localHostName?: string;
-  /** The local user id (`%i`); process.getuid() by default. */
-  uid?: number;
-  /** The environment for `${VAR}`; process.env by default. */
-  env?: Readonly<Record<string, string | undefined>>;
-  /** The shell for ProxyCommand; $SHELL or /bin/sh by default. */
-  shell?: string;
-  /** Where relative IdentityFile paths start; process.cwd() by default. */
-  cwd?: string;
-  overrides?: IHostOverrides;
-}
-
-export type StrictHostKeyChecking = 'yes' | 'no' | 'ask' | 'accept-new';
-
-/** A host resolved through ssh_config, ready for a connection. */
-export interface IResolvedHost {
-  /** The name asked for (OpenSSH's `%n`). */
-  alias: string;
-  /** The host to connect to: HostName with `%h` expanded, lower-cased. */
-  hostName: string;
-  port: number;
-  user: string;
-  /**
-   * Absolute paths of the keys to try, in order. OpenSSH's defaults
-   * (`DEFAULT_IDENTITY_FILES` in ~/.ssh) when none is configured; the
-   * caller skips files that do not exist.
-   */
-  identityFiles: string[];
-  /** True when IdentityFile lines or settings gave `identityFiles`. */
-  identityFilesExplicit: boolean;
-  /** Only the identity files, not every key of the ssh-agent. */
-  identitiesOnly: boolean;
-  /**
-   * Hosts to go through, first one first. Each is to be resolved in its
-   * turn with the same config (`resolveRoute` does it as OpenSSH does).
-   */
-  proxyJump: IJumpHop[];
-  /**
-   * The ProxyCommand to spawn without a shell, tokens expanded; null for
-   * none (and always null when `proxyJump` has hops). OpenSSH runs
-   * `exec <command>` with `$SHELL -c`. A command made only of words,
-   * paths, options, `%` tokens and `user@host:port`-like text means the
-   * same without a shell, so it is split into words and `exec` is dropped:
-   * `ssh gw exec nc %h %p` → `['ssh', 'gw', 'exec', 'nc', 'node1', '22']`.
-   * Anything else (quotes, `$`, `~`, globs, `;`, `|`, redirections…) is
-   * given to the shell like OpenSSH does: `[shell, '-c', 'exec <command>']`.
-   */
-  proxyCommand: string[] | null;
-  /** The ProxyCommand as written in the config, for messages; or null. */
-  proxyCommandText: string | null;
-  /** Seconds between keepalives; 0 for none. */
-  serverAliveInterval: number;
-  serverAliveCountMax: number;
-  /** Seconds to wait for the TCP connection; null for the system's. */
-  connectTimeout: number | null;
-  strictHostKeyChecking: StrictHostKeyChecking;
-  /** Absolute paths, `~` and tokens expanded; empty for `none`. */
-  userKnownHostsFiles: string[];
-  /** As configured (OpenSSH expands nothing in them). */
-  globalKnownHostsFiles: string[];
-  /** Lower-cased, as ssh looks it up in known_hosts; or null. */
-  hostKeyAlias: string | null;
-  /**
-   * Lines the built-in client does not use but OpenSSH does (GSSAPI,
-   * CertificateFile, algorithm lists…, see OPENSSH_PASSTHROUGH_KEYWORDS),
-   * as `Keyword=value` in the order they took effect, for `ssh -o`.
-   */
-  opensshOptions: string[];
-  /**
-   * The lines that took effect, in order: `~/.ssh/config:4: HostName x`,
-   * and `settings: Port 2222` for settings.
-   */
-  source: string[];
-  /** Things that may make ssh and us differ, for the user to see. */
-  warnings: string[];
-}
 
 /**
  * Resolve `alias` as `ssh alias` would. Throws `SshConfigError` for a
@@ -409,187 +322,8 @@ export function hasHostEntry(
   return listHostAliases(files).includes(alias);
 }
 
-/** Does `host` activate a Host line with these patterns? (readconf.c) */
-function hostLineMatches(host: string, patterns: readonly string[]): boolean {
-  let active = false;
-  for (const arg of patterns) {
-    const negated = arg.startsWith('!');
-    if (matchPattern(host, negated ? arg.slice(1) : arg)) {
-      if (negated) {
-        return false;
-      }
-      active = true;
-    }
-  }
-  return active;
-}
-
-// ---------------------------------------------------------------------------
-// Reading files
-
-function defaultReadFile(path: string): string | null {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      return null;
-    }
-    if (code === 'EISDIR') {
-      return '';
-    }
-    throw err;
-  }
-}
-
-function defaultListDir(path: string): string[] | null {
-  try {
-    return readdirSync(path);
-  } catch {
-    return null;
-  }
-}
-
-/** Reads, parses and caches config files; resolves Include paths. */
-class ConfigReader {
-  constructor(
-    private readonly files: ISshConfigFiles,
-    private readonly localUser: string
-  ) {
-    this.home = files.home;
-    this.readFile = files.readFile ?? defaultReadFile;
-    this.listDir = files.listDir ?? defaultListDir;
-  }
-
-  readonly home: string;
-
-  /** The user's config and the system config, in the order ssh reads them. */
-  topFiles(): { path: string; system: boolean }[] {
-    const top = [
-      {
-        path: this.files.configPath ?? `${this.home}/.ssh/config`,
-        system: false
-      }
-    ];
-    const system =
-      this.files.systemConfigPath === undefined
-        ? '/etc/ssh/ssh_config'
-        : this.files.systemConfigPath;
-    if (system !== null) {
-      top.push({ path: system, system: true });
-    }
-    return top;
-  }
-
-  /** The directive lines of a file, or null when it does not exist. */
-  lines(path: string): IConfigLine[] | null {
-    if (this.cache.has(path)) {
-      return this.cache.get(path)!;
-    }
-    let text: string | null;
-    try {
-      text = this.readFile(path);
-    } catch (err) {
-      if (err instanceof SshConfigError) {
-        throw err;
-      }
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new SshConfigError(
-        'ssh-config-unreadable',
-        `Cannot read ${displayPath(path, this.home)} (${reason}). ` +
-          'Make it readable by you, or remove it.'
-      );
-    }
-    const lines = text === null ? null : parseConfigText(text, path, this.home);
-    this.cache.set(path, lines);
-    return lines;
-  }
-
-  /**
-   * The files an Include argument names, already token-expanded: relative
-   * to ~/.ssh (or the system config's directory), `~` expanded, globbed.
-   */
-  includedFiles(
-    arg: string,
-    system: boolean,
-    location: ISshConfigLocation
-  ): string[] {
-    const where = describeLocation(location, this.home);
-    if (arg.startsWith('~') && system) {
-      throw new SshConfigError(
-        'ssh-config-syntax',
-        `${where}: the system config cannot Include "${arg}" (a path ` +
-          'with ~).',
-        location
-      );
-    }
-    let path = arg;
-    if (!isAbsolute(path) && !path.startsWith('~')) {
-      path = system
-        ? `${dirname(this.topFiles()[1]?.path ?? '/etc/ssh/ssh_config')}/${path}`
-        : `~/.ssh/${path}`;
-    }
-    const expanded = expandTilde(path, this.home, this.localUser);
-    if (expanded === null) {
-      throw new SshConfigError(
-        'ssh-config-bad-value',
-        `${where}: Include "${arg}" names another user's home directory, ` +
-          'which is not supported here. Write the full path instead.',
-        location
-      );
-    }
-    // Normalised, so that `~/.ssh/./config` is seen to be `~/.ssh/config`.
-    return globPaths(expanded, this.listDir).map(f => normalize(f));
-  }
-
-  /** Throws when including `file` would loop or nest too deep. */
-  checkNesting(
-    file: string,
-    depth: number,
-    stack: readonly string[],
-    location: ISshConfigLocation
-  ): void {
-    const where = describeLocation(location, this.home);
-    if (stack.includes(file)) {
-      const chain = [...stack.slice(stack.indexOf(file)), file]
-        .map(f => displayPath(f, this.home))
-        .join(' → ');
-      throw new SshConfigError(
-        'ssh-config-include-loop',
-        `${where}: Include loop: ${chain}. Remove one of these Include lines.`,
-        location
-      );
-    }
-    if (depth + 1 > MAX_INCLUDE_DEPTH) {
-      throw new SshConfigError(
-        'ssh-config-include-depth',
-        `${where}: Includes are nested more than ${MAX_INCLUDE_DEPTH} deep ` +
-          `(at ${displayPath(file, this.home)}), which OpenSSH refuses. ` +
-          'Flatten your Include lines.',
-        location
-      );
-    }
-  }
-
-  private readonly readFile: (path: string) => string | null;
-  private readonly listDir: (path: string) => string[] | null;
-  private readonly cache = new Map<string, IConfigLine[] | null>();
-}
-
 // ---------------------------------------------------------------------------
 // Resolution
-
-interface IValue<T> {
-  value: T;
-  location: ISshConfigLocation | null;
-}
-
-interface IIdentity {
-  path: string;
-  /** From the user's config or settings (OpenSSH dedupes per origin). */
-  userProvided: boolean;
-  location: ISshConfigLocation | null;
-}
 
 /** What a file is read with (OpenSSH's activep and flags). */
 interface IFileContext {
@@ -601,16 +335,6 @@ interface IFileContext {
   depth: number;
   stack: readonly string[];
 }
-
-const STRICT_VALUES: Record<string, StrictHostKeyChecking> = {
-  yes: 'yes',
-  true: 'yes',
-  no: 'no',
-  false: 'no',
-  off: 'no',
-  ask: 'ask',
-  'accept-new': 'accept-new'
-};
 
 /** Match criteria that would need a program or the network to evaluate. */
 const UNEVALUATED_CRITERIA = new Set([
@@ -634,65 +358,32 @@ const CRITERIA_WITH_EQUALS = new Set([
   'exec'
 ]);
 
-/** First words that make a ProxyCommand shell syntax rather than a program. */
-const SHELL_WORDS = new Set([
-  '!',
-  '.',
-  ':',
-  'alias',
-  'break',
-  'builtin',
-  'case',
-  'cd',
-  'command',
-  'continue',
-  'do',
-  'done',
-  'elif',
-  'else',
-  'esac',
-  'eval',
-  'exec',
-  'exit',
-  'export',
-  'fi',
-  'for',
-  'function',
-  'if',
-  'in',
-  'local',
-  'readonly',
-  'return',
-  'select',
-  'set',
-  'shift',
-  'source',
-  'then',
-  'time',
-  'times',
-  'trap',
-  'ulimit',
-  'umask',
-  'unalias',
-  'unset',
-  'until',
-  'wait',
-  'while'
-]);
-
+/**
+ * One resolution of an alias: reads the files in ssh's order, steered by
+ * Host, Match and Include lines, hands every other line to the keyword
+ * table, and once the files are read (twice for a final pass) builds the
+ * result.
+ */
 class Resolution {
   constructor(
     private readonly alias: string,
     options: IResolveOptions,
     reader?: ConfigReader
   ) {
-    this.home = options.home;
-    this.localUser = options.localUser;
-    this.localHostName = options.localHostName ?? osHostname();
-    this.uid = options.uid ?? process.getuid?.() ?? 0;
-    this.env = options.env ?? process.env;
-    this.shell = options.shell || this.env.SHELL || '/bin/sh';
-    this.cwd = options.cwd ?? process.cwd();
+    const env = options.env ?? process.env;
+    this.r = {
+      alias,
+      home: options.home,
+      localUser: options.localUser,
+      localHostName: options.localHostName ?? osHostname(),
+      uid: options.uid ?? process.getuid?.() ?? 0,
+      env,
+      shell: options.shell || env.SHELL || '/bin/sh',
+      cwd: options.cwd ?? process.cwd(),
+      defaultIdentityFiles:
+        options.defaultIdentityFiles ?? OPENSSH_DEFAULT_IDENTITY_FILES
+    };
+    this.o = new ObtainedOptions(options.home);
     this.overrides = options.overrides ?? {};
     this.reader = reader ?? new ConfigReader(options, options.localUser);
     this.matchHost = alias;
@@ -713,26 +404,26 @@ class Resolution {
 
     // ssh.c: take HostName into use, lower-case it, maybe read again.
     let host = this.alias;
-    if (this.hostName) {
-      host = this.expandHostName(this.hostName);
+    if (this.o.hostName) {
+      host = this.expandHostName(this.o.hostName);
     }
     if (!isAddress(host)) {
       host = host.toLowerCase();
     }
-    if (this.canonicalize) {
-      this.warn(
-        `${this.where(this.canonicalize)}: CanonicalizeHostname is not ` +
+    if (this.o.canonicalize) {
+      this.o.warn(
+        `${this.o.where(this.o.canonicalize)}: CanonicalizeHostname is not ` +
           'done here (no DNS lookups); the host name is used as written.'
       );
     }
-    if (this.wantFinalPass || this.canonicalize) {
-      this.hostName = { value: host, location: null };
-      this.obtained.add('HostName');
+    if (this.wantFinalPass || this.o.canonicalize) {
+      this.o.hostName = { value: host, location: null };
+      this.o.obtained.add('HostName');
       this.finalPass = true;
       this.matchHost = host;
       this.readAll();
     }
-    return this.result(host);
+    return resolvedHost(this.o, this.r, host);
   }
 
   // -- Settings, like ssh's command-line options --------------------------
@@ -747,9 +438,9 @@ class Resolution {
             "empty to use the ssh config's or your local user name."
         );
       }
-      this.user = { value: user, location: null };
-      this.obtained.add('User');
-      this.addSource(`settings: User ${user}`);
+      this.o.user = { value: user, location: null };
+      this.o.obtained.add('User');
+      this.o.addSource(`settings: User ${user}`);
     }
     if (port !== undefined && port !== null) {
       if (!Number.isInteger(port) || port < 1 || port > 65535) {
@@ -759,13 +450,13 @@ class Resolution {
             "(1-65535). Leave it empty to use the ssh config's or 22."
         );
       }
-      this.port = port;
-      this.obtained.add('Port');
-      this.addSource(`settings: Port ${port}`);
+      this.o.port = port;
+      this.o.obtained.add('Port');
+      this.o.addSource(`settings: Port ${port}`);
     }
     if (identityFile) {
       // `ssh -i` expands ~ at once.
-      const path = expandTilde(identityFile, this.home, this.localUser);
+      const path = expandTilde(identityFile, this.r.home, this.r.localUser);
       if (path === null) {
         throw new SshConfigError(
           'ssh-config-bad-value',
@@ -773,8 +464,8 @@ class Resolution {
             "another user's home directory. Write the full path instead."
         );
       }
-      this.identities.push({ path, userProvided: true, location: null });
-      this.addSource(`settings: IdentityFile ${identityFile}`);
+      this.o.identities.push({ path, userProvided: true, location: null });
+      this.o.addSource(`settings: IdentityFile ${identityFile}`);
     }
     if (jumpHost) {
       let hops: IJumpHop[];
@@ -787,12 +478,12 @@ class Resolution {
         );
       }
       // Like ssh -J: `none` settles ProxyJump only, hosts ProxyCommand too.
-      this.jump = { value: hops, location: null };
-      this.obtained.add('ProxyJump');
+      this.o.jump = { value: hops, location: null };
+      this.o.obtained.add('ProxyJump');
       if (hops.length > 0) {
-        this.obtained.add('ProxyCommand');
+        this.o.obtained.add('ProxyCommand');
       }
-      this.addSource(`settings: ProxyJump ${jumpHost}`);
+      this.o.addSource(`settings: ProxyJump ${jumpHost}`);
     }
   }
 
@@ -825,26 +516,17 @@ class Resolution {
     const name = KEYWORDS[line.keyword];
     if (name === undefined) {
       const ignored =
-        this.ignoreUnknown !== undefined &&
-        matchPatternList(line.keyword, this.ignoreUnknown, true) === 1;
+        this.o.ignoreUnknown !== undefined &&
+        matchPatternList(line.keyword, this.o.ignoreUnknown, true) === 1;
       if (!ignored) {
-        this.warn(
-          `${this.where(location)}: "${line.text.split(/[\s=]/)[0]}" is ` +
+        this.o.warn(
+          `${this.o.where(location)}: "${line.text.split(/[\s=]/)[0]}" is ` +
             'not an ssh_config keyword; the line is ignored (ssh may ' +
             'refuse it: "Bad configuration option").'
         );
       }
       return;
     }
-    // Values are checked whether or not the line applies, as OpenSSH does;
-    // `obtain` then stores them if the line applies and none was obtained.
-    const obtain = (set: () => void, keyword = name): void => {
-      if (context.active && !this.obtained.has(keyword)) {
-        this.obtained.add(keyword);
-        set();
-        this.addSource(this.sourceLine(location, line));
-      }
-    };
     switch (name) {
       case 'Host':
         this.processHost(line, location, context);
@@ -855,191 +537,14 @@ class Resolution {
       case 'Include':
         this.processInclude(line, location, context);
         return;
-      case 'HostName': {
-        const value = this.single(line, location, name);
-        obtain(() => (this.hostName = { value, location }));
-        return;
-      }
-      case 'User': {
-        const value = this.single(line, location, name);
-        obtain(() => {
-          this.user = { value, location };
-          this.userFromConfig = true;
+      default:
+        applyKeyword(this.o, {
+          name,
+          line,
+          location,
+          active: context.active,
+          system: context.system
         });
-        return;
-      }
-      case 'Port': {
-        const text = this.single(line, location, name);
-        const value = parsePort(text);
-        if (value === null) {
-          throw new SshConfigError(
-            'ssh-config-bad-port',
-            `${this.where(location)}: Port "${text}" is not a port number ` +
-              '(1-65535). Fix or remove the line.',
-            location
-          );
-        }
-        obtain(() => (this.port = value));
-        return;
-      }
-      case 'HostKeyAlias': {
-        const value = this.single(line, location, name);
-        obtain(() => (this.hostKeyAlias = value));
-        return;
-      }
-      case 'Tag': {
-        const value = this.single(line, location, name);
-        obtain(() => (this.tag = value));
-        return;
-      }
-      case 'IgnoreUnknown': {
-        const value = this.single(line, location, name);
-        obtain(() => (this.ignoreUnknown = value));
-        return;
-      }
-      case 'IdentityFile': {
-        const path = this.single(line, location, name);
-        const userProvided = !context.system;
-        const known = this.identities.some(
-          i => i.path === path && i.userProvided === userProvided
-        );
-        if (context.active && !known) {
-          if (this.identities.length >= 100) {
-            throw this.badValue(location, 'more than 100 identity files');
-          }
-          this.identities.push({ path, userProvided, location });
-          this.addSource(this.sourceLine(location, line));
-        }
-        return;
-      }
-      case 'IdentitiesOnly': {
-        const text = this.single(line, location, name);
-        const value = parseFlag(text);
-        if (value === null) {
-          throw this.badValue(location, `${name} must be yes or no`);
-        }
-        obtain(() => (this.identitiesOnly = value));
-        return;
-      }
-      case 'ProxyCommand': {
-        // OpenSSH keeps the rest of the line as it is.
-        const value = line.rest.replace(/^[ \t\r\n=]+/, '');
-        obtain(() => (this.proxyCommand = { value, location }));
-        return;
-      }
-      case 'ProxyJump': {
-        const text = line.rest.replace(/^[ \t\r\n=]+/, '');
-        let hops: IJumpHop[];
-        try {
-          hops = parseProxyJump(text);
-        } catch (err) {
-          throw new SshConfigError(
-            'ssh-config-bad-proxyjump',
-            `${this.where(location)}: ${(err as Error).message}`,
-            location
-          );
-        }
-        if (hops.length === 0) {
-          // `ProxyJump none` only settles ProxyJump: a later ProxyCommand
-          // still applies (OpenSSH 10.3, backported by distributions;
-          // older ssh ignored that ProxyCommand).
-          obtain(() => (this.jump = { value: hops, location }));
-        } else if (!this.obtained.has('ProxyCommand')) {
-          // Hosts settle ProxyCommand too: whichever comes first wins.
-          obtain(() => {
-            this.jump = { value: hops, location };
-            this.obtained.add('ProxyCommand');
-          });
-        }
-        return;
-      }
-      case 'ServerAliveInterval':
-      case 'ConnectTimeout': {
-        const text = this.single(line, location, name);
-        // "none" obtains nothing: a later line may still set a value.
-        const value = text === 'none' ? undefined : parseTime(text);
-        if (value === null) {
-          throw this.badValue(
-            location,
-            `${name} "${text}" is not a time (e.g. 30, 30s, 5m)`
-          );
-        }
-        if (value !== undefined) {
-          obtain(() => {
-            if (name === 'ConnectTimeout') {
-              this.connectTimeout = value;
-            } else {
-              this.serverAliveInterval = value;
-            }
-          });
-        }
-        return;
-      }
-      case 'ServerAliveCountMax': {
-        const text = this.single(line, location, name);
-        const value = parseCount(text);
-        if (value === null) {
-          throw this.badValue(location, `${name} "${text}" is not a number`);
-        }
-        obtain(() => (this.serverAliveCountMax = value));
-        return;
-      }
-      case 'StrictHostKeyChecking': {
-        const text = this.single(line, location, name);
-        const value = STRICT_VALUES[text.toLowerCase()];
-        if (value === undefined) {
-          throw this.badValue(
-            location,
-            `${name} must be yes, no, ask or accept-new, not "${text}"`
-          );
-        }
-        obtain(() => (this.strictHostKeyChecking = value));
-        return;
-      }
-      case 'CanonicalizeHostname': {
-        const text = this.single(line, location, name).toLowerCase();
-        const flag = parseFlag(text);
-        if (text !== 'always' && flag === null) {
-          throw this.badValue(
-            location,
-            `${name} must be yes, no or always, not "${text}"`
-          );
-        }
-        obtain(() => (this.canonicalize = flag !== false ? location : null));
-        return;
-      }
-      case 'UserKnownHostsFile': {
-        const value = this.fileList(line, location, name);
-        obtain(() => (this.userKnownHosts = { value, location }));
-        return;
-      }
-      case 'GlobalKnownHostsFile': {
-        const value = this.fileList(line, location, name);
-        obtain(() => (this.globalKnownHosts = value));
-        return;
-      }
-      default: {
-        // Keywords the built-in client does not use: in `source` when they
-        // take effect, so the UI can show every line that applies; those
-        // OpenSSH uses also in `opensshOptions`, as written.
-        const option = OPENSSH_PASSTHROUGH_KEYWORDS.has(name)
-          ? `${name}=${line.rest}`
-          : null;
-        if (ACCUMULATING_KEYWORDS.has(name)) {
-          if (context.active) {
-            this.addSource(this.sourceLine(location, line));
-            if (option) {
-              this.opensshOptions.push(option);
-            }
-          }
-        } else {
-          obtain(() => {
-            if (option) {
-              this.opensshOptions.push(option);
-            }
-          });
-        }
-      }
     }
   }
 
@@ -1054,7 +559,7 @@ class Resolution {
       if (arg === '') {
         throw new SshConfigError(
           'ssh-config-syntax',
-          `${this.where(location)}: a Host pattern is empty.`,
+          `${this.o.where(location)}: a Host pattern is empty.`,
           location
         );
       }
@@ -1071,7 +576,7 @@ class Resolution {
       }
     }
     if (context.active) {
-      this.addSource(this.sourceLine(location, line));
+      this.o.addSource(this.o.sourceLine(location, line));
     }
   }
 
@@ -1084,7 +589,7 @@ class Resolution {
     const syntax = (message: string) =>
       new SshConfigError(
         'ssh-config-syntax',
-        `${this.where(location)}: ${message}`,
+        `${this.o.where(location)}: ${message}`,
         location
       );
     const args = line.args;
@@ -1154,14 +659,17 @@ class Resolution {
           break;
         case 'user':
           matched =
-            matchPatternList(this.user?.value ?? this.localUser, arg, false) ===
-            1;
+            matchPatternList(
+              this.o.user?.value ?? this.r.localUser,
+              arg,
+              false
+            ) === 1;
           break;
         case 'localuser':
-          matched = matchPatternList(this.localUser, arg, false) === 1;
+          matched = matchPatternList(this.r.localUser, arg, false) === 1;
           break;
         case 'tagged': {
-          const tag = this.tag ?? '';
+          const tag = this.o.tag ?? '';
           matched =
             tag === '' ? arg === '' : matchPatternList(tag, arg, false) === 1;
           break;
@@ -1184,15 +692,15 @@ class Resolution {
       throw syntax('"Match" needs at least one criterion, e.g. "Match all".');
     }
     if (unevaluated.length > 0 && result && !context.neverMatch) {
-      this.warn(
-        `${this.where(location)}: the block of "${line.text}" is skipped: ` +
+      this.o.warn(
+        `${this.o.where(location)}: the block of "${line.text}" is skipped: ` +
           `${unevaluated.join(', ')} is not evaluated here (the sidecar ` +
           'never runs commands from ssh config). ssh may apply this block.'
       );
     }
     context.active = !context.neverMatch && result && unevaluated.length === 0;
     if (context.active) {
-      this.addSource(this.sourceLine(location, line));
+      this.o.addSource(this.o.sourceLine(location, line));
     }
   }
 
@@ -1206,7 +714,7 @@ class Resolution {
       if (arg === '') {
         throw new SshConfigError(
           'ssh-config-syntax',
-          `${this.where(location)}: an Include path is empty.`,
+          `${this.o.where(location)}: an Include path is empty.`,
           location
         );
       }
@@ -1215,7 +723,7 @@ class Resolution {
         path = this.expandIncludePath(arg, location);
       } catch (err) {
         // OpenSSH reports this and goes on with the next path.
-        this.warn((err as Error).message);
+        this.o.warn((err as Error).message);
         continue;
       }
       for (const file of this.reader.includedFiles(
@@ -1237,72 +745,7 @@ class Resolution {
     }
   }
 
-  // -- Values ---------------------------------------------------------------
-
-  /** The one argument of a single-valued keyword (OpenSSH parse_string). */
-  private single(
-    line: IConfigLine,
-    location: ISshConfigLocation,
-    name: string
-  ): string {
-    if (line.args.length === 0 || line.args[0] === '') {
-      throw new SshConfigError(
-        'ssh-config-syntax',
-        `${this.where(location)}: ${name} needs a value.`,
-        location
-      );
-    }
-    if (line.args.length > 1) {
-      throw new SshConfigError(
-        'ssh-config-syntax',
-        `${this.where(location)}: ${name} takes one value, not ` +
-          `${line.args.length} ("${line.rest}"). Put quotes around a value ` +
-          'with spaces.',
-        location
-      );
-    }
-    return line.args[0];
-  }
-
-  /** UserKnownHostsFile / GlobalKnownHostsFile arguments. */
-  private fileList(
-    line: IConfigLine,
-    location: ISshConfigLocation,
-    name: string
-  ): string[] {
-    const files = line.args;
-    if (files.length === 0 || files.includes('')) {
-      throw new SshConfigError(
-        'ssh-config-syntax',
-        `${this.where(location)}: ${name} needs file names.`,
-        location
-      );
-    }
-    if (files.length > 1 && files.some(f => f.toLowerCase() === 'none')) {
-      throw this.badValue(location, `"none" must be the only ${name}`);
-    }
-    if (files.length > 32) {
-      throw this.badValue(location, `more than 32 files in ${name}`);
-    }
-    return files;
-  }
-
-  private badValue(location: ISshConfigLocation, reason: string) {
-    return new SshConfigError(
-      'ssh-config-bad-value',
-      `${this.where(location)}: ${reason}. Fix or remove the line.`,
-      location
-    );
-  }
-
-  private badToken(location: ISshConfigLocation | null, what: string) {
-    return (reason: string) =>
-      new SshConfigError(
-        'ssh-config-bad-token',
-        `${location ? this.where(location) + ': ' : ''}${what}: ${reason}.`,
-        location ?? undefined
-      );
-  }
+  // -- Tokens the reading itself needs ----------------------------------------
 
   /** HostName with `%h` expanded (the only token OpenSSH allows there). */
   private expandHostName(hostName: IValue<string>): string {
@@ -1310,16 +753,16 @@ class Resolution {
       hostName.value,
       { h: this.alias },
       null,
-      this.badToken(hostName.location, `HostName "${hostName.value}"`)
+      this.o.badToken(hostName.location, `HostName "${hostName.value}"`)
     );
   }
 
   /** The host `Match host` sees at this point (readconf.c). */
   private currentHost(): string {
-    if (this.finalPass || !this.hostName) {
-      return this.hostName?.value ?? this.alias;
+    if (this.finalPass || !this.o.hostName) {
+      return this.o.hostName?.value ?? this.alias;
     }
-    return this.expandHostName(this.hostName);
+    return this.expandHostName(this.o.hostName);
   }
 
   /** `%` tokens and `${VAR}` of an Include path (OpenSSH 9.9+). */
@@ -1328,234 +771,28 @@ class Resolution {
       return arg;
     }
     const host = this.currentHost();
-    const port = String(this.port ?? 22);
-    const user = this.user?.value ?? this.localUser;
-    const jump = this.jumpHostName();
+    const port = String(this.o.port ?? 22);
+    const user = this.o.user?.value ?? this.r.localUser;
+    const jump = this.o.jumpHostName();
     return expandTokens(
       arg,
       {
-        ...this.localTokens(),
-        C: connectionHash(this.localHostName, host, port, user, jump),
+        ...localTokens(this.r),
+        C: connectionHash(this.r.localHostName, host, port, user, jump),
         h: host,
-        k: this.hostKeyAlias ?? host,
+        k: this.o.hostKeyAlias ?? host,
         n: this.alias,
         p: port,
         r: user,
         j: jump
       },
-      this.env,
-      this.badToken(location, `Include "${arg}"`)
+      this.r.env,
+      this.o.badToken(location, `Include "${arg}"`)
     );
   }
 
-  private localTokens(): Record<string, string> {
-    return {
-      L: this.localHostName.split('.')[0],
-      d: this.home,
-      i: String(this.uid),
-      l: this.localHostName,
-      u: this.localUser
-    };
-  }
-
-  /** The last jump host's name (`%j`), '' without one. */
-  private jumpHostName(): string {
-    const hops = this.jump?.value ?? [];
-    return hops.length > 0 ? hops[hops.length - 1].host : '';
-  }
-
-  // -- Result -------------------------------------------------------------
-
-  private result(host: string): IResolvedHost {
-    const port = this.port ?? 22;
-    const hops = this.jump?.value ?? [];
-    const jump = this.jumpHostName();
-    const hostKeyAlias = this.hostKeyAlias?.toLowerCase() ?? null;
-    const base = {
-      ...this.localTokens(),
-      h: host,
-      k: hostKeyAlias ?? this.alias,
-      n: this.alias,
-      p: String(port),
-      j: jump
-    };
-
-    // OpenSSH 10 expands tokens and ${VAR} in a User from the config.
-    let user = this.user?.value ?? this.localUser;
-    if (this.user && this.userFromConfig) {
-      const expanded = expandTokens(
-        user,
-        base,
-        this.env,
-        this.badToken(this.user.location, `User "${user}"`)
-      );
-      if (expanded !== user && !isValidUserName(expanded)) {
-        throw new SshConfigError(
-          'ssh-config-bad-host',
-          `${this.where(this.user.location)}: User "${user}" expands to ` +
-            `"${expanded}", which is not a valid user name.`,
-          this.user.location ?? undefined
-        );
-      }
-      user = expanded;
-    }
-
-    if (
-      hops.length > 0 &&
-      hops[hops.length - 1].host === host &&
-      (hops[hops.length - 1].port ?? 22) === port &&
-      (hops[hops.length - 1].user ?? user) === user
-    ) {
-      throw new SshConfigError(
-        'ssh-config-jump-loop',
-        `${this.alias} is its own jump host (ProxyJump ` +
-          `${formatProxyJump(hops)}). Remove the ProxyJump for ${this.alias}.`
-      );
-    }
-
-    const tokens = {
-      ...base,
-      r: user,
-      C: connectionHash(this.localHostName, host, String(port), user, jump)
-    };
-    const expandPath = (
-      raw: string,
-      location: ISshConfigLocation | null,
-      what: string
-    ): string => {
-      const tilde = expandTilde(raw, this.home, this.localUser);
-      if (tilde === null) {
-        throw new SshConfigError(
-          'ssh-config-bad-value',
-          `${location ? this.where(location) + ': ' : ''}${what} "${raw}" ` +
-            "names another user's home directory, which is not supported " +
-            'here. Write the full path instead.',
-          location ?? undefined
-        );
-      }
-      const path = expandTokens(
-        tilde,
-        tokens,
-        this.env,
-        this.badToken(location, `${what} "${raw}"`)
-      );
-      if (isAbsolute(path)) {
-        return path;
-      }
-      this.warn(
-        `${location ? this.where(location) + ': ' : 'settings: '}${what} ` +
-          `"${raw}" is relative; it is taken from ${this.cwd}, as ssh ` +
-          'would from its working directory. Write ~/… or a full path.'
-      );
-      return resolvePath(this.cwd, path);
-    };
-
-    const identityFiles: string[] = [];
-    for (const identity of this.identities) {
-      if (identity.path.toLowerCase() === 'none') {
-        continue;
-      }
-      const path = expandPath(identity.path, identity.location, 'IdentityFile');
-      if (!identityFiles.includes(path)) {
-        identityFiles.push(path);
-      }
-    }
-    if (this.identities.length === 0) {
-      for (const name of DEFAULT_IDENTITY_FILES) {
-        identityFiles.push(`${this.home}/.ssh/${name}`);
-      }
-    }
-
-    const userKnownHosts = this.userKnownHosts ?? {
-      value: ['~/.ssh/known_hosts', '~/.ssh/known_hosts2'],
-      location: null
-    };
-    const userKnownHostsFiles =
-      userKnownHosts.value[0].toLowerCase() === 'none'
-        ? []
-        : userKnownHosts.value.map(f =>
-            expandPath(f, userKnownHosts.location, 'UserKnownHostsFile')
-          );
-    const globalKnownHosts = this.globalKnownHosts ?? [
-      '/etc/ssh/ssh_known_hosts',
-      '/etc/ssh/ssh_known_hosts2'
-    ];
-
-    let proxyCommandText: string | null = null;
-    let proxyCommand: string[] | null = null;
-    if (
-      hops.length === 0 &&
-      this.proxyCommand &&
-      this.proxyCommand.value.toLowerCase() !== 'none'
-    ) {
-      const { value, location } = this.proxyCommand;
-      proxyCommandText = value;
-      const expand = (s: string): string =>
-        expandTokens(
-          s,
-          {
-            h: host,
-            k: hostKeyAlias ?? this.alias,
-            n: this.alias,
-            p: String(port),
-            r: user
-          },
-          null,
-          this.badToken(location, `ProxyCommand "${value}"`)
-        );
-      proxyCommand = proxyCommandArgv(value, expand, this.shell);
-    }
-
-    return {
-      alias: this.alias,
-      hostName: host,
-      port,
-      user,
-      identityFiles,
-      identityFilesExplicit: this.identities.length > 0,
-      identitiesOnly: this.identitiesOnly ?? false,
-      proxyJump: hops,
-      proxyCommand,
-      proxyCommandText,
-      serverAliveInterval: this.serverAliveInterval ?? 0,
-      serverAliveCountMax: this.serverAliveCountMax ?? 3,
-      connectTimeout: this.connectTimeout ?? null,
-      strictHostKeyChecking: this.strictHostKeyChecking ?? 'ask',
-      userKnownHostsFiles,
-      globalKnownHostsFiles:
-        globalKnownHosts[0].toLowerCase() === 'none' ? [] : globalKnownHosts,
-      hostKeyAlias,
-      opensshOptions: [...this.opensshOptions],
-      source: [...this.source],
-      warnings: [...this.warnings]
-    };
-  }
-
-  // -- Bookkeeping ----------------------------------------------------------
-
-  private where(location: ISshConfigLocation | null): string {
-    return location ? describeLocation(location, this.home) : 'settings';
-  }
-
-  private sourceLine(location: ISshConfigLocation, line: IConfigLine): string {
-    return `${displayPath(location.file, this.home)}:${location.line}: ${line.text}`;
-  }
-
-  private addSource(entry: string): void {
-    this.source.add(entry);
-  }
-
-  private warn(message: string): void {
-    this.warnings.add(message);
-  }
-
-  private readonly home: string;
-  private readonly localUser: string;
-  private readonly localHostName: string;
-  private readonly uid: number;
-  private readonly env: Readonly<Record<string, string | undefined>>;
-  private readonly shell: string;
-  private readonly cwd: string;
+  private readonly r: IResolutionEnv;
+  private readonly o: ObtainedOptions;
   private readonly overrides: IHostOverrides;
   private readonly reader: ConfigReader;
 
@@ -1563,55 +800,4 @@ class Resolution {
   private matchHost: string;
   private finalPass = false;
   private wantFinalPass = false;
-
-  // OpenSSH's Options: unset until the first value is obtained. `obtained`
-  // has the keywords (as KEYWORDS spells them) that have one.
-  private hostName?: IValue<string>;
-  private user?: IValue<string>;
-  private userFromConfig = false;
-  private port?: number;
-  private hostKeyAlias?: string;
-  private tag?: string;
-  private ignoreUnknown?: string;
-  private identities: IIdentity[] = [];
-  private identitiesOnly?: boolean;
-  private proxyCommand?: IValue<string>;
-  private jump?: IValue<IJumpHop[]>;
-  private serverAliveInterval?: number;
-  private serverAliveCountMax?: number;
-  private connectTimeout?: number;
-  private strictHostKeyChecking?: StrictHostKeyChecking;
-  /** Where CanonicalizeHostname yes/always was obtained; null for no. */
-  private canonicalize?: ISshConfigLocation | null;
-  private userKnownHosts?: IValue<string[]>;
-  private globalKnownHosts?: string[];
-  private readonly obtained = new Set<string>();
-  private readonly opensshOptions: string[] = [];
-  private readonly source = new Set<string>();
-  private readonly warnings = new Set<string>();
-}
-
-/**
- * The argv for a ProxyCommand (see `IResolvedHost.proxyCommand`). Words are
- * split before tokens are expanded, so a token's value is always one
- * argument and never shell syntax.
- */
-export function proxyCommandArgv(
-  command: string,
-  expand: (s: string) => string,
-  shell: string
-): string[] {
-  const words = command.split(/[ \t]+/).filter(w => w !== '');
-  if (words[0] === 'exec' && words.length > 1 && !words[1].startsWith('-')) {
-    words.shift();
-  }
-  const plain =
-    /^[A-Za-z0-9_@%+=:,./ \t-]+$/.test(command) &&
-    words.length > 0 &&
-    !words[0].includes('=') &&
-    !SHELL_WORDS.has(words[0]);
-  if (plain) {
-    return words.map(expand);
-  }
-  return [shell, '-c', `exec ${expand(command)}`];
 }

@@ -5,7 +5,7 @@
  * whole decisions with the `ssh` client against an in-process ssh2 server.
  * Every key and file lives in a temporary directory made for the run.
  */
-import { execFile, execFileSync } from 'child_process';
+import { execFile, execFileSync, spawnSync } from 'child_process';
 import {
   mkdtempSync,
   promises as fs,
@@ -36,11 +36,11 @@ import {
   KeyFormatError,
   knownHostKeyTypes,
   knownHostsName,
-  matchHostPatterns,
   parseKnownHosts,
   parsePublicKey,
   unknownHostPrompt
 } from '../../../src/sidecar/ssh/known-hosts';
+import { matchPatternList } from '../../../src/sidecar/ssh/host-patterns';
 
 interface ITestKey {
   /** Private key file (the public one is `${path}.pub`). */
@@ -107,17 +107,30 @@ function sshKeygenList(pubPath: string) {
   return { bits: Number(match[1]), fingerprint: match[2], type: match[3] };
 }
 
-/** `ssh-keygen -F name -f file`: the lines it finds (none when it exits 1). */
+/**
+ * `ssh-keygen -F name -f file`: the lines it finds. Exit status 1 with no
+ * output is its "not found"; any other failure (no ssh-keygen, a file it
+ * cannot read, exit 255) fails the test instead of passing for "not found".
+ */
 function sshKeygenFind(name: string, file: string): string[] {
-  try {
-    return execFileSync('ssh-keygen', ['-F', name, '-f', file], {
-      encoding: 'utf8'
-    })
-      .split('\n')
-      .filter(line => line !== '' && !line.startsWith('#'));
-  } catch {
+  const run = spawnSync('ssh-keygen', ['-F', name, '-f', file], {
+    encoding: 'utf8'
+  });
+  if (run.error) {
+    throw run.error;
+  }
+  if (run.status === 1 && run.stdout === '' && run.stderr === '') {
     return [];
   }
+  if (run.status !== 0) {
+    throw new Error(
+      `ssh-keygen -F ${name} -f ${file} failed (status ${run.status}, ` +
+        `signal ${run.signal}): ${run.stderr.trim()}`
+    );
+  }
+  return run.stdout
+    .split('\n')
+    .filter(line => line !== '' && !line.startsWith('#'));
 }
 
 function line(hosts: string, key: ITestKey, marker = ''): string {
@@ -304,7 +317,7 @@ describe('hashed names', () => {
   );
 });
 
-describe('matchHostPatterns', () => {
+describe('matchPatternList on a known_hosts host field', () => {
   it.each([
     ['hpc-gw1', ['hpc-gw1'], 1],
     ['hpc-gw1', ['HPC-GW1'], 1],
@@ -329,7 +342,7 @@ describe('matchHostPatterns', () => {
     ['a.c', ['a?c'], 1],
     ['', [''], 1]
   ])('%p in %p → %p', (name, patterns, expected) => {
-    expect(matchHostPatterns(name, patterns)).toBe(expected);
+    expect(matchPatternList(name, patterns, true)).toBe(expected);
   });
 });
 

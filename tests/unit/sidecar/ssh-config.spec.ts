@@ -18,12 +18,14 @@ import {
   IResolvedHost,
   IResolveOptions,
   listHostAliases,
+  OPENSSH_DEFAULT_IDENTITY_FILES,
   parseProxyJump,
   proxyCommandArgv,
   resolveHost,
   resolveRoute,
   SshConfigError,
   SshConfigErrorCode,
+  SSH2_DEFAULT_IDENTITY_FILES,
   sshProxyCommandHop
 } from '../../../src/sidecar/ssh/config';
 import {
@@ -39,11 +41,17 @@ import {
   parseTime,
   splitArguments
 } from '../../../src/sidecar/ssh/config-syntax';
+import { opensshDefaultIdentityFiles } from '../../../src/sidecar/clusters/ssh-client';
 
 const FIXTURES = join(__dirname, 'fixtures', 'ssh-config');
 const TUTORIAL = readFileSync(join(FIXTURES, 'tutorial.config'), 'utf8');
 
 const HOME = '/home/ana';
+
+/** The resolver's default keys (OpenSSH's), in a home. */
+const OPENSSH_DEFAULTS = OPENSSH_DEFAULT_IDENTITY_FILES.map(
+  name => `${HOME}/.ssh/${name}`
+);
 
 /** An in-memory file system: path → text. Directories are implied. */
 function memoryFs(files: Record<string, string>): {
@@ -792,11 +800,7 @@ describe('resolveHost: Include', () => {
         hostName: 'alpha.example.org',
         port: 22,
         user: 'bee',
-        identityFiles: [
-          `${HOME}/.ssh/id_rsa`,
-          `${HOME}/.ssh/id_ecdsa`,
-          `${HOME}/.ssh/id_ed25519`
-        ],
+        identityFiles: OPENSSH_DEFAULTS,
         proxyJump: [],
         proxyCommand: null,
         serverAliveInterval: 12
@@ -1288,11 +1292,7 @@ describe('resolveHost: values and expansion', () => {
         hostName: 'plain.example.org',
         port: 22,
         user: 'ana',
-        identityFiles: [
-          `${HOME}/.ssh/id_rsa`,
-          `${HOME}/.ssh/id_ecdsa`,
-          `${HOME}/.ssh/id_ed25519`
-        ],
+        identityFiles: OPENSSH_DEFAULTS,
         identityFilesExplicit: false,
         identitiesOnly: false,
         serverAliveInterval: 0,
@@ -1314,15 +1314,38 @@ describe('resolveHost: values and expansion', () => {
       hostName: 'node1.example.org',
       port: 22,
       user: 'ana',
-      identityFiles: [
-        `${HOME}/.ssh/id_rsa`,
-        `${HOME}/.ssh/id_ecdsa`,
-        `${HOME}/.ssh/id_ed25519`
-      ],
+      identityFiles: OPENSSH_DEFAULTS,
       proxyJump: [],
       proxyCommand: null
     });
     expect(listHostAliases(options({}))).toEqual([]);
+  });
+
+  it("offers OpenSSH's default keys, security keys included, unless told the client's", () => {
+    const openssh = resolve('node1.example.org', {});
+    expect(openssh.identityFiles).toEqual(
+      expect.arrayContaining([
+        `${HOME}/.ssh/id_ecdsa_sk`,
+        `${HOME}/.ssh/id_ed25519_sk`
+      ])
+    );
+    const builtin = resolve('node1.example.org', {}, undefined, {
+      defaultIdentityFiles: SSH2_DEFAULT_IDENTITY_FILES
+    });
+    expect(builtin.identityFiles).toEqual([
+      `${HOME}/.ssh/id_rsa`,
+      `${HOME}/.ssh/id_ecdsa`,
+      `${HOME}/.ssh/id_ed25519`
+    ]);
+    expect(builtin.identityFilesExplicit).toBe(false);
+    // A configured IdentityFile replaces the defaults, whichever they are.
+    const explicit = resolve(
+      'x',
+      { config: 'IdentityFile ~/.ssh/mine\n' },
+      undefined,
+      { defaultIdentityFiles: SSH2_DEFAULT_IDENTITY_FILES }
+    );
+    expect(explicit.identityFiles).toEqual([`${HOME}/.ssh/mine`]);
   });
 
   it('lets settings win like ssh -l -p -i -J', () => {
@@ -2022,6 +2045,8 @@ const ACCEPTED_CONFIGS: [string, string][] = [
         env: { ...process.env, ...SSH_ENV, HOME: home },
         configPath: join(home, '.ssh', 'config'),
         systemConfigPath: null,
+        // What this ssh tries by default (id_dsa and id_xmss vary by build).
+        defaultIdentityFiles: opensshDefaultIdentityFiles(),
         overrides
       });
     }
@@ -2036,18 +2061,10 @@ const ACCEPTED_CONFIGS: [string, string][] = [
       return path;
     }
 
-    const DEFAULT_ONLY_IN_OPENSSH = [
-      '~/.ssh/id_ecdsa_sk',
-      '~/.ssh/id_ed25519_sk',
-      '~/.ssh/id_xmss',
-      '~/.ssh/id_dsa'
-    ];
-
     function fromSsh(
       values: Map<string, string[]>,
       home: string,
-      alias: string,
-      explicitIdentities: boolean
+      alias: string
     ): IComparable {
       const one = (name: string) => values.get(name)?.[0] ?? null;
       const hostName = one('hostname')!;
@@ -2057,7 +2074,6 @@ const ACCEPTED_CONFIGS: [string, string][] = [
       // fixtures use with the values ssh printed.
       const identityfile = (values.get('identityfile') ?? [])
         .filter(f => f !== 'none')
-        .filter(f => explicitIdentities || !DEFAULT_ONLY_IN_OPENSSH.includes(f))
         .map(f =>
           f
             .replace(/^~\//, home + '/')
@@ -2144,9 +2160,7 @@ const ACCEPTED_CONFIGS: [string, string][] = [
           const host = ours(home, alias, settings);
           const ssh = sshG(home, alias, settings);
           expect(ssh).not.toBeNull();
-          expect(fromOurs(host, home)).toEqual(
-            fromSsh(ssh!, home, alias, host.identityFilesExplicit)
-          );
+          expect(fromOurs(host, home)).toEqual(fromSsh(ssh!, home, alias));
         });
       }
     );
@@ -2162,9 +2176,7 @@ const ACCEPTED_CONFIGS: [string, string][] = [
       const ssh = sshG(home, 'x', {});
       expect(ssh).not.toBeNull();
       const host = ours(home, 'x', {});
-      expect(fromOurs(host, home)).toEqual(
-        fromSsh(ssh!, home, 'x', host.identityFilesExplicit)
-      );
+      expect(fromOurs(host, home)).toEqual(fromSsh(ssh!, home, 'x'));
     });
 
     describe('random configs made of realistic lines (seeded)', () => {
@@ -2314,9 +2326,7 @@ const ACCEPTED_CONFIGS: [string, string][] = [
               }
             }
             const theirs =
-              ssh && host
-                ? fromSsh(ssh, home, alias, host.identityFilesExplicit)
-                : ssh !== null;
+              ssh && host ? fromSsh(ssh, home, alias) : ssh !== null;
             const mine = host ? fromOurs(host, home) : host !== null;
             if (JSON.stringify(theirs) !== JSON.stringify(mine)) {
               mismatches.push({ alias, overrides, ssh: theirs, ours: mine });

@@ -8,6 +8,7 @@
  */
 import { homedir } from 'os';
 
+import { displayPath } from '../../paths';
 import type { IPrompter, PromptRequest } from '../prompter';
 
 /** How ssh itself asks for a key's passphrase (sshconnect2.c). */
@@ -15,10 +16,6 @@ const OWN_PASSPHRASE_PROMPT = /^Enter passphrase for key '(.*)': ?$/;
 
 /** ssh's NumberOfPasswordPrompts, which the master is started with. */
 const MAX_ATTEMPTS = 3;
-
-function tilde(path: string, home: string): string {
-  return path.startsWith(home + '/') ? `~${path.slice(home.length)}` : path;
-}
 
 /** Passphrases that worked, per key file, for one cluster. */
 export class PassphraseMemory {
@@ -85,7 +82,7 @@ export function masterPrompter(
         const answers = await prompter.ask(
           {
             kind: 'passphrase',
-            title: `Passphrase for ${tilde(path, home)}`,
+            title: `Passphrase for ${displayPath(path, home)}`,
             instructions:
               attempt > 1
                 ? `Wrong passphrase; attempt ${attempt} of ${MAX_ATTEMPTS}.`
