@@ -5,7 +5,12 @@ import { join } from 'path';
 
 import WebSocket from 'ws';
 
-import { API_VERSION, IErrorBody, IHealth } from '../../../src/common/api';
+import {
+  API_VERSION,
+  IErrorBody,
+  IHealth,
+  Routes
+} from '../../../src/common/api';
 import { PACKAGE_VERSION } from '../../../src/common/version';
 import {
   createSidecarServer,
@@ -13,6 +18,7 @@ import {
   ISidecarServerOptions
 } from '../../../src/sidecar/api/server';
 import { MAX_BODY_BYTES } from '../../../src/sidecar/api/respond';
+import type { EnvironmentService } from '../../../src/sidecar/conda/service';
 import { createLogger } from '../../../src/sidecar/log';
 import { SIDECAR_VERSION } from '../../../src/sidecar/version';
 
@@ -337,6 +343,41 @@ describe('the sidecar HTTP API', () => {
     });
     expect(reply.status).toBe(200);
   });
+});
+
+describe('routes with names in the path', () => {
+  /** An EnvironmentService that says what it was asked. */
+  const envs = {
+    list: async (target: string, refresh: boolean) => ({ target, refresh }),
+    unregister: async (target: string, name: string) => ({ target, name })
+  } as unknown as EnvironmentService;
+
+  it('routes a path longer than the shortened one logs show', async () => {
+    await start({ envs });
+    const cluster = 'c'.repeat(64);
+    const kernel = 'k'.repeat(128);
+    const reply = await send('DELETE', Routes.kernel(cluster, kernel), {
+      'X-Jupyterlab-Hpc': '1'
+    });
+    expect(reply.status).toBe(200);
+    expect(json(reply)).toEqual({ kernel: { target: cluster, name: kernel } });
+  });
+
+  it('decodes names and reads the query string', async () => {
+    await start({ envs });
+    const reply = await send('GET', Routes.envs('my cluster') + '?refresh=1');
+    expect(json(reply)).toEqual({ target: 'my cluster', refresh: true });
+  });
+
+  it.each(['a%2Fb', '%2e%2e', '%00'])(
+    'refuses the cluster name %s with 400 bad-request',
+    async name => {
+      await start({ envs });
+      const reply = await send('GET', `/api/v1/clusters/${name}/envs`);
+      expect(reply.status).toBe(400);
+      expect(errorCode(reply)).toBe('bad-request');
+    }
+  );
 });
 
 describe('uptime', () => {
