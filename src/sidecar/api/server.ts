@@ -4,32 +4,24 @@ import type { Duplex } from 'stream';
 import type { WebSocketServer } from 'ws';
 
 import { API_VERSION, IHealth, REQUEST_HEADER, Routes } from '../../common/api';
-import type { ClusterManager } from '../clusters/manager';
-import type { PromptBroker } from '../clusters/prompts';
 import { ILogger, safePath } from '../log';
-import { clusterRoutes } from './cluster-routes';
 import { EventHub } from './events';
 import { BodyTooLargeError, readBody } from './body';
 import { hasRequestProof, originAllowed } from './guards';
 import { MAX_BODY_BYTES, sendError, sendJson } from './respond';
 import { get, IRoute, ok, RouteTable } from './router';
 import { sendFailure } from './status';
-import { ITaskRoutesOptions, taskRoutes } from './task-routes';
-import type { EnvironmentService } from '../conda/service';
-import { envRoutes } from './env-routes';
 
 export interface ISidecarServerOptions {
   version: string;
   log: ILogger;
-  /** The cluster routes; absent in tests of the bare server. */
-  clusters?: {
-    manager: ClusterManager;
-    prompts: PromptBroker;
-  };
-  /** The install-task routes (Routes.tasks and the install actions). */
-  tasks?: Omit<ITaskRoutesOptions, 'log'>;
-  /** The environment and kernel routes (Routes.envs, kernels, kernel). */
-  envs?: EnvironmentService;
+  /** Routes beside health (cluster-routes.ts, env-routes.ts, ...). */
+  routes?: IRoute[];
+  /**
+   * Routes made on the first request the others do not answer (main.ts:
+   * everything behind the clusters, environments and tasks, loaded then).
+   */
+  moreRoutes?: () => Promise<IRoute[]>;
   /** Milliseconds between heartbeats on the event channel. */
   heartbeatMs?: number;
   /** Clock for uptime; injectable for tests. */
@@ -76,20 +68,21 @@ export function createSidecarServer(
   const routes: IRoute[] = [
     // jupyter-server-proxy probes `GET /` until it answers: keep it cheap.
     get('/', () => ok({ ok: true })),
-    get(Routes.health, () => ok(health()))
+    get(Routes.health, () => ok(health())),
+    ...(options.routes ?? [])
   ];
-  if (options.clusters) {
-    routes.push(
-      ...clusterRoutes(options.clusters.manager, options.clusters.prompts)
-    );
-  }
-  if (options.tasks) {
-    routes.push(...taskRoutes(options.tasks));
-  }
-  if (options.envs) {
-    routes.push(...envRoutes(options.envs));
-  }
-  const table = new RouteTable(routes);
+  let table = new RouteTable(routes);
+  let loading: Promise<void> | null = null;
+  const loadMoreRoutes = (more: () => Promise<IRoute[]>) =>
+    (loading ??= more().then(
+      extra => {
+        table = new RouteTable([...routes, ...extra]);
+      },
+      err => {
+        loading = null; // the next request tries again
+        throw err;
+      }
+    ));
 
   const handle = async (
     req: IncomingMessage,
@@ -121,7 +114,11 @@ export function createSidecarServer(
       return;
     }
     try {
-      const match = table.match(method, url.path);
+      let match = table.match(method, url.path);
+      if (match.kind === 'not-found' && options.moreRoutes) {
+        await loadMoreRoutes(options.moreRoutes);
+        match = table.match(method, url.path);
+      }
       if (match.kind === 'not-found') {
         sendError(res, 404, 'not-found', `No such endpoint: ${path}`);
         return;

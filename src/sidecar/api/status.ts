@@ -5,7 +5,7 @@
 import type { ServerResponse } from 'http';
 
 import type { ErrorCode } from '../../common/api';
-import { SidecarError } from '../errors';
+import { isSidecarError } from '../errors';
 import type { ILogger } from '../log';
 import { sendError } from './respond';
 
@@ -73,7 +73,7 @@ export function sendFailure(
   log: ILogger,
   what: string
 ): void {
-  if (err instanceof SidecarError) {
+  if (isSidecarError(err)) {
     if (err.code !== 'bad-request') {
       log.info(`${what}: ${err.code}: ${err.message}`);
     }

@@ -17,6 +17,8 @@ import {
   ISidecarServer,
   ISidecarServerOptions
 } from '../../../src/sidecar/api/server';
+import { envRoutes } from '../../../src/sidecar/api/env-routes';
+import { get, ok } from '../../../src/sidecar/api/router';
 import { MAX_BODY_BYTES } from '../../../src/sidecar/api/respond';
 import type { EnvironmentService } from '../../../src/sidecar/conda/service';
 import { createLogger } from '../../../src/sidecar/log';
@@ -353,7 +355,7 @@ describe('routes with names in the path', () => {
   } as unknown as EnvironmentService;
 
   it('routes a path longer than the shortened one logs show', async () => {
-    await start({ envs });
+    await start({ routes: envRoutes(envs) });
     const cluster = 'c'.repeat(64);
     const kernel = 'k'.repeat(128);
     const reply = await send('DELETE', Routes.kernel(cluster, kernel), {
@@ -364,7 +366,7 @@ describe('routes with names in the path', () => {
   });
 
   it('decodes names and reads the query string', async () => {
-    await start({ envs });
+    await start({ routes: envRoutes(envs) });
     const reply = await send('GET', Routes.envs('my cluster') + '?refresh=1');
     expect(json(reply)).toEqual({ target: 'my cluster', refresh: true });
   });
@@ -372,12 +374,50 @@ describe('routes with names in the path', () => {
   it.each(['a%2Fb', '%2e%2e', '%00'])(
     'refuses the cluster name %s with 400 bad-request',
     async name => {
-      await start({ envs });
+      await start({ routes: envRoutes(envs) });
       const reply = await send('GET', `/api/v1/clusters/${name}/envs`);
       expect(reply.status).toBe(400);
       expect(errorCode(reply)).toBe('bad-request');
     }
   );
+});
+
+describe('routes loaded on first use', () => {
+  it('loads them on the first request the others do not answer, once', async () => {
+    const loads: string[] = [];
+    await start({
+      moreRoutes: async () => {
+        loads.push('load');
+        return [get(Routes.tasks, () => ok(['a task']))];
+      }
+    });
+    expect((await send('GET', '/api/v1/health')).status).toBe(200);
+    expect(loads).toEqual([]);
+    const [first, second] = await Promise.all([
+      send('GET', Routes.tasks),
+      send('GET', Routes.tasks)
+    ]);
+    expect(json(first)).toEqual(['a task']);
+    expect(json(second)).toEqual(['a task']);
+    expect((await send('GET', '/api/v1/nope')).status).toBe(404);
+    expect(loads).toEqual(['load']);
+  });
+
+  it('answers 500 when loading fails and tries again on the next request', async () => {
+    let attempts = 0;
+    await start({
+      moreRoutes: async () => {
+        if (++attempts === 1) {
+          throw new Error('Cannot find module ./services.js');
+        }
+        return [get(Routes.tasks, () => ok([]))];
+      }
+    });
+    const failed = await send('GET', Routes.tasks);
+    expect(failed.status).toBe(500);
+    expect(errorCode(failed)).toBe('internal');
+    expect((await send('GET', Routes.tasks)).status).toBe(200);
+  });
 });
 
 describe('uptime', () => {
