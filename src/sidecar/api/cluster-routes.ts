@@ -13,7 +13,11 @@ import type {
   IRunResult
 } from '../../common/api';
 import { Routes } from '../../common/api';
-import { IClusterConfig, readClusters } from '../../common/settings';
+import {
+  checkClusters,
+  describeRejected,
+  IClusterConfig
+} from '../../common/settings';
 import type { ClusterManager } from '../clusters/manager';
 import type { PromptBroker } from '../clusters/prompts';
 import { SidecarError } from '../errors';
@@ -120,7 +124,14 @@ function parseClusterSync(body: Record<string, unknown>): IClusterConfig[] {
   if (!Array.isArray(body.clusters)) {
     throw new BadRequest('clusters must be a list.');
   }
-  return readClusters(body.clusters);
+  const { clusters, rejected } = checkClusters(body.clusters);
+  if (rejected.length > 0) {
+    // All or nothing: a list applied in part would differ from the settings.
+    throw new BadRequest(
+      `The cluster list was not applied: ${describeRejected(rejected)}.`
+    );
+  }
+  return clusters;
 }
 
 function parsePromptAnswer(body: Record<string, unknown>): IPromptAnswer {

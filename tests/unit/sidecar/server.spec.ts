@@ -17,9 +17,12 @@ import {
   ISidecarServer,
   ISidecarServerOptions
 } from '../../../src/sidecar/api/server';
+import { clusterRoutes } from '../../../src/sidecar/api/cluster-routes';
 import { envRoutes } from '../../../src/sidecar/api/env-routes';
 import { get, ok } from '../../../src/sidecar/api/router';
 import { MAX_BODY_BYTES } from '../../../src/sidecar/api/respond';
+import { ClusterManager } from '../../../src/sidecar/clusters/manager';
+import { PromptBroker } from '../../../src/sidecar/clusters/prompts';
 import type { EnvironmentService } from '../../../src/sidecar/conda/service';
 import { createLogger } from '../../../src/sidecar/log';
 import { SIDECAR_VERSION } from '../../../src/sidecar/version';
@@ -380,6 +383,57 @@ describe('routes with names in the path', () => {
       expect(errorCode(reply)).toBe('bad-request');
     }
   );
+});
+
+describe('PUT the cluster list', () => {
+  const startWithClusters = async () => {
+    const broadcast = () => undefined;
+    const prompts = new PromptBroker(broadcast);
+    const manager = new ClusterManager({ broadcast, prompts });
+    await start({ routes: clusterRoutes(manager, prompts) });
+  };
+  const put = (clusters: unknown[]) =>
+    send(
+      'PUT',
+      Routes.clusters,
+      { 'Content-Type': 'application/json' },
+      JSON.stringify({ clusters })
+    );
+
+  it('refuses a list with an entry the schema rejects, saying which and why', async () => {
+    await startWithClusters();
+    const reply = await put([
+      { name: 'swc', host: 'hpc-gw1' },
+      { name: 'bad name', host: 'hpc-gw1', port: 0 }
+    ]);
+    expect(reply.status).toBe(400);
+    expect(json<IErrorBody>(reply).error).toEqual({
+      code: 'bad-request',
+      message:
+        'The cluster list was not applied: entry 2 ("bad name"): ' +
+        'name must match pattern "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"; port must be >= 1.'
+    });
+    // Nothing of it applied, the valid entry neither.
+    expect(json(await send('GET', Routes.clusters))).toEqual({ clusters: [] });
+  });
+
+  it('refuses an entry without a name instead of dropping it', async () => {
+    await startWithClusters();
+    const reply = await put([{ host: 'hpc-gw1' }]);
+    expect(reply.status).toBe(400);
+    expect(json<IErrorBody>(reply).error.message).toContain(
+      'entry 1: name is required'
+    );
+  });
+
+  it('applies a valid list', async () => {
+    await startWithClusters();
+    const reply = await put([{ name: 'swc', host: 'hpc-gw1', port: 2222 }]);
+    expect(reply.status).toBe(200);
+    expect(
+      json<{ clusters: { name: string }[] }>(reply).clusters.map(c => c.name)
+    ).toEqual(['swc']);
+  });
 });
 
 describe('routes loaded on first use', () => {
