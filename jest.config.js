@@ -28,6 +28,8 @@ const roots = ['<rootDir>/src', '<rootDir>/tests'];
 
 module.exports = {
   reporters: ['default'],
+  // The schema validators are generated, not committed: make them first.
+  globalSetup: '<rootDir>/tests/support/build-validators.js',
   // Global options: jest ignores these inside a project.
   testTimeout: 10000,
   projects: [

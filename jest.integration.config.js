@@ -5,6 +5,8 @@ module.exports = {
   reporters: ['default'],
   roots: ['<rootDir>/tests/integration'],
   testEnvironment: 'node',
+  // The schema validators are generated, not committed: make them first.
+  globalSetup: '<rootDir>/tests/support/build-validators.js',
   testMatch: ['**/*.test.ts'],
   testTimeout: 180_000,
   transform: {

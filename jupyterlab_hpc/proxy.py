@@ -66,7 +66,6 @@ def setup_sidecar():
         # Jupyter's authentication in front of the proxy is the only way in.
         "unix_socket": True,
         "environment": {
-            "JUPYTERLAB_HPC_DATA_DIR": str(Path(jupyter_data_dir()) / "jupyterlab_hpc"),
             # Where this Jupyter server reads kernelspecs: registered kernels
             # go to the first (the user's), and every one is looked at.
             "JUPYTERLAB_HPC_JUPYTER_DATA_DIR": jupyter_data_dir(),

@@ -57,7 +57,7 @@ if [ "$(cat node_modules/.lock-hash 2>/dev/null)" != "$lock_hash" ]; then
   echo "$lock_hash" >node_modules/.lock-hash
 fi
 
-src_hash="$(hash_of src style schema package.json tsconfig.json scripts/build-sidecar.mjs)"
+src_hash="$(hash_of src style schema package.json tsconfig.json scripts/build-sidecar.mjs scripts/build-validators.mjs)"
 if [ "$(cat jupyterlab_hpc/.build-hash 2>/dev/null)" != "$src_hash" ] ||
   [ ! -f jupyterlab_hpc/labextension/package.json ] ||
   [ ! -f jupyterlab_hpc/sidecar/sidecar.js ]; then

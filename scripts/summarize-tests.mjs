@@ -1,6 +1,8 @@
 // Sums the results of every suite scripts/test.sh ran and prints the line CI
-// reads: "N passed, N failed". Exits non-zero if anything failed or a suite
-// left no results (a crashed runner counts as one failure).
+// reads: "N passed, N failed, N skipped". Exits non-zero if anything failed
+// or a suite left no results (a crashed runner counts as one failure).
+// Playwright's "flaky" tests (failed, then passed on a retry) are counted
+// apart, not as passed, and shown on their suite's line.
 import { existsSync, readFileSync } from 'fs';
 import { join } from 'path';
 
@@ -23,9 +25,10 @@ function readPlaywright(file) {
   const s = JSON.parse(readFileSync(file, 'utf8')).stats ?? {};
   const errors = JSON.parse(readFileSync(file, 'utf8')).errors ?? [];
   return {
-    passed: (s.expected ?? 0) + (s.flaky ?? 0),
+    passed: s.expected ?? 0,
     failed: (s.unexpected ?? 0) + errors.length,
-    skipped: s.skipped ?? 0
+    skipped: s.skipped ?? 0,
+    flaky: s.flaky ?? 0
   };
 }
 
@@ -58,12 +61,13 @@ for (const suite of suites) {
   } catch {
     r = null;
   }
-  if (!r || r.passed + r.failed === 0) {
+  if (!r || r.passed + r.failed + (r.flaky ?? 0) === 0) {
     r = { passed: r?.passed ?? 0, failed: (r?.failed ?? 0) + 1, skipped: 0 };
     console.log(`${suite.padEnd(12)} left no results: counted as 1 failed`);
   } else {
+    const flaky = r.flaky ? `, ${r.flaky} flaky (passed on a retry)` : '';
     console.log(
-      `${suite.padEnd(12)} ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped`
+      `${suite.padEnd(12)} ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped${flaky}`
     );
   }
   passed += r.passed;

@@ -2,6 +2,7 @@
  * The shape of `schema/plugin.json`, the settings a user edits in JupyterLab.
  * Secrets never live here: JupyterLab stores settings in plain text.
  */
+import { clusterSchemaErrors, describeSchemaErrors } from './settings-schema';
 
 export type SshClientSetting = 'auto' | 'openssh' | 'builtin';
 
@@ -97,48 +98,83 @@ export function describeCluster(cluster: IClusterConfig): string {
   return `${user}${cluster.host}${port}${via}`;
 }
 
+/** A cluster entry the schema (or the unique-name rule) refuses, and why. */
+export interface IRejectedCluster {
+  /** Its position in the list. */
+  index: number;
+  /** Its name, when it has one that is text. */
+  name: string | null;
+  /** What is wrong, e.g. `port must be <= 65535`. */
+  reason: string;
+}
+
 /**
- * Take the clusters from a composite settings value, dropping entries the
- * schema would reject so one bad entry never hides the others.
+ * Check a cluster list against schema/plugin.json entry by entry, and that
+ * names are unique (which a JSON schema cannot say). Valid entries come back
+ * with the schema's defaults filled in; the others are named with a reason,
+ * for the caller to report.
+ */
+export function checkClusters(value: readonly unknown[]): {
+  clusters: IClusterConfig[];
+  rejected: IRejectedCluster[];
+} {
+  const seen = new Map<string, number>();
+  const clusters: IClusterConfig[] = [];
+  const rejected: IRejectedCluster[] = [];
+  value.forEach((item, index) => {
+    const c = (
+      typeof item === 'object' && item !== null ? item : {}
+    ) as Partial<Record<keyof IClusterConfig, unknown>>;
+    const name = typeof c.name === 'string' ? c.name : null;
+    const errors = clusterSchemaErrors(item);
+    if (errors.length > 0) {
+      rejected.push({ index, name, reason: describeSchemaErrors(errors) });
+      return;
+    }
+    const config = item as IClusterConfig;
+    const first = seen.get(config.name);
+    if (first !== undefined) {
+      rejected.push({
+        index,
+        name,
+        reason: `the name ${config.name} is already used by entry ${first + 1}`
+      });
+      return;
+    }
+    seen.set(config.name, index);
+    clusters.push({
+      name: config.name,
+      host: config.host,
+      port: config.port ?? null,
+      user: config.user ?? '',
+      identityFile: config.identityFile ?? '',
+      jumpHost: config.jumpHost ?? '',
+      transport: config.transport ?? 'ssh',
+      sshClient: config.sshClient ?? 'auto',
+      jupyterEnvironment: config.jupyterEnvironment ?? ''
+    });
+  });
+  return { clusters, rejected };
+}
+
+/** `entry 2 ("swc"): port must be <= 65535; entry 3: host is required` */
+export function describeRejected(
+  rejected: readonly IRejectedCluster[]
+): string {
+  return rejected
+    .map(
+      r =>
+        `entry ${r.index + 1}${r.name !== null ? ` (${JSON.stringify(r.name)})` : ''}: ${r.reason}`
+    )
+    .join('; ');
+}
+
+/**
+ * The valid clusters of a composite settings value (see `checkClusters`);
+ * one bad entry never hides the others.
  */
 export function readClusters(value: unknown): IClusterConfig[] {
-  if (!Array.isArray(value)) {
-    return [];
-  }
-  const seen = new Set<string>();
-  const clusters: IClusterConfig[] = [];
-  for (const item of value) {
-    if (typeof item !== 'object' || item === null) {
-      continue;
-    }
-    const c = item as Partial<IClusterConfig>;
-    if (
-      typeof c.name !== 'string' ||
-      c.name === '' ||
-      typeof c.host !== 'string' ||
-      c.host === '' ||
-      seen.has(c.name)
-    ) {
-      continue;
-    }
-    seen.add(c.name);
-    clusters.push({
-      name: c.name,
-      host: c.host,
-      port: typeof c.port === 'number' ? c.port : null,
-      user: typeof c.user === 'string' ? c.user : '',
-      identityFile: typeof c.identityFile === 'string' ? c.identityFile : '',
-      jumpHost: typeof c.jumpHost === 'string' ? c.jumpHost : '',
-      transport: c.transport === 'local' ? 'local' : 'ssh',
-      sshClient:
-        c.sshClient === 'openssh' || c.sshClient === 'builtin'
-          ? c.sshClient
-          : 'auto',
-      jupyterEnvironment:
-        typeof c.jupyterEnvironment === 'string' ? c.jupyterEnvironment : ''
-    });
-  }
-  return clusters;
+  return Array.isArray(value) ? checkClusters(value).clusters : [];
 }
 
 export function readJobDefaults(value: unknown): IJobDefaults {

@@ -1,13 +1,9 @@
-import { LOCAL_TARGET, type SidecarEvent } from '../common/api';
+import type { SidecarEvent } from '../common/api';
 import { parseArgs, UsageError } from './args';
-import { ClusterManager } from './clusters/manager';
-import { PromptBroker } from './clusters/prompts';
 import { createSidecarServer, describe } from './api/server';
 import { listenOnSocket } from './listen';
 import { createLogger, parseLogLevel } from './log';
-import { EnvironmentService, localEnvTarget } from './conda/service';
-import { TaskManager } from './tasks/manager';
-import { LocalTransport } from './transport/local';
+import type { IServices } from './services';
 import { SIDECAR_VERSION } from './version';
 
 /**
@@ -42,36 +38,17 @@ async function main(): Promise<void> {
   // Events go to every open JupyterLab tab; the hub exists once the server does.
   let server: ReturnType<typeof createSidecarServer> | null = null;
   const broadcast = (event: SidecarEvent) => server?.events.broadcast(event);
-  const prompts = new PromptBroker(broadcast);
-  const manager = new ClusterManager({ broadcast, prompts });
-  const tasks = new TaskManager({ broadcast });
-  // Installs into this computer's environments (LOCAL_TARGET).
-  const local = new LocalTransport();
-  const envs = new EnvironmentService({
-    broadcast,
-    clusters: manager,
-    local: localEnvTarget(local, process.env, local.home),
-    log
-  });
+  let services: Promise<IServices> | null = null;
   server = createSidecarServer({
     version: SIDECAR_VERSION,
     log,
-    clusters: { manager, prompts },
-    tasks: {
-      tasks,
-      transport: target =>
-        target === LOCAL_TARGET ? local : manager.transport(target),
-      label: target => (target === LOCAL_TARGET ? 'this computer' : target),
-      // A rescan, which tells the tabs (envs-changed) when it is done.
-      onEnvsChanged: target => {
-        envs
-          .refresh(target)
-          .catch(err =>
-            log.warn(`rescanning environments failed: ${describe(err)}`)
-          );
-      }
-    },
-    envs
+    // The server asks again only if this failed.
+    moreRoutes: async () => {
+      services = import('./services').then(m =>
+        m.createServices(broadcast, log)
+      );
+      return (await services).routes;
+    }
   });
   await listenOnSocket(server.http, options.socket);
   log.info(`v${SIDECAR_VERSION} listening (pid ${process.pid})`);
@@ -85,13 +62,8 @@ async function main(): Promise<void> {
     log.info(`stopping: ${why}`);
     const force = setTimeout(() => process.exit(0), 3000);
     force.unref();
-    prompts.cancelAll();
-    // Running installs are stopped first, while their connections are up.
-    void tasks
-      .close(2000)
-      .then(() =>
-        Promise.all([manager.close(), local.close(), server!.close()])
-      )
+    void Promise.resolve(services?.then(s => s.close()))
+      .then(() => server!.close())
       .then(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -82,7 +82,10 @@ describe('the wheel', () => {
         /\.data\/data\/etc\/jupyter\/jupyter_server_config\.d\/jupyterlab_hpc\.json$/
       )
     ).toBe(true);
-    expect(names).toContain('jupyterlab_hpc/sidecar/sidecar.js');
+    // The sidecar loads services.js and ws.js when first needed.
+    for (const file of ['sidecar.js', 'services.js', 'ws.js']) {
+      expect(names).toContain(`jupyterlab_hpc/sidecar/${file}`);
+    }
     const entryPoints = python([
       '-c',
       'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); print(z.read([n for n in z.namelist() if n.endswith("entry_points.txt")][0]).decode())',
@@ -139,6 +142,12 @@ describe('a fresh virtual environment with only pip install', () => {
       const health = (await res.json()) as IHealth;
       expect(health.version).toBe(PACKAGE_VERSION);
       expect(cmdline(health.pid)[0].startsWith(venv)).toBe(true);
+      // Answered by the part of the sidecar it loads on first use.
+      const tasks = await fetch(lab.url + 'jupyterlab-hpc/api/v1/tasks', {
+        headers: { Authorization: `token ${lab.token}` }
+      });
+      expect(tasks.status).toBe(200);
+      expect(await tasks.json()).toEqual([]);
     } finally {
       await lab?.stop();
     }

@@ -1,18 +1,5 @@
 import { IClusterConfig, SshClientSetting } from '../../common/settings';
-
-/**
- * The patterns of schema/plugin.json's `cluster` definition. They are
- * repeated here (the schema lies outside the compiled sources); a unit test
- * keeps both equal.
- */
-export const CLUSTER_PATTERNS = {
-  name: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
-  host: '^[^\\s@/][^\\s@/]{0,252}$',
-  user: '^([A-Za-z0-9_][A-Za-z0-9._-]{0,63})?$',
-  jumpHost: '^([^\\s,]+(,[^\\s,]+)*)?$'
-} as const;
-
-export const PORT_RANGE = { minimum: 1, maximum: 65535 } as const;
+import { clusterSchemaErrors, fieldOf } from '../../common/settings-schema';
 
 /** What the "Add cluster" form holds: the text of each field. */
 export interface IClusterDraft {
@@ -70,59 +57,53 @@ export function draftFromCluster(cluster: IClusterConfig): IClusterDraft {
   };
 }
 
-const matches = (pattern: string, value: string): boolean =>
-  new RegExp(pattern).test(value);
+/** The problem to show for a field the schema refuses. */
+const SCHEMA_PROBLEM: Partial<Record<string, FieldProblem>> = {
+  name: 'name-pattern',
+  host: 'host-pattern',
+  user: 'user-pattern',
+  port: 'port-range',
+  jumpHost: 'jump-pattern'
+};
 
 /**
- * Check a draft with the rules of schema/plugin.json, plus that the name is
- * not taken by another cluster. Fields that only matter for SSH are not
- * checked for a cluster on this computer (they are not saved then).
+ * Check a draft with schema/plugin.json's own rules (the precompiled
+ * validator the sidecar uses too), plus what the schema cannot say: that a
+ * field is filled in, that the port is a number, that the name is not taken
+ * by another cluster. Fields that only matter for SSH are not checked for a
+ * cluster on this computer (they are not saved then).
  */
 export function validateDraft(
   draft: IClusterDraft,
   takenNames: readonly string[]
 ): DraftProblems {
   const problems: DraftProblems = {};
+  const port = draft.port.trim();
+  const entry: Record<string, unknown> = {
+    ...clusterFromDraft({ ...draft, port: /^\d+$/.test(port) ? port : '' })
+  };
+  for (const error of clusterSchemaErrors(entry)) {
+    const field = fieldOf(error) as DraftField;
+    const problem = SCHEMA_PROBLEM[field];
+    if (problem && !problems[field]) {
+      problems[field] = problem;
+    }
+  }
+
   const name = draft.name.trim();
   if (!name) {
     problems.name = 'required';
-  } else if (!matches(CLUSTER_PATTERNS.name, name)) {
-    problems.name = 'name-pattern';
-  } else if (takenNames.includes(name)) {
+  } else if (!problems.name && takenNames.includes(name)) {
     problems.name = 'duplicate';
   }
-
   const host = draft.host.trim();
   if (!host) {
     problems.host = 'required';
   } else if (host.includes('@')) {
     problems.host = 'host-has-user';
-  } else if (!matches(CLUSTER_PATTERNS.host, host)) {
-    problems.host = 'host-pattern';
   }
-
-  if (draft.transport === 'local') {
-    return problems;
-  }
-
-  if (!matches(CLUSTER_PATTERNS.user, draft.user.trim())) {
-    problems.user = 'user-pattern';
-  }
-
-  const port = draft.port.trim();
-  if (port) {
-    if (!/^\d+$/.test(port)) {
-      problems.port = 'port-not-number';
-    } else if (
-      Number(port) < PORT_RANGE.minimum ||
-      Number(port) > PORT_RANGE.maximum
-    ) {
-      problems.port = 'port-range';
-    }
-  }
-
-  if (!matches(CLUSTER_PATTERNS.jumpHost, draft.jumpHost.trim())) {
-    problems.jumpHost = 'jump-pattern';
+  if (draft.transport !== 'local' && port && !/^\d+$/.test(port)) {
+    problems.port = 'port-not-number';
   }
   return problems;
 }

@@ -155,6 +155,14 @@ export class HpcPanel extends ReactWidget {
             )}
           </div>
         )}
+        {settings.rejected && (
+          <div className="jp-HpcPanel-settingsError" role="alert">
+            {trans.__(
+              'Some cluster entries in Settings → HPC clusters are left out: %1',
+              settings.rejected
+            )}
+          </div>
+        )}
         {clusters.syncError && (
           <div className="jp-HpcPanel-settingsError" role="alert">
             {trans.__(

@@ -9,7 +9,8 @@ import {
   IClusterConfig,
   ICondaSettings,
   IJobDefaults,
-  readClusters,
+  checkClusters,
+  describeRejected,
   readCondaSettings,
   readJobDefaults
 } from '../../common/settings';
@@ -23,6 +24,11 @@ export interface IClusterSettings extends IDisposable {
   readonly conda: ICondaSettings;
   /** Why the settings could not be read (e.g. invalid JSON), or null. */
   readonly error: string | null;
+  /**
+   * Which cluster entries are left out and why (e.g. a name used twice,
+   * which the schema cannot forbid), or null when every entry is used.
+   */
+  readonly rejected: string | null;
   readonly changed: ISignal<IClusterSettings, void>;
   /** True once there are settings to write to (see `setClusters`). */
   readonly canWrite: boolean;
@@ -57,6 +63,10 @@ export class ClusterSettings implements IClusterSettings {
 
   get error(): string | null {
     return this._error;
+  }
+
+  get rejected(): string | null {
+    return this._rejected;
   }
 
   get changed(): ISignal<IClusterSettings, void> {
@@ -108,7 +118,12 @@ export class ClusterSettings implements IClusterSettings {
   }
 
   private _read(settings: ISettingRegistry.ISettings): void {
-    this._clusters = readClusters(settings.composite.clusters);
+    const entries = settings.composite.clusters;
+    const { clusters, rejected } = checkClusters(
+      Array.isArray(entries) ? entries : []
+    );
+    this._clusters = clusters;
+    this._rejected = rejected.length > 0 ? describeRejected(rejected) : null;
     this._jobDefaults = readJobDefaults(settings.composite.jobDefaults);
     this._conda = readCondaSettings(settings.composite.conda);
     this._changed.emit();
@@ -116,6 +131,7 @@ export class ClusterSettings implements IClusterSettings {
 
   private _settings: ISettingRegistry.ISettings | null = null;
   private _error: string | null = null;
+  private _rejected: string | null = null;
   private _clusters: IClusterConfig[] = [];
   private _jobDefaults: IJobDefaults = { ...DEFAULT_JOB_DEFAULTS };
   private _conda: ICondaSettings = { ...DEFAULT_CONDA_SETTINGS };

@@ -1,13 +1,11 @@
 /**
  * The cluster part of the API (Routes.clusters and below): parses and checks
- * request bodies, calls the ClusterManager, and turns its SidecarErrors
- * into error answers with the same code and sentence.
+ * request bodies and calls the ClusterManager. Its SidecarErrors become
+ * answers in status.ts.
  */
-import type { IncomingMessage, ServerResponse } from 'http';
 import { performance } from 'perf_hooks';
 
 import type {
-  ErrorCode,
   IForwardRequest,
   IKeySetupRequest,
   IPromptAnswer,
@@ -15,38 +13,27 @@ import type {
   IRunResult
 } from '../../common/api';
 import { Routes } from '../../common/api';
-import { readClusters } from '../../common/settings';
+import {
+  checkClusters,
+  describeRejected,
+  IClusterConfig
+} from '../../common/settings';
 import type { ClusterManager } from '../clusters/manager';
 import type { PromptBroker } from '../clusters/prompts';
-import type { ILogger } from '../log';
 import { SidecarError } from '../errors';
-import { sendError, sendJson } from './respond';
+import {
+  CLUSTER,
+  created,
+  del,
+  FORWARD,
+  get,
+  IRoute,
+  ok,
+  post,
+  PROMPT,
+  put
+} from './router';
 import { BadRequest, jsonObject } from './validate';
-
-export type Handler = (
-  req: IncomingMessage,
-  res: ServerResponse,
-  body: Buffer
-) => void | Promise<void>;
-
-export type MethodTable = Partial<Record<string, Handler>>;
-
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  'bad-request': 400,
-  'not-found': 404,
-  'unknown-cluster': 404,
-  'ssh-config': 422,
-  'auth-cancelled': 409,
-  'command-too-long': 413,
-  'command-timeout': 504,
-  'connect-timeout': 504,
-  disconnected: 409
-};
-
-/** The status for an error code: 502 for anything the cluster side did. */
-export function statusOf(code: ErrorCode): number {
-  return STATUS[code] ?? 502;
-}
 
 function stringArray(value: unknown, what: string, min = 0): string[] {
   if (
@@ -133,6 +120,20 @@ function parseKeySetup(body: Record<string, unknown>): IKeySetupRequest {
   return request;
 }
 
+function parseClusterSync(body: Record<string, unknown>): IClusterConfig[] {
+  if (!Array.isArray(body.clusters)) {
+    throw new BadRequest('clusters must be a list.');
+  }
+  const { clusters, rejected } = checkClusters(body.clusters);
+  if (rejected.length > 0) {
+    // All or nothing: a list applied in part would differ from the settings.
+    throw new BadRequest(
+      `The cluster list was not applied: ${describeRejected(rejected)}.`
+    );
+  }
+  return clusters;
+}
+
 function parsePromptAnswer(body: Record<string, unknown>): IPromptAnswer {
   if (body.cancel === true) {
     return { cancel: true };
@@ -160,181 +161,76 @@ function runResult(
   };
 }
 
-/** Answer a rejected action: our errors as they are, others as 500. */
-export function sendFailure(
-  res: ServerResponse,
-  err: unknown,
-  log: ILogger,
-  what: string
-): void {
-  if (err instanceof SidecarError) {
-    if (err.code !== 'bad-request') {
-      log.info(`${what}: ${err.code}: ${err.message}`);
-    }
-    sendError(res, statusOf(err.code), err.code, err.message);
-    return;
-  }
-  log.error(`${what} failed: ${(err as Error).message ?? String(err)}`);
-  sendError(res, 500, 'internal', 'The sidecar failed to answer.');
-}
-
-/**
- * Handlers for the cluster routes: exact paths in `fixed`, and `match` for
- * the paths with a cluster name, forward id or prompt id in them.
- */
+/** The cluster routes: the list, one cluster's actions, forwards, prompts. */
 export function clusterRoutes(
   clusters: ClusterManager,
   prompts: PromptBroker
-): {
-  fixed: [string, MethodTable][];
-  match: (path: string) => MethodTable | null;
-} {
-  const fixed: [string, MethodTable][] = [
-    [
-      Routes.clusters,
-      {
-        GET: (_req, res) => sendJson(res, 200, { clusters: clusters.list() }),
-        PUT: async (_req, res, body) => {
-          const value = jsonObject(body, { emptyIsObject: true }).clusters;
-          if (!Array.isArray(value)) {
-            throw new BadRequest('clusters must be a list.');
-          }
-          const accepted = readClusters(value);
-          await clusters.setClusters(accepted);
-          sendJson(res, 200, { clusters: clusters.list() });
-        }
+): IRoute[] {
+  const optional = (body: Buffer) => jsonObject(body, { emptyIsObject: true });
+  return [
+    get(Routes.clusters, () => ok({ clusters: clusters.list() })),
+    put(Routes.clusters, async ({ body }) => {
+      await clusters.setClusters(parseClusterSync(optional(body)));
+      return ok({ clusters: clusters.list() });
+    }),
+    get(Routes.sshHosts, () => ok(clusters.sshHosts())),
+    get(Routes.prompts, () => ok(prompts.pending())),
+    get(Routes.forwards, () => ok(clusters.forwards())),
+    get(Routes.cluster(CLUSTER), ({ params }) =>
+      ok(clusters.status(params.cluster))
+    ),
+    post(Routes.connect(CLUSTER), async ({ params }) =>
+      ok(await clusters.connect(params.cluster))
+    ),
+    post(Routes.disconnect(CLUSTER), ({ params }) =>
+      ok(clusters.disconnect(params.cluster))
+    ),
+    post(Routes.test(CLUSTER), async ({ params }) =>
+      ok(await clusters.test(params.cluster))
+    ),
+    post(Routes.run(CLUSTER), async ({ params, body }) => {
+      const request = parseRunRequest(optional(body));
+      const started = performance.now();
+      const out = await clusters.run(
+        params.cluster,
+        {
+          argv: request.argv,
+          cwd: request.cwd,
+          env: request.env,
+          timeoutSeconds: request.timeoutSeconds
+        },
+        { maxOutputBytes: request.maxOutputBytes }
+      );
+      return ok(runResult(out, performance.now() - started));
+    }),
+    post(Routes.clusterForwards(CLUSTER), async ({ params, body }) =>
+      created(
+        await clusters.openForward(
+          params.cluster,
+          parseForwardRequest(optional(body))
+        )
+      )
+    ),
+    post(Routes.keySetup(CLUSTER), async ({ params, body }) =>
+      ok(await clusters.setupKey(params.cluster, parseKeySetup(optional(body))))
+    ),
+    del(Routes.forward(FORWARD), async ({ params }) => {
+      if (!(await clusters.closeForward(params.forward))) {
+        throw new SidecarError(
+          'not-found',
+          `There is no forward ${params.forward}.`
+        );
       }
-    ],
-    [
-      Routes.sshHosts,
-      { GET: (_req, res) => sendJson(res, 200, clusters.sshHosts()) }
-    ],
-    [
-      Routes.prompts,
-      { GET: (_req, res) => sendJson(res, 200, prompts.pending()) }
-    ],
-    [
-      Routes.forwards,
-      { GET: (_req, res) => sendJson(res, 200, clusters.forwards()) }
-    ]
+      return ok({ closed: params.forward });
+    }),
+    post(Routes.prompt(PROMPT), ({ params, body }) => {
+      if (!prompts.answer(params.prompt, parsePromptAnswer(optional(body)))) {
+        throw new SidecarError(
+          'not-found',
+          'This question was already answered, cancelled or has expired.'
+        );
+      }
+      return ok({ answered: params.prompt });
+    })
   ];
-
-  const perCluster = (name: string, action: string): MethodTable | null => {
-    switch (action) {
-      case '':
-        return {
-          GET: (_req, res) => sendJson(res, 200, clusters.status(name))
-        };
-      case 'connect':
-        return {
-          POST: async (_req, res) =>
-            sendJson(res, 200, await clusters.connect(name))
-        };
-      case 'disconnect':
-        return {
-          POST: (_req, res) => sendJson(res, 200, clusters.disconnect(name))
-        };
-      case 'test':
-        return {
-          POST: async (_req, res) =>
-            sendJson(res, 200, await clusters.test(name))
-        };
-      case 'run':
-        return {
-          POST: async (_req, res, body) => {
-            const request = parseRunRequest(
-              jsonObject(body, { emptyIsObject: true })
-            );
-            const started = performance.now();
-            const out = await clusters.run(
-              name,
-              {
-                argv: request.argv,
-                cwd: request.cwd,
-                env: request.env,
-                timeoutSeconds: request.timeoutSeconds
-              },
-              { maxOutputBytes: request.maxOutputBytes }
-            );
-            sendJson(res, 200, runResult(out, performance.now() - started));
-          }
-        };
-      case 'forwards':
-        return {
-          POST: async (_req, res, body) =>
-            sendJson(
-              res,
-              201,
-              await clusters.openForward(
-                name,
-                parseForwardRequest(jsonObject(body, { emptyIsObject: true }))
-              )
-            )
-        };
-      case 'key-setup':
-        return {
-          POST: async (_req, res, body) =>
-            sendJson(
-              res,
-              200,
-              await clusters.setupKey(
-                name,
-                parseKeySetup(jsonObject(body, { emptyIsObject: true }))
-              )
-            )
-        };
-      default:
-        return null;
-    }
-  };
-
-  const match = (path: string): MethodTable | null => {
-    const segments = path.split('/');
-    // ['', 'api', 'v1', <collection>, <id>, <action>?]
-    if (segments.length < 5 || segments.length > 6 || segments[4] === '') {
-      return null;
-    }
-    let id: string;
-    try {
-      id = decodeURIComponent(segments[4]);
-    } catch {
-      return null;
-    }
-    const prefix = segments.slice(0, 4).join('/');
-    const action = segments[5] ?? '';
-    if (prefix === Routes.clusters) {
-      return perCluster(id, action);
-    }
-    if (prefix === Routes.forwards && action === '') {
-      return {
-        DELETE: async (_req, res) => {
-          if (!(await clusters.closeForward(id))) {
-            throw new SidecarError('not-found', `There is no forward ${id}.`);
-          }
-          sendJson(res, 200, { closed: id });
-        }
-      };
-    }
-    if (prefix === Routes.prompts && action === '') {
-      return {
-        POST: (_req, res, body) => {
-          if (
-            !prompts.answer(
-              id,
-              parsePromptAnswer(jsonObject(body, { emptyIsObject: true }))
-            )
-          ) {
-            throw new SidecarError(
-              'not-found',
-              'This question was already answered, cancelled or has expired.'
-            );
-          }
-          sendJson(res, 200, { answered: id });
-        }
-      };
-    }
-    return null;
-  };
-
-  return { fixed, match };
 }

@@ -4,30 +4,24 @@ import type { Duplex } from 'stream';
 import type { WebSocketServer } from 'ws';
 
 import { API_VERSION, IHealth, REQUEST_HEADER, Routes } from '../../common/api';
-import type { ClusterManager } from '../clusters/manager';
-import type { PromptBroker } from '../clusters/prompts';
 import { ILogger, safePath } from '../log';
-import { clusterRoutes, MethodTable, sendFailure } from './cluster-routes';
 import { EventHub } from './events';
 import { BodyTooLargeError, readBody } from './body';
 import { hasRequestProof, originAllowed } from './guards';
 import { MAX_BODY_BYTES, sendError, sendJson } from './respond';
-import { ITaskRoutesOptions, taskRoutes } from './task-routes';
-import type { EnvironmentService } from '../conda/service';
-import { envRoutes } from './env-routes';
+import { get, IRoute, ok, RouteTable } from './router';
+import { sendFailure } from './status';
 
 export interface ISidecarServerOptions {
   version: string;
   log: ILogger;
-  /** The cluster routes; absent in tests of the bare server. */
-  clusters?: {
-    manager: ClusterManager;
-    prompts: PromptBroker;
-  };
-  /** The install-task routes (Routes.tasks and the install actions). */
-  tasks?: Omit<ITaskRoutesOptions, 'log'>;
-  /** The environment and kernel routes (Routes.envs, kernels, kernel). */
-  envs?: EnvironmentService;
+  /** Routes beside health (cluster-routes.ts, env-routes.ts, ...). */
+  routes?: IRoute[];
+  /**
+   * Routes made on the first request the others do not answer (main.ts:
+   * everything behind the clusters, environments and tasks, loaded then).
+   */
+  moreRoutes?: () => Promise<IRoute[]>;
   /** Milliseconds between heartbeats on the event channel. */
   heartbeatMs?: number;
   /** Clock for uptime; injectable for tests. */
@@ -71,38 +65,33 @@ export function createSidecarServer(
     pid: process.pid
   });
 
-  const routes = new Map<string, MethodTable>([
+  const routes: IRoute[] = [
     // jupyter-server-proxy probes `GET /` until it answers: keep it cheap.
-    ['/', { GET: (_req, res) => sendJson(res, 200, { ok: true }) }],
-    [Routes.health, { GET: (_req, res) => sendJson(res, 200, health()) }]
-  ]);
-  let match: (path: string) => MethodTable | null = () => null;
-  if (options.clusters) {
-    const cluster = clusterRoutes(
-      options.clusters.manager,
-      options.clusters.prompts
-    );
-    for (const [path, table] of cluster.fixed) {
-      routes.set(path, table);
-    }
-    match = cluster.match;
-  }
-  if (options.tasks) {
-    const task = taskRoutes({ ...options.tasks, log: options.log });
-    for (const [path, table] of task.fixed) {
-      routes.set(path, table);
-    }
-    // Its paths are exact ones: asked first, it takes nothing from others.
-    const others = match;
-    match = path => task.match(path) ?? others(path);
-  }
-  if (options.envs) {
-    const env = envRoutes(options.envs, options.log);
-    const others = match;
-    match = path => others(path) ?? env.match(path);
-  }
+    get('/', () => ok({ ok: true })),
+    get(Routes.health, () => ok(health())),
+    ...(options.routes ?? [])
+  ];
+  let table = new RouteTable(routes);
+  let loading: Promise<void> | null = null;
+  const loadMoreRoutes = (more: () => Promise<IRoute[]>) =>
+    (loading ??= more().then(
+      extra => {
+        table = new RouteTable([...routes, ...extra]);
+      },
+      err => {
+        loading = null; // the next request tries again
+        throw err;
+      }
+    ));
 
-  const handle = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
+  const handle = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer
+  ): Promise<void> => {
+    // Routed on the whole path as sent (WHATWG URL would resolve `..` and
+    // `%2e%2e` into another route); logs and messages get a shortened one.
+    const url = splitUrl(req.url);
     const path = safePath(req.url);
     const method = (req.method ?? 'GET').toUpperCase();
     if (!originAllowed(req.headers)) {
@@ -124,33 +113,33 @@ export function createSidecarServer(
       );
       return;
     }
-    const route = routes.get(path) ?? match(path);
-    if (!route) {
-      sendError(res, 404, 'not-found', `No such endpoint: ${path}`);
-      return;
-    }
-    const handler = route[method === 'HEAD' ? 'GET' : method];
-    if (!handler) {
-      const allowed = Object.keys(route);
-      if (route.GET) {
-        allowed.push('HEAD');
-      }
-      res.setHeader('Allow', allowed.join(', '));
-      sendError(
-        res,
-        405,
-        'method-not-allowed',
-        `${method} is not allowed on ${path}`
-      );
-      return;
-    }
     try {
-      const done = handler(req, res, body);
-      if (done) {
-        done.catch(err =>
-          sendFailure(res, err, options.log, `${method} ${path}`)
-        );
+      let match = table.match(method, url.path);
+      if (match.kind === 'not-found' && options.moreRoutes) {
+        await loadMoreRoutes(options.moreRoutes);
+        match = table.match(method, url.path);
       }
+      if (match.kind === 'not-found') {
+        sendError(res, 404, 'not-found', `No such endpoint: ${path}`);
+        return;
+      }
+      if (match.kind === 'method-not-allowed') {
+        res.setHeader('Allow', match.allowed.join(', '));
+        sendError(
+          res,
+          405,
+          'method-not-allowed',
+          `${method} is not allowed on ${path}`
+        );
+        return;
+      }
+      const reply = await match.handler({
+        req,
+        body,
+        params: match.params,
+        query: new URLSearchParams(url.query)
+      });
+      sendJson(res, reply.status, reply.body);
     } catch (err) {
       sendFailure(res, err, options.log, `${method} ${path}`);
     }
@@ -210,6 +199,16 @@ export function createSidecarServer(
         http.close(() => resolve());
         http.closeAllConnections();
       })
+  };
+}
+
+function splitUrl(url = '/'): { path: string; query: string } {
+  const query = url.indexOf('?');
+  const path = url.slice(0, query === -1 ? undefined : query);
+  const hash = path.indexOf('#');
+  return {
+    path: hash === -1 ? path : path.slice(0, hash),
+    query: query === -1 ? '' : url.slice(query + 1).split('#')[0]
   };
 }
 

@@ -1,18 +1,13 @@
 /**
  * The install-task part of the API: Routes.tasks, Routes.task(id),
  * Routes.installIpykernel(target) and Routes.installMiniforge(cluster).
- * Bodies are checked here; the work is in tasks/. Errors are answered here
- * with their own status (a refused install is the user's 409, not a 502).
+ * Bodies are checked here; the work is in tasks/.
  */
-import type { ServerResponse } from 'http';
-
 import type {
-  ErrorCode,
   IInstallIpykernelRequest,
   IInstallMiniforgeRequest
 } from '../../common/api';
 import { LOCAL_TARGET, Routes } from '../../common/api';
-import type { ILogger } from '../log';
 import {
   IInstallOptions,
   startInstallIpykernel,
@@ -20,20 +15,11 @@ import {
 } from '../tasks/installs';
 import type { TaskManager } from '../tasks/manager';
 import { SidecarError } from '../errors';
-import { Handler, MethodTable, sendFailure } from './cluster-routes';
-import { sendError, sendJson } from './respond';
+import { accepted, CLUSTER, del, get, IRoute, ok, post, TASK } from './router';
 import { BadRequest, jsonObject } from './validate';
-
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  'task-not-found': 404,
-  'env-not-found': 404,
-  'conda-exists': 409,
-  'installer-url': 400
-};
 
 export interface ITaskRoutesOptions extends IInstallOptions {
   tasks: TaskManager;
-  log: ILogger;
 }
 
 /** One line of text: no NUL, no line break. */
@@ -84,99 +70,37 @@ export function parseInstallMiniforge(
   return request;
 }
 
-/** Answer a failure with this module's statuses, else cluster-routes' ones. */
-function fail(
-  res: ServerResponse,
-  err: unknown,
-  log: ILogger,
-  what: string
-): void {
-  if (err instanceof SidecarError && STATUS[err.code] !== undefined) {
-    log.info(`${what}: ${err.code}: ${err.message}`);
-    sendError(res, STATUS[err.code]!, err.code, err.message);
-    return;
-  }
-  sendFailure(res, err, log, what);
-}
-
-export function taskRoutes(options: ITaskRoutesOptions): {
-  fixed: [string, MethodTable][];
-  match: (path: string) => MethodTable | null;
-} {
-  const { tasks, log } = options;
-  const guarded =
-    (what: string, handler: Handler): Handler =>
-    async (req, res, body) => {
-      try {
-        await handler(req, res, body);
-      } catch (err) {
-        fail(res, err, log, `${req.method} ${what}`);
-      }
-    };
-
-  const fixed: [string, MethodTable][] = [
-    [Routes.tasks, { GET: (_req, res) => sendJson(res, 200, tasks.list()) }]
-  ];
-
-  const installIpykernel = (target: string): MethodTable => ({
-    POST: guarded(Routes.installIpykernel(target), async (_req, res, body) => {
-      const request = parseInstallIpykernel(jsonObject(body));
-      sendJson(res, 202, await startInstallIpykernel(options, target, request));
-    })
-  });
-
-  const match = (path: string): MethodTable | null => {
-    const segments = path.split('/');
-    // ['', 'api', 'v1', <collection>, ...]
-    const collection = segments.slice(0, 4).join('/');
-    if (path === Routes.installIpykernel(LOCAL_TARGET)) {
-      return installIpykernel(LOCAL_TARGET);
-    }
-    let id: string;
-    try {
-      id = decodeURIComponent(segments[4] ?? '');
-    } catch {
-      return null;
-    }
-    if (id === '') {
-      return null;
-    }
-    const rest = segments.slice(5).join('/');
-    if (collection === Routes.tasks && rest === '' && segments.length === 5) {
-      return {
-        GET: guarded(Routes.task(id), (_req, res) =>
-          sendJson(res, 200, tasks.get(id))
-        ),
-        DELETE: guarded(Routes.task(id), async (_req, res) =>
-          sendJson(res, 200, await tasks.cancel(id))
+/** The task list, one task, and the installs that start tasks. */
+export function taskRoutes(options: ITaskRoutesOptions): IRoute[] {
+  const { tasks } = options;
+  const installIpykernel = async (target: string, body: Buffer) =>
+    accepted(
+      await startInstallIpykernel(
+        options,
+        target,
+        parseInstallIpykernel(jsonObject(body))
+      )
+    );
+  return [
+    get(Routes.tasks, () => ok(tasks.list())),
+    get(Routes.task(TASK), ({ params }) => ok(tasks.get(params.task))),
+    del(Routes.task(TASK), async ({ params }) =>
+      ok(await tasks.cancel(params.task))
+    ),
+    post(Routes.installIpykernel(LOCAL_TARGET), ({ body }) =>
+      installIpykernel(LOCAL_TARGET, body)
+    ),
+    post(Routes.installIpykernel(CLUSTER), ({ params, body }) =>
+      installIpykernel(params.cluster, body)
+    ),
+    post(Routes.installMiniforge(CLUSTER), async ({ params, body }) =>
+      accepted(
+        await startInstallMiniforge(
+          options,
+          params.cluster,
+          parseInstallMiniforge(jsonObject(body))
         )
-      };
-    }
-    if (collection === Routes.clusters) {
-      if (id === LOCAL_TARGET) {
-        return null;
-      }
-      if (rest === 'miniforge') {
-        return {
-          POST: guarded(
-            Routes.installMiniforge(id),
-            async (_req, res, body) => {
-              const request = parseInstallMiniforge(jsonObject(body));
-              sendJson(
-                res,
-                202,
-                await startInstallMiniforge(options, id, request)
-              );
-            }
-          )
-        };
-      }
-      if (rest === 'envs/install-ipykernel') {
-        return installIpykernel(id);
-      }
-    }
-    return null;
-  };
-
-  return { fixed, match };
+      )
+    )
+  ];
 }

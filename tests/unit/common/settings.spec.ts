@@ -2,6 +2,8 @@ import {
   DEFAULT_JOB_DEFAULTS,
   describeCluster,
   IClusterConfig,
+  checkClusters,
+  describeRejected,
   readClusters,
   readCondaSettings,
   DEFAULT_CONDA_SETTINGS,
@@ -70,40 +72,95 @@ describe('readClusters', () => {
     ]);
   });
 
-  it('resets optional fields of the wrong type', () => {
-    expect(
-      readClusters([
-        {
-          name: 'swc',
-          host: 'hpc-gw1',
-          port: '22',
-          user: 7,
-          identityFile: null,
-          jumpHost: ['gw'],
-          transport: 'telnet',
-          jupyterEnvironment: 4
-        }
-      ])
-    ).toEqual([
+  it('refuses entries with fields of the wrong type, saying which', () => {
+    const { clusters, rejected } = checkClusters([
       {
         name: 'swc',
         host: 'hpc-gw1',
-        port: null,
-        user: '',
-        identityFile: '',
-        jumpHost: '',
-        transport: 'ssh',
-        jupyterEnvironment: '',
-        sshClient: 'auto'
+        port: '22',
+        user: 7,
+        identityFile: null,
+        jumpHost: ['gw'],
+        transport: 'telnet',
+        jupyterEnvironment: 4
+      }
+    ]);
+    expect(clusters).toEqual([]);
+    expect(rejected).toEqual([
+      {
+        index: 0,
+        name: 'swc',
+        reason:
+          'port must be integer,null; user must be string; identityFile must be string; ' +
+          'jumpHost must be string; transport must be one of: ssh, local; ' +
+          'jupyterEnvironment must be string'
       }
     ]);
   });
 
-  it('drops unknown fields', () => {
-    const [cluster] = readClusters([
+  it('refuses unknown fields by name, never repeating their value', () => {
+    const { clusters, rejected } = checkClusters([
       { name: 'swc', host: 'hpc-gw1', password: 'hunter2' }
     ]);
-    expect(cluster).not.toHaveProperty('password');
+    expect(clusters).toEqual([]);
+    expect(rejected).toEqual([
+      { index: 0, name: 'swc', reason: 'password is not a cluster setting' }
+    ]);
+    expect(describeRejected(rejected)).not.toContain('hunter2');
+  });
+});
+
+describe('checkClusters', () => {
+  it.each([
+    [{ name: 'my cluster', host: 'h' }, 'name must match pattern'],
+    [{ name: 'swc', host: 'me@hpc-gw1' }, 'host must match pattern'],
+    [{ name: 'swc', host: 'h', port: 0 }, 'port must be >= 1'],
+    [{ name: 'swc', host: 'h', port: 70000 }, 'port must be <= 65535'],
+    [{ name: 'swc', host: 'h', user: 'a b' }, 'user must match pattern'],
+    [{ name: 'swc', host: 'h', jumpHost: 'gw,,x' }, 'jumpHost must match'],
+    [
+      { name: 'swc', host: 'h', sshClient: 'putty' },
+      'sshClient must be one of: auto, openssh, builtin'
+    ],
+    [{ name: 'swc' }, 'host is required'],
+    ['swc', 'an entry must be an object']
+  ])('refuses %j: %s', (entry, reason) => {
+    const { clusters, rejected } = checkClusters([entry]);
+    expect(clusters).toEqual([]);
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0].reason).toContain(reason);
+  });
+
+  it('reports a repeated name and keeps the first entry', () => {
+    const { clusters, rejected } = checkClusters([
+      { name: 'swc', host: 'a' },
+      { name: 'swc', host: 'b' }
+    ]);
+    expect(clusters.map(c => c.host)).toEqual(['a']);
+    expect(describeRejected(rejected)).toBe(
+      'entry 2 ("swc"): the name swc is already used by entry 1'
+    );
+  });
+
+  it('accepts every entry the schema accepts, defaults filled in', () => {
+    expect(
+      checkClusters([{ name: 'here', host: 'login1', transport: 'local' }])
+    ).toEqual({
+      clusters: [
+        {
+          name: 'here',
+          host: 'login1',
+          port: null,
+          user: '',
+          identityFile: '',
+          jumpHost: '',
+          transport: 'local',
+          sshClient: 'auto',
+          jupyterEnvironment: ''
+        }
+      ],
+      rejected: []
+    });
   });
 });
 

@@ -2,7 +2,6 @@ import { Dialog } from '@jupyterlab/apputils';
 import { nullTranslator } from '@jupyterlab/translation';
 import { PromiseDelegate } from '@lumino/coreutils';
 
-import schema from '../../../schema/plugin.json';
 import { ISshHosts } from '../../../src/common/api';
 import { IClusterConfig } from '../../../src/common/settings';
 import {
@@ -11,12 +10,10 @@ import {
 } from '../../../src/lab/clusters/cluster-dialog';
 import { SidecarRequestError } from '../../../src/lab/sidecar/request';
 import {
-  CLUSTER_PATTERNS,
   clusterFromDraft,
   draftFromCluster,
   EMPTY_DRAFT,
   IClusterDraft,
-  PORT_RANGE,
   suggestName,
   validateDraft
 } from '../../../src/lab/clusters/validation';
@@ -68,20 +65,6 @@ describe('validateDraft', () => {
     name: 'demo',
     host: 'hpc-demo',
     ...change
-  });
-
-  it('keeps the patterns of schema/plugin.json', () => {
-    const props = schema.definitions.cluster.properties;
-    expect(CLUSTER_PATTERNS).toEqual({
-      name: props.name.pattern,
-      host: props.host.pattern,
-      user: props.user.pattern,
-      jumpHost: props.jumpHost.pattern
-    });
-    expect(PORT_RANGE).toEqual({
-      minimum: props.port.minimum,
-      maximum: props.port.maximum
-    });
   });
 
   it.each([

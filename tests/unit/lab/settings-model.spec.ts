@@ -82,6 +82,22 @@ describe('ClusterSettings', () => {
     });
   });
 
+  it('says which entries it leaves out: a name used twice', async () => {
+    await withUserSettings({
+      clusters: [swc, { name: 'swc', host: 'other.example.org' }, archer2]
+    });
+    model.attach(await registry.load(PLUGIN_ID));
+    expect(model.clusters).toEqual([normalized(swc), normalized(archer2)]);
+    expect(model.rejected).toBe(
+      'entry 2 ("swc"): the name swc is already used by entry 1'
+    );
+
+    const changed = signalToPromise(model.changed);
+    await (await registry.load(PLUGIN_ID)).set('clusters', [swc] as never);
+    await changed;
+    expect(model.rejected).toBeNull();
+  });
+
   it('has no clusters and the schema defaults when the user set nothing', async () => {
     model.attach(await registry.load(PLUGIN_ID));
     expect(model.clusters).toEqual([]);

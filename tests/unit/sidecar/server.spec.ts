@@ -5,14 +5,25 @@ import { join } from 'path';
 
 import WebSocket from 'ws';
 
-import { API_VERSION, IErrorBody, IHealth } from '../../../src/common/api';
+import {
+  API_VERSION,
+  IErrorBody,
+  IHealth,
+  Routes
+} from '../../../src/common/api';
 import { PACKAGE_VERSION } from '../../../src/common/version';
 import {
   createSidecarServer,
   ISidecarServer,
   ISidecarServerOptions
 } from '../../../src/sidecar/api/server';
+import { clusterRoutes } from '../../../src/sidecar/api/cluster-routes';
+import { envRoutes } from '../../../src/sidecar/api/env-routes';
+import { get, ok } from '../../../src/sidecar/api/router';
 import { MAX_BODY_BYTES } from '../../../src/sidecar/api/respond';
+import { ClusterManager } from '../../../src/sidecar/clusters/manager';
+import { PromptBroker } from '../../../src/sidecar/clusters/prompts';
+import type { EnvironmentService } from '../../../src/sidecar/conda/service';
 import { createLogger } from '../../../src/sidecar/log';
 import { SIDECAR_VERSION } from '../../../src/sidecar/version';
 
@@ -336,6 +347,130 @@ describe('the sidecar HTTP API', () => {
       Origin: 'http://localhost:8888'
     });
     expect(reply.status).toBe(200);
+  });
+});
+
+describe('routes with names in the path', () => {
+  /** An EnvironmentService that says what it was asked. */
+  const envs = {
+    list: async (target: string, refresh: boolean) => ({ target, refresh }),
+    unregister: async (target: string, name: string) => ({ target, name })
+  } as unknown as EnvironmentService;
+
+  it('routes a path longer than the shortened one logs show', async () => {
+    await start({ routes: envRoutes(envs) });
+    const cluster = 'c'.repeat(64);
+    const kernel = 'k'.repeat(128);
+    const reply = await send('DELETE', Routes.kernel(cluster, kernel), {
+      'X-Jupyterlab-Hpc': '1'
+    });
+    expect(reply.status).toBe(200);
+    expect(json(reply)).toEqual({ kernel: { target: cluster, name: kernel } });
+  });
+
+  it('decodes names and reads the query string', async () => {
+    await start({ routes: envRoutes(envs) });
+    const reply = await send('GET', Routes.envs('my cluster') + '?refresh=1');
+    expect(json(reply)).toEqual({ target: 'my cluster', refresh: true });
+  });
+
+  it.each(['a%2Fb', '%2e%2e', '%00'])(
+    'refuses the cluster name %s with 400 bad-request',
+    async name => {
+      await start({ routes: envRoutes(envs) });
+      const reply = await send('GET', `/api/v1/clusters/${name}/envs`);
+      expect(reply.status).toBe(400);
+      expect(errorCode(reply)).toBe('bad-request');
+    }
+  );
+});
+
+describe('PUT the cluster list', () => {
+  const startWithClusters = async () => {
+    const broadcast = () => undefined;
+    const prompts = new PromptBroker(broadcast);
+    const manager = new ClusterManager({ broadcast, prompts });
+    await start({ routes: clusterRoutes(manager, prompts) });
+  };
+  const put = (clusters: unknown[]) =>
+    send(
+      'PUT',
+      Routes.clusters,
+      { 'Content-Type': 'application/json' },
+      JSON.stringify({ clusters })
+    );
+
+  it('refuses a list with an entry the schema rejects, saying which and why', async () => {
+    await startWithClusters();
+    const reply = await put([
+      { name: 'swc', host: 'hpc-gw1' },
+      { name: 'bad name', host: 'hpc-gw1', port: 0 }
+    ]);
+    expect(reply.status).toBe(400);
+    expect(json<IErrorBody>(reply).error).toEqual({
+      code: 'bad-request',
+      message:
+        'The cluster list was not applied: entry 2 ("bad name"): ' +
+        'name must match pattern "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"; port must be >= 1.'
+    });
+    // Nothing of it applied, the valid entry neither.
+    expect(json(await send('GET', Routes.clusters))).toEqual({ clusters: [] });
+  });
+
+  it('refuses an entry without a name instead of dropping it', async () => {
+    await startWithClusters();
+    const reply = await put([{ host: 'hpc-gw1' }]);
+    expect(reply.status).toBe(400);
+    expect(json<IErrorBody>(reply).error.message).toContain(
+      'entry 1: name is required'
+    );
+  });
+
+  it('applies a valid list', async () => {
+    await startWithClusters();
+    const reply = await put([{ name: 'swc', host: 'hpc-gw1', port: 2222 }]);
+    expect(reply.status).toBe(200);
+    expect(
+      json<{ clusters: { name: string }[] }>(reply).clusters.map(c => c.name)
+    ).toEqual(['swc']);
+  });
+});
+
+describe('routes loaded on first use', () => {
+  it('loads them on the first request the others do not answer, once', async () => {
+    const loads: string[] = [];
+    await start({
+      moreRoutes: async () => {
+        loads.push('load');
+        return [get(Routes.tasks, () => ok(['a task']))];
+      }
+    });
+    expect((await send('GET', '/api/v1/health')).status).toBe(200);
+    expect(loads).toEqual([]);
+    const [first, second] = await Promise.all([
+      send('GET', Routes.tasks),
+      send('GET', Routes.tasks)
+    ]);
+    expect(json(first)).toEqual(['a task']);
+    expect(json(second)).toEqual(['a task']);
+    expect((await send('GET', '/api/v1/nope')).status).toBe(404);
+    expect(loads).toEqual(['load']);
+  });
+
+  it('answers 500 when loading fails and tries again on the next request', async () => {
+    let attempts = 0;
+    await start({
+      moreRoutes: async () => {
+        if (++attempts === 1) {
+          throw new Error('Cannot find module ./services.js');
+        }
+        return [get(Routes.tasks, () => ok([]))];
+      }
+    });
+    const failed = await send('GET', Routes.tasks);
+    expect(failed.status).toBe(500);
+    expect(errorCode(failed)).toBe('internal');
+    expect((await send('GET', Routes.tasks)).status).toBe(200);
   });
 });
 

@@ -12,10 +12,12 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 
 import type { ITask, SidecarEvent } from '../../../src/common/api';
+import { clusterRoutes } from '../../../src/sidecar/api/cluster-routes';
 import {
   createSidecarServer,
   ISidecarServer
 } from '../../../src/sidecar/api/server';
+import { taskRoutes } from '../../../src/sidecar/api/task-routes';
 import { ClusterManager } from '../../../src/sidecar/clusters/manager';
 import { PromptBroker } from '../../../src/sidecar/clusters/prompts';
 import { createLogger } from '../../../src/sidecar/log';
@@ -69,15 +71,17 @@ beforeAll(async () => {
   server = createSidecarServer({
     version: 'test',
     log: createLogger('error'),
-    clusters: { manager: clusters, prompts },
-    tasks: {
-      tasks,
-      transport: target =>
-        target === ':local' ? local : clusters.transport(target),
-      onEnvsChanged: target => {
-        changed.push(target);
-      }
-    }
+    routes: [
+      ...clusterRoutes(clusters, prompts),
+      ...taskRoutes({
+        tasks,
+        transport: target =>
+          target === ':local' ? local : clusters.transport(target),
+        onEnvsChanged: target => {
+          changed.push(target);
+        }
+      })
+    ]
   });
   await new Promise<void>(resolve => server.http.listen(socketPath, resolve));
 });

@@ -1,0 +1,68 @@
+/**
+ * Everything behind the cluster, environment and task routes, made on the
+ * first request that needs it: main.ts loads this module with `import()`,
+ * so ssh2, the conda and task modules stay off the sidecar's cold start
+ * (JupyterLab's first page load waits for the health answer).
+ */
+import { LOCAL_TARGET, type SidecarEvent } from '../common/api';
+import { clusterRoutes } from './api/cluster-routes';
+import { envRoutes } from './api/env-routes';
+import type { IRoute } from './api/router';
+import { describe } from './api/server';
+import { taskRoutes } from './api/task-routes';
+import { ClusterManager } from './clusters/manager';
+import { PromptBroker } from './clusters/prompts';
+import { EnvironmentService, localEnvTarget } from './conda/service';
+import type { ILogger } from './log';
+import { TaskManager } from './tasks/manager';
+import { LocalTransport } from './transport/local';
+
+export interface IServices {
+  routes: IRoute[];
+  /** Cancel prompts, stop running installs, close every connection. */
+  close(): Promise<void>;
+}
+
+export function createServices(
+  broadcast: (event: SidecarEvent) => void,
+  log: ILogger
+): IServices {
+  const prompts = new PromptBroker(broadcast);
+  const manager = new ClusterManager({ broadcast, prompts });
+  const tasks = new TaskManager({ broadcast });
+  // Installs into this computer's environments (LOCAL_TARGET).
+  const local = new LocalTransport();
+  const envs = new EnvironmentService({
+    broadcast,
+    clusters: manager,
+    local: localEnvTarget(local, process.env, local.home),
+    log
+  });
+  const routes = [
+    ...clusterRoutes(manager, prompts),
+    ...taskRoutes({
+      tasks,
+      transport: target =>
+        target === LOCAL_TARGET ? local : manager.transport(target),
+      label: target => (target === LOCAL_TARGET ? 'this computer' : target),
+      // A rescan, which tells the tabs (envs-changed) when it is done.
+      onEnvsChanged: target => {
+        envs
+          .refresh(target)
+          .catch(err =>
+            log.warn(`rescanning environments failed: ${describe(err)}`)
+          );
+      }
+    }),
+    ...envRoutes(envs)
+  ];
+  return {
+    routes,
+    close: async () => {
+      prompts.cancelAll();
+      // Running installs are stopped first, while their connections are up.
+      await tasks.close(2000);
+      await Promise.all([manager.close(), local.close()]);
+    }
+  };
+}
