@@ -59,7 +59,13 @@ const STATUS: Record<ErrorCode, number> = {
   'task-failed': 502,
   'task-cancelled': 502,
   'conda-exists': 409,
-  'installer-url': 400
+  'installer-url': 400,
+  // JupyterLab sessions in SLURM jobs
+  'session-not-found': 404,
+  'session-not-running': 409,
+  'launch-invalid': 400,
+  'sbatch-refused': 422,
+  'slurm-unavailable': 502
 };
 
 export function statusOf(code: ErrorCode): number {
