@@ -90,6 +90,16 @@ export async function openHpcPanel(page: Page): Promise<Locator> {
   return panel;
 }
 
+/**
+ * Wait until the panel's sidecar answers and its event channel is live. A
+ * healthy sidecar shows no box in the panel, so this reads the state the
+ * panel keeps on its node.
+ */
+export async function expectLiveSidecar(panel: Locator): Promise<void> {
+  await expect(panel).toHaveAttribute('data-sidecar-status', 'ready');
+  await expect(panel).toHaveAttribute('data-sidecar-live', 'true');
+}
+
 /** Bring a main-area tab (Launcher, Settings, ...) to the front. */
 export async function activateMainTab(
   page: Page,
