@@ -81,7 +81,7 @@ export function launcherSection(page: Page, category: string): Locator {
 
 /** The HPC side panel, opened from its tab in the left sidebar. */
 export async function openHpcPanel(page: Page): Promise<Locator> {
-  const tab = page.getByRole('tab', { name: 'HPC Clusters' });
+  const tab = page.getByRole('tab', { name: 'HPC', exact: true });
   if ((await tab.getAttribute('aria-selected')) !== 'true') {
     await tab.click();
   }

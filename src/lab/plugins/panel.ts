@@ -60,7 +60,7 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
     });
     panel.id = PANEL_ID;
     panel.title.icon = hpcIcon;
-    panel.title.caption = trans.__('HPC Clusters');
+    panel.title.caption = trans.__('HPC');
     app.shell.add(panel, 'left', { rank: 400 });
     restorer?.add(panel, PANEL_ID);
 
