@@ -319,8 +319,11 @@ describe('HpcPanel', () => {
     const late = new StateDB();
     await late.save('jupyterlab-hpc:panel-layout', { collapsed: ['clusters'] });
     const slow = {
-      fetch: (id: string) =>
-        new Promise(resolve => setTimeout(() => resolve(late.fetch(id)), 50)),
+      // Read at once (what a reload finds), answered later.
+      fetch: (id: string) => {
+        const stored = late.fetch(id);
+        return new Promise(resolve => setTimeout(() => resolve(stored), 50));
+      },
       save: (id: string, value: never) => late.save(id, value)
     } as unknown as IStateDB;
     clusters.clusters = [swc];
