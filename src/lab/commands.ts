@@ -87,7 +87,7 @@ export function addCommands(ctx: ICommandContext): void {
     label: args =>
       args.isLauncher ? trans.__('HPC Clusters') : trans.__('Show HPC Panel'),
     caption: trans.__(
-      'Show the HPC side panel: clusters, sessions and the sidecar'
+      'Show the HPC side panel: clusters and their conda environments'
     ),
     icon: hpcIcon,
     isEnabled: () => true,
@@ -505,7 +505,7 @@ export function addEnvironmentCommands(ctx: IEnvCommandContext): void {
             env?.displayName ?? nameOf(args)
           )
         : trans.__(
-            'Make %1 a kernel of the JupyterLab on %2: "%3"',
+            'Make %1 a kernel in the JupyterLab environment of %2: "%3"',
             nameOf(args),
             where(args),
             env?.displayName ?? nameOf(args)
@@ -552,11 +552,7 @@ export function addEnvironmentCommands(ctx: IEnvCommandContext): void {
           );
         } else {
           Notification.success(
-            trans.__(
-              'Kernel "%1" registered on %2: JupyterLab sessions there list it.',
-              name,
-              target
-            ),
+            trans.__('Kernel "%1" registered on %2.', name, target),
             { autoClose: 5000 }
           );
         }
@@ -734,7 +730,7 @@ export function addEnvironmentCommands(ctx: IEnvCommandContext): void {
     label: trans.__('Use for JupyterLab'),
     caption: args =>
       trans.__(
-        'Run remote JupyterLab on %1 in %2, and register kernels there',
+        'Make %2 the JupyterLab environment of %1: kernels are registered there',
         where(args),
         nameOf(args)
       ),
@@ -785,7 +781,7 @@ export function addEnvironmentCommands(ctx: IEnvCommandContext): void {
           await envs.load(target, { refresh: true });
           Notification.success(
             trans.__(
-              'JupyterLab on %1 runs in %2 from now on; kernels are registered there.',
+              'The JupyterLab environment of %1 is %2 from now on; kernels are registered there.',
               target,
               env.name
             ),

@@ -19,6 +19,7 @@ import { expect, test, type Locator, type Page } from '@playwright/test';
 import { totp } from '../support/totp';
 
 import {
+  expectLiveSidecar,
   getHpcSettings,
   openHpcPanel,
   openLab,
@@ -41,9 +42,7 @@ test.afterEach(async ({ request }) => {
 async function openPanel(page: Page): Promise<Locator> {
   await openLab(page);
   const panel = await openHpcPanel(page);
-  await expect(
-    panel.getByRole('region', { name: 'Sidecar status' })
-  ).toContainText('Connected; events are live.');
+  await expectLiveSidecar(panel);
   return panel;
 }
 
@@ -54,15 +53,18 @@ function clusterRow(panel: Locator, name: string): Locator {
     .getByRole('listitem', { name, exact: true });
 }
 
-/** A button of a cluster row's action group. */
+/**
+ * A button of a cluster row: its actions ("Actions for …") or the icon
+ * buttons beside its name ("Manage …").
+ */
 function rowAction(row: Locator, name: string): Locator {
   return row
-    .getByRole('group', { name: /^Actions for / })
+    .getByRole('group', { name: /^(Actions for|Manage) / })
     .getByRole('button', { name, exact: true });
 }
 
 async function openAddDialog(page: Page, panel: Locator): Promise<Locator> {
-  await panel.getByRole('button', { name: 'Add cluster' }).click();
+  await panel.getByRole('button', { name: 'Add cluster', exact: true }).click();
   const dialog = page.getByRole('dialog', { name: 'Add cluster' });
   await expect(dialog).toBeVisible();
   return dialog;

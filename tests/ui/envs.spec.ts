@@ -27,6 +27,7 @@ import {
 
 import { IRunningLab, startLab } from '../support/jupyter-lab';
 import {
+  expectLiveSidecar,
   launcherSection,
   openHpcPanel,
   openLab,
@@ -85,9 +86,7 @@ async function startLocalLab(): Promise<IRunningLab> {
 /** The panel, once the sidecar's event channel is live. */
 async function panelOf(page: Page): Promise<Locator> {
   const panel = await openHpcPanel(page);
-  await expect(
-    panel.getByRole('region', { name: 'Sidecar status' })
-  ).toContainText('Connected; events are live.');
+  await expectLiveSidecar(panel);
   return panel;
 }
 

@@ -15,6 +15,7 @@ import { expect, test, type WebSocket } from '@playwright/test';
 import { PACKAGE_VERSION } from '../../src/common/version';
 import {
   activateMainTab,
+  expectLiveSidecar,
   getHpcSettings,
   labAddress,
   launcherSection,
@@ -51,7 +52,7 @@ test('the launcher has an HPC section with the panel tile and one per cluster', 
     section.getByRole('button', { name: 'HPC Clusters' })
   ).toHaveAttribute(
     'title',
-    'Show the HPC side panel: clusters, sessions and the sidecar'
+    'Show the HPC side panel: clusters and their conda environments'
   );
   await expect(
     section.getByRole('button', { name: 'demo', exact: true })
@@ -62,7 +63,7 @@ test('the launcher has an HPC section with the panel tile and one per cluster', 
   await section.screenshot({ path: `${SCREENSHOT_DIR}/launcher-hpc.png` });
 });
 
-test('the side panel shows a healthy sidecar, live events and the clusters', async ({
+test('the side panel has live events and the clusters, and no box about a healthy sidecar', async ({
   page
 }) => {
   // The event channel opens after the first good health check; catch its
@@ -78,12 +79,11 @@ test('the side panel shows a healthy sidecar, live events and the clusters', asy
   await openLab(page);
 
   const panel = await openHpcPanel(page);
-  const status = panel.getByRole('region', { name: 'Sidecar status' });
-  await expect(status.getByRole('status')).toHaveText(
-    `Sidecar ${PACKAGE_VERSION} is running`
-  );
-  await expect(status).toContainText('Connected; events are live.');
-  await expect(status).toHaveAttribute('data-status', 'ready');
+  await expectLiveSidecar(panel);
+  // Only a sidecar that needs the user gets a box.
+  await expect(
+    panel.getByRole('region', { name: 'Sidecar status' })
+  ).toHaveCount(0);
 
   // The WebSocket went through jupyter-server-proxy and the sidecar spoke.
   expect(eventSocket).not.toBeNull();
@@ -105,7 +105,7 @@ test('the side panel shows a healthy sidecar, live events and the clusters', asy
   await expect(clusters.getByRole('listitem')).toContainText('demo');
   await expect(clusters.getByRole('listitem')).toContainText('hpc-demo');
   await expect(
-    clusters.getByRole('button', { name: 'Add cluster' })
+    clusters.getByRole('button', { name: 'Add cluster', exact: true })
   ).toBeVisible();
 
   await page.screenshot({ path: `${SCREENSHOT_DIR}/panel.png` });
@@ -124,10 +124,9 @@ test('the cluster tile opens the panel with that cluster highlighted', async ({
     .click();
 
   await expect(panel).toBeVisible();
-  await expect(page.getByRole('tab', { name: 'HPC Clusters' })).toHaveAttribute(
-    'aria-selected',
-    'true'
-  );
+  await expect(
+    page.getByRole('tab', { name: 'HPC', exact: true })
+  ).toHaveAttribute('aria-selected', 'true');
   const demo = panel.getByRole('listitem').filter({ hasText: 'demo' });
   await expect(demo).toHaveClass(/\bjp-mod-highlighted\b/);
   await expect(demo).toBeInViewport();
@@ -176,13 +175,9 @@ test('the command palette lists the HPC commands, and one opens the HPC settings
     editor.getByRole('heading', { name: 'HPC clusters', level: 2 })
   ).toBeVisible();
   const form = editor.getByRole('group', { name: 'HPC clusters' });
-  await expect(form.getByRole('group', { name: /^clusters-0/ })).toBeVisible();
-  await expect(
-    form
-      .getByRole('group', { name: /^clusters-0/ })
-      .getByRole('textbox')
-      .first()
-  ).toHaveValue('demo');
+  const entry = form.getByRole('group', { name: /^Cluster\*?$/ });
+  await expect(entry).toBeVisible();
+  await expect(entry.getByRole('textbox').first()).toHaveValue('demo');
 });
 
 test('"Show HPC Panel" from the palette opens the panel', async ({ page }) => {
@@ -317,10 +312,8 @@ test('a cluster added in the Settings Editor appears in the panel and launcher a
   const form = editor.getByRole('group', { name: 'HPC clusters' });
   await form.getByRole('button', { name: 'Add item' }).first().click();
   // The second array item, with its own group and its move/remove buttons.
-  const secondItem = form
-    .locator('.array-item')
-    .filter({ has: page.getByRole('group', { name: /^clusters-1/ }) });
-  const added = secondItem.getByRole('group', { name: /^clusters-1/ });
+  const secondItem = form.locator('.array-item').nth(1);
+  const added = secondItem.getByRole('group', { name: /^Cluster\*?$/ });
   // rjsf labels its inputs with headings, not <label>s: Name, then Host.
   await added.getByRole('textbox').nth(0).fill('gpu');
   await added.getByRole('textbox').nth(1).fill('gpu-login');
@@ -365,9 +358,7 @@ test('the panel takes its colors from the JupyterLab theme (dark)', async ({
       'false'
     );
     const panel = await openHpcPanel(page);
-    await expect(
-      panel.getByRole('region', { name: 'Sidecar status' })
-    ).toContainText('Connected; events are live.');
+    await expectLiveSidecar(panel);
 
     const colors = await panel.evaluate(node => {
       // Resolve a theme variable the way the browser paints it.
@@ -380,19 +371,19 @@ test('the panel takes its colors from the JupyterLab theme (dark)', async ({
         return color;
       };
       const name = node.querySelector('.jp-HpcPanel-clusterName')!;
-      const status = node.querySelector('.jp-HpcPanel-sidecar')!;
+      const header = node.querySelector('.jp-HpcPanel-sectionHeader')!;
       return {
         panel: getComputedStyle(node).backgroundColor,
         layout1: resolve('var(--jp-layout-color1)'),
         text: getComputedStyle(name).color,
         font1: resolve('var(--jp-ui-font-color1)'),
-        statusEdge: getComputedStyle(status).borderLeftColor,
-        success: resolve('var(--jp-success-color1)')
+        headerEdge: getComputedStyle(header).borderBottomColor,
+        toolbarBorder: resolve('var(--jp-toolbar-border-color)')
       };
     });
     expect(colors.panel).toBe(colors.layout1);
     expect(colors.text).toBe(colors.font1);
-    expect(colors.statusEdge).toBe(colors.success);
+    expect(colors.headerEdge).toBe(colors.toolbarBorder);
     // And that really is dark: the panel is not painted white.
     expect(colors.panel).not.toBe('rgb(255, 255, 255)');
 

@@ -81,13 +81,23 @@ export function launcherSection(page: Page, category: string): Locator {
 
 /** The HPC side panel, opened from its tab in the left sidebar. */
 export async function openHpcPanel(page: Page): Promise<Locator> {
-  const tab = page.getByRole('tab', { name: 'HPC Clusters' });
+  const tab = page.getByRole('tab', { name: 'HPC', exact: true });
   if ((await tab.getAttribute('aria-selected')) !== 'true') {
     await tab.click();
   }
   const panel = page.locator('#jp-hpc-panel');
   await expect(panel).toBeVisible();
   return panel;
+}
+
+/**
+ * Wait until the panel's sidecar answers and its event channel is live. A
+ * healthy sidecar shows no box in the panel, so this reads the state the
+ * panel keeps on its node.
+ */
+export async function expectLiveSidecar(panel: Locator): Promise<void> {
+  await expect(panel).toHaveAttribute('data-sidecar-status', 'ready');
+  await expect(panel).toHaveAttribute('data-sidecar-live', 'true');
 }
 
 /** Bring a main-area tab (Launcher, Settings, ...) to the front. */

@@ -27,7 +27,7 @@ test('the panel tells the user to install the missing server part', async ({
 }) => {
   await page.goto(`${lab.url}lab?reset&token=${lab.token}`);
   await expect(page.locator('#jp-main-dock-panel')).toBeVisible();
-  await page.getByRole('tab', { name: 'HPC Clusters' }).click();
+  await page.getByRole('tab', { name: 'HPC', exact: true }).click();
 
   const status = page.getByRole('region', { name: 'Sidecar status' });
   await expect(status).toContainText(

@@ -130,7 +130,7 @@ export class MiniforgeForm
           </label>
           <div id={`${this.ids.createEnv}-note`} className="jp-HpcForm-hint">
             {trans.__(
-              'conda create -n jupyterlab jupyterlab ipykernel: the environment that runs JupyterLab on the cluster and receives registered kernels.'
+              'conda create -n jupyterlab jupyterlab ipykernel: the JupyterLab environment of the cluster, where registered kernels go.'
             )}
           </div>
         </div>

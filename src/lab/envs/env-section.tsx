@@ -1,10 +1,5 @@
 import { TranslationBundle } from '@jupyterlab/translation';
-import {
-  Button,
-  caretDownIcon,
-  caretRightIcon,
-  refreshIcon
-} from '@jupyterlab/ui-components';
+import { Button, caretDownIcon, refreshIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import * as React from 'react';
 
@@ -14,6 +9,7 @@ import {
   LOCAL_TARGET
 } from '../../common/api';
 import { CommandIDs } from '../commands';
+import { MiddleElided } from '../panel/elide';
 import {
   CREATE_ENV_COMMAND,
   createEnvCommand,
@@ -58,7 +54,6 @@ export function EnvSection(props: IEnvSectionProps): React.ReactElement {
   const where = targetLabel(target, trans);
   const list = state.list;
   const refreshArgs = { target };
-  const Caret = expanded ? caretDownIcon : caretRightIcon;
 
   return (
     <section
@@ -74,7 +69,14 @@ export function EnvSection(props: IEnvSectionProps): React.ReactElement {
           aria-controls={bodyId}
           onClick={props.onToggle}
         >
-          <Caret.react tag="span" className="jp-HpcEnvs-caret" />
+          <caretDownIcon.react
+            tag="span"
+            className={
+              expanded
+                ? 'jp-HpcEnvs-caret'
+                : 'jp-HpcEnvs-caret jp-mod-collapsed'
+            }
+          />
           {list
             ? trans.__('Environments (%1)', list.envs.length)
             : trans.__('Environments')}
@@ -83,7 +85,7 @@ export function EnvSection(props: IEnvSectionProps): React.ReactElement {
           <Button
             minimal={true}
             small={true}
-            className="jp-HpcPanel-action"
+            className="jp-HpcPanel-iconAction"
             aria-label={trans.__('Rescan')}
             title={commands.caption(CommandIDs.refreshEnvs, refreshArgs)}
             disabled={!commands.isEnabled(CommandIDs.refreshEnvs, refreshArgs)}
@@ -189,7 +191,8 @@ function EnvBody(props: IEnvSectionProps): React.ReactElement {
         type="search"
         className="jp-mod-styled jp-HpcEnvs-filter"
         aria-label={trans.__('Filter environments on %1', where)}
-        placeholder={trans.__('Filter: name, path, Python')}
+        placeholder={trans.__('Filter environments')}
+        title={trans.__('Filter by name, path or Python version')}
         value={filter}
         onChange={event => props.onFilter(event.target.value)}
       />
@@ -217,10 +220,10 @@ function EnvBody(props: IEnvSectionProps): React.ReactElement {
         </ul>
       )}
       {list.kernelsDir && (
-        <p className="jp-HpcEnvs-note">
+        <div className="jp-HpcEnvs-note">
           {trans.__('Kernels are registered in')}{' '}
-          <code className="jp-HpcEnvs-path">{list.kernelsDir}</code>
-        </p>
+          <MiddleElided className="jp-HpcEnvs-path" text={list.kernelsDir} />
+        </div>
       )}
     </>
   );
@@ -260,7 +263,6 @@ function NoConda(props: IEnvSectionProps): React.ReactElement {
       <div className="jp-HpcEnvs-emptyActions">
         {installingConda ? (
           <Button
-            minimal={true}
             small={true}
             className="jp-HpcPanel-action"
             title={installingConda.task.title}
@@ -314,7 +316,6 @@ export function EnvRow(props: IEnvRowProps): React.ReactElement {
   const action = (id: string, text: string): React.ReactElement => (
     <Button
       key={id}
-      minimal={true}
       small={true}
       className="jp-HpcPanel-action"
       disabled={!commands.isEnabled(id, args)}
@@ -348,7 +349,6 @@ export function EnvRow(props: IEnvRowProps): React.ReactElement {
     actions.push(
       <Button
         key="show-task"
-        minimal={true}
         small={true}
         className="jp-HpcPanel-action"
         title={installing.task.title}
@@ -399,9 +399,7 @@ export function EnvRow(props: IEnvRowProps): React.ReactElement {
             : trans.__('no Python')}
         </span>
       </div>
-      <div className="jp-HpcEnv-prefix" title={env.prefix}>
-        {env.prefix}
-      </div>
+      <MiddleElided className="jp-HpcEnv-prefix" text={env.prefix} />
       <div className="jp-HpcEnv-badges">
         {env.ipykernelVersion ? (
           <span className="jp-HpcEnv-badge jp-mod-ok">
@@ -421,7 +419,7 @@ export function EnvRow(props: IEnvRowProps): React.ReactElement {
           <span
             className="jp-HpcEnv-badge jp-mod-brand"
             title={trans.__(
-              'Remote JupyterLab sessions on %1 run in this environment; registered kernels go to %2',
+              'The JupyterLab environment of %1: registered kernels go to %2',
               target,
               list.kernelsDir ?? ''
             )}

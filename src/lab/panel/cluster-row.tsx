@@ -15,6 +15,7 @@ import { describeCluster, IClusterConfig } from '../../common/settings';
 import { stateBadge, testSummary } from '../clusters/messages';
 import { ClusterAction, TestOutcome } from '../clusters/model';
 import { CommandIDs } from '../commands';
+import { MiddleElided } from './elide';
 
 export interface IClusterRowProps {
   cluster: IClusterConfig;
@@ -30,9 +31,9 @@ export interface IClusterRowProps {
 }
 
 /**
- * One cluster in the side panel: how it is reached, the state of its
- * connection, its actions (commands, so the palette and the row agree) and
- * the last connection test.
+ * One cluster in the side panel: its name with the icon buttons that manage
+ * it, how it is reached, the state of its connection, its actions (commands,
+ * so the palette and the row agree) and the last connection test.
  */
 export function ClusterRow(props: IClusterRowProps): React.ReactElement {
   const { cluster, status, test, isBusy, highlighted, commands, trans } = props;
@@ -45,48 +46,82 @@ export function ClusterRow(props: IClusterRowProps): React.ReactElement {
   const action = (
     id: string,
     text: string,
-    icon?: LabIcon
-  ): React.ReactElement => (
-    <Button
-      minimal={true}
-      small={true}
-      className="jp-HpcPanel-action"
-      disabled={!commands.isEnabled(id, args)}
-      title={commands.caption(id, args)}
-      aria-label={icon ? text : undefined}
-      onClick={() => void commands.execute(id, args)}
-    >
-      {icon ? (
-        <icon.react tag="span" className="jp-HpcPanel-buttonIcon" />
-      ) : (
-        text
-      )}
-    </Button>
-  );
+    options: { icon?: LabIcon; primary?: boolean } = {}
+  ): React.ReactElement => {
+    const { icon, primary } = options;
+    return (
+      <Button
+        minimal={icon !== undefined}
+        small={true}
+        className={
+          icon
+            ? 'jp-HpcPanel-iconAction'
+            : primary
+              ? 'jp-HpcPanel-action jp-mod-accept'
+              : 'jp-HpcPanel-action'
+        }
+        disabled={!commands.isEnabled(id, args)}
+        title={commands.caption(id, args)}
+        aria-label={icon ? text : undefined}
+        onClick={() => void commands.execute(id, args)}
+      >
+        {icon ? (
+          <icon.react tag="span" className="jp-HpcPanel-buttonIcon" />
+        ) : (
+          text
+        )}
+      </Button>
+    );
+  };
 
   return (
     <li
       aria-labelledby={nameId}
+      data-cluster-id={cluster.name}
       data-cluster-name={cluster.name}
       data-state={status?.state ?? 'idle'}
       className={
         highlighted
-          ? 'jp-HpcPanel-cluster jp-mod-highlighted'
-          : 'jp-HpcPanel-cluster'
+          ? 'jp-HpcClusterRow jp-HpcPanel-cluster jp-mod-highlighted'
+          : 'jp-HpcClusterRow jp-HpcPanel-cluster'
       }
     >
-      <span id={nameId} className="jp-HpcPanel-clusterName">
-        {cluster.name}
-      </span>
-      <span className="jp-HpcPanel-clusterHost">
-        {cluster.transport === 'local'
-          ? trans.__('%1 (this computer)', cluster.host)
-          : configured}
-      </span>
-      {status?.target && status.target !== configured && (
-        <span className="jp-HpcPanel-clusterTarget">
-          {trans.__('→ %1', status.target)}
+      <div className="jp-HpcPanel-clusterHead">
+        <span
+          id={nameId}
+          className="jp-HpcPanel-clusterName"
+          title={cluster.name}
+        >
+          {cluster.name}
         </span>
+        <div
+          className="jp-HpcPanel-clusterTools"
+          role="group"
+          aria-label={trans.__('Manage %1', cluster.name)}
+        >
+          {cluster.transport !== 'local' &&
+            action(CommandIDs.setupKey, trans.__('Set up SSH key'), {
+              icon: lockIcon
+            })}
+          {action(CommandIDs.editCluster, trans.__('Edit'), { icon: editIcon })}
+          {action(CommandIDs.removeCluster, trans.__('Remove'), {
+            icon: deleteIcon
+          })}
+        </div>
+      </div>
+      <MiddleElided
+        className="jp-HpcPanel-clusterHost"
+        text={
+          cluster.transport === 'local'
+            ? trans.__('%1 (this computer)', cluster.host)
+            : configured
+        }
+      />
+      {status?.target && status.target !== configured && (
+        <MiddleElided
+          className="jp-HpcPanel-clusterTarget"
+          text={trans.__('→ %1', status.target)}
+        />
       )}
       <div className={`jp-HpcPanel-state jp-mod-${badge.tone}`} role="status">
         <span className="jp-HpcPanel-dot" aria-hidden="true" />
@@ -100,19 +135,14 @@ export function ClusterRow(props: IClusterRowProps): React.ReactElement {
         {connectable
           ? action(
               CommandIDs.connectCluster,
-              isBusy('connect') ? trans.__('Connecting…') : trans.__('Connect')
+              isBusy('connect') ? trans.__('Connecting…') : trans.__('Connect'),
+              { primary: true }
             )
           : action(CommandIDs.disconnectCluster, trans.__('Disconnect'))}
         {action(
           CommandIDs.testCluster,
           isBusy('test') ? trans.__('Testing…') : trans.__('Test connection')
         )}
-        <span className="jp-HpcPanel-actionsEnd">
-          {cluster.transport !== 'local' &&
-            action(CommandIDs.setupKey, trans.__('Set up SSH key'), lockIcon)}
-          {action(CommandIDs.editCluster, trans.__('Edit'), editIcon)}
-          {action(CommandIDs.removeCluster, trans.__('Remove'), deleteIcon)}
-        </span>
       </div>
       {test && (
         <TestResult
@@ -148,6 +178,7 @@ function TestResult(props: {
         <Button
           minimal={true}
           small={true}
+          className="jp-HpcPanel-iconAction"
           aria-label={trans.__('Dismiss the test result')}
           title={trans.__('Dismiss the test result')}
           onClick={dismiss}

@@ -15,6 +15,22 @@ export interface IStatusMessage {
   fix?: string;
 }
 
+/**
+ * Whether the panel shows the sidecar's state: only when the user has
+ * something to do (install, reinstall, reload, read the log). Starting and
+ * running need nothing from them.
+ */
+export function needsAttention(state: SidecarState): boolean {
+  switch (state.status) {
+    case 'connecting':
+      return false;
+    case 'ready':
+      return state.otherRelease;
+    default:
+      return true;
+  }
+}
+
 /** The sentence the side panel shows for a sidecar state. */
 export function sidecarMessage(
   state: SidecarState,

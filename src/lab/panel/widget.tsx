@@ -1,10 +1,12 @@
+import { IStateDB } from '@jupyterlab/statedb';
 import { TranslationBundle } from '@jupyterlab/translation';
 import {
   addIcon,
   Button,
   ReactWidget,
   refreshIcon,
-  settingsIcon
+  settingsIcon,
+  ToolbarButtonComponent
 } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import * as React from 'react';
@@ -17,7 +19,14 @@ import { IEnvironmentsModel } from '../envs/model';
 import { IClusterSettings } from '../settings/model';
 import { ISidecarModel, SidecarState } from '../sidecar/model';
 import { ClusterRow } from './cluster-row';
-import { IStatusMessage, sidecarMessage } from './messages';
+import {
+  DEFAULT_LAYOUT,
+  IPanelLayout,
+  PanelLayoutStore,
+  PanelSectionId
+} from './layout-state';
+import { IStatusMessage, needsAttention, sidecarMessage } from './messages';
+import { PanelSection } from './section';
 
 export interface IHpcPanelOptions {
   sidecar: ISidecarModel;
@@ -30,11 +39,14 @@ export interface IHpcPanelOptions {
   trans: TranslationBundle;
   /** The environments of this computer and the clusters; none without it. */
   envs?: IEnvironmentsModel | null;
+  /** Where the open and closed sections are kept across reloads. */
+  state?: IStateDB | null;
 }
 
 /**
- * The left side panel: the sidecar's state, the configured clusters with
- * their environments, and this computer's environments.
+ * The left side panel: a toolbar, the sidecar's state when it needs the
+ * user, the configured clusters with their environments, and this
+ * computer's environments, in collapsible sections.
  */
 export class HpcPanel extends ReactWidget {
   constructor(private readonly _options: IHpcPanelOptions) {
@@ -45,32 +57,49 @@ export class HpcPanel extends ReactWidget {
     settings.changed.connect(this._changed, this);
     clusters.changed.connect(this._changed, this);
     _options.envs?.changed.connect(this._changed, this);
+    this._store = new PanelLayoutStore(_options.state ?? null);
+    this.restored = this._store.load().then(layout => {
+      // What the user changed meanwhile wins over what was stored.
+      if (!this._touched && !this.isDisposed) {
+        this._applyLayout(layout);
+      }
+    });
   }
+
+  /** Settles once the stored layout (if any) is applied. */
+  readonly restored: Promise<void>;
 
   /** Whether the Environments section of `target` is open. */
   isExpanded(target: string): boolean {
     return this._expanded.has(target);
   }
 
+  /** Whether a top-level section is open. */
+  isSectionExpanded(id: PanelSectionId): boolean {
+    return !this._collapsed.has(id);
+  }
+
+  /** Open or close a top-level section. */
+  toggleSection(id: PanelSectionId, expand = this._collapsed.has(id)): void {
+    if (expand) {
+      this._collapsed.delete(id);
+    } else {
+      this._collapsed.add(id);
+    }
+    this._layoutChanged();
+  }
+
   /** Open or close a target's Environments; opening fetches the list once. */
   toggleEnvironments(target: string, expand = !this._expanded.has(target)) {
-    const envs = this._options.envs;
-    if (expand) {
-      this._expanded.add(target);
-      const state = envs?.state(target);
-      if (envs && state && !state.loading && (!state.list || state.error)) {
-        void envs.load(target);
-      }
-    } else {
-      this._expanded.delete(target);
-    }
-    this.update();
+    this._setEnvironments(target, expand);
+    this._layoutChanged();
   }
 
   /** Scroll to a cluster and mark it for a moment (see style/base.css). */
   revealCluster(name: string): void {
     this._highlighted = name;
     this._reveals++;
+    this._collapsed.delete('clusters');
     this.update();
     requestAnimationFrame(() => {
       this.node
@@ -92,18 +121,43 @@ export class HpcPanel extends ReactWidget {
   }
 
   protected render(): React.ReactElement {
-    const { sidecar, trans } = this._options;
+    const { sidecar, commands, trans } = this._options;
+    const message = sidecarMessage(sidecar.state, trans);
+    // For tests and styles: the sidecar's state, shown or not.
+    this.node.dataset.sidecarStatus = sidecar.state.status;
+    this.node.dataset.sidecarLive = String(
+      sidecar.state.status === 'ready' && sidecar.state.live
+    );
     return (
       <div className="jp-HpcPanel-content">
-        <header className="jp-HpcPanel-header">
-          <h2>{trans.__('HPC')}</h2>
-        </header>
-        <SidecarStatus
-          message={sidecarMessage(sidecar.state, trans)}
-          state={sidecar.state}
-          trans={trans}
-          retry={() => void sidecar.refresh()}
-        />
+        <div className="jp-HpcPanel-header">
+          <h2 className="jp-HpcPanel-title">{trans.__('HPC')}</h2>
+          <div
+            className="jp-HpcPanel-toolbar"
+            role="toolbar"
+            aria-label={trans.__('HPC panel actions')}
+          >
+            <ToolbarButtonComponent
+              icon={refreshIcon}
+              tooltip={trans.__('Check the HPC sidecar again')}
+              onClick={() => void sidecar.refresh()}
+            />
+            <ToolbarButtonComponent
+              icon={settingsIcon}
+              tooltip={trans.__('HPC settings')}
+              enabled={commands.isEnabled(CommandIDs.openSettings)}
+              onClick={() => void commands.execute(CommandIDs.openSettings)}
+            />
+          </div>
+        </div>
+        {needsAttention(sidecar.state) && (
+          <SidecarStatus
+            message={message}
+            state={sidecar.state}
+            trans={trans}
+            retry={() => void sidecar.refresh()}
+          />
+        )}
         {this._renderClusters()}
         {this._renderLocal()}
       </div>
@@ -115,38 +169,21 @@ export class HpcPanel extends ReactWidget {
     const error = settings.error;
     const list = settings.clusters;
     return (
-      <section
+      <PanelSection
         className="jp-HpcPanel-clusters"
-        aria-label={trans.__('Clusters')}
+        label={trans.__('Clusters')}
+        detail={list.length > 0 ? String(list.length) : undefined}
+        expanded={!this._collapsed.has('clusters')}
+        onToggle={() => this.toggleSection('clusters')}
+        actions={
+          <ToolbarButtonComponent
+            icon={addIcon}
+            tooltip={trans.__('Add cluster')}
+            enabled={commands.isEnabled(CommandIDs.addCluster)}
+            onClick={() => void commands.execute(CommandIDs.addCluster)}
+          />
+        }
       >
-        <div className="jp-HpcPanel-sectionHeader">
-          <h3>{trans.__('Clusters')}</h3>
-          <span className="jp-HpcPanel-headerActions">
-            <Button
-              minimal={true}
-              disabled={!commands.isEnabled(CommandIDs.addCluster)}
-              onClick={() => void commands.execute(CommandIDs.addCluster)}
-              title={commands.caption(CommandIDs.addCluster)}
-            >
-              <addIcon.react tag="span" className="jp-HpcPanel-buttonIcon" />
-              {trans.__('Add cluster')}
-            </Button>
-            <Button
-              minimal={true}
-              aria-label={trans.__('HPC settings')}
-              disabled={!commands.isEnabled(CommandIDs.openSettings)}
-              title={trans.__(
-                'Open the HPC settings: clusters and job defaults'
-              )}
-              onClick={() => void commands.execute(CommandIDs.openSettings)}
-            >
-              <settingsIcon.react
-                tag="span"
-                className="jp-HpcPanel-buttonIcon"
-              />
-            </Button>
-          </span>
-        </div>
         {error && (
           <div className="jp-HpcPanel-settingsError" role="alert">
             {trans.__(
@@ -172,11 +209,22 @@ export class HpcPanel extends ReactWidget {
           </div>
         )}
         {error ? null : list.length === 0 ? (
-          <p className="jp-HpcPanel-empty">
-            {trans.__(
-              'No clusters yet. Choose "Add cluster" to add a host from ~/.ssh/config or the login node of your cluster.'
-            )}
-          </p>
+          <div className="jp-HpcPanel-empty">
+            <p>
+              {trans.__(
+                'No clusters yet. Add a host from ~/.ssh/config or the login node of your cluster.'
+              )}
+            </p>
+            <Button
+              small={true}
+              className="jp-HpcPanel-action jp-mod-accept"
+              title={commands.caption(CommandIDs.addCluster)}
+              disabled={!commands.isEnabled(CommandIDs.addCluster)}
+              onClick={() => void commands.execute(CommandIDs.addCluster)}
+            >
+              {trans.__('Add cluster…')}
+            </Button>
+          </div>
         ) : (
           <ul className="jp-HpcPanel-clusterList">
             {list.map(cluster => {
@@ -203,7 +251,7 @@ export class HpcPanel extends ReactWidget {
             })}
           </ul>
         )}
-      </section>
+      </PanelSection>
     );
   }
 
@@ -213,15 +261,14 @@ export class HpcPanel extends ReactWidget {
       return null;
     }
     return (
-      <section
+      <PanelSection
         className="jp-HpcPanel-local"
-        aria-label={trans.__('This computer')}
+        label={trans.__('This computer')}
+        expanded={!this._collapsed.has('local')}
+        onToggle={() => this.toggleSection('local')}
       >
-        <div className="jp-HpcPanel-sectionHeader">
-          <h3>{trans.__('This computer')}</h3>
-        </div>
         {this._renderEnvs(LOCAL_TARGET)}
-      </section>
+      </PanelSection>
     );
   }
 
@@ -260,16 +307,56 @@ export class HpcPanel extends ReactWidget {
     );
   }
 
+  private _setEnvironments(target: string, expand: boolean): void {
+    const envs = this._options.envs;
+    if (expand) {
+      this._expanded.add(target);
+      const state = envs?.state(target);
+      if (envs && state && !state.loading && (!state.list || state.error)) {
+        void envs.load(target);
+      }
+    } else {
+      this._expanded.delete(target);
+    }
+  }
+
+  private _applyLayout(layout: IPanelLayout): void {
+    this._collapsed = new Set(layout.collapsed);
+    if (layout.localEnvironments) {
+      this._setEnvironments(LOCAL_TARGET, true);
+    }
+    this.update();
+  }
+
+  private _layoutChanged(): void {
+    this._touched = true;
+    const layout: IPanelLayout = {
+      ...DEFAULT_LAYOUT,
+      collapsed: [...this._collapsed],
+      localEnvironments: this._expanded.has(LOCAL_TARGET)
+    };
+    void this._store.save(layout);
+    this.update();
+  }
+
   private _changed(): void {
     this.update();
   }
 
+  private readonly _store: PanelLayoutStore;
+  private _touched = false;
+  private _collapsed = new Set<PanelSectionId>();
   private _expanded = new Set<string>();
   private _filters = new Map<string, string>();
   private _highlighted: string | null = null;
   private _reveals = 0;
 }
 
+/**
+ * The sidecar's state, shown only when it needs the user: missing, of
+ * another version or release, or failed. A running sidecar says nothing,
+ * as JupyterLab's own panels say nothing about their server.
+ */
 function SidecarStatus(props: {
   message: IStatusMessage;
   state: SidecarState;
@@ -293,8 +380,13 @@ function SidecarStatus(props: {
           <code>{message.fix}</code>
         </pre>
       )}
-      {state.status !== 'ready' && state.status !== 'connecting' && (
-        <Button minimal={true} onClick={retry} title={trans.__('Check again')}>
+      {state.status !== 'ready' && (
+        <Button
+          small={true}
+          className="jp-HpcPanel-action"
+          onClick={retry}
+          title={trans.__('Ask the sidecar for its health now')}
+        >
           <refreshIcon.react tag="span" className="jp-HpcPanel-buttonIcon" />
           {trans.__('Check again')}
         </Button>

@@ -4,6 +4,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { IStateDB } from '@jupyterlab/statedb';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { addCommands, CommandIDs, PANEL_ID } from '../commands';
@@ -28,7 +29,13 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
     'The HPC side panel: the sidecar state, the clusters and the conda environments.',
   autoStart: true,
   requires: [IHpcSidecar, IHpcClusterSettings, IHpcClusters],
-  optional: [ITranslator, ILayoutRestorer, ICommandPalette, IHpcEnvironments],
+  optional: [
+    ITranslator,
+    ILayoutRestorer,
+    ICommandPalette,
+    IHpcEnvironments,
+    IStateDB
+  ],
   activate: (
     app: JupyterFrontEnd,
     sidecar: ISidecarModel,
@@ -37,7 +44,8 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
     translator: ITranslator | null,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
-    envs: IEnvironmentsModel | null
+    envs: IEnvironmentsModel | null,
+    state: IStateDB | null
   ): void => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
 
@@ -47,11 +55,12 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
       clusters,
       commands: app.commands,
       trans,
-      envs
+      envs,
+      state
     });
     panel.id = PANEL_ID;
     panel.title.icon = hpcIcon;
-    panel.title.caption = trans.__('HPC Clusters');
+    panel.title.caption = trans.__('HPC');
     app.shell.add(panel, 'left', { rank: 400 });
     restorer?.add(panel, PANEL_ID);
 

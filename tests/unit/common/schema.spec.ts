@@ -3,7 +3,10 @@ import { join } from 'path';
 
 import Ajv from 'ajv';
 
-import { DEFAULT_JOB_DEFAULTS } from '../../../src/common/settings';
+import {
+  DEFAULT_JOB_DEFAULTS,
+  readJobDefaults
+} from '../../../src/common/settings';
 
 const root = join(__dirname, '..', '..', '..');
 const schema = JSON.parse(
@@ -33,8 +36,15 @@ describe('schema/plugin.json', () => {
     expect(ajv.validate(metaSchema, schema)).toBe(true);
   });
 
-  it('has default job settings equal to DEFAULT_JOB_DEFAULTS', () => {
-    expect(schema.properties.jobDefaults.default).toEqual(DEFAULT_JOB_DEFAULTS);
+  it('has default job settings that read as DEFAULT_JOB_DEFAULTS', () => {
+    // Empty strings are left out of the schema's default: JupyterLab's
+    // settings form would show them as an empty "Default:" line.
+    expect(readJobDefaults(schema.properties.jobDefaults.default)).toEqual(
+      DEFAULT_JOB_DEFAULTS
+    );
+    expect(Object.values(schema.properties.jobDefaults.default)).not.toContain(
+      ''
+    );
   });
 
   it('has the defaults that are themselves valid settings', () => {

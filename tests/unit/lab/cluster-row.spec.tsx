@@ -94,25 +94,41 @@ const row = (name: string) =>
   });
 const badge = (name: string) =>
   row(name)?.querySelector<HTMLElement>('[role="status"]');
-/** The buttons of a row's action group, by accessible name. */
+/** The buttons of a group of a row, found by the group's accessible name. */
+const groupButtons = (name: string, group: string) =>
+  Array.from(
+    row(name)?.querySelectorAll<HTMLButtonElement>(
+      `[role="group"][aria-label="${group}"] button`
+    ) ?? []
+  );
+/** A row's actions, then the icon buttons that manage the cluster. */
+const rowButtons = (name: string) => [
+  ...groupButtons(name, `Actions for ${name}`),
+  ...groupButtons(name, `Manage ${name}`)
+];
 const actions = (name: string) =>
-  Array.from(
-    row(name)?.querySelectorAll<HTMLButtonElement>('[role="group"] button') ??
-      []
-  ).map(b => [b.getAttribute('aria-label') ?? b.textContent, !b.disabled]);
+  rowButtons(name).map(b => [
+    b.getAttribute('aria-label') ?? b.textContent,
+    !b.disabled
+  ]);
 const action = (name: string, label: string) =>
-  Array.from(
-    row(name)!.querySelectorAll<HTMLButtonElement>('[role="group"] button')
-  ).find(b => (b.getAttribute('aria-label') ?? b.textContent) === label)!;
+  rowButtons(name).find(
+    b => (b.getAttribute('aria-label') ?? b.textContent) === label
+  )!;
 
 describe('the cluster rows of the panel', () => {
   it('name each row after its cluster and group its actions', async () => {
     await attach();
     await until(() => clusters.status('demo'));
     const li = row('demo')!;
-    expect(li.querySelector('[role="group"]')?.getAttribute('aria-label')).toBe(
-      'Actions for demo'
-    );
+    expect(
+      Array.from(li.querySelectorAll('[role="group"]')).map(g =>
+        g.getAttribute('aria-label')
+      )
+    ).toEqual(['Manage demo', 'Actions for demo']);
+    // The row is what context menus and reveals find it by.
+    expect(li.classList).toContain('jp-HpcClusterRow');
+    expect(li.dataset.clusterId).toBe('demo');
     await until(
       () => action('demo', 'Connect') && !action('demo', 'Connect').disabled
     );

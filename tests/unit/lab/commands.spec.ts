@@ -75,7 +75,7 @@ describe('addCommands', () => {
     [
       CommandIDs.openPanel,
       {},
-      'Show the HPC side panel: clusters, sessions and the sidecar'
+      'Show the HPC side panel: clusters and their conda environments'
     ],
     [
       CommandIDs.openCluster,

@@ -139,7 +139,7 @@ describe('addEnvironmentCommands', () => {
       [
         'hpc:register-kernel',
         'Register Kernel',
-        'Make my-project-env a kernel of the JupyterLab on demo: "Python [conda env:my-project-env]"',
+        'Make my-project-env a kernel in the JupyterLab environment of demo: "Python [conda env:my-project-env]"',
         kernelIcon
       ],
       [
@@ -163,7 +163,7 @@ describe('addEnvironmentCommands', () => {
       [
         'hpc:use-env-for-jupyterlab',
         'Use for JupyterLab',
-        'Run remote JupyterLab on demo in my-project-env, and register kernels there',
+        'Make my-project-env the JupyterLab environment of demo: kernels are registered there',
         jupyterIcon
       ],
       [
@@ -235,7 +235,7 @@ describe('addEnvironmentCommands', () => {
     expect(notes()).toEqual([
       [
         'success',
-        'Kernel "Python [conda env:my-project-env]" registered on demo: JupyterLab sessions there list it.'
+        'Kernel "Python [conda env:my-project-env]" registered on demo.'
       ]
     ]);
 
@@ -448,7 +448,7 @@ describe('addEnvironmentCommands', () => {
     expect(notes()).toEqual([
       [
         'success',
-        'JupyterLab on demo runs in jupyterlab from now on; kernels are registered there.'
+        'The JupyterLab environment of demo is jupyterlab from now on; kernels are registered there.'
       ]
     ]);
   });

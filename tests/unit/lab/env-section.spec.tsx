@@ -1,4 +1,5 @@
 import { Dialog, Notification } from '@jupyterlab/apputils';
+import { IStateDB, StateDB } from '@jupyterlab/statedb';
 import { nullTranslator } from '@jupyterlab/translation';
 import { CommandRegistry } from '@lumino/commands';
 import { Widget } from '@lumino/widgets';
@@ -28,6 +29,7 @@ import {
 } from './env-fixtures';
 import {
   FakeSidecar,
+  health,
   PLUGIN_ID,
   settingsWith,
   sidecarError,
@@ -65,7 +67,8 @@ let refreshSpecs: jest.Mock;
 
 /** The real panel, models and commands; only the sidecar's HTTP is fake. */
 async function attach(
-  user: object = { clusters: [{ name: 'demo', host: 'hpc-demo' }] }
+  user: object = { clusters: [{ name: 'demo', host: 'hpc-demo' }] },
+  state: IStateDB | null = null
 ): Promise<void> {
   fake = new FakeSidecar();
   local = localList();
@@ -102,8 +105,17 @@ async function attach(
   });
   clusters.changed.connect(() => commands.notifyCommandChanged());
   envs.changed.connect(() => commands.notifyCommandChanged());
-  panel = new HpcPanel({ sidecar, settings, clusters, commands, trans, envs });
+  panel = new HpcPanel({
+    sidecar,
+    settings,
+    clusters,
+    commands,
+    trans,
+    envs,
+    state
+  });
   Widget.attach(panel, document.body);
+  await panel.restored;
   await until(() => envs.available);
   await until(() => section(LOCAL_TARGET));
 }
@@ -176,6 +188,40 @@ describe('the Environments sections of the panel', () => {
       section(LOCAL_TARGET)!.closest('section[aria-label="This computer"]')
     ).not.toBeNull();
     expect(section('demo')!.closest('li')?.dataset.clusterName).toBe('demo');
+  });
+
+  it("reopen this computer's after a reload, but never a cluster's (that would connect)", async () => {
+    const db = new StateDB();
+    await attach(undefined, db);
+    await until(() => section('demo'));
+    await expand(LOCAL_TARGET);
+    await expand('demo');
+    panel.dispose();
+    envs.dispose();
+    clusters.dispose();
+    sidecar.dispose();
+    settings.dispose();
+
+    await attach(undefined, db);
+    await until(() => section('demo'));
+    // Restored before the sidecar answered: the list comes with its events.
+    await until(() => envs.available);
+    const socket = await until(() => {
+      try {
+        // The new sidecar model's socket; the old one was closed.
+        return fake.socket.readyState === 0 && fake.socket;
+      } catch {
+        return false;
+      }
+    });
+    socket.open();
+    socket.send({ type: 'hello', health });
+    await until(() => rows(LOCAL_TARGET).length === 1);
+    expect(toggle(LOCAL_TARGET).getAttribute('aria-expanded')).toBe('true');
+    expect(toggle('demo').getAttribute('aria-expanded')).toBe('false');
+    expect(fake.calls().filter(c => c.includes('/envs'))).toEqual([
+      'GET /api/v1/local/envs'
+    ]);
   });
 
   it('list this computer\'s env with Python, prefix, kernel state and "Register kernel"', async () => {

@@ -145,7 +145,7 @@ describe('panelPlugin', () => {
       expect(panel.id).toBe(PANEL_ID);
       expect(area).toBe('left');
       expect(options).toEqual({ rank: 400 });
-      expect(panel.title.caption).toBe('HPC Clusters');
+      expect(panel.title.caption).toBe('HPC');
       expect(commands.hasCommand('hpc:open-cluster')).toBe(true);
       expect(palette.addItem.mock.calls.map(([item]) => item)).toEqual(
         ['hpc:open-panel', 'hpc:open-settings', 'hpc:check-sidecar'].map(

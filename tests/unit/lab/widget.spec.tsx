@@ -1,3 +1,4 @@
+import { IStateDB, StateDB } from '@jupyterlab/statedb';
 import { nullTranslator } from '@jupyterlab/translation';
 import { CommandRegistry } from '@lumino/commands';
 import { Signal } from '@lumino/signaling';
@@ -109,7 +110,7 @@ const clusterRows = () =>
   );
 
 /** Render the panel as JupyterLab would, and wait for its first paint. */
-async function attach(): Promise<void> {
+async function attach(state: IStateDB | null = null): Promise<void> {
   model = new ClusterModel({
     sidecar: sidecar as unknown as ISidecarModel,
     settings: clusters as unknown as IClusterSettings,
@@ -120,11 +121,17 @@ async function attach(): Promise<void> {
     settings: clusters as unknown as IClusterSettings,
     clusters: model,
     commands,
-    trans: nullTranslator.load('jupyterlab_hpc')
+    trans: nullTranslator.load('jupyterlab_hpc'),
+    state
   });
   Widget.attach(panel, document.body);
-  await rendered(() => $('.jp-HpcPanel-statusTitle'));
+  await panel.restored;
+  await rendered(() => $('section[aria-label="Clusters"]'));
 }
+
+/** The header button that opens and closes a top-level section. */
+const sectionToggle = (name: string) =>
+  $(`section[aria-label="${name}"] .jp-HpcPanel-sectionToggle`)!;
 
 beforeEach(() => {
   sidecar = new SidecarStub();
@@ -148,19 +155,16 @@ afterEach(() => {
 });
 
 describe('HpcPanel', () => {
-  it('shows the starting state and the empty cluster list at first', async () => {
+  it('says nothing about a sidecar that is starting, and offers to add a cluster', async () => {
     await attach();
     expect(panel.hasClass('jp-HpcPanel')).toBe(true);
-    expect(text('.jp-HpcPanel-statusTitle')).toBe('Starting the HPC sidecar…');
-    const status = $('section.jp-HpcPanel-sidecar')!;
-    expect(status.dataset.status).toBe('connecting');
-    expect(status.classList).toContain('jp-mod-busy');
-    expect(status.getAttribute('aria-label')).toBe('Sidecar status');
-    expect($('[role="status"]')?.textContent).toBe('Starting the HPC sidecar…');
-    expect(button('Check again')).toBeUndefined();
-    expect(text('.jp-HpcPanel-empty')).toBe(
-      'No clusters yet. Choose "Add cluster" to add a host from ~/.ssh/config or the login node of your cluster.'
+    expect($('section.jp-HpcPanel-sidecar')).toBeNull();
+    expect(panel.node.dataset.sidecarStatus).toBe('connecting');
+    expect(text('.jp-HpcPanel-empty p')).toBe(
+      'No clusters yet. Add a host from ~/.ssh/config or the login node of your cluster.'
     );
+    button('Add cluster…')!.click();
+    expect(executed.map(([id]) => id)).toEqual(['hpc:add-cluster']);
     expect(clusterRows()).toEqual([]);
   });
 
@@ -176,17 +180,29 @@ describe('HpcPanel', () => {
     expect($('.jp-HpcPanel-empty')).toBeNull();
   });
 
-  it('follows the sidecar state', async () => {
+  it('shows the sidecar only while it needs the user', async () => {
     await attach();
 
-    sidecar.set({ status: 'ready', health, live: true, otherRelease: false });
+    sidecar.set({ status: 'failed', detail: 'HTTP 502.' });
+    const box = await rendered(() => $('section.jp-HpcPanel-sidecar'));
+    expect(box.getAttribute('aria-label')).toBe('Sidecar status');
+    expect(box.classList).toContain('jp-mod-error');
+    expect(box.querySelector('[role="status"]')?.textContent).toBe(
+      'The HPC sidecar is not running'
+    );
 
-    await rendered(() => $('[data-status="ready"]'));
+    sidecar.set({ status: 'ready', health, live: true, otherRelease: false });
+    await rendered(() => !$('section.jp-HpcPanel-sidecar'));
+    expect(panel.node.dataset.sidecarStatus).toBe('ready');
+    expect(panel.node.dataset.sidecarLive).toBe('true');
+
+    // Another release than this page's: reload, says the box.
+    sidecar.set({ status: 'ready', health, live: true, otherRelease: true });
+    const warning = await rendered(() => $('section.jp-HpcPanel-sidecar'));
+    expect(warning.classList).toContain('jp-mod-warning');
     expect(text('.jp-HpcPanel-statusTitle')).toBe(
       `Sidecar ${PACKAGE_VERSION} is running`
     );
-    expect(text('.jp-HpcPanel-detail')).toBe('Connected; events are live.');
-    expect($('.jp-HpcPanel-sidecar')!.classList).toContain('jp-mod-ok');
     expect(button('Check again')).toBeUndefined();
   });
 
@@ -235,18 +251,101 @@ describe('HpcPanel', () => {
     expect(clusterRows()).toEqual([]);
   });
 
-  it('runs "Add cluster" from its button, and opens the settings from the other', async () => {
+  it('runs "Add cluster" from its section header, and opens the settings from the toolbar', async () => {
+    clusters.clusters = [swc];
     await attach();
-    const add = button('Add cluster')!;
-    expect(add.title).toBe('caption of hpc:add-cluster');
-    add.click();
-    panel.node
-      .querySelector<HTMLButtonElement>('button[aria-label="HPC settings"]')!
+    const clustersHeader = $(
+      'section[aria-label="Clusters"] .jp-HpcPanel-sectionHeader'
+    )!;
+    const add = Array.from(
+      clustersHeader.querySelectorAll<HTMLElement>('[aria-label="Add cluster"]')
+    );
+    expect(add).toHaveLength(1);
+    add[0].click();
+    const toolbar = $('[role="toolbar"]')!;
+    expect(toolbar.getAttribute('aria-label')).toBe('HPC panel actions');
+    toolbar.querySelector<HTMLElement>('[aria-label="HPC settings"]')!.click();
+    toolbar
+      .querySelector<HTMLElement>('[aria-label="Check the HPC sidecar again"]')!
       .click();
     expect(executed.map(([id]) => id)).toEqual([
       'hpc:add-cluster',
       'hpc:open-settings'
     ]);
+    expect(sidecar.refresh).toHaveBeenCalledTimes(1);
+  });
+
+  it('closes and opens its sections from their headers', async () => {
+    clusters.clusters = [swc];
+    await attach();
+    const toggle = sectionToggle('Clusters');
+    expect(toggle.getAttribute('aria-expanded')).toBe('true');
+    expect(toggle.textContent).toBe('Clusters1');
+
+    toggle.click();
+    await rendered(() => clusterRows().length === 0);
+    expect(sectionToggle('Clusters').getAttribute('aria-expanded')).toBe(
+      'false'
+    );
+    expect(panel.isSectionExpanded('clusters')).toBe(false);
+
+    // Revealing a cluster opens its section again.
+    Element.prototype.scrollIntoView = () => undefined;
+    panel.revealCluster('swc');
+    await rendered(() => clusterRows().length === 1);
+  });
+
+  it('keeps closed sections closed across a reload', async () => {
+    const db = new StateDB();
+    clusters.clusters = [swc];
+    await attach(db);
+    sectionToggle('Clusters').click();
+    await rendered(() => clusterRows().length === 0);
+    panel.dispose();
+    model.dispose();
+
+    await attach(db);
+    await rendered(
+      () => sectionToggle('Clusters').getAttribute('aria-expanded') === 'false'
+    );
+    expect(clusterRows()).toEqual([]);
+    expect(await db.fetch('jupyterlab-hpc:panel-layout')).toEqual({
+      collapsed: ['clusters'],
+      localEnvironments: false
+    });
+  });
+
+  it('lets what the user does win over a layout that loads late', async () => {
+    const late = new StateDB();
+    await late.save('jupyterlab-hpc:panel-layout', { collapsed: ['clusters'] });
+    const slow = {
+      // Read at once (what a reload finds), answered later.
+      fetch: (id: string) => {
+        const stored = late.fetch(id);
+        return new Promise(resolve => setTimeout(() => resolve(stored), 50));
+      },
+      save: (id: string, value: never) => late.save(id, value)
+    } as unknown as IStateDB;
+    clusters.clusters = [swc];
+    model = new ClusterModel({
+      sidecar: sidecar as unknown as ISidecarModel,
+      settings: clusters as unknown as IClusterSettings,
+      serverSettings: new FakeSidecar().serverSettings
+    });
+    panel = new HpcPanel({
+      sidecar: sidecar as unknown as ISidecarModel,
+      settings: clusters as unknown as IClusterSettings,
+      clusters: model,
+      commands,
+      trans: nullTranslator.load('jupyterlab_hpc'),
+      state: slow
+    });
+    Widget.attach(panel, document.body);
+    // Closed and opened again before the stored layout arrives.
+    panel.toggleSection('clusters', false);
+    panel.toggleSection('clusters', true);
+    await panel.restored;
+    expect(panel.isSectionExpanded('clusters')).toBe(true);
   });
 
   it('highlights a revealed cluster and scrolls it into view', async () => {
