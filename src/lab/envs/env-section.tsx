@@ -13,7 +13,7 @@ import {
   IEnvironmentList,
   LOCAL_TARGET
 } from '../../common/api';
-import { CommandIDs } from '../commands';
+import { CommandIDs } from '../tokens';
 import {
   CREATE_ENV_COMMAND,
   DEFAULT_MINIFORGE_PREFIX,

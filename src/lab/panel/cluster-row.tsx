@@ -14,7 +14,7 @@ import { IClusterStatus } from '../../common/api';
 import { describeCluster, IClusterConfig } from '../../common/settings';
 import { stateBadge, testSummary } from '../clusters/messages';
 import { ClusterAction, TestOutcome } from '../clusters/model';
-import { CommandIDs } from '../commands';
+import { CommandIDs } from '../tokens';
 
 export interface IClusterRowProps {
   cluster: IClusterConfig;
@@ -68,11 +68,12 @@ export function ClusterRow(props: IClusterRowProps): React.ReactElement {
     <li
       aria-labelledby={nameId}
       data-cluster-name={cluster.name}
+      data-cluster-id={cluster.name}
       data-state={status?.state ?? 'idle'}
       className={
         highlighted
-          ? 'jp-HpcPanel-cluster jp-mod-highlighted'
-          : 'jp-HpcPanel-cluster'
+          ? 'jp-HpcPanel-cluster jp-HpcClusterRow jp-mod-highlighted'
+          : 'jp-HpcPanel-cluster jp-HpcClusterRow'
       }
     >
       <span id={nameId} className="jp-HpcPanel-clusterName">
