@@ -24,6 +24,7 @@ import { IEnvironmentsModel } from '../envs/model';
 import { IClusterSettings } from '../settings/model';
 import { CommandIDs } from '../tokens';
 import { ClusterArg, HitTest } from './cluster-arg';
+import { ClusterToasts } from './cluster-toasts';
 
 export interface IEnvCommandContext {
   commands: CommandRegistry;
@@ -38,6 +39,8 @@ export interface IEnvCommandContext {
   sessions?: Pick<Session.IManager, 'running'> | null;
   /** `app.contextMenuHitTest`, for the items of a cluster row's context menu. */
   hitTest?: HitTest | null;
+  /** Errors about a cluster go here, so they follow the cluster's state. */
+  toasts?: ClusterToasts | null;
 }
 
 /** The `{ target, prefix }` arguments of the per-environment commands. */
@@ -85,10 +88,19 @@ export function addEnvironmentCommands(ctx: IEnvCommandContext): void {
     targetLabel(targetOf(args), trans);
   const nameOf = (args: ReadonlyPartialJSONObject) =>
     envOf(args)?.name ?? String(args.prefix ?? '');
-  const fail = (err: unknown, sentence: (message: string) => string) =>
-    Notification.error(sentence(toFailure(err).message), {
-      autoClose: false
-    });
+  /** An error about a target: one about a cluster follows its state. */
+  const errorAbout = (target: string, message: string) => {
+    if (ctx.toasts && target !== LOCAL_TARGET) {
+      ctx.toasts.error(target, message);
+    } else {
+      Notification.error(message, { autoClose: false });
+    }
+  };
+  const fail = (
+    target: string,
+    err: unknown,
+    sentence: (message: string) => string
+  ) => errorAbout(target, sentence(toFailure(err).message));
 
   const canRescan = (target: string) =>
     envs.available && knownTarget(target) && !envs.state(target).loading;
@@ -145,13 +157,13 @@ export function addEnvironmentCommands(ctx: IEnvCommandContext): void {
       await envs.load(target, { refresh: true });
       const error = envs.state(target).error;
       if (error) {
-        Notification.error(
+        errorAbout(
+          target,
           trans.__(
             'The environments on %1 could not be listed: %2',
             label,
             error.message
-          ),
-          { autoClose: false }
+          )
         );
       }
     }
@@ -243,7 +255,7 @@ export function addEnvironmentCommands(ctx: IEnvCommandContext): void {
         }
         return result;
       } catch (err) {
-        fail(err, message =>
+        fail(target, err, message =>
           trans.__(
             'The kernel of %1 could not be registered: %2',
             env.name,
@@ -306,7 +318,7 @@ export function addEnvironmentCommands(ctx: IEnvCommandContext): void {
           { autoClose: 5000 }
         );
       } catch (err) {
-        fail(err, message =>
+        fail(target, err, message =>
           trans.__(
             'The kernel "%1" could not be removed: %2',
             kernel.displayName,
@@ -359,7 +371,7 @@ export function addEnvironmentCommands(ctx: IEnvCommandContext): void {
         ctx.showTask(state.task.id);
         return state.task;
       } catch (err) {
-        fail(err, message =>
+        fail(target, err, message =>
           trans.__(
             'ipykernel could not be installed into %1: %2',
             env.name,
@@ -413,7 +425,7 @@ export function addEnvironmentCommands(ctx: IEnvCommandContext): void {
         ctx.showTask(state.task.id);
         return state.task;
       } catch (err) {
-        fail(err, message =>
+        fail(cluster, err, message =>
           trans.__(
             'Miniforge could not be installed on %1: %2',
             cluster,
@@ -465,7 +477,7 @@ export function addEnvironmentCommands(ctx: IEnvCommandContext): void {
               )
             );
           } catch (err) {
-            fail(err, message =>
+            fail(target, err, message =>
               trans.__(
                 'The JupyterLab environment of %1 could not be saved: %2',
                 target,

@@ -15,6 +15,7 @@ import {
   addClusterPaletteItems,
   addClusterRowMenu
 } from '../commands/cluster-menus';
+import { ClusterToasts } from '../commands/cluster-toasts';
 import { addEnvironmentCommands } from '../commands/environments';
 import { EnvironmentsModel, IEnvironmentsModel } from '../envs/model';
 import { createTaskWidget, TaskView } from '../envs/task-view';
@@ -89,7 +90,8 @@ export const environmentsPlugin: JupyterFrontEndPlugin<IEnvironmentsModel> = {
       syncClusters,
       showTask,
       sessions: app.serviceManager.sessions,
-      hitTest: test => app.contextMenuHitTest(test)
+      hitTest: test => app.contextMenuHitTest(test),
+      toasts: new ClusterToasts({ settings, clusters, trans })
     });
     // Lists, busy states and tasks decide which actions are enabled.
     envs.changed.connect(() => commands.notifyCommandChanged());

@@ -1,11 +1,13 @@
 import { Dialog, Notification } from '@jupyterlab/apputils';
 import { Session } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { signalToPromise } from '@jupyterlab/testing';
 import { nullTranslator } from '@jupyterlab/translation';
 import { CommandRegistry } from '@lumino/commands';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
 import { IEnvironmentList, LOCAL_TARGET } from '../../../src/common/api';
+import { ClusterToasts } from '../../../src/lab/commands/cluster-toasts';
 import { addEnvironmentCommands } from '../../../src/lab/commands/environments';
 import { CommandIDs } from '../../../src/lab/tokens';
 import { EnvironmentsModel } from '../../../src/lab/envs/model';
@@ -56,6 +58,8 @@ let syncClusters: jest.Mock;
 let local: IEnvironmentList;
 /** The sessions JupyterLab runs: notebooks and consoles with their kernels. */
 let running: Session.IModel[];
+/** The cluster row a context menu was opened on. */
+let clickedRow: HTMLElement | null = null;
 let demo: IEnvironmentList;
 
 async function setUp(user: object = {}): Promise<void> {
@@ -89,7 +93,9 @@ async function setUp(user: object = {}): Promise<void> {
     envs,
     syncClusters,
     showTask,
-    sessions: { running: () => running[Symbol.iterator]() }
+    sessions: { running: () => running[Symbol.iterator]() },
+    hitTest: test => (clickedRow && test(clickedRow) ? clickedRow : undefined),
+    toasts: new ClusterToasts({ settings, trans })
   });
   await until(() => envs.available);
   await envs.load(LOCAL_TARGET);
@@ -180,6 +186,41 @@ describe('addEnvironmentCommands', () => {
     expect(
       fake.requests.slice(before).map(r => `${r.path}${r.search}`)
     ).toContain('/api/v1/clusters/demo/envs?refresh=1');
+  });
+
+  it('rescans the cluster whose row the context menu was opened on', async () => {
+    await setUp();
+    clickedRow = document.createElement('li');
+    clickedRow.className = 'jp-HpcClusterRow';
+    clickedRow.setAttribute('data-cluster-id', 'demo');
+    const menu = { isContextMenu: true };
+    expect(commands.label(CommandIDs.refreshEnvs, menu)).toBe(
+      'Rescan Environments'
+    );
+    expect(commands.isEnabled(CommandIDs.refreshEnvs, menu)).toBe(true);
+    await commands.execute(CommandIDs.refreshEnvs, menu);
+    expect(fake.requests.map(r => `${r.path}${r.search}`)).toContain(
+      '/api/v1/clusters/demo/envs?refresh=1'
+    );
+    clickedRow = null;
+  });
+
+  it('drops the listing error of a cluster once the cluster is removed', async () => {
+    await setUp();
+    fake.on('GET', '/api/v1/clusters/demo/envs', () =>
+      sidecarError(502, 'unreachable', 'hpc-demo does not resolve.')
+    );
+    await commands.execute(CommandIDs.refreshEnvs, { target: 'demo' });
+    expect(notes()).toEqual([
+      [
+        'error',
+        'The environments on demo could not be listed: hpc-demo does not resolve.'
+      ]
+    ]);
+    const changed = signalToPromise(settings.changed);
+    await registrySettings.set('clusters', []);
+    await changed;
+    expect(notes()).toEqual([]);
   });
 
   it('enables each action only where it applies', async () => {
