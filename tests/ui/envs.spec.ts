@@ -44,6 +44,8 @@ const UI_ENV = join(UI_HOME, 'miniforge3', 'envs', 'ui-env');
 /** Rebuilt without ipykernel by every run, for the install test. */
 const BARE_ENV = join(UI_HOME, 'miniforge3', 'envs', 'bare-env');
 const KERNEL = 'Python [conda env:ui-env]';
+/** Its kernelspec name, as sessions name their kernel. */
+const UI_KERNEL_NAME = 'conda-env-ui-env-py';
 
 /** JupyterLab re-reads kernelspecs by itself only every ~61 s. */
 const KERNEL_SHOWS_WITHIN = 10_000;
@@ -235,8 +237,9 @@ test.describe('this computer', () => {
     await expect(picker).toBeHidden();
   });
 
-  test('unregistering takes the kernel out of the launcher at once', async ({
-    page
+  test('unregistering asks while a notebook uses the kernel, then takes it out of the launcher at once', async ({
+    page,
+    request
   }) => {
     await open(page);
     const panel = await panelOf(page);
@@ -253,8 +256,41 @@ test.describe('this computer', () => {
       await envAction(row, 'Register kernel').click();
     }
     await expect(tile).toBeVisible({ timeout: KERNEL_SHOWS_WITHIN });
-
-    await envAction(row, 'Unregister').click();
+    // A notebook on the kernel (the test before leaves one running).
+    const { url, token } = labAddress();
+    const headers = { Authorization: `token ${token}` };
+    const sessions = (await (
+      await request.get(`${url}api/sessions`, { headers })
+    ).json()) as { kernel: { name: string } | null }[];
+    let started: string | null = null;
+    if (!sessions.some(s => s.kernel?.name === UI_KERNEL_NAME)) {
+      const session = await request.post(`${url}api/sessions`, {
+        headers,
+        data: {
+          path: 'uses-ui-env.ipynb',
+          name: 'uses-ui-env.ipynb',
+          type: 'notebook',
+          kernel: { name: UI_KERNEL_NAME }
+        }
+      });
+      started = ((await session.json()) as { id: string }).id;
+    }
+    try {
+      await envAction(row, 'Unregister').click();
+      // As `jupyter kernelspec remove` does, it asks first.
+      const question = page
+        .getByRole('dialog')
+        .filter({ hasText: 'this kernel' });
+      await expect(question).toBeVisible();
+      await expect(question).toContainText(
+        'cannot be restarted with this kernel'
+      );
+      await question.getByRole('button', { name: 'Unregister' }).click();
+    } finally {
+      if (started) {
+        await request.delete(`${url}api/sessions/${started}`, { headers });
+      }
+    }
     await expect(tile).toHaveCount(0, { timeout: KERNEL_SHOWS_WITHIN });
     await expect(row).toContainText('not registered');
     await expect(envAction(row, 'Register kernel')).toBeEnabled();
