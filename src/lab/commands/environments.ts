@@ -36,7 +36,7 @@ export interface IEnvCommandContext {
   /** Open, or bring to the front, the output of a task. */
   showTask: (id: string) => void;
   /** The running sessions, to warn before removing a kernel they use. */
-  sessions?: Pick<Session.IManager, 'running'> | null;
+  sessions?: RunningSessions | null;
   /** `app.contextMenuHitTest`, for the items of a cluster row's context menu. */
   hitTest?: HitTest | null;
   /** Errors about a cluster go here, so they follow the cluster's state. */
@@ -524,6 +524,12 @@ export function addEnvironmentCommands(ctx: IEnvCommandContext): void {
   });
 }
 
+/** The part of JupyterLab's session manager the kernel question uses. */
+export type RunningSessions = Pick<
+  Session.IManager,
+  'running' | 'refreshRunning'
+>;
+
 /**
  * Like `jupyter kernelspec remove`, ask before removing a kernel, here when
  * open notebooks or consoles use it: they keep their running kernel but
@@ -531,9 +537,14 @@ export function addEnvironmentCommands(ctx: IEnvCommandContext): void {
  */
 async function confirmUnregisterInUse(
   kernel: { name: string; displayName: string },
-  sessions: Pick<Session.IManager, 'running'> | null,
+  sessions: RunningSessions | null,
   trans: TranslationBundle
 ): Promise<boolean> {
+  if (sessions) {
+    // The list is polled: a notebook opened moments ago, or in another
+    // tab, may not be in it yet.
+    await sessions.refreshRunning().catch(() => undefined);
+  }
   const users = sessions ? sessionsUsing(sessions, kernel.name) : [];
   if (users.length === 0) {
     return true;
@@ -561,7 +572,7 @@ async function confirmUnregisterInUse(
 
 /** The paths of the running sessions whose kernel is of `kernelName`. */
 export function sessionsUsing(
-  sessions: Pick<Session.IManager, 'running'>,
+  sessions: RunningSessions,
   kernelName: string
 ): string[] {
   const paths: string[] = [];

@@ -58,6 +58,8 @@ let syncClusters: jest.Mock;
 let local: IEnvironmentList;
 /** The sessions JupyterLab runs: notebooks and consoles with their kernels. */
 let running: Session.IModel[];
+/** Asks the server for the sessions again (JupyterLab polls them). */
+let refreshRunning: jest.Mock;
 /** The cluster row a context menu was opened on. */
 let clickedRow: HTMLElement | null = null;
 let demo: IEnvironmentList;
@@ -86,6 +88,7 @@ async function setUp(user: object = {}): Promise<void> {
   showTask = jest.fn();
   syncClusters = jest.fn(async () => undefined);
   running = [];
+  refreshRunning = jest.fn(async () => undefined);
   addEnvironmentCommands({
     commands,
     trans,
@@ -93,7 +96,10 @@ async function setUp(user: object = {}): Promise<void> {
     envs,
     syncClusters,
     showTask,
-    sessions: { running: () => running[Symbol.iterator]() },
+    sessions: {
+      running: () => running[Symbol.iterator](),
+      refreshRunning
+    },
     hitTest: test => (clickedRow && test(clickedRow) ? clickedRow : undefined),
     toasts: new ClusterToasts({ settings, trans })
   });
@@ -391,6 +397,8 @@ describe('addEnvironmentCommands', () => {
         'work/analysis.ipynb uses this kernel.'
       );
       expect(dialog.textContent).not.toContain('other.ipynb');
+      // Not the list of the last poll: a notebook may have just started.
+      expect(refreshRunning).toHaveBeenCalledTimes(1);
       dialogButton(dialog, 'Cancel').click();
       await done;
       expect(deleted()).toBe(false);
