@@ -44,8 +44,6 @@ const UI_ENV = join(UI_HOME, 'miniforge3', 'envs', 'ui-env');
 /** Rebuilt without ipykernel by every run, for the install test. */
 const BARE_ENV = join(UI_HOME, 'miniforge3', 'envs', 'bare-env');
 const KERNEL = 'Python [conda env:ui-env]';
-/** Its kernelspec name, as sessions name their kernel. */
-const UI_KERNEL_NAME = 'conda-env-ui-env-py';
 
 /** JupyterLab re-reads kernelspecs by itself only every ~61 s. */
 const KERNEL_SHOWS_WITHIN = 10_000;
@@ -257,20 +255,28 @@ test.describe('this computer', () => {
     }
     await expect(tile).toBeVisible({ timeout: KERNEL_SHOWS_WITHIN });
     // A notebook on the kernel (the test before leaves one running).
-    const { url, token } = labAddress();
+    const { url, token } = lab;
     const headers = { Authorization: `token ${token}` };
+    const specs = (await (
+      await request.get(`${url}api/kernelspecs`, { headers })
+    ).json()) as {
+      kernelspecs: Record<string, { spec: { display_name: string } }>;
+    };
+    const kernelName = Object.entries(specs.kernelspecs).find(
+      ([, k]) => k.spec.display_name === KERNEL
+    )?.[0];
     const sessions = (await (
       await request.get(`${url}api/sessions`, { headers })
     ).json()) as { kernel: { name: string } | null }[];
     let started: string | null = null;
-    if (!sessions.some(s => s.kernel?.name === UI_KERNEL_NAME)) {
+    if (!sessions.some(s => s.kernel?.name === kernelName)) {
       const session = await request.post(`${url}api/sessions`, {
         headers,
         data: {
           path: 'uses-ui-env.ipynb',
           name: 'uses-ui-env.ipynb',
           type: 'notebook',
-          kernel: { name: UI_KERNEL_NAME }
+          kernel: { name: kernelName }
         }
       });
       started = ((await session.json()) as { id: string }).id;
