@@ -5,6 +5,7 @@ import { panelPlugin } from './plugins/panel';
 import { promptsPlugin } from './plugins/prompts';
 import { settingsPlugin } from './plugins/settings';
 import { sidecarPlugin } from './plugins/sidecar';
+import { tasksPlugin } from './plugins/tasks';
 
 export * from './tokens';
 
@@ -12,6 +13,7 @@ export default [
   sidecarPlugin,
   settingsPlugin,
   clustersPlugin,
+  tasksPlugin,
   environmentsPlugin,
   promptsPlugin,
   panelPlugin,

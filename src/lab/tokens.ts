@@ -2,10 +2,36 @@ import { Token } from '@lumino/coreutils';
 
 import type { IClusterModel } from './clusters/model';
 import type { IEnvironmentsModel } from './envs/model';
+import type { ITasksModel } from './envs/tasks-model';
 import type { IClusterSettings } from './settings/model';
 import type { ISidecarModel } from './sidecar/model';
 
 export const PLUGIN_PREFIX = 'jupyterlab-hpc';
+
+/** The ids of every command this extension adds. */
+export namespace CommandIDs {
+  export const openPanel = 'hpc:open-panel';
+  export const openCluster = 'hpc:open-cluster';
+  export const openSettings = 'hpc:open-settings';
+  export const checkSidecar = 'hpc:check-sidecar';
+  export const addCluster = 'hpc:add-cluster';
+  export const editCluster = 'hpc:edit-cluster';
+  export const removeCluster = 'hpc:remove-cluster';
+  export const connectCluster = 'hpc:connect-cluster';
+  export const disconnectCluster = 'hpc:disconnect-cluster';
+  export const testCluster = 'hpc:test-cluster';
+  export const setupKey = 'hpc:setup-key';
+  export const refreshEnvs = 'hpc:refresh-envs';
+  export const registerKernel = 'hpc:register-kernel';
+  export const unregisterKernel = 'hpc:unregister-kernel';
+  export const installIpykernel = 'hpc:install-ipykernel';
+  export const installMiniforge = 'hpc:install-miniforge';
+  export const useForJupyterLab = 'hpc:use-env-for-jupyterlab';
+  export const showTask = 'hpc:show-task';
+}
+
+/** The id of the left side panel, for `app.shell.activateById`. */
+export const PANEL_ID = 'jp-hpc-panel';
 
 /** The frontend's view of the sidecar: health, version, events. */
 export const IHpcSidecar = new Token<ISidecarModel>(
@@ -29,6 +55,12 @@ export const IHpcClusters = new Token<IClusterModel>(
 export const IHpcEnvironments = new Token<IEnvironmentsModel>(
   `${PLUGIN_PREFIX}:IHpcEnvironments`,
   'The conda environments of this computer and of each cluster, their kernels, and the install tasks that stream output.'
+);
+
+/** The install tasks the sidecar runs (ipykernel, Miniforge) and their output. */
+export const IHpcTasks = new Token<ITasksModel>(
+  `${PLUGIN_PREFIX}:IHpcTasks`,
+  'The install tasks the sidecar runs, their state and their streamed output.'
 );
 
 /** The translation domain of every string in this extension. */

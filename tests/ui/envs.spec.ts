@@ -237,8 +237,9 @@ test.describe('this computer', () => {
     await expect(picker).toBeHidden();
   });
 
-  test('unregistering takes the kernel out of the launcher at once', async ({
-    page
+  test('unregistering asks while a notebook uses the kernel, then takes it out of the launcher at once', async ({
+    page,
+    request
   }) => {
     await open(page);
     const panel = await panelOf(page);
@@ -255,8 +256,49 @@ test.describe('this computer', () => {
       await envAction(row, 'Register kernel').click();
     }
     await expect(tile).toBeVisible({ timeout: KERNEL_SHOWS_WITHIN });
-
-    await envAction(row, 'Unregister').click();
+    // A notebook on the kernel (the test before leaves one running).
+    const { url, token } = lab;
+    const headers = { Authorization: `token ${token}` };
+    const specs = (await (
+      await request.get(`${url}api/kernelspecs`, { headers })
+    ).json()) as {
+      kernelspecs: Record<string, { spec: { display_name: string } }>;
+    };
+    const kernelName = Object.entries(specs.kernelspecs).find(
+      ([, k]) => k.spec.display_name === KERNEL
+    )?.[0];
+    const sessions = (await (
+      await request.get(`${url}api/sessions`, { headers })
+    ).json()) as { kernel: { name: string } | null }[];
+    let started: string | null = null;
+    if (!sessions.some(s => s.kernel?.name === kernelName)) {
+      const session = await request.post(`${url}api/sessions`, {
+        headers,
+        data: {
+          path: 'uses-ui-env.ipynb',
+          name: 'uses-ui-env.ipynb',
+          type: 'notebook',
+          kernel: { name: kernelName }
+        }
+      });
+      started = ((await session.json()) as { id: string }).id;
+    }
+    try {
+      await envAction(row, 'Unregister').click();
+      // As `jupyter kernelspec remove` does, it asks first.
+      const question = page
+        .getByRole('dialog')
+        .filter({ hasText: 'this kernel' });
+      await expect(question).toBeVisible();
+      await expect(question).toContainText(
+        'cannot be restarted with this kernel'
+      );
+      await question.getByRole('button', { name: 'Unregister' }).click();
+    } finally {
+      if (started) {
+        await request.delete(`${url}api/sessions/${started}`, { headers });
+      }
+    }
     await expect(tile).toHaveCount(0, { timeout: KERNEL_SHOWS_WITHIN });
     await expect(row).toContainText('not registered');
     await expect(envAction(row, 'Register kernel')).toBeEnabled();

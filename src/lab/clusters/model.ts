@@ -17,6 +17,8 @@ import { IClusterConfig } from '../../common/settings';
 import { IClusterSettings } from '../settings/model';
 import { ISidecarModel, SidecarState } from '../sidecar/model';
 import { requestSidecar, SidecarRequestError } from '../sidecar/request';
+import { BusyTracker } from '../util/busy';
+import { Coalescer } from '../util/coalesce';
 
 /** What a user can ask of one cluster; at most one of each runs at a time. */
 export type ClusterAction = 'connect' | 'disconnect' | 'test' | 'setup-key';
@@ -110,11 +112,7 @@ export class ClusterModel implements IClusterModel {
   }
 
   isBusy(name: string, action?: ClusterAction): boolean {
-    const running = this._busy.get(name);
-    if (!running) {
-      return false;
-    }
-    return action ? running.has(action) : running.size > 0;
+    return this._busy.isBusy(name, action);
   }
 
   lastTest(name: string): TestOutcome | null {
@@ -128,11 +126,7 @@ export class ClusterModel implements IClusterModel {
   }
 
   sync(): Promise<void> {
-    this._dirty = true;
-    if (!this._syncing) {
-      this._syncing = this._drainSyncs();
-    }
-    return this._syncing;
+    return this._syncs.request();
   }
 
   connect(name: string): Promise<IClusterStatus | null> {
@@ -191,19 +185,6 @@ export class ClusterModel implements IClusterModel {
     Signal.clearData(this);
   }
 
-  private async _drainSyncs(): Promise<void> {
-    try {
-      // Never tell the sidecar "no clusters" only because settings are late.
-      await this._settings.ready;
-      while (this._dirty && !this._isDisposed) {
-        this._dirty = false;
-        await this._syncOnce();
-      }
-    } finally {
-      this._syncing = null;
-    }
-  }
-
   private async _syncOnce(): Promise<void> {
     if (!this.available) {
       return;
@@ -226,32 +207,24 @@ export class ClusterModel implements IClusterModel {
   }
 
   /** Run an action once the sidecar has the current cluster list. */
-  private async _act<T>(
+  private _act<T>(
     name: string,
     action: ClusterAction,
     run: () => Promise<T>
   ): Promise<T> {
-    let running = this._busy.get(name);
-    if (!running) {
-      running = new Set();
-      this._busy.set(name, running);
-    }
-    running.add(action);
-    this._changed.emit();
-    try {
-      if (this._syncing) {
-        await this._syncing;
+    return this._busy.run(
+      name,
+      action,
+      async () => {
+        await this._syncs.running;
+        return run();
+      },
+      () => {
+        if (!this._isDisposed) {
+          this._changed.emit();
+        }
       }
-      return await run();
-    } finally {
-      running.delete(action);
-      if (running.size === 0) {
-        this._busy.delete(name);
-      }
-      if (!this._isDisposed) {
-        this._changed.emit();
-      }
-    }
+    );
   }
 
   private _request<T>(path: string, init: RequestInit = {}): Promise<T> {
@@ -340,10 +313,14 @@ export class ClusterModel implements IClusterModel {
   private _serverSettings: ServerConnection.ISettings;
   private _statuses = new Map<string, IClusterStatus>();
   private _tests = new Map<string, TestOutcome>();
-  private _busy = new Map<string, Set<ClusterAction>>();
+  private _busy = new BusyTracker<ClusterAction>();
   private _syncError: IRequestFailure | null = null;
-  private _syncing: Promise<void> | null = null;
-  private _dirty = false;
+  private _syncs = new Coalescer({
+    // Never tell the sidecar "no clusters" only because settings are late.
+    before: () => this._settings.ready,
+    work: () => this._syncOnce(),
+    stopped: () => this._isDisposed
+  });
   private _wasReady: boolean;
   private _sidecarPid: number | null = null;
   private _changed = new Signal<IClusterModel, void>(this);

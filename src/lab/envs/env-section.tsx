@@ -8,8 +8,8 @@ import {
   IEnvironmentList,
   LOCAL_TARGET
 } from '../../common/api';
-import { CommandIDs } from '../commands';
 import { MiddleElided } from '../panel/elide';
+import { CommandIDs } from '../tokens';
 import {
   CREATE_ENV_COMMAND,
   createEnvCommand,

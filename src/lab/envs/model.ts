@@ -18,6 +18,16 @@ import { IRequestFailure, toFailure } from '../clusters/model';
 import { IClusterSettings } from '../settings/model';
 import { ISidecarModel, SidecarState } from '../sidecar/model';
 import { requestSidecar, SidecarRequestError } from '../sidecar/request';
+import { BusyTracker } from '../util/busy';
+import { Coalescer } from '../util/coalesce';
+import { ITaskState, ITasksModel, TasksModel } from './tasks-model';
+
+export {
+  ITaskState,
+  ITasksModel,
+  MAX_TASK_OUTPUT,
+  isTask
+} from './tasks-model';
 
 /** What a user can do to one environment; at most one of each at a time. */
 export type EnvAction =
@@ -35,24 +45,6 @@ export interface IEnvTargetState {
   error: IRequestFailure | null;
 }
 
-/** A task and the part of its output this page has. */
-export interface ITaskState {
-  task: ITask;
-  /** The output this page has, from `outputStart` on. */
-  output: string;
-  /**
-   * Where `output` starts in the task's whole output: more than 0 when the
-   * beginning was dropped (the sidecar and this page keep the last 1 MiB).
-   */
-  outputStart: number;
-  /** False when output between `outputStart` and now went by unseen. */
-  complete: boolean;
-  /** The environment it acts on, for the tasks started from this page. */
-  prefix: string | null;
-  /** Started from this page (so this page tells how it ended). */
-  startedHere: boolean;
-}
-
 /** The part of JupyterLab's KernelSpec.IManager the model uses. */
 export interface IKernelspecRefresher {
   refreshSpecs(): Promise<void>;
@@ -63,10 +55,12 @@ export interface IEnvironmentsModel extends IDisposable {
   readonly available: boolean;
   /** Emitted with the target whose state changed ('' for tasks only). */
   readonly changed: ISignal<IEnvironmentsModel, string>;
+  /** The install tasks; the task members below are its, for the views. */
+  readonly taskModel: ITasksModel;
   /** A task started, changed state or has new output. */
-  readonly taskChanged: ISignal<IEnvironmentsModel, ITaskState>;
+  readonly taskChanged: ISignal<ITasksModel, ITaskState>;
   /** A task started from this page ended (succeeded, failed or cancelled). */
-  readonly taskEnded: ISignal<IEnvironmentsModel, ITaskState>;
+  readonly taskEnded: ISignal<ITasksModel, ITaskState>;
   /** The targets that can have environments: this computer, then the clusters. */
   readonly targets: readonly string[];
   state(target: string): IEnvTargetState;
@@ -127,19 +121,21 @@ export interface IEnvironmentsModelOptions {
    * before retrying a request the sidecar answered with `unknown-cluster`.
    */
   syncClusters?: () => Promise<void>;
+  /** The tasks model to start tasks in; one of its own without it. */
+  tasks?: ITasksModel | null;
 }
 
 interface ITargetSlot extends IEnvTargetState {
   watched: boolean;
-  dirty: boolean;
   wantRefresh: boolean;
-  draining: Promise<void> | null;
+  fetches: Coalescer;
 }
 
 /**
  * The conda environments of this computer and of each cluster, fetched
  * lazily (only targets someone looked at), re-fetched when the sidecar says
- * they changed, plus the streamed install tasks. Holds no user-facing text.
+ * they changed or a task succeeded, and the actions on them. The tasks
+ * themselves live in an ITasksModel. Holds no user-facing text.
  */
 export class EnvironmentsModel implements IEnvironmentsModel {
   constructor(options: IEnvironmentsModelOptions) {
@@ -149,6 +145,15 @@ export class EnvironmentsModel implements IEnvironmentsModel {
       options.serverSettings ?? ServerConnection.makeSettings();
     this._kernelspecs = options.kernelspecs ?? null;
     this._syncClusters = options.syncClusters ?? null;
+    this._ownsTasks = !options.tasks;
+    this._tasks =
+      options.tasks ??
+      new TasksModel({
+        sidecar: options.sidecar,
+        serverSettings: this._serverSettings
+      });
+    this._tasks.changed.connect(this._onTasksChanged, this);
+    this._tasks.taskSucceeded.connect(this._onTaskSucceeded, this);
     this._sidecar.event.connect(this._onEvent, this);
     this._sidecar.stateChanged.connect(this._onSidecarState, this);
     this._settings.changed.connect(this._onSettingsChanged, this);
@@ -163,12 +168,16 @@ export class EnvironmentsModel implements IEnvironmentsModel {
     return this._changed;
   }
 
-  get taskChanged(): ISignal<IEnvironmentsModel, ITaskState> {
-    return this._taskChanged;
+  get taskModel(): ITasksModel {
+    return this._tasks;
   }
 
-  get taskEnded(): ISignal<IEnvironmentsModel, ITaskState> {
-    return this._taskEnded;
+  get taskChanged(): ISignal<ITasksModel, ITaskState> {
+    return this._tasks.taskChanged;
+  }
+
+  get taskEnded(): ISignal<ITasksModel, ITaskState> {
+    return this._tasks.taskEnded;
   }
 
   get targets(): readonly string[] {
@@ -176,7 +185,7 @@ export class EnvironmentsModel implements IEnvironmentsModel {
   }
 
   get tasks(): readonly ITaskState[] {
-    return Array.from(this._tasks.values());
+    return this._tasks.tasks;
   }
 
   get isDisposed(): boolean {
@@ -204,49 +213,27 @@ export class EnvironmentsModel implements IEnvironmentsModel {
   load(target: string, options: { refresh?: boolean } = {}): Promise<void> {
     const slot = this._slot(target);
     slot.watched = true;
-    slot.dirty = true;
     if (options.refresh) {
       slot.wantRefresh = true;
     }
-    if (!slot.draining) {
-      slot.draining = this._drain(target, slot);
-    }
-    return slot.draining;
+    return slot.fetches.request();
   }
 
   isBusy(target: string, prefix: string, action?: EnvAction): boolean {
-    const running = this._busy.get(busyKey(target, prefix));
-    if (!running) {
-      return false;
-    }
-    return action ? running.has(action) : running.size > 0;
+    return this._busy.isBusy(busyKey(target, prefix), action);
   }
 
-  async runAction<T>(
+  runAction<T>(
     target: string,
     prefix: string,
     action: EnvAction,
     run: () => Promise<T>
   ): Promise<T> {
-    const key = busyKey(target, prefix);
-    let running = this._busy.get(key);
-    if (!running) {
-      running = new Set();
-      this._busy.set(key, running);
-    }
-    running.add(action);
-    this._changed.emit(target);
-    try {
-      return await run();
-    } finally {
-      running.delete(action);
-      if (running.size === 0) {
-        this._busy.delete(key);
-      }
+    return this._busy.run(busyKey(target, prefix), action, run, () => {
       if (!this._isDisposed) {
         this._changed.emit(target);
       }
-    }
+    });
   }
 
   register(
@@ -309,7 +296,7 @@ export class EnvironmentsModel implements IEnvironmentsModel {
         Routes.installIpykernel(target),
         { method: 'POST', body: JSON.stringify(body) }
       );
-      return this._started(task, prefix);
+      return this._tasks.started(task, prefix);
     });
   }
 
@@ -322,11 +309,11 @@ export class EnvironmentsModel implements IEnvironmentsModel {
       Routes.installMiniforge(cluster),
       { method: 'POST', body: JSON.stringify(request) }
     );
-    return this._started(task, null);
+    return this._tasks.started(task, null);
   }
 
   task(id: string): ITaskState | null {
-    return this._tasks.get(id) ?? null;
+    return this._tasks.task(id);
   }
 
   runningTask(
@@ -334,49 +321,15 @@ export class EnvironmentsModel implements IEnvironmentsModel {
     kind: ITask['kind'],
     prefix?: string
   ): ITaskState | null {
-    for (const state of this._tasks.values()) {
-      if (
-        state.task.state === 'running' &&
-        state.task.target === target &&
-        state.task.kind === kind &&
-        (prefix === undefined || state.prefix === prefix)
-      ) {
-        return state;
-      }
-    }
-    return null;
+    return this._tasks.runningTask(target, kind, prefix);
   }
 
-  async loadTask(id: string): Promise<ITaskState> {
-    const task = await requestSidecar<ITask>(
-      Routes.task(id),
-      {},
-      this._serverSettings
-    );
-    const state = this._upsertTask(task);
-    const output = task.output ?? '';
-    const start = task.outputOffset ?? 0;
-    // Output only grows: keep whichever of the two reaches further.
-    if (start + output.length >= state.outputStart + state.output.length) {
-      state.output = output;
-      state.outputStart = start;
-      state.complete = true;
-      trimOutput(state);
-    }
-    this._taskChanged.emit(state);
-    this._changed.emit('');
-    return state;
+  loadTask(id: string): Promise<ITaskState> {
+    return this._tasks.loadTask(id);
   }
 
-  async cancelTask(id: string): Promise<void> {
-    const task = await requestSidecar<ITask | null>(
-      Routes.task(id),
-      { method: 'DELETE' },
-      this._serverSettings
-    );
-    if (isTask(task)) {
-      this._applyTask(task);
-    }
+  cancelTask(id: string): Promise<void> {
+    return this._tasks.cancelTask(id);
   }
 
   dispose(): void {
@@ -384,6 +337,11 @@ export class EnvironmentsModel implements IEnvironmentsModel {
       return;
     }
     this._isDisposed = true;
+    this._tasks.changed.disconnect(this._onTasksChanged, this);
+    this._tasks.taskSucceeded.disconnect(this._onTaskSucceeded, this);
+    if (this._ownsTasks) {
+      this._tasks.dispose();
+    }
     this._sidecar.event.disconnect(this._onEvent, this);
     this._sidecar.stateChanged.disconnect(this._onSidecarState, this);
     this._settings.changed.disconnect(this._onSettingsChanged, this);
@@ -399,26 +357,20 @@ export class EnvironmentsModel implements IEnvironmentsModel {
         refreshing: false,
         error: null,
         watched: false,
-        dirty: false,
         wantRefresh: false,
-        draining: null
+        fetches: new Coalescer({
+          work: (): Promise<void> => {
+            const refresh = created.wantRefresh;
+            created.wantRefresh = false;
+            return this._fetch(target, created, refresh);
+          },
+          stopped: () => this._isDisposed
+        })
       };
+      const created: ITargetSlot = slot;
       this._slots.set(target, slot);
     }
     return slot;
-  }
-
-  private async _drain(target: string, slot: ITargetSlot): Promise<void> {
-    try {
-      while (slot.dirty && !this._isDisposed) {
-        slot.dirty = false;
-        const refresh = slot.wantRefresh;
-        slot.wantRefresh = false;
-        await this._fetch(target, slot, refresh);
-      }
-    } finally {
-      slot.draining = null;
-    }
   }
 
   private async _fetch(
@@ -500,103 +452,15 @@ export class EnvironmentsModel implements IEnvironmentsModel {
     }
   }
 
-  private _started(task: ITask, prefix: string | null): ITaskState {
-    const state = this._upsertTask(task);
-    state.prefix = prefix;
-    state.startedHere = true;
-    this._taskChanged.emit(state);
-    this._changed.emit(task.target);
-    // It may have ended before its answer arrived (events came first).
-    if (state.task.state !== 'running') {
-      this._ended(state);
-    }
-    return state;
+  private _onTasksChanged(_: ITasksModel, target: string): void {
+    this._changed.emit(target);
   }
 
-  private _upsertTask(task: ITask): ITaskState {
-    const bare: ITask = { ...task };
-    delete bare.output;
-    delete bare.outputOffset;
-    let state = this._tasks.get(task.id);
-    if (state && state.task.state !== 'running' && bare.state === 'running') {
-      // An answer older than the events that ended it: a task never restarts.
-      return state;
-    }
-    if (!state) {
-      state = {
-        task: bare,
-        output: '',
-        outputStart: 0,
-        complete: task.outputLength === 0,
-        prefix: task.prefix ?? null,
-        startedHere: false
-      };
-      this._tasks.set(task.id, state);
-    } else {
-      state.task = bare;
-    }
-    return state;
-  }
-
-  private _applyTask(task: ITask): void {
-    const before = this._tasks.get(task.id)?.task.state;
-    const state = this._upsertTask(task);
-    this._taskChanged.emit(state);
-    this._changed.emit(task.target);
-    if (before === 'running' && task.state !== 'running') {
-      this._ended(state);
-    }
-  }
-
-  private _ended(state: ITaskState): void {
-    if (state.task.state === 'succeeded') {
-      // The task changed what is installed: rescan what is shown.
-      const target = state.task.target;
-      if (this.isWatched(target)) {
-        void this.load(target, { refresh: true });
-      }
-    }
-    if (state.startedHere && !this._endedTasks.has(state.task.id)) {
-      this._endedTasks.add(state.task.id);
-      this._taskEnded.emit(state);
-    }
-  }
-
-  private _appendOutput(id: string, offset: number, text: string): void {
-    const state = this._tasks.get(id);
-    if (!state) {
-      return;
-    }
-    const end = state.outputStart + state.output.length;
-    if (offset > end) {
-      // Some output went by unseen: only a view that fetches it has it all.
-      if (state.complete) {
-        state.complete = false;
-        this._taskChanged.emit(state);
-      }
-      return;
-    }
-    if (offset + text.length <= end) {
-      return; // already known (a fetch overtook the event)
-    }
-    state.output += text.slice(end - offset);
-    trimOutput(state);
-    this._taskChanged.emit(state);
-  }
-
-  private async _loadTasks(): Promise<void> {
-    let tasks: unknown;
-    try {
-      tasks = await requestSidecar<unknown>(
-        Routes.tasks,
-        {},
-        this._serverSettings
-      );
-    } catch {
-      return; // events keep what this page knows current
-    }
-    if (Array.isArray(tasks)) {
-      tasks.filter(isTask).forEach(t => this._applyTask(t));
+  private _onTaskSucceeded(_: ITasksModel, state: ITaskState): void {
+    // The task changed what is installed: rescan what is shown.
+    const target = state.task.target;
+    if (this.isWatched(target)) {
+      void this.load(target, { refresh: true });
     }
   }
 
@@ -609,7 +473,6 @@ export class EnvironmentsModel implements IEnvironmentsModel {
             void this.load(target);
           }
         }
-        void this._loadTasks();
         break;
       case 'envs-changed':
         if (event.kernelsChanged) {
@@ -617,19 +480,6 @@ export class EnvironmentsModel implements IEnvironmentsModel {
         }
         if (this.isWatched(event.target)) {
           void this.load(event.target);
-        }
-        break;
-      case 'task':
-        if (isTask(event.task)) {
-          this._applyTask(event.task);
-        }
-        break;
-      case 'task-output':
-        if (
-          typeof event.offset === 'number' &&
-          typeof event.text === 'string'
-        ) {
-          this._appendOutput(event.id, event.offset, event.text);
         }
         break;
       default:
@@ -665,28 +515,15 @@ export class EnvironmentsModel implements IEnvironmentsModel {
   private _kernelspecs: IKernelspecRefresher | null;
   private _syncClusters: (() => Promise<void>) | null;
   private _slots = new Map<string, ITargetSlot>();
-  private _busy = new Map<string, Set<EnvAction>>();
-  private _tasks = new Map<string, ITaskState>();
-  private _endedTasks = new Set<string>();
+  private _busy = new BusyTracker<EnvAction>();
+  private _tasks: ITasksModel;
+  private _ownsTasks: boolean;
   private _wasReady: boolean;
   private _changed = new Signal<IEnvironmentsModel, string>(this);
-  private _taskChanged = new Signal<IEnvironmentsModel, ITaskState>(this);
-  private _taskEnded = new Signal<IEnvironmentsModel, ITaskState>(this);
   private _isDisposed = false;
 }
 
 const busyKey = (target: string, prefix: string) => `${target}\n${prefix}`;
-
-/** The most output a page keeps per task, as the sidecar does (1 MiB). */
-export const MAX_TASK_OUTPUT = 1024 * 1024;
-
-function trimOutput(state: ITaskState): void {
-  const extra = state.output.length - MAX_TASK_OUTPUT;
-  if (extra > 0) {
-    state.output = state.output.slice(extra);
-    state.outputStart += extra;
-  }
-}
 
 export function isEnvironmentList(value: unknown): value is IEnvironmentList {
   if (typeof value !== 'object' || value === null) {
@@ -698,17 +535,5 @@ export function isEnvironmentList(value: unknown): value is IEnvironmentList {
     Array.isArray(l.kernelspecs) &&
     typeof l.tools === 'object' &&
     l.tools !== null
-  );
-}
-
-export function isTask(value: unknown): value is ITask {
-  if (typeof value !== 'object' || value === null) {
-    return false;
-  }
-  const t = value as Partial<ITask>;
-  return (
-    typeof t.id === 'string' &&
-    typeof t.state === 'string' &&
-    typeof t.target === 'string'
   );
 }

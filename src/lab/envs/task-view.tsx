@@ -6,10 +6,10 @@ import * as React from 'react';
 import { toFailure } from '../clusters/model';
 import { hpcIcon } from '../icons';
 import { formatDuration, taskStateLabel } from './messages';
-import { IEnvironmentsModel, ITaskState } from './model';
+import { ITaskState, ITasksModel } from './tasks-model';
 
 export interface ITaskViewOptions {
-  envs: IEnvironmentsModel;
+  tasks: ITasksModel;
   id: string;
   trans: TranslationBundle;
   /** Clock for the elapsed time; injectable for tests. */
@@ -24,7 +24,7 @@ export class TaskView extends ReactWidget {
   constructor(private readonly _options: ITaskViewOptions) {
     super();
     this.addClass('jp-HpcTask');
-    _options.envs.taskChanged.connect(this._onTask, this);
+    _options.tasks.taskChanged.connect(this._onTask, this);
     this._backfilled = this._backfill();
   }
 
@@ -37,13 +37,13 @@ export class TaskView extends ReactWidget {
     if (this.isDisposed) {
       return;
     }
-    this._options.envs.taskChanged.disconnect(this._onTask, this);
+    this._options.tasks.taskChanged.disconnect(this._onTask, this);
     super.dispose();
   }
 
   protected render(): React.ReactElement {
-    const { envs, id, trans } = this._options;
-    const state = envs.task(id);
+    const { tasks, id, trans } = this._options;
+    const state = tasks.task(id);
     return (
       <TaskOutput
         state={state}
@@ -59,7 +59,7 @@ export class TaskView extends ReactWidget {
   private async _backfill(): Promise<void> {
     this._loading = true;
     try {
-      await this._options.envs.loadTask(this._options.id);
+      await this._options.tasks.loadTask(this._options.id);
       this._loadError = null;
     } catch (err) {
       this._loadError = toFailure(err).message;
@@ -72,11 +72,11 @@ export class TaskView extends ReactWidget {
   }
 
   private async _cancel(): Promise<void> {
-    const { envs, id, trans } = this._options;
+    const { tasks, id, trans } = this._options;
     this._cancelling = true;
     this.update();
     try {
-      await envs.cancelTask(id);
+      await tasks.cancelTask(id);
     } catch (err) {
       Notification.error(
         trans.__('The task could not be cancelled: %1', toFailure(err).message),
@@ -90,7 +90,7 @@ export class TaskView extends ReactWidget {
     }
   }
 
-  private _onTask(_: IEnvironmentsModel, state: ITaskState): void {
+  private _onTask(_: ITasksModel, state: ITaskState): void {
     if (state.task.id !== this._options.id) {
       return;
     }
@@ -229,7 +229,7 @@ export function createTaskWidget(
   widget.title.icon = hpcIcon;
   widget.title.closable = true;
   const retitle = () => {
-    const task = options.envs.task(options.id)?.task;
+    const task = options.tasks.task(options.id)?.task;
     widget.title.label = task?.title ?? options.trans.__('HPC task');
     widget.title.caption = task
       ? options.trans.__(
@@ -240,7 +240,7 @@ export function createTaskWidget(
       : '';
   };
   retitle();
-  options.envs.taskChanged.connect((_, state) => {
+  options.tasks.taskChanged.connect((_, state) => {
     if (state.task.id === options.id) {
       retitle();
     }

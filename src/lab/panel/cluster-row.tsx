@@ -14,7 +14,7 @@ import { IClusterStatus } from '../../common/api';
 import { describeCluster, IClusterConfig } from '../../common/settings';
 import { stateBadge, testSummary } from '../clusters/messages';
 import { ClusterAction, TestOutcome } from '../clusters/model';
-import { CommandIDs } from '../commands';
+import { CommandIDs } from '../tokens';
 import { MiddleElided } from './elide';
 
 export interface IClusterRowProps {

@@ -13,7 +13,7 @@ import * as React from 'react';
 
 import { LOCAL_TARGET } from '../../common/api';
 import { IClusterModel } from '../clusters/model';
-import { CommandIDs } from '../commands';
+import { CommandIDs } from '../tokens';
 import { EnvSection } from '../envs/env-section';
 import { IEnvironmentsModel } from '../envs/model';
 import { IClusterSettings } from '../settings/model';

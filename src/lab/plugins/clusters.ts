@@ -6,10 +6,16 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { ClusterModel, IClusterModel } from '../clusters/model';
-import { addClusterCommands, CommandIDs } from '../commands';
+import {
+  addClusterPaletteItems,
+  addClusterRowMenu
+} from '../commands/cluster-menus';
+import { ClusterToasts } from '../commands/cluster-toasts';
+import { addClusterCommands } from '../commands/clusters';
 import { IClusterSettings } from '../settings/model';
 import { ISidecarModel } from '../sidecar/model';
 import {
+  CommandIDs,
   IHpcClusters,
   IHpcClusterSettings,
   IHpcSidecar,
@@ -19,7 +25,8 @@ import {
 /**
  * The clusters' connections: hands the configured clusters to the sidecar,
  * follows their states and adds the commands that add, edit, remove,
- * connect, test and set up keys.
+ * connect, test and set up keys; Connect, Disconnect and Test are also in
+ * the palette (per cluster) and in a cluster row's context menu.
  */
 export const clustersPlugin: JupyterFrontEndPlugin<IClusterModel> = {
   id: 'jupyterlab-hpc:clusters',
@@ -43,13 +50,34 @@ export const clustersPlugin: JupyterFrontEndPlugin<IClusterModel> = {
       settings,
       serverSettings: app.serviceManager.serverSettings
     });
-    addClusterCommands({ commands, trans, settings, clusters });
+    const toasts = new ClusterToasts({ settings, clusters, trans });
+    addClusterCommands({
+      commands,
+      trans,
+      settings,
+      clusters,
+      toasts,
+      hitTest: test => app.contextMenuHitTest(test)
+    });
     // States, tests and the settings decide which actions are enabled.
     clusters.changed.connect(() => commands.notifyCommandChanged());
-    palette?.addItem({
-      command: CommandIDs.addCluster,
-      category: trans.__('HPC')
-    });
+
+    const perCluster = [
+      CommandIDs.connectCluster,
+      CommandIDs.disconnectCluster,
+      CommandIDs.testCluster
+    ];
+    addClusterRowMenu(app, perCluster, 0);
+    const category = trans.__('HPC');
+    palette?.addItem({ command: CommandIDs.addCluster, category });
+    if (palette) {
+      addClusterPaletteItems(
+        palette,
+        settings,
+        perCluster.map(command => ({ command, argsFor: name => ({ name }) })),
+        category
+      );
+    }
     return clusters;
   }
 };

@@ -11,16 +11,24 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { LOCAL_TARGET } from '../../common/api';
 import { IClusterModel } from '../clusters/model';
-import { addEnvironmentCommands, CommandIDs } from '../commands';
+import {
+  addClusterPaletteItems,
+  addClusterRowMenu
+} from '../commands/cluster-menus';
+import { ClusterToasts } from '../commands/cluster-toasts';
+import { addEnvironmentCommands } from '../commands/environments';
 import { EnvironmentsModel, IEnvironmentsModel } from '../envs/model';
 import { createTaskWidget, TaskView } from '../envs/task-view';
+import { ITasksModel } from '../envs/tasks-model';
 import { IClusterSettings } from '../settings/model';
 import { ISidecarModel } from '../sidecar/model';
 import {
+  CommandIDs,
   IHpcClusters,
   IHpcClusterSettings,
   IHpcEnvironments,
   IHpcSidecar,
+  IHpcTasks,
   TRANSLATION_DOMAIN
 } from '../tokens';
 
@@ -38,14 +46,15 @@ export const environmentsPlugin: JupyterFrontEndPlugin<IEnvironmentsModel> = {
   autoStart: true,
   provides: IHpcEnvironments,
   requires: [IHpcSidecar, IHpcClusterSettings],
-  optional: [IHpcClusters, ITranslator, ICommandPalette],
+  optional: [IHpcClusters, ITranslator, ICommandPalette, IHpcTasks],
   activate: (
     app: JupyterFrontEnd,
     sidecar: ISidecarModel,
     settings: IClusterSettings,
     clusters: IClusterModel | null,
     translator: ITranslator | null,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    tasks: ITasksModel | null
   ): IEnvironmentsModel => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
     const { commands } = app;
@@ -55,7 +64,8 @@ export const environmentsPlugin: JupyterFrontEndPlugin<IEnvironmentsModel> = {
       settings,
       serverSettings: app.serviceManager.serverSettings,
       kernelspecs: app.serviceManager.kernelspecs,
-      syncClusters
+      syncClusters,
+      tasks
     });
 
     const views = new Map<string, MainAreaWidget<TaskView>>();
@@ -65,7 +75,7 @@ export const environmentsPlugin: JupyterFrontEndPlugin<IEnvironmentsModel> = {
         app.shell.activateById(open.id);
         return;
       }
-      views.set(id, createTaskWidget({ envs, id, trans }));
+      views.set(id, createTaskWidget({ tasks: envs.taskModel, id, trans }));
       const widget = views.get(id)!;
       widget.disposed.connect(() => views.delete(id));
       app.shell.add(widget, 'main', { mode: 'split-bottom' });
@@ -78,7 +88,10 @@ export const environmentsPlugin: JupyterFrontEndPlugin<IEnvironmentsModel> = {
       settings,
       envs,
       syncClusters,
-      showTask
+      showTask,
+      sessions: app.serviceManager.sessions,
+      hitTest: test => app.contextMenuHitTest(test),
+      toasts: new ClusterToasts({ settings, clusters, trans })
     });
     // Lists, busy states and tasks decide which actions are enabled.
     envs.changed.connect(() => commands.notifyCommandChanged());
@@ -130,11 +143,27 @@ export const environmentsPlugin: JupyterFrontEndPlugin<IEnvironmentsModel> = {
       }
     });
 
-    palette?.addItem({
-      command: CommandIDs.refreshEnvs,
-      category: trans.__('HPC'),
-      args: { target: LOCAL_TARGET }
-    });
+    // After Connect, Disconnect and Test of the clusters plugin (ranks 0-2).
+    addClusterRowMenu(app, [CommandIDs.refreshEnvs], 10);
+    if (palette) {
+      const category = trans.__('HPC');
+      palette.addItem({
+        command: CommandIDs.refreshEnvs,
+        category,
+        args: { target: LOCAL_TARGET }
+      });
+      addClusterPaletteItems(
+        palette,
+        settings,
+        [
+          {
+            command: CommandIDs.refreshEnvs,
+            argsFor: target => ({ target })
+          }
+        ],
+        category
+      );
+    }
     return envs;
   }
 };

@@ -6,9 +6,8 @@ import { ILauncher } from '@jupyterlab/launcher';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { DisposableSet } from '@lumino/disposable';
 
-import { CommandIDs } from '../commands';
 import { IClusterSettings } from '../settings/model';
-import { IHpcClusterSettings, TRANSLATION_DOMAIN } from '../tokens';
+import { CommandIDs, IHpcClusterSettings, TRANSLATION_DOMAIN } from '../tokens';
 
 /**
  * The "HPC" launcher category: one tile for the panel and one per cluster,

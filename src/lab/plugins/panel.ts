@@ -7,7 +7,7 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { IStateDB } from '@jupyterlab/statedb';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
-import { addCommands, CommandIDs, PANEL_ID } from '../commands';
+import { addPanelCommands } from '../commands/panel';
 import { hpcIcon } from '../icons';
 import { IClusterModel } from '../clusters/model';
 import { IEnvironmentsModel } from '../envs/model';
@@ -15,10 +15,12 @@ import { HpcPanel } from '../panel/widget';
 import { IClusterSettings } from '../settings/model';
 import { ISidecarModel } from '../sidecar/model';
 import {
+  CommandIDs,
   IHpcClusters,
   IHpcClusterSettings,
   IHpcEnvironments,
   IHpcSidecar,
+  PANEL_ID,
   TRANSLATION_DOMAIN
 } from '../tokens';
 
@@ -64,7 +66,7 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
     app.shell.add(panel, 'left', { rank: 400 });
     restorer?.add(panel, PANEL_ID);
 
-    addCommands({
+    addPanelCommands({
       app,
       trans,
       sidecar,

@@ -1,16 +1,9 @@
 import { Dialog, Notification } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { nullTranslator } from '@jupyterlab/translation';
-import {
-  addIcon,
-  checkIcon,
-  closeIcon,
-  deleteIcon,
-  editIcon,
-  linkIcon,
-  lockIcon
-} from '@jupyterlab/ui-components';
+import { signalToPromise } from '@jupyterlab/testing';
 import { CommandRegistry } from '@lumino/commands';
+import { Signal } from '@lumino/signaling';
 
 import {
   IClusterStatus,
@@ -18,7 +11,8 @@ import {
   IKeySetupResult
 } from '../../../src/common/api';
 import { ClusterModel } from '../../../src/lab/clusters/model';
-import { addClusterCommands, CommandIDs } from '../../../src/lab/commands';
+import { addClusterCommands } from '../../../src/lab/commands/clusters';
+import { CommandIDs } from '../../../src/lab/tokens';
 import { ClusterSettings } from '../../../src/lab/settings/model';
 import { SidecarModel } from '../../../src/lab/sidecar/model';
 import {
@@ -64,6 +58,29 @@ let settings: ClusterSettings;
 let registrySettings: ISettingRegistry.ISettings;
 let clusters: ClusterModel;
 let commands: CommandRegistry;
+/** The row the context menu was opened on, as `contextMenuHitTest` sees it. */
+let clickedRow: HTMLElement | null;
+
+/** A cluster row with a child that was clicked, as the panel renders it. */
+function row(name: string): HTMLElement {
+  const li = document.createElement('li');
+  li.className = 'jp-HpcPanel-cluster jp-HpcClusterRow';
+  li.setAttribute('data-cluster-id', name);
+  li.appendChild(document.createElement('span'));
+  return li.firstElementChild as HTMLElement;
+}
+
+/** `app.contextMenuHitTest`: from the clicked node up to the root. */
+function hitTest(
+  test: (node: HTMLElement) => boolean
+): HTMLElement | undefined {
+  for (let node = clickedRow; node; node = node.parentElement) {
+    if (test(node)) {
+      return node;
+    }
+  }
+  return undefined;
+}
 
 const demo = { name: 'demo', host: 'hpc-demo' };
 const here = { name: 'here', host: 'login1', transport: 'local' };
@@ -99,7 +116,8 @@ async function setUp(
     serverSettings: fake.serverSettings
   });
   commands = new CommandRegistry();
-  addClusterCommands({ commands, trans, settings, clusters });
+  clickedRow = null;
+  addClusterCommands({ commands, trans, settings, clusters, hitTest });
   await until(() => fake.calls().includes('GET /api/v1/clusters'));
   await until(() => clusters.status('demo'));
 }
@@ -116,66 +134,35 @@ afterEach(() => {
 });
 
 describe('addClusterCommands', () => {
-  it('registers the seven cluster commands with labels, captions and icons', async () => {
+  it('names the cluster in the palette, not in the row menu, and asks without one', async () => {
     await setUp();
-    const args = { name: 'demo' };
-    expect(
-      [
-        CommandIDs.addCluster,
-        CommandIDs.editCluster,
-        CommandIDs.removeCluster,
-        CommandIDs.connectCluster,
-        CommandIDs.disconnectCluster,
-        CommandIDs.testCluster,
-        CommandIDs.setupKey
-      ].map(id => [
-        id,
-        commands.label(id, args),
-        commands.caption(id, args),
-        commands.icon(id, args)
-      ])
-    ).toEqual([
-      [
-        'hpc:add-cluster',
-        'Add Cluster…',
-        'Add an HPC cluster: a host from ~/.ssh/config or any SSH login node',
-        addIcon
-      ],
-      [
-        'hpc:edit-cluster',
-        'Edit Cluster…',
-        'Change the settings of the cluster demo',
-        editIcon
-      ],
-      [
-        'hpc:remove-cluster',
-        'Remove Cluster…',
-        'Remove the cluster demo from the HPC settings',
-        deleteIcon
-      ],
-      ['hpc:connect-cluster', 'Connect', 'Connect to demo now', linkIcon],
-      [
-        'hpc:disconnect-cluster',
-        'Disconnect',
-        'Close the connection to demo and its forwards',
-        closeIcon
-      ],
-      [
-        'hpc:test-cluster',
-        'Test Connection',
-        'Measure the round trip to demo and look for SLURM, conda, mamba and micromamba',
-        checkIcon
-      ],
-      [
-        'hpc:setup-key',
-        'Set Up SSH Key…',
-        'Create an ed25519 key pair and install it on demo with one password login',
-        lockIcon
-      ]
-    ]);
+    const perCluster = [
+      CommandIDs.connectCluster,
+      CommandIDs.disconnectCluster,
+      CommandIDs.testCluster
+    ];
+    clickedRow = row('demo');
+    for (const id of perCluster) {
+      const named = commands.label(id, { name: 'demo' });
+      const inMenu = commands.label(id, { isContextMenu: true });
+      const asking = commands.label(id, {});
+      expect([id, named.endsWith(' demo')]).toEqual([id, true]);
+      expect([id, named.startsWith(inMenu)]).toEqual([id, true]);
+      expect([id, inMenu.includes('demo')]).toEqual([id, false]);
+      expect([id, asking.endsWith('…')]).toEqual([id, true]);
+      expect(commands.caption(id, { name: 'demo' })).toContain('demo');
+      expect(commands.caption(id, { isContextMenu: true })).toContain('demo');
+    }
+    for (const id of [
+      CommandIDs.editCluster,
+      CommandIDs.removeCluster,
+      CommandIDs.setupKey
+    ]) {
+      expect(commands.caption(id, { name: 'demo' })).toContain('demo');
+    }
   });
 
-  it('describes the name argument of every per-cluster command', async () => {
+  it('describes the arguments: a cluster given, or asked for', async () => {
     await setUp();
     expect(await commands.describedBy(CommandIDs.addCluster)).toEqual({
       args: { type: 'object', properties: {} }
@@ -183,19 +170,23 @@ describe('addClusterCommands', () => {
     for (const id of [
       CommandIDs.editCluster,
       CommandIDs.removeCluster,
-      CommandIDs.connectCluster,
-      CommandIDs.disconnectCluster,
-      CommandIDs.testCluster,
       CommandIDs.setupKey
     ]) {
-      expect(await commands.describedBy(id)).toEqual({
-        args: {
-          type: 'object',
-          properties: {
-            name: { type: 'string', description: 'The cluster name' }
-          },
-          required: ['name']
-        }
+      const { args } = await commands.describedBy(id);
+      expect([id, args?.required]).toEqual([id, ['name']]);
+      expect(args?.properties).toMatchObject({ name: { type: 'string' } });
+    }
+    // Key bindings may leave the cluster out: the command asks.
+    for (const id of [
+      CommandIDs.connectCluster,
+      CommandIDs.disconnectCluster,
+      CommandIDs.testCluster
+    ]) {
+      const { args } = await commands.describedBy(id);
+      expect([id, args?.required]).toEqual([id, undefined]);
+      expect(args?.properties).toMatchObject({
+        name: { type: 'string' },
+        isContextMenu: { type: 'boolean' }
       });
     }
   });
@@ -244,7 +235,6 @@ describe('addClusterCommands', () => {
       ]) {
         expect([id, enabled(id, 'nowhere')]).toEqual([id, false]);
       }
-      expect(commands.isEnabled(CommandIDs.connectCluster, {})).toBe(false);
     });
 
     it('sets up no SSH key for a cluster on this computer', async () => {
@@ -274,7 +264,11 @@ describe('addClusterCommands', () => {
         commands: registry,
         trans,
         settings: model,
-        clusters: { isBusy: () => false } as unknown as ClusterModel
+        clusters: {
+          isBusy: () => false,
+          status: () => null,
+          changed: new Signal<ClusterModel, void>({} as ClusterModel)
+        } as unknown as ClusterModel
       });
       expect(registry.isEnabled(CommandIDs.addCluster)).toBe(false);
     });
@@ -506,5 +500,155 @@ describe('addClusterCommands', () => {
       ]
     ]);
     expect(registrySettings.user.clusters).toEqual([demo, here]);
+  });
+
+  describe('per cluster, from the palette, key bindings and the context menu', () => {
+    it('acts on the row the context menu was opened on', async () => {
+      await setUp();
+      fake.on('POST', '/api/v1/clusters/here/connect', () =>
+        status('here', 'connected')
+      );
+      const menu = { isContextMenu: true };
+      clickedRow = row('here');
+      expect(commands.label(CommandIDs.connectCluster, menu)).toBe('Connect');
+      expect(commands.isEnabled(CommandIDs.connectCluster, menu)).toBe(true);
+      expect(commands.isEnabled(CommandIDs.disconnectCluster, menu)).toBe(
+        false
+      );
+
+      await commands.execute(CommandIDs.connectCluster, menu);
+
+      expect(fake.calls()).toContain('POST /api/v1/clusters/here/connect');
+      expect(fake.calls()).not.toContain('POST /api/v1/clusters/demo/connect');
+    });
+
+    it('does nothing from a context menu opened elsewhere', async () => {
+      await setUp();
+      clickedRow = document.createElement('div');
+      const menu = { isContextMenu: true };
+      expect(commands.isEnabled(CommandIDs.connectCluster, menu)).toBe(false);
+      await commands.execute(CommandIDs.connectCluster, menu);
+      expect(dialogs()).toEqual([]);
+      expect(fake.calls().filter(c => c.startsWith('POST'))).toEqual([]);
+    });
+
+    it('asks which cluster when none is given, offering those it applies to', async () => {
+      await setUp();
+      fake.on('POST', '/api/v1/clusters/here/test', () => ({
+        rttMs: 1,
+        connectMs: 0,
+        sshClient: 'local',
+        slurmVersion: null,
+        tools: { conda: null, mamba: null, micromamba: null },
+        remoteHost: 'login1',
+        shell: '/bin/bash',
+        status: status('here', 'connected')
+      }));
+      expect(commands.isEnabled(CommandIDs.testCluster, {})).toBe(true);
+      // Nothing is connected: there is nothing to disconnect from.
+      expect(commands.isEnabled(CommandIDs.disconnectCluster, {})).toBe(false);
+
+      const done = commands.execute(CommandIDs.testCluster, {});
+      const dialog = await openDialog('select');
+      expect(dialogTitle(dialog)).toBe('Test Connection to Cluster…');
+      const select = dialog.querySelector('select')!;
+      expect(Array.from(select.options).map(o => o.value)).toEqual([
+        'demo',
+        'here'
+      ]);
+      choose(select, 'here');
+      dialogButton(dialog, 'OK').click();
+      await done;
+
+      expect(fake.calls()).toContain('POST /api/v1/clusters/here/test');
+    });
+
+    it('does nothing when the question is cancelled', async () => {
+      await setUp();
+      const done = commands.execute(CommandIDs.connectCluster, {});
+      const dialog = await openDialog('select');
+      dialogButton(dialog, 'Cancel').click();
+      await done;
+      expect(fake.calls().filter(c => c.startsWith('POST'))).toEqual([]);
+    });
+  });
+
+  describe('toasts about a cluster follow its state', () => {
+    /** Connect fails with the typo's error; the toast shows it. */
+    async function failToConnect(): Promise<void> {
+      fake.on('POST', '/api/v1/clusters/demo/connect', () =>
+        sidecarError(502, 'unreachable', 'typo.invalid does not resolve.')
+      );
+      await commands.execute(CommandIDs.connectCluster, { name: 'demo' });
+      expect(notes()).toEqual([
+        ['error', 'Could not connect to demo: typo.invalid does not resolve.']
+      ]);
+    }
+
+    it('turns the error into a success once the cluster is connected', async () => {
+      await setUp();
+      await failToConnect();
+      const [before] = Notification.manager.notifications;
+      fake.socket.open();
+      const changed = signalToPromise(clusters.changed);
+      fake.socket.send({
+        type: 'cluster-state',
+        cluster: status('demo', 'connected')
+      });
+      await changed;
+
+      expect(notes()).toEqual([['success', 'demo is connected now.']]);
+      expect(Notification.manager.notifications[0].id).toBe(before.id);
+      expect(Notification.manager.notifications[0].options.autoClose).toBe(
+        5000
+      );
+    });
+
+    it('dismisses the error when the cluster is edited', async () => {
+      await setUp();
+      await failToConnect();
+      const changed = signalToPromise(settings.changed);
+      await registrySettings.set('clusters', [
+        { name: 'demo', host: 'hpc-demo.example.org' },
+        here
+      ]);
+      await changed;
+      expect(notes()).toEqual([]);
+    });
+
+    it('dismisses the error when the cluster is removed', async () => {
+      await setUp();
+      await failToConnect();
+      const changed = signalToPromise(settings.changed);
+      await registrySettings.set('clusters', [here]);
+      await changed;
+      expect(notes()).toEqual([]);
+    });
+
+    it('keeps the error when another cluster changes', async () => {
+      await setUp();
+      await failToConnect();
+      const changed = signalToPromise(settings.changed);
+      await registrySettings.set('clusters', [
+        demo,
+        { ...here, host: 'login2' }
+      ]);
+      await changed;
+      expect(notes()).toEqual([
+        ['error', 'Could not connect to demo: typo.invalid does not resolve.']
+      ]);
+    });
+
+    it('replaces the last toast about the cluster instead of stacking up', async () => {
+      await setUp();
+      await failToConnect();
+      fake.on('POST', '/api/v1/clusters/demo/test', () =>
+        sidecarError(502, 'unreachable', 'still no such host.')
+      );
+      await commands.execute(CommandIDs.testCluster, { name: 'demo' });
+      expect(notes()).toEqual([
+        ['error', 'The connection test of demo failed: still no such host.']
+      ]);
+    });
   });
 });

@@ -16,7 +16,8 @@ import {
   PLUGIN_ID,
   settingsWith,
   sidecarError,
-  until
+  until,
+  whenSignalled
 } from './fixtures';
 
 const demo = { name: 'demo', host: 'hpc-demo' };
@@ -93,7 +94,10 @@ const puts = () =>
 
 /** Wait for the sidecar model's first health check and the sync after it. */
 async function ready(): Promise<void> {
-  await until(() => sidecar.state.status === 'ready');
+  await whenSignalled(
+    sidecar.stateChanged,
+    () => sidecar.state.status === 'ready'
+  );
   await until(() => fake.calls().includes('GET /api/v1/clusters'));
   await model.sync();
 }
@@ -141,7 +145,7 @@ describe('ClusterModel', () => {
       listed = [status('demo', 'idle'), status('gpu', 'idle')];
 
       await registrySettings.set('clusters', [demo, gpu]);
-      await until(() => model.status('gpu'));
+      await whenSignalled(model.changed, () => model.status('gpu'));
 
       expect(puts().slice(before)).toEqual([
         { clusters: [normalized.demo, normalized.gpu] }
@@ -156,7 +160,7 @@ describe('ClusterModel', () => {
 
       listed = [status('demo', 'connected')];
       await registrySettings.set('clusters', [demo]);
-      await until(() => model.status('gpu') === null);
+      await whenSignalled(model.changed, () => model.status('gpu') === null);
       expect(model.status('demo')?.state).toBe('connected');
     });
 
@@ -194,29 +198,47 @@ describe('ClusterModel', () => {
       fake.socket.send({ type: 'hello', health: { ...health, pid: 99 } });
       expect(model.status('demo')).toBeNull();
       answer.resolve();
-      await until(() => model.status('demo')?.state === 'idle');
+      await whenSignalled(
+        model.changed,
+        () => model.status('demo')?.state === 'idle'
+      );
     });
 
     it('coalesces triggers that come while a sync runs', async () => {
       await setUp();
       await ready();
+      const entered = new PromiseDelegate<void>();
       const gate = new PromiseDelegate<void>();
       fake.on('PUT', '/api/v1/clusters', async () => {
+        entered.resolve();
         await gate.promise;
         return new Response(null, { status: 204 });
       });
       const before = puts().length;
 
       const first = model.sync();
-      void model.sync();
-      void model.sync();
+      // Three triggers while the first PUT is on its way...
+      await entered.promise;
+      const during = [model.sync(), model.sync(), model.sync()];
+      expect(during.every(p => p === first)).toBe(true);
       gate.resolve();
       await first;
-      await model.sync();
+      // ...make exactly one more PUT, with the settings as they are then.
+      expect(puts().length - before).toBe(2);
 
-      // The one running, one more for the three triggers, one for the last.
-      expect(puts().length - before).toBeLessThanOrEqual(3);
-      expect(puts().length - before).toBeGreaterThanOrEqual(2);
+      await model.sync();
+      expect(puts().length - before).toBe(3);
+    });
+
+    it('folds triggers before the first PUT into it', async () => {
+      await setUp();
+      await ready();
+      const before = puts().length;
+      const first = model.sync();
+      void model.sync();
+      void model.sync();
+      await first;
+      expect(puts().length - before).toBe(1);
     });
 
     it('does not tell the sidecar "no clusters" before the settings are read', async () => {
@@ -230,7 +252,10 @@ describe('ClusterModel', () => {
         settings,
         serverSettings: fake.serverSettings
       });
-      await until(() => sidecar.state.status === 'ready');
+      await whenSignalled(
+        sidecar.stateChanged,
+        () => sidecar.state.status === 'ready'
+      );
       void model.sync();
       await new Promise(r => setTimeout(r, 50));
       expect(puts()).toEqual([]);
@@ -246,8 +271,11 @@ describe('ClusterModel', () => {
       fake.on('PUT', '/api/v1/clusters', () =>
         sidecarError(400, 'bad-request', 'clusters[0].host: must not be empty')
       );
-      await until(() => sidecar.state.status === 'ready');
-      await until(() => model.syncError);
+      await whenSignalled(
+        sidecar.stateChanged,
+        () => sidecar.state.status === 'ready'
+      );
+      await whenSignalled(model.changed, () => model.syncError);
       expect(model.syncError).toEqual({
         code: 'bad-request',
         message: 'clusters[0].host: must not be empty'
@@ -267,7 +295,10 @@ describe('ClusterModel', () => {
 
       fake.on('GET', '/api/v1/health', () => new Response('', { status: 502 }));
       fake.socket.drop();
-      await until(() => sidecar.state.status === 'failed');
+      await whenSignalled(
+        sidecar.stateChanged,
+        () => sidecar.state.status === 'failed'
+      );
       expect(model.available).toBe(false);
       expect(model.status('demo')).toBeNull();
 
@@ -275,7 +306,7 @@ describe('ClusterModel', () => {
       fake.on('GET', '/api/v1/health', () => health);
       await sidecar.refresh();
       await until(() => puts().length === before + 1);
-      await until(() => model.status('demo'));
+      await whenSignalled(model.changed, () => model.status('demo'));
     });
   });
 
@@ -370,7 +401,7 @@ describe('ClusterModel', () => {
       fake.on('POST', '/api/v1/clusters/demo/connect', () => answer.promise);
 
       const connecting = model.connect('demo');
-      await until(() => model.isBusy('demo', 'connect'));
+      await whenSignalled(model.changed, () => model.isBusy('demo', 'connect'));
       expect(model.isBusy('demo')).toBe(true);
       expect(model.isBusy('demo', 'test')).toBe(false);
       answer.resolve(status('demo', 'connected', { since: 2000 }));

@@ -7,7 +7,7 @@ import { Widget } from '@lumino/widgets';
 
 import { IClusterStatus, IConnectionTest } from '../../../src/common/api';
 import { ClusterModel } from '../../../src/lab/clusters/model';
-import { addClusterCommands } from '../../../src/lab/commands';
+import { addClusterCommands } from '../../../src/lab/commands/clusters';
 import { HpcPanel } from '../../../src/lab/panel/widget';
 import { ClusterSettings } from '../../../src/lab/settings/model';
 import { SidecarModel } from '../../../src/lab/sidecar/model';

@@ -1,19 +1,25 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
+import { Dialog, Notification } from '@jupyterlab/apputils';
 import { nullTranslator } from '@jupyterlab/translation';
-import { refreshIcon, settingsIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
+import { PromiseDelegate } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
 
 import { IClusterConfig } from '../../../src/common/settings';
-import { addCommands, CommandIDs, PANEL_ID } from '../../../src/lab/commands';
-import { hpcIcon } from '../../../src/lab/icons';
+import { PACKAGE_VERSION } from '../../../src/common/version';
+import { addPanelCommands } from '../../../src/lab/commands/panel';
+import { ISidecarModel, SidecarState } from '../../../src/lab/sidecar/model';
 import { IClusterSettings } from '../../../src/lab/settings/model';
-import { ISidecarModel } from '../../../src/lab/sidecar/model';
+import { CommandIDs, PANEL_ID } from '../../../src/lab/tokens';
+import { dialogTitle, openDialog } from './dom';
+import { health } from './fixtures';
 
 let commands: CommandRegistry;
 let activateById: jest.Mock;
 let revealCluster: jest.Mock;
 let refresh: jest.Mock;
+/** What the sidecar model says after `refresh`. */
+let sidecar: { refresh: jest.Mock; state: SidecarState };
 let clusters: { clusters: IClusterConfig[]; changed: Signal<object, void> };
 
 beforeEach(() => {
@@ -21,100 +27,43 @@ beforeEach(() => {
   activateById = jest.fn();
   revealCluster = jest.fn();
   refresh = jest.fn(async () => undefined);
+  sidecar = { refresh, state: { status: 'connecting' } };
   clusters = {
     clusters: [{ name: 'swc', host: 'hpc-gw1' }],
     changed: new Signal<object, void>({})
   };
-  addCommands({
+  addPanelCommands({
     app: { commands, shell: { activateById } } as unknown as JupyterFrontEnd,
     trans: nullTranslator.load('jupyterlab_hpc'),
-    sidecar: { refresh } as unknown as ISidecarModel,
+    sidecar: sidecar as unknown as ISidecarModel,
     clusters: clusters as unknown as IClusterSettings,
     revealCluster
   });
 });
 
-describe('addCommands', () => {
-  it('registers the four HPC commands', () => {
-    expect(
-      commands
-        .listCommands()
-        .filter(id => id.startsWith('hpc:'))
-        .sort()
-    ).toEqual([
-      'hpc:check-sidecar',
-      'hpc:open-cluster',
-      'hpc:open-panel',
-      'hpc:open-settings'
-    ]);
-    expect([
-      CommandIDs.openPanel,
-      CommandIDs.openCluster,
-      CommandIDs.openSettings,
-      CommandIDs.checkSidecar
-    ]).toEqual([
-      'hpc:open-panel',
-      'hpc:open-cluster',
-      'hpc:open-settings',
-      'hpc:check-sidecar'
-    ]);
+afterEach(() => {
+  Dialog.flush();
+  Notification.manager.dismiss();
+});
+
+const notes = () =>
+  Notification.manager.notifications.map(n => [n.type, n.message]);
+
+describe('addPanelCommands', () => {
+  it('labels the panel command for the launcher apart from the palette', () => {
+    expect(commands.label(CommandIDs.openPanel, { isLauncher: true })).toBe(
+      'HPC Clusters'
+    );
+    expect(commands.label(CommandIDs.openPanel, {})).not.toBe(
+      commands.label(CommandIDs.openPanel, { isLauncher: true })
+    );
   });
 
-  it.each([
-    [CommandIDs.openPanel, {}, 'Show HPC Panel'],
-    [CommandIDs.openPanel, { isLauncher: true }, 'HPC Clusters'],
-    [CommandIDs.openCluster, { name: 'swc', isLauncher: true }, 'swc'],
-    [CommandIDs.openCluster, {}, 'Cluster'],
-    [CommandIDs.openSettings, {}, 'HPC Cluster Settings'],
-    [CommandIDs.checkSidecar, {}, 'Check the HPC Sidecar Again']
-  ])('labels %s with args %j as %p', (id, args, label) => {
-    expect(commands.label(id, args)).toBe(label);
-  });
-
-  it.each([
-    [
-      CommandIDs.openPanel,
-      {},
-      'Show the HPC side panel: clusters and their conda environments'
-    ],
-    [
-      CommandIDs.openCluster,
-      { name: 'swc' },
-      'Show the cluster swc in the HPC panel'
-    ],
-    [
-      CommandIDs.openSettings,
-      {},
-      'Add, edit or remove clusters and job defaults'
-    ],
-    [
-      CommandIDs.checkSidecar,
-      {},
-      'Ask the jupyterlab-hpc sidecar for its health now'
-    ]
-  ])('gives %s with args %j the caption %p', (id, args, caption) => {
-    expect(commands.caption(id, args)).toBe(caption);
-  });
-
-  it.each([
-    [CommandIDs.openPanel, hpcIcon],
-    [CommandIDs.openCluster, hpcIcon],
-    [CommandIDs.openSettings, settingsIcon],
-    [CommandIDs.checkSidecar, refreshIcon]
-  ])('gives %s its icon', (id, icon) => {
-    expect(commands.icon(id, {})).toBe(icon);
-  });
-
-  it('describes the name argument of hpc:open-cluster as required', async () => {
-    expect(await commands.describedBy(CommandIDs.openCluster)).toEqual({
-      args: {
-        type: 'object',
-        properties: {
-          name: { type: 'string', description: 'The cluster name' }
-        },
-        required: ['name']
-      }
-    });
+  it('names the cluster a launcher tile shows', () => {
+    expect(commands.label(CommandIDs.openCluster, { name: 'swc' })).toBe('swc');
+    expect(commands.caption(CommandIDs.openCluster, { name: 'swc' })).toContain(
+      'swc'
+    );
   });
 
   describe('hpc:open-panel', () => {
@@ -122,7 +71,6 @@ describe('addCommands', () => {
       expect(commands.isEnabled(CommandIDs.openPanel, {})).toBe(true);
       await commands.execute(CommandIDs.openPanel);
       expect(activateById).toHaveBeenCalledWith(PANEL_ID);
-      expect(PANEL_ID).toBe('jp-hpc-panel');
     });
   });
 
@@ -148,7 +96,7 @@ describe('addCommands', () => {
 
     it('shows the panel and reveals the cluster', async () => {
       await commands.execute(CommandIDs.openCluster, { name: 'swc' });
-      expect(activateById).toHaveBeenCalledWith('jp-hpc-panel');
+      expect(activateById).toHaveBeenCalledWith(PANEL_ID);
       expect(revealCluster).toHaveBeenCalledWith('swc');
     });
   });
@@ -173,10 +121,60 @@ describe('addCommands', () => {
   });
 
   describe('hpc:check-sidecar', () => {
-    it('asks the sidecar model to check now', async () => {
+    it('shows that it checks, then that the sidecar runs and its version', async () => {
+      const answer = new PromiseDelegate<void>();
+      refresh.mockImplementation(async () => {
+        await answer.promise;
+        sidecar.state = {
+          status: 'ready',
+          health,
+          live: true,
+          otherRelease: false
+        };
+      });
       expect(commands.isEnabled(CommandIDs.checkSidecar, {})).toBe(true);
-      await commands.execute(CommandIDs.checkSidecar);
+
+      const done = commands.execute(CommandIDs.checkSidecar);
+      expect(notes()).toEqual([['in-progress', 'Checking the HPC sidecar…']]);
+      answer.resolve();
+      await done;
+
       expect(refresh).toHaveBeenCalledTimes(1);
+      expect(notes()).toEqual([
+        ['success', `HPC sidecar is running (version ${PACKAGE_VERSION}).`]
+      ]);
+    });
+
+    it('says what to run when the server part is missing, with the details a click away', async () => {
+      refresh.mockImplementation(async () => {
+        sidecar.state = { status: 'missing' };
+      });
+      await commands.execute(CommandIDs.checkSidecar);
+
+      const [note] = Notification.manager.notifications;
+      expect([note.type, note.message]).toEqual([
+        'error',
+        'The jupyterlab-hpc server part is missing. Run: pip install jupyterlab-hpc'
+      ]);
+      expect(note.options.autoClose).toBe(false);
+      const actions = note.options.actions ?? [];
+      expect(actions.map(a => a.label)).toEqual(['Copy command', 'Details']);
+      actions[1].callback(new MouseEvent('click'));
+      const dialog = await openDialog('.jp-Dialog-body');
+      expect(dialogTitle(dialog)).toBe(
+        'The jupyterlab-hpc server part is missing'
+      );
+      expect(dialog.textContent).toContain('then restart JupyterLab');
+    });
+
+    it('passes on why a sidecar that does not answer failed', async () => {
+      refresh.mockImplementation(async () => {
+        sidecar.state = { status: 'failed', detail: 'HTTP 502.' };
+      });
+      await commands.execute(CommandIDs.checkSidecar);
+      const [[type, message]] = notes();
+      expect(type).toBe('error');
+      expect(message).toMatch(/^The HPC sidecar is not running: HTTP 502\. /);
     });
   });
 });

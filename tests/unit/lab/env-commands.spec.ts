@@ -1,24 +1,21 @@
 import { Dialog, Notification } from '@jupyterlab/apputils';
+import { Session } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { signalToPromise } from '@jupyterlab/testing';
 import { nullTranslator } from '@jupyterlab/translation';
-import {
-  deleteIcon,
-  downloadIcon,
-  jupyterIcon,
-  kernelIcon,
-  refreshIcon,
-  terminalIcon
-} from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
 import { IEnvironmentList, LOCAL_TARGET } from '../../../src/common/api';
-import { addEnvironmentCommands, CommandIDs } from '../../../src/lab/commands';
+import { ClusterToasts } from '../../../src/lab/commands/cluster-toasts';
+import { addEnvironmentCommands } from '../../../src/lab/commands/environments';
+import { CommandIDs } from '../../../src/lab/tokens';
 import { EnvironmentsModel } from '../../../src/lab/envs/model';
 import { ClusterSettings } from '../../../src/lab/settings/model';
 import { SidecarModel } from '../../../src/lab/sidecar/model';
 import {
   check,
+  choose,
   dialogButton,
   dialogs,
   dialogTitle,
@@ -59,6 +56,12 @@ let commands: CommandRegistry;
 let showTask: jest.Mock;
 let syncClusters: jest.Mock;
 let local: IEnvironmentList;
+/** The sessions JupyterLab runs: notebooks and consoles with their kernels. */
+let running: Session.IModel[];
+/** Asks the server for the sessions again (JupyterLab polls them). */
+let refreshRunning: jest.Mock;
+/** The cluster row a context menu was opened on. */
+let clickedRow: HTMLElement | null = null;
 let demo: IEnvironmentList;
 
 async function setUp(user: object = {}): Promise<void> {
@@ -84,13 +87,21 @@ async function setUp(user: object = {}): Promise<void> {
   commands = new CommandRegistry();
   showTask = jest.fn();
   syncClusters = jest.fn(async () => undefined);
+  running = [];
+  refreshRunning = jest.fn(async () => undefined);
   addEnvironmentCommands({
     commands,
     trans,
     settings,
     envs,
     syncClusters,
-    showTask
+    showTask,
+    sessions: {
+      running: () => running[Symbol.iterator](),
+      refreshRunning
+    },
+    hitTest: test => (clickedRow && test(clickedRow) ? clickedRow : undefined),
+    toasts: new ClusterToasts({ settings, trans })
   });
   await until(() => envs.available);
   await envs.load(LOCAL_TARGET);
@@ -109,82 +120,113 @@ afterEach(() => {
 });
 
 describe('addEnvironmentCommands', () => {
-  it('registers the environment commands with labels, captions and icons', async () => {
+  it('says in each caption which environment and where it acts', async () => {
     await setUp();
-    const args = { target: 'demo', prefix: MINE };
-    expect(
-      (
-        [
-          [CommandIDs.refreshEnvs, { target: 'demo' }],
-          [CommandIDs.registerKernel, args],
-          [CommandIDs.unregisterKernel, args],
-          [CommandIDs.installIpykernel, { target: 'demo', prefix: ANALYSIS }],
-          [CommandIDs.installMiniforge, { cluster: 'demo' }],
-          [CommandIDs.useForJupyterLab, args],
-          [CommandIDs.showTask, { id: 't1' }]
-        ] as [string, ReadonlyPartialJSONObject][]
-      ).map(([id, a]) => [
+    for (const [id, args, names] of [
+      [
+        CommandIDs.registerKernel,
+        { target: 'demo', prefix: MINE },
+        ['my-project-env', 'demo']
+      ],
+      [
+        CommandIDs.unregisterKernel,
+        { target: 'demo', prefix: MINE },
+        ['my-project-env', 'demo']
+      ],
+      [
+        CommandIDs.installIpykernel,
+        { target: 'demo', prefix: ANALYSIS },
+        ['analysis', 'demo']
+      ],
+      [CommandIDs.installMiniforge, { cluster: 'demo' }, ['demo']],
+      [
+        CommandIDs.useForJupyterLab,
+        { target: 'demo', prefix: MINE },
+        ['my-project-env', 'demo']
+      ],
+      [CommandIDs.refreshEnvs, { target: 'demo' }, ['demo']],
+      [CommandIDs.refreshEnvs, { target: LOCAL_TARGET }, ['this computer']]
+    ] as [string, ReadonlyPartialJSONObject, string[]][]) {
+      const caption = commands.caption(id, args);
+      for (const name of names) {
+        expect([id, caption]).toEqual([id, expect.stringContaining(name)]);
+      }
+    }
+  });
+
+  it('takes the rescan target from its arguments, the row menu, or asks', async () => {
+    await setUp();
+    expect(commands.label(CommandIDs.refreshEnvs, { target: 'demo' })).toBe(
+      'Rescan Environments on demo'
+    );
+    expect(commands.label(CommandIDs.refreshEnvs, {})).toBe(
+      'Rescan Environments…'
+    );
+    // Key bindings may leave the target out; the panel always gives one.
+    const { args } = await commands.describedBy(CommandIDs.refreshEnvs);
+    expect(args?.required).toBeUndefined();
+    for (const id of [
+      CommandIDs.registerKernel,
+      CommandIDs.unregisterKernel,
+      CommandIDs.installIpykernel,
+      CommandIDs.useForJupyterLab
+    ]) {
+      const described = await commands.describedBy(id);
+      expect([id, described.args?.required]).toEqual([
         id,
-        commands.label(id, a),
-        commands.caption(id, a),
-        commands.icon(id, a)
-      ])
-    ).toEqual([
+        ['target', 'prefix']
+      ]);
+    }
+
+    const before = fake.calls().length;
+    const done = commands.execute(CommandIDs.refreshEnvs, {});
+    const dialog = await openDialog('select');
+    const select = dialog.querySelector('select')!;
+    expect(Array.from(select.options).map(o => o.value)).toEqual([
+      'this computer',
+      'demo'
+    ]);
+    choose(select, 'demo');
+    dialogButton(dialog, 'OK').click();
+    await done;
+    expect(
+      fake.requests.slice(before).map(r => `${r.path}${r.search}`)
+    ).toContain('/api/v1/clusters/demo/envs?refresh=1');
+  });
+
+  it('rescans the cluster whose row the context menu was opened on', async () => {
+    await setUp();
+    clickedRow = document.createElement('li');
+    clickedRow.className = 'jp-HpcClusterRow';
+    clickedRow.setAttribute('data-cluster-id', 'demo');
+    const menu = { isContextMenu: true };
+    expect(commands.label(CommandIDs.refreshEnvs, menu)).toBe(
+      'Rescan Environments'
+    );
+    expect(commands.isEnabled(CommandIDs.refreshEnvs, menu)).toBe(true);
+    await commands.execute(CommandIDs.refreshEnvs, menu);
+    expect(fake.requests.map(r => `${r.path}${r.search}`)).toContain(
+      '/api/v1/clusters/demo/envs?refresh=1'
+    );
+    clickedRow = null;
+  });
+
+  it('drops the listing error of a cluster once the cluster is removed', async () => {
+    await setUp();
+    fake.on('GET', '/api/v1/clusters/demo/envs', () =>
+      sidecarError(502, 'unreachable', 'hpc-demo does not resolve.')
+    );
+    await commands.execute(CommandIDs.refreshEnvs, { target: 'demo' });
+    expect(notes()).toEqual([
       [
-        'hpc:refresh-envs',
-        'Rescan Environments on demo',
-        'Look for conda environments on demo again',
-        refreshIcon
-      ],
-      [
-        'hpc:register-kernel',
-        'Register Kernel',
-        'Make my-project-env a kernel in the JupyterLab environment of demo: "Python [conda env:my-project-env]"',
-        kernelIcon
-      ],
-      [
-        'hpc:unregister-kernel',
-        'Unregister Kernel',
-        'Remove the kernel "my-project-env" from demo',
-        deleteIcon
-      ],
-      [
-        'hpc:install-ipykernel',
-        'Install ipykernel…',
-        'Install ipykernel into analysis on demo, so Jupyter can run it',
-        downloadIcon
-      ],
-      [
-        'hpc:install-miniforge',
-        'Install Miniforge…',
-        'Install conda (Miniforge) in your home directory on demo',
-        downloadIcon
-      ],
-      [
-        'hpc:use-env-for-jupyterlab',
-        'Use for JupyterLab',
-        'Make my-project-env the JupyterLab environment of demo: kernels are registered there',
-        jupyterIcon
-      ],
-      [
-        'hpc:show-task',
-        'Show Task Output',
-        'Show the output of a task',
-        terminalIcon
+        'error',
+        'The environments on demo could not be listed: hpc-demo does not resolve.'
       ]
     ]);
-    // Each says what arguments it takes.
-    for (const id of Object.values(CommandIDs).filter(id =>
-      [
-        'hpc:refresh-envs',
-        'hpc:register-kernel',
-        'hpc:install-miniforge',
-        'hpc:show-task'
-      ].includes(id)
-    )) {
-      const described = await commands.describedBy(id);
-      expect(described.args?.required).toEqual(expect.any(Array));
-    }
+    const changed = signalToPromise(settings.changed);
+    await registrySettings.set('clusters', []);
+    await changed;
+    expect(notes()).toEqual([]);
   });
 
   it('enables each action only where it applies', async () => {
@@ -302,6 +344,121 @@ describe('addEnvironmentCommands', () => {
     );
     expect(notes()).toEqual([
       ['success', 'Kernel "Python [conda env:ui-env]" removed.']
+    ]);
+  });
+
+  describe('unregister a kernel in use', () => {
+    const uiKernel = 'conda-env-ui-env-py';
+
+    /** ui-env registered here; `notebooks` run its kernel. */
+    async function registered(...notebooks: string[]): Promise<void> {
+      await setUp();
+      const kernel = kernelspec(local.envs[0], LOCAL_KERNELS);
+      local = localList([{ ...local.envs[0], registered: kernel }]);
+      await envs.load(LOCAL_TARGET);
+      fake.on(
+        'DELETE',
+        `/api/v1/local/kernels/${uiKernel}`,
+        () => new Response(null, { status: 204 })
+      );
+      running = notebooks.map((path, i) => ({
+        id: `s${i}`,
+        name: path.split('/').pop()!,
+        path,
+        type: 'notebook',
+        kernel: { id: `k${i}`, name: uiKernel }
+      }));
+      // A notebook on another kernel does not count.
+      running.push({
+        id: 'other',
+        name: 'other.ipynb',
+        path: 'other.ipynb',
+        type: 'notebook',
+        kernel: { id: 'ko', name: 'python3' }
+      });
+    }
+
+    const unregister = () =>
+      commands.execute(CommandIDs.unregisterKernel, {
+        target: LOCAL_TARGET,
+        prefix: UI_ENV
+      });
+    const deleted = () =>
+      fake.calls().includes(`DELETE /api/v1/local/kernels/${uiKernel}`);
+
+    it('asks first, naming the notebook, and keeps the kernel on Cancel', async () => {
+      await registered('work/analysis.ipynb');
+      const done = unregister();
+      const dialog = await openDialog('.jp-Dialog-body');
+      expect(dialogTitle(dialog)).toBe(
+        'Unregister the kernel "Python [conda env:ui-env]"?'
+      );
+      expect(dialog.textContent).toContain(
+        'work/analysis.ipynb uses this kernel.'
+      );
+      expect(dialog.textContent).not.toContain('other.ipynb');
+      // Not the list of the last poll: a notebook may have just started.
+      expect(refreshRunning).toHaveBeenCalledTimes(1);
+      dialogButton(dialog, 'Cancel').click();
+      await done;
+      expect(deleted()).toBe(false);
+      expect(notes()).toEqual([]);
+    });
+
+    it('unregisters when the user confirms', async () => {
+      await registered('a.ipynb', 'b.ipynb');
+      const done = unregister();
+      const dialog = await openDialog('.jp-Dialog-body');
+      expect(dialog.textContent).toContain(
+        '2 open documents use this kernel: a.ipynb, b.ipynb.'
+      );
+      const button = dialogButton(dialog, 'Unregister');
+      expect(button.classList.contains('jp-mod-warn')).toBe(true);
+      button.click();
+      await done;
+      expect(deleted()).toBe(true);
+    });
+
+    it('asks nothing when no session uses it', async () => {
+      await registered();
+      await unregister();
+      expect(dialogs()).toEqual([]);
+      expect(deleted()).toBe(true);
+    });
+  });
+
+  it('names the cluster when it removes a kernel there', async () => {
+    await setUp();
+    const lab = demo.envs.find(e => e.prefix === LAB)!;
+    const mine = demo.envs.find(e => e.prefix === MINE)!;
+    const kernel = kernelspec(mine, `${LAB}/share/jupyter/kernels`);
+    demo = { ...demo, envs: [lab, { ...mine, registered: kernel }] };
+    await envs.load('demo');
+    fake.on(
+      'DELETE',
+      `/api/v1/clusters/demo/kernels/${kernel.name}`,
+      () => new Response(null, { status: 204 })
+    );
+    // A local notebook with a kernel of that name runs another kernel.
+    running = [
+      {
+        id: 's',
+        name: 'a.ipynb',
+        path: 'a.ipynb',
+        type: 'notebook',
+        kernel: { id: 'k', name: kernel.name }
+      }
+    ];
+    await commands.execute(CommandIDs.unregisterKernel, {
+      target: 'demo',
+      prefix: MINE
+    });
+    expect(dialogs()).toEqual([]);
+    expect(notes()).toEqual([
+      [
+        'success',
+        'Kernel "Python [conda env:my-project-env]" removed from demo.'
+      ]
     ]);
   });
 

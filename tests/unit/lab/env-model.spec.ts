@@ -25,7 +25,8 @@ import {
   PLUGIN_ID,
   settingsWith,
   sidecarError,
-  until
+  until,
+  whenSignalled
 } from './fixtures';
 
 let fake: FakeSidecar;
@@ -66,7 +67,7 @@ async function setUp(): Promise<void> {
     kernelspecs: { refreshSpecs },
     syncClusters
   });
-  await until(() => model.available);
+  await whenSignalled(model.changed, () => model.available);
 }
 
 /** Requests of the environment and task routes, with their query. */
@@ -177,7 +178,7 @@ describe('EnvironmentsModel', () => {
       await setUp();
       await model.load('demo');
       await registrySettings.set('clusters', [] as never);
-      await until(() => model.targets.length === 1);
+      await whenSignalled(model.changed, () => model.targets.length === 1);
       expect(model.state('demo').list).toBeNull();
       expect(model.isWatched('demo')).toBe(false);
     });
@@ -374,7 +375,10 @@ describe('EnvironmentsModel', () => {
         type: 'task',
         task: task({ step: 'Writing conda-meta', outputLength: 51 })
       });
-      await until(() => model.task('t1')?.task.step === 'Writing conda-meta');
+      await whenSignalled(
+        model.taskChanged,
+        () => model.task('t1')?.task.step === 'Writing conda-meta'
+      );
       expect(model.task('t1')?.output).toBe(
         'Collecting ipykernel\nInstalling collected packages\n'
       );
@@ -404,10 +408,16 @@ describe('EnvironmentsModel', () => {
         offset: 0,
         text: 'ab'
       });
-      await until(() => model.task('t1')?.output === 'abcd');
+      await whenSignalled(
+        model.taskChanged,
+        () => model.task('t1')?.output === 'abcd'
+      );
       // A gap: something went by unseen.
       fake.socket.send({ type: 'task-output', id: 't1', offset: 9, text: 'x' });
-      await until(() => model.task('t1')?.complete === false);
+      await whenSignalled(
+        model.taskChanged,
+        () => model.task('t1')?.complete === false
+      );
       expect(model.task('t1')?.output).toBe('abcd');
     });
 
@@ -425,7 +435,10 @@ describe('EnvironmentsModel', () => {
         offset: 7,
         text: 'line 2\n'
       });
-      await until(() => model.task('t1')?.complete === false);
+      await whenSignalled(
+        model.taskChanged,
+        () => model.task('t1')?.complete === false
+      );
 
       const state = await model.loadTask('t1');
       expect(state.output).toBe('line 1\nline 2\n');
@@ -438,7 +451,9 @@ describe('EnvironmentsModel', () => {
         offset: 14,
         text: 'line 3\n'
       });
-      await until(() => model.task('t1')?.output.endsWith('line 3\n'));
+      await whenSignalled(model.taskChanged, () =>
+        model.task('t1')?.output.endsWith('line 3\n')
+      );
       // An older answer never shortens what is known.
       fake.on('GET', '/api/v1/tasks/t1', () =>
         task({ output: 'line 1\n', outputLength: 7 })
@@ -467,7 +482,10 @@ describe('EnvironmentsModel', () => {
         offset: 2_000_005,
         text: 'more\n'
       });
-      await until(() => model.task('t1')?.output === 'tail\nmore\n');
+      await whenSignalled(
+        model.taskChanged,
+        () => model.task('t1')?.output === 'tail\nmore\n'
+      );
     });
 
     it('says once when a task it started ends, and rescans the target it changed', async () => {
@@ -499,7 +517,10 @@ describe('EnvironmentsModel', () => {
           error: { code: 'task-failed', message: 'pip failed' }
         })
       });
-      await until(() => model.task('t1')?.task.state === 'failed');
+      await whenSignalled(
+        model.taskChanged,
+        () => model.task('t1')?.task.state === 'failed'
+      );
       expect(ended).not.toHaveBeenCalled();
     });
 
@@ -519,7 +540,10 @@ describe('EnvironmentsModel', () => {
         type: 'task',
         task: { ...t, state: 'succeeded', endedAt: Date.now() }
       });
-      await until(() => model.task('m1')?.task.state === 'succeeded');
+      await whenSignalled(
+        model.taskChanged,
+        () => model.task('m1')?.task.state === 'succeeded'
+      );
       answer.resolve(t); // as it was when it started
       const state = await starting;
       expect(state.task.state).toBe('succeeded');
@@ -546,7 +570,7 @@ describe('EnvironmentsModel', () => {
       ]);
       fake.socket.open();
       fake.socket.send({ type: 'hello', health });
-      await until(() => model.task('other'));
+      await whenSignalled(model.taskChanged, () => model.task('other'));
       expect(model.tasks.map(t => t.task.id)).toEqual(['other']);
       expect(model.task('other')?.complete).toBe(false);
     });
@@ -555,7 +579,7 @@ describe('EnvironmentsModel', () => {
       await setUp();
       fake.socket.open();
       fake.socket.send({ type: 'task', task: task({ id: 'other' }) });
-      await until(() => model.task('other'));
+      await whenSignalled(model.taskChanged, () => model.task('other'));
       const analysis = '/home/hpcdemo/.local/miniforge/envs/analysis';
       expect(
         model.runningTask('demo', 'install-ipykernel', analysis)?.task.id

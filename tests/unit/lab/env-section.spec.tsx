@@ -10,10 +10,8 @@ import {
   LOCAL_TARGET
 } from '../../../src/common/api';
 import { ClusterModel } from '../../../src/lab/clusters/model';
-import {
-  addClusterCommands,
-  addEnvironmentCommands
-} from '../../../src/lab/commands';
+import { addClusterCommands } from '../../../src/lab/commands/clusters';
+import { addEnvironmentCommands } from '../../../src/lab/commands/environments';
 import { EnvironmentsModel } from '../../../src/lab/envs/model';
 import { HpcPanel } from '../../../src/lab/panel/widget';
 import { ClusterSettings } from '../../../src/lab/settings/model';

@@ -1,6 +1,8 @@
 import { ServerConnection } from '@jupyterlab/services';
 import { ISettingRegistry, SettingRegistry } from '@jupyterlab/settingregistry';
 import { DataConnector, StateDB } from '@jupyterlab/statedb';
+import { signalToPromise } from '@jupyterlab/testing';
+import { ISignal } from '@lumino/signaling';
 
 import schema from '../../../schema/plugin.json';
 import { API_VERSION, IHealth, SidecarEvent } from '../../../src/common/api';
@@ -201,5 +203,35 @@ export async function until<T>(
       throw new Error(`timed out waiting for ${probe.toString()}`);
     }
     await new Promise(resolve => setTimeout(resolve, 5));
+  }
+}
+
+/**
+ * Resolve once `probe` returns something truthy, looking again each time
+ * `signal` fires instead of polling; fail after `timeout` ms.
+ */
+export async function whenSignalled<T, U, R>(
+  signal: ISignal<T, U>,
+  probe: () => R | null | undefined | false,
+  timeout = 3000
+): Promise<R> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const found = probe();
+    if (found) {
+      return found;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`timed out waiting for ${probe.toString()}`)),
+        Math.max(0, deadline - Date.now())
+      );
+    });
+    try {
+      await Promise.race([signalToPromise(signal), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

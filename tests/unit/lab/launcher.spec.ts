@@ -4,7 +4,7 @@ import { nullTranslator } from '@jupyterlab/translation';
 import { Signal } from '@lumino/signaling';
 
 import { IClusterConfig } from '../../../src/common/settings';
-import { CommandIDs } from '../../../src/lab/commands';
+import { CommandIDs } from '../../../src/lab/tokens';
 import { launcherPlugin } from '../../../src/lab/plugins/launcher';
 import { IClusterSettings } from '../../../src/lab/settings/model';
 

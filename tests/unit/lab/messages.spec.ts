@@ -31,29 +31,56 @@ const states: Record<string, SidecarState> = {
 
 describe('sidecarMessage', () => {
   it.each([
-    ['connecting', 'busy', 'Starting the HPC sidecar…'],
-    ['ready and live', 'ok', `Sidecar ${PACKAGE_VERSION} is running`],
+    [
+      'connecting',
+      'busy',
+      'Starting the HPC sidecar…',
+      'The Jupyter server starts it on first use'
+    ],
+    [
+      'ready and live',
+      'ok',
+      `Sidecar ${PACKAGE_VERSION} is running`,
+      'events are live'
+    ],
     [
       'ready, socket not open yet',
       'ok',
-      `Sidecar ${PACKAGE_VERSION} is running`
+      `Sidecar ${PACKAGE_VERSION} is running`,
+      'waiting for the event channel'
     ],
-    ['ready but of another release', 'warning', 'Sidecar 0.0.9 is running'],
-    ['missing', 'error', 'The jupyterlab-hpc server part is missing'],
-    ['incompatible with health', 'error', 'The sidecar is of another version'],
+    [
+      'ready but of another release',
+      'warning',
+      'Sidecar 0.0.9 is running',
+      'Reload the page'
+    ],
+    [
+      'missing',
+      'error',
+      'The jupyterlab-hpc server part is missing',
+      'then restart JupyterLab'
+    ],
+    [
+      'incompatible with health',
+      'error',
+      'The sidecar is of another version',
+      'The server runs jupyterlab-hpc 7.3.1 (API 99)'
+    ],
     [
       'incompatible without health',
       'error',
-      'The sidecar is of another version'
+      'The sidecar is of another version',
+      'Something else answers at the sidecar route'
     ],
-    ['failed', 'error', 'The HPC sidecar is not running']
+    ['failed', 'error', 'The HPC sidecar is not running', 'HTTP 502.']
   ])(
-    'gives the state "%s" the tone %p and the title %p',
-    (name, tone, title) => {
+    'gives the state "%s" the tone %p, the title %p and a detail that says %p',
+    (name, tone, title, says) => {
       const message = sidecarMessage(states[name], trans);
       expect(message.tone).toBe(tone);
       expect(message.title).toBe(title);
-      expect(message.detail.length).toBeGreaterThan(20);
+      expect(message.detail).toContain(says);
     }
   );
 

@@ -14,7 +14,7 @@ import { API_VERSION, LOCAL_TARGET } from '../../../src/common/api';
 import { PACKAGE_VERSION } from '../../../src/common/version';
 import plugins from '../../../src/lab';
 import { ClusterModel, IClusterModel } from '../../../src/lab/clusters/model';
-import { PANEL_ID } from '../../../src/lab/commands';
+import { PANEL_ID } from '../../../src/lab/tokens';
 import { EnvironmentsModel } from '../../../src/lab/envs/model';
 import { clustersPlugin } from '../../../src/lab/plugins/clusters';
 import { environmentsPlugin } from '../../../src/lab/plugins/environments';
@@ -33,11 +33,12 @@ import {
 import { FakeSidecar, PLUGIN_ID, settingsWith, until } from './fixtures';
 
 describe('the plugin list', () => {
-  it('exports the seven plugins, each with a unique id and a description', () => {
+  it('exports the eight plugins, each with a unique id and a description', () => {
     expect(plugins.map(p => p.id)).toEqual([
       'jupyterlab-hpc:sidecar',
       'jupyterlab-hpc:plugin',
       'jupyterlab-hpc:clusters',
+      'jupyterlab-hpc:tasks',
       'jupyterlab-hpc:environments',
       'jupyterlab-hpc:prompts',
       'jupyterlab-hpc:panel',
@@ -161,6 +162,11 @@ describe('panelPlugin', () => {
 /** What a test creates, disposed after it. */
 let owned: DisposableSet;
 
+/** `app.contextMenu` as far as the plugins use it. */
+const contextMenu = () => ({
+  addItem: jest.fn(() => ({ isDisposed: false, dispose: () => undefined }))
+});
+
 beforeEach(() => {
   owned = new DisposableSet();
 });
@@ -187,9 +193,14 @@ describe('clustersPlugin', () => {
     const sidecar = new SidecarModel({ serverSettings: fake.serverSettings });
     owned.add(sidecar);
     const commands = new CommandRegistry();
-    const palette = { addItem: jest.fn() };
+    const palette = {
+      addItem: jest.fn(() => ({ isDisposed: false, dispose: () => undefined }))
+    };
+    const menu = contextMenu();
     const app = {
       commands,
+      contextMenu: menu,
+      contextMenuHitTest: () => undefined,
       serviceManager: { serverSettings: fake.serverSettings }
     } as unknown as JupyterFrontEnd;
 
@@ -216,9 +227,33 @@ describe('clustersPlugin', () => {
       'hpc:setup-key',
       'hpc:test-cluster'
     ]);
-    expect(palette.addItem.mock.calls.map(([item]) => item)).toEqual([
-      { command: 'hpc:add-cluster', category: 'HPC' }
+    const perCluster = [
+      'hpc:connect-cluster',
+      'hpc:disconnect-cluster',
+      'hpc:test-cluster'
+    ];
+    // Without a cluster (the command asks), then one entry per cluster.
+    expect(
+      (palette.addItem.mock.calls as unknown as [object][]).map(([i]) => i)
+    ).toEqual([
+      { command: 'hpc:add-cluster', category: 'HPC' },
+      ...perCluster.map(command => ({ command, category: 'HPC' })),
+      ...perCluster.map(command => ({
+        command,
+        category: 'HPC',
+        args: { name: 'demo' }
+      }))
     ]);
+    expect(
+      (menu.addItem.mock.calls as unknown as [object][]).map(([i]) => i)
+    ).toEqual(
+      perCluster.map((command, rank) => ({
+        command,
+        selector: '.jp-HpcClusterRow',
+        rank,
+        args: { isContextMenu: true }
+      }))
+    );
 
     // Menus and buttons learn when a state changes what is enabled.
     const commandChanged = signalToPromise(commands.commandChanged);
@@ -257,10 +292,15 @@ describe('environmentsPlugin', () => {
     const sidecar = new SidecarModel({ serverSettings: fake.serverSettings });
     owned.add(sidecar);
     const commands = new CommandRegistry();
-    const palette = { addItem: jest.fn() };
+    const palette = {
+      addItem: jest.fn(() => ({ isDisposed: false, dispose: () => undefined }))
+    };
     const refreshSpecs = jest.fn(async () => undefined);
+    const menu = contextMenu();
     const app = {
       commands,
+      contextMenu: menu,
+      contextMenuHitTest: () => undefined,
       serviceManager: {
         serverSettings: fake.serverSettings,
         kernelspecs: { refreshSpecs }
@@ -276,11 +316,11 @@ describe('environmentsPlugin', () => {
       palette as unknown as ICommandPalette
     ) as EnvironmentsModel;
     owned.add(model);
-    return { fake, app, commands, palette, refreshSpecs, model };
+    return { fake, app, commands, palette, menu, refreshSpecs, model };
   }
 
-  it('provides the environments model, its commands and a palette item', async () => {
-    const { commands, palette, model } = await activate();
+  it('provides the environments model, its commands, palette and context menu items', async () => {
+    const { commands, palette, menu, model } = await activate();
     expect(model).toBeInstanceOf(EnvironmentsModel);
     expect(
       commands
@@ -296,11 +336,25 @@ describe('environmentsPlugin', () => {
       'hpc:unregister-kernel',
       'hpc:use-env-for-jupyterlab'
     ]);
-    expect(palette.addItem.mock.calls.map(([item]) => item)).toEqual([
+    expect(
+      (palette.addItem.mock.calls as unknown as [object][]).map(([i]) => i)
+    ).toEqual([
       {
         command: 'hpc:refresh-envs',
         category: 'HPC',
         args: { target: LOCAL_TARGET }
+      },
+      { command: 'hpc:refresh-envs', category: 'HPC' },
+      { command: 'hpc:refresh-envs', category: 'HPC', args: { target: 'demo' } }
+    ]);
+    expect(
+      (menu.addItem.mock.calls as unknown as [object][]).map(([i]) => i)
+    ).toEqual([
+      {
+        command: 'hpc:refresh-envs',
+        selector: '.jp-HpcClusterRow',
+        rank: 10,
+        args: { isContextMenu: true }
       }
     ]);
     expect(commands.label('hpc:refresh-envs', { target: LOCAL_TARGET })).toBe(

@@ -43,7 +43,7 @@ async function setUp(): Promise<void> {
 
 function open(id = 't1'): TaskView {
   const main = createTaskWidget({
-    envs,
+    tasks: envs.taskModel,
     id,
     trans,
     now: () => 1_700_000_012_000

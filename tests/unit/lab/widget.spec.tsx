@@ -8,7 +8,7 @@ import { SidecarEvent } from '../../../src/common/api';
 import { IClusterConfig } from '../../../src/common/settings';
 import { PACKAGE_VERSION } from '../../../src/common/version';
 import { ClusterModel } from '../../../src/lab/clusters/model';
-import { CommandIDs } from '../../../src/lab/commands';
+import { CommandIDs } from '../../../src/lab/tokens';
 import { HpcPanel } from '../../../src/lab/panel/widget';
 import { IClusterSettings } from '../../../src/lab/settings/model';
 import { ISidecarModel, SidecarState } from '../../../src/lab/sidecar/model';
