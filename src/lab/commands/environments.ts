@@ -245,7 +245,7 @@ export function addEnvironmentCommands(ctx: IEnvCommandContext): void {
           );
         } else {
           Notification.success(
-            trans.__('Kernel \"%1\" registered on %2.', name, target),
+            trans.__('Kernel "%1" registered on %2.', name, target),
             { autoClose: 5000 }
           );
         }
