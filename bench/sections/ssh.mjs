@@ -1,8 +1,9 @@
 // One small cluster command (`squeue`), four ways, interleaved in one run:
-// through the sidecar's open ssh2 connection, a fresh `ssh` per command (the
-// manual workflow), OpenSSH ControlMaster multiplexing, and locally (the
-// floor) — on loopback, and again behind a proxy that delays every byte by
-// 10 ms each way (a cluster one 20 ms round trip away).
+// through the sidecar's open connection (its OpenSSH master, and its
+// built-in ssh2 client), a fresh `ssh` per command (the manual workflow),
+// OpenSSH ControlMaster multiplexing, and locally (the floor) — on loopback,
+// and again behind a proxy that delays every byte by 10 ms each way (a
+// cluster one 20 ms round trip away).
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { BenchError } from '../lib/context.mjs';
