@@ -7,7 +7,10 @@
  * in `Routes` as they are written here.
  */
 
+import type { ILaunchProblem, ISessionInfo } from './sessions';
 import type { IClusterConfig } from './settings';
+
+export * from './sessions';
 
 /** The jupyter-server-proxy server name, and so the URL prefix. */
 export const SIDECAR_NAME = 'jupyterlab-hpc';
@@ -85,6 +88,33 @@ export namespace Routes {
   /** GET: ITask with its whole output so far. DELETE: cancel it. */
   export const task = (id: string): string =>
     `${tasks}/${encodeURIComponent(id)}`;
+
+  // JupyterLab sessions in SLURM jobs.
+  /** GET: ISessionList, every session on every cluster. */
+  export const sessions = '/api/v1/sessions';
+  /** GET (`?refresh=1` to ask the cluster again): ILaunchOffer. */
+  export const launchOffer = (name: string): string =>
+    `${base(name)}/launch-offer`;
+  /** POST ILaunchRequest: ILaunchCheck, the problems of each field. */
+  export const launchCheck = (name: string): string =>
+    `${base(name)}/launch-check`;
+  /**
+   * POST ILaunchRequest: ISessionInfo (201). 400 `launch-invalid` with
+   * `problems` when a check fails; 422 `sbatch-refused` in sbatch's words.
+   */
+  export const clusterSessions = (name: string): string =>
+    `${base(name)}/sessions`;
+  /** GET: ISessionInfo. DELETE: remove an ended session from the list. */
+  export const session = (id: string): string =>
+    `${sessions}/${encodeURIComponent(id)}`;
+  /** POST (no body): scancel the session's job; ISessionInfo. */
+  export const sessionCancel = (id: string): string => `${session(id)}/cancel`;
+  /** GET (`?offset=N`): ISessionLog, the job's output from byte N on. */
+  export const sessionLog = (id: string): string => `${session(id)}/log`;
+  /** GET: ISessionOpen, the URL that opens it logged in. */
+  export const sessionOpen = (id: string): string => `${session(id)}/open`;
+  /** PUT IVisibility: whether a JupyterLab page is visible (polling speed). */
+  export const visibility = '/api/v1/visibility';
 }
 
 /** The `target` of the environment routes that means this computer. */
@@ -109,6 +139,8 @@ export interface IErrorBody {
   error: {
     code: ErrorCode;
     message: string;
+    /** With `launch-invalid`: the problem of each field. */
+    problems?: ILaunchProblem[];
   };
 }
 
@@ -174,7 +206,46 @@ export type SidecarEvent =
   | IForwardsEvent
   | IEnvsChangedEvent
   | ITaskEvent
-  | ITaskOutputEvent;
+  | ITaskOutputEvent
+  | ISessionEvent;
+
+/** A session changed, or (`removed`) left the list. */
+export interface ISessionEvent {
+  type: 'session';
+  session: ISessionInfo;
+  removed?: boolean;
+}
+
+/** GET Routes.sessions */
+export interface ISessionList {
+  sessions: ISessionInfo[];
+}
+
+/** GET Routes.sessionOpen(id) */
+export interface ISessionOpen {
+  /** `http://127.0.0.1:<port>/lab?token=…`: open it, never log it. */
+  url: string;
+}
+
+/** GET Routes.sessionLog(id) */
+export interface ISessionLog {
+  /** The log's size now, in bytes. */
+  size: number;
+  /** Where `text` starts, and where the next request should start. */
+  offset: number;
+  next: number;
+  text: string;
+}
+
+/** POST Routes.launchCheck(name) */
+export interface ILaunchCheck {
+  problems: ILaunchProblem[];
+}
+
+/** PUT Routes.visibility */
+export interface IVisibility {
+  visible: boolean;
+}
 
 /** The first message on every event connection. */
 export interface IHelloEvent {

@@ -108,3 +108,58 @@ export interface ISessionInfo {
   /** Set once the session ended. */
   end: { outcome: SessionOutcome; message: string; at: number } | null;
 }
+
+/** A duration in seconds, no limit, or nothing known. */
+export type SlurmDuration = number | 'unlimited' | null;
+
+/** One generic resource a node offers: `gpu:tesla:2` → gpu, tesla, 2. */
+export interface IGres {
+  name: string;
+  type: string | null;
+  count: number;
+}
+
+export interface IPartition {
+  name: string;
+  isDefault: boolean;
+  /** `State=UP`: jobs can be submitted and will start. */
+  up: boolean;
+  maxTimeSeconds: SlurmDuration;
+  defaultTimeSeconds: SlurmDuration;
+  nodes: { allocated: number; idle: number; other: number; total: number };
+  /** CPUs and memory (MiB) of the smallest and largest node. */
+  cpusPerNode: { min: number; max: number };
+  memoryMiBPerNode: { min: number; max: number };
+  /** The largest count of each GRES name:type any node has. */
+  gres: IGres[];
+  features: string[];
+  /** `ALL`, or the accounts / QOS allowed to use the partition. */
+  allowAccounts: 'all' | string[];
+  allowQos: 'all' | string[];
+  /** `MaxCPUsPerNode`, `MaxMemPerNode`; null when unlimited. */
+  maxCpusPerNode: number | null;
+  maxMemMiBPerNode: number | null;
+}
+
+/** What accounting lets the user use, for the launch form. */
+export interface IAccountingInfo {
+  enabled: boolean;
+  /** Why there is none (the form then takes free text). */
+  reason: string | null;
+  accounts: string[];
+  defaultAccount: string | null;
+  /** Account → the QOS it can use. */
+  qosByAccount: Record<string, string[]>;
+  /** QOS → its MaxWall, for the QOS that have one. */
+  qosMaxWallSeconds: Record<string, SlurmDuration>;
+}
+
+/** GET Routes.launchOffer(name): what the launch form offers. */
+export interface ILaunchOffer {
+  cluster: string;
+  user: string;
+  partitions: IPartition[];
+  accounting: IAccountingInfo;
+  /** When it was read from the cluster (epoch ms). */
+  fetchedAt: number;
+}

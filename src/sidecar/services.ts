@@ -16,6 +16,12 @@ import { EnvironmentService, localEnvTarget } from './conda/service';
 import type { ILogger } from './log';
 import { TaskManager } from './tasks/manager';
 import { LocalTransport } from './transport/local';
+import { sessionRoutes } from './api/session-routes';
+import { emptyState, parseSessionState } from './sessions/record';
+import { SessionService } from './sessions/service';
+import { StateFile } from './state/json-file';
+import { hostname, homedir } from 'os';
+import { join } from 'path';
 
 export interface IServices {
   routes: IRoute[];
@@ -38,8 +44,32 @@ export function createServices(
     local: localEnvTarget(local, process.env, local.home),
     log
   });
+  const sessions = new SessionService({
+    host: {
+      transport: async name => manager.transport(name),
+      openForward: (name, request) => manager.openForward(name, request),
+      closeForward: async id => {
+        await manager.closeForward(id);
+      }
+    },
+    state: new StateFile({
+      path: sessionStatePath(process.env),
+      parse: parseSessionState,
+      empty: emptyState
+    }),
+    log,
+    onChange: (session, removed) =>
+      broadcast({ type: 'session', session, removed }),
+    origin: hostname()
+  });
+  sessions
+    .restore()
+    .catch(err =>
+      log.error(`sessions could not be restored: ${describe(err)}`)
+    );
   const routes = [
     ...clusterRoutes(manager, prompts),
+    ...sessionRoutes(sessions),
     ...taskRoutes({
       tasks,
       transport: target =>
@@ -59,10 +89,22 @@ export function createServices(
   return {
     routes,
     close: async () => {
+      sessions.dispose();
       prompts.cancelAll();
       // Running installs are stopped first, while their connections are up.
       await tasks.close(2000);
       await Promise.all([manager.close(), local.close()]);
     }
   };
+}
+
+/**
+ * Where the sessions are kept: beside the kernels in the Jupyter data
+ * directory the server uses (proxy.py passes it), owner-only.
+ */
+export function sessionStatePath(env: NodeJS.ProcessEnv): string {
+  const data =
+    env.JUPYTERLAB_HPC_JUPYTER_DATA_DIR ||
+    join(env.HOME || homedir(), '.local', 'share', 'jupyter');
+  return join(data, 'jupyterlab_hpc', 'sessions.json');
 }

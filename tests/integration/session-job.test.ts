@@ -26,11 +26,10 @@ import {
   type IServerRecord,
   type WatchEvent
 } from '../../src/sidecar/sessions/remote';
-import { demoCluster } from '../support/demo-cluster';
+import { demoCluster, demoLaunchRequest } from '../support/demo-cluster';
 import { waitFor } from '../support/proc';
 
 const info = demoCluster();
-const jupyterlab = info.envs.find(e => e.jupyterlab)!;
 
 function ssh(command: string, input?: string): string {
   return execFileSync(
@@ -40,19 +39,7 @@ function ssh(command: string, input?: string): string {
   );
 }
 
-const request: ILaunchRequest = {
-  partition: '',
-  account: '',
-  qos: '',
-  wallTime: '10',
-  cpus: 1,
-  memory: '',
-  gpus: { type: '', count: 0 },
-  constraint: '',
-  environment: jupyterlab.prefix,
-  workingDirectory: '',
-  startTimeoutSeconds: 120
-};
+const request = demoLaunchRequest();
 
 interface ISubmitted {
   id: string;

@@ -9,13 +9,13 @@
  * connection's `openStream`; the real ones (the cluster's forward registry)
  * are covered with the sidecar's routes.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'fs';
 import { createServer, type Server } from 'net';
 import { tmpdir, userInfo } from 'os';
 import { join } from 'path';
 
 import type { IForward, IForwardRequest } from '../../src/common/api';
-import type { ILaunchRequest, ISessionInfo } from '../../src/common/sessions';
+import type { ISessionInfo } from '../../src/common/sessions';
 import { SidecarError } from '../../src/sidecar/errors';
 import { createLogger } from '../../src/sidecar/log';
 import { checkLaunch } from '../../src/sidecar/sessions/launch-check';
@@ -31,11 +31,14 @@ import { resolveRoute } from '../../src/sidecar/ssh/config';
 import { SshConnection } from '../../src/sidecar/ssh/connection';
 import type { IPrompter } from '../../src/sidecar/ssh/prompter';
 import { StateFile } from '../../src/sidecar/state/json-file';
-import { demoCluster } from '../support/demo-cluster';
+import {
+  demoCluster,
+  demoLaunchRequest,
+  writeDemoSshFiles
+} from '../support/demo-cluster';
 import { waitFor } from '../support/proc';
 
 const demo = demoCluster();
-const jupyterlab = demo.envs.find(e => e.jupyterlab)!;
 
 const refuse: IPrompter = {
   ask: async () => {
@@ -87,19 +90,7 @@ class Forwards {
   }
 }
 
-const request: ILaunchRequest = {
-  partition: '',
-  account: '',
-  qos: '',
-  wallTime: '10',
-  cpus: 1,
-  memory: '',
-  gpus: { type: '', count: 0 },
-  constraint: '',
-  environment: jupyterlab.prefix,
-  workingDirectory: '',
-  startTimeoutSeconds: 120
-};
+const request = demoLaunchRequest();
 
 function service(statePath: string, forwards: Forwards, seen: ISessionInfo[]) {
   return new SessionService({
@@ -122,12 +113,7 @@ function service(statePath: string, forwards: Forwards, seen: ISessionInfo[]) {
 beforeAll(() => {
   home = mkdtempSync(join(tmpdir(), 'jlhpc-sessions-'));
   mkdirSync(join(home, '.ssh'), { mode: 0o700 });
-  writeFileSync(
-    join(home, '.ssh', 'config'),
-    `Host hpc-demo\n  HostName ${demo.host}\n  Port ${demo.port}\n  User ${demo.user}\n` +
-      `  IdentityFile ${demo.identityFile}\n  IdentitiesOnly yes\n  UserKnownHostsFile ${demo.knownHosts}\n`,
-    { mode: 0o600 }
-  );
+  writeDemoSshFiles(home);
   askpass = new AskpassBridge();
   const env = { PATH: process.env.PATH, HOME: home };
   connection = new SshConnection({

@@ -2,7 +2,10 @@
  * What tests/cluster/demo-cluster.sh says about the demo cluster it started
  * (its `info` JSON), typed once for every test that uses it.
  */
-import { readFileSync } from 'fs';
+import { readFileSync, writeFileSync } from 'fs';
+import { join } from 'path';
+
+import type { ILaunchRequest } from '../../src/common/sessions';
 
 export const CLUSTER_JSON = '/var/lib/jupyterlab-hpc-demo/cluster.json';
 
@@ -48,4 +51,52 @@ export interface IDemoCluster {
 /** Read anew on each call: a test may run right after `start` rewrote it. */
 export function demoCluster(): IDemoCluster {
   return JSON.parse(readFileSync(CLUSTER_JSON, 'utf8'));
+}
+
+/** The demo sshd's host keys, as known_hosts lines (from the client's file). */
+export function demoKnownHostsLines(info = demoCluster()): string {
+  const name = `[${info.host}]:${info.port}`;
+  return (
+    readFileSync(info.knownHosts, 'utf8')
+      .split('\n')
+      .filter(l => l.startsWith(name + ' '))
+      .join('\n') + '\n'
+  );
+}
+
+/**
+ * A client home (made by the caller, with a 0700 .ssh) that reaches the
+ * demo cluster as `hpc-demo`, with its own known_hosts.
+ */
+export function writeDemoSshFiles(home: string, info = demoCluster()): void {
+  writeFileSync(
+    join(home, '.ssh', 'config'),
+    `Host hpc-demo\n  HostName ${info.host}\n  Port ${info.port}\n  User ${info.user}\n` +
+      `  IdentityFile ${info.identityFile}\n  IdentitiesOnly yes\n`,
+    { mode: 0o600 }
+  );
+  writeFileSync(join(home, '.ssh', 'known_hosts'), demoKnownHostsLines(info), {
+    mode: 0o600
+  });
+}
+
+/** A launch request for the demo cluster's JupyterLab environment. */
+export function demoLaunchRequest(
+  overrides: Partial<ILaunchRequest> = {},
+  info = demoCluster()
+): ILaunchRequest {
+  return {
+    partition: '',
+    account: '',
+    qos: '',
+    wallTime: '10',
+    cpus: 1,
+    memory: '',
+    gpus: { type: '', count: 0 },
+    constraint: '',
+    environment: info.envs.find(e => e.jupyterlab)!.prefix,
+    workingDirectory: '',
+    startTimeoutSeconds: 120,
+    ...overrides
+  };
 }

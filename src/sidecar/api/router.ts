@@ -12,7 +12,8 @@ import { BadRequest } from './validate';
 export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
 
 /** The names a path parameter can have; each is checked the same way. */
-export type ParamName = 'cluster' | 'forward' | 'prompt' | 'task' | 'kernel';
+export type ParamName =
+  'cluster' | 'forward' | 'prompt' | 'task' | 'kernel' | 'session';
 
 /** Placeholders to pass to the `Routes` builders. */
 export const CLUSTER = placeholder('cluster');
@@ -20,6 +21,7 @@ export const FORWARD = placeholder('forward');
 export const PROMPT = placeholder('prompt');
 export const TASK = placeholder('task');
 export const KERNEL = placeholder('kernel');
+export const SESSION = placeholder('session');
 
 function placeholder(name: ParamName): string {
   return `{${name}}`;
@@ -72,7 +74,7 @@ export type Match =
   | { kind: 'not-found' }
   | { kind: 'method-not-allowed'; allowed: string[] };
 
-const PARAM = /^\{(cluster|forward|prompt|task|kernel)\}$/;
+const PARAM = /^\{(cluster|forward|prompt|task|kernel|session)\}$/;
 
 function parsePattern(path: string): Segment[] {
   return path.split('/').map(raw => {

@@ -90,6 +90,46 @@ export function parseExitRecord(
   return e?.kind === 'exit' ? { status: e.status, why: e.why } : null;
 }
 
+/** Largest piece of a job log one request returns. */
+export const LOG_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * The job log from byte `offset` on (at most LOG_CHUNK_BYTES), after a
+ * first line with the log's whole size, so a viewer can follow it.
+ */
+export function logCommand(id: string, offset: number): IRemoteCommand {
+  checkId(id);
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw new Error(`Not a log offset: ${offset}`);
+  }
+  return {
+    argv: [
+      'sh',
+      '-c',
+      'f="$HOME/.jupyterlab-hpc/sessions/$1/job.log"; [ -r "$f" ] || exit 3; ' +
+        'wc -c <"$f"; tail -c +"$(($2 + 1))" "$f" | head -c "$3"',
+      'jlhpc-log',
+      id,
+      String(offset),
+      String(LOG_CHUNK_BYTES)
+    ],
+    timeoutSeconds: 30
+  };
+}
+
+/** What logCommand printed: the log's size and the bytes from the offset. */
+export function parseLogOutput(
+  stdout: Buffer
+): { size: number; text: string } | null {
+  const nl = stdout.indexOf(10);
+  const size =
+    nl === -1 ? NaN : Number(stdout.subarray(0, nl).toString().trim());
+  if (!Number.isSafeInteger(size)) {
+    return null;
+  }
+  return { size, text: stdout.subarray(nl + 1).toString('utf8') };
+}
+
 export function cancelCommand(jobIds: readonly string[]): IRemoteCommand {
   for (const id of jobIds) {
     if (!isJobId(id)) {

@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'crypto';
 
-import type { IForward, IForwardRequest } from '../../common/api';
+import type { IForward, IForwardRequest, ISessionLog } from '../../common/api';
 import type {
   ILaunchRequest,
   ISessionInfo,
@@ -42,7 +42,9 @@ import {
 import {
   cancelCommand,
   exitRecordCommand,
+  logCommand,
   parseExitRecord,
+  parseLogOutput,
   parseWatchLine,
   submitCommand,
   watchCommand,
@@ -271,6 +273,26 @@ export class SessionService {
       ? record.server.baseUrl
       : `${record.server.baseUrl}/`;
     return `http://127.0.0.1:${record.localPort}${base}lab?token=${encodeURIComponent(token)}`;
+  }
+
+  /** The job's output from byte `offset` on, to show and follow it. */
+  async log(id: string, offset: number): Promise<ISessionLog> {
+    const record = this._record(id);
+    const transport = await this._o.host.transport(record.cluster);
+    const out = await transport.run(logCommand(id, offset));
+    const log = out.exitCode === 0 ? parseLogOutput(out.stdout) : null;
+    if (!log) {
+      throw new SidecarError(
+        'session-not-found',
+        `The log of session ${id} is not on ${record.cluster} (any more).`
+      );
+    }
+    return {
+      size: log.size,
+      offset,
+      next: offset + Buffer.byteLength(log.text),
+      text: log.text
+    };
   }
 
   /** Whether a JupyterLab page is visible (slows polling when not). */

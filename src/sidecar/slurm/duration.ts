@@ -9,8 +9,9 @@
  * `days-hours:minutes` and `days-hours:minutes:seconds`.
  */
 
-/** A duration in seconds, no limit, or nothing known. */
-export type SlurmDuration = number | 'unlimited' | null;
+import type { SlurmDuration } from '../../common/sessions';
+
+export type { SlurmDuration };
 
 const UNLIMITED_WORDS = new Set(['unlimited', 'infinite']);
 const UNKNOWN_WORDS = new Set(['not_set', 'invalid', 'n/a', 'none', '']);

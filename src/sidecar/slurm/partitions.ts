@@ -4,37 +4,11 @@
  * Pure: the caller runs both commands (one round trip: they can share one
  * script) and hands their output here.
  */
-import { parseSlurmDuration, type SlurmDuration } from './duration';
+import type { IGres, IPartition } from '../../common/sessions';
+import { parseSlurmDuration } from './duration';
 import type { ICommandText } from './output';
 
-/** One generic resource a node offers: `gpu:tesla:2` → gpu, tesla, 2. */
-export interface IGres {
-  name: string;
-  type: string | null;
-  count: number;
-}
-
-export interface IPartition {
-  name: string;
-  isDefault: boolean;
-  /** `State=UP`: jobs can be submitted and will start. */
-  up: boolean;
-  maxTimeSeconds: SlurmDuration;
-  defaultTimeSeconds: SlurmDuration;
-  nodes: { allocated: number; idle: number; other: number; total: number };
-  /** CPUs and memory (MiB) of the smallest and largest node. */
-  cpusPerNode: { min: number; max: number };
-  memoryMiBPerNode: { min: number; max: number };
-  /** The largest count of each GRES name:type any node has. */
-  gres: IGres[];
-  features: string[];
-  /** `ALL`, or the accounts / QOS allowed to use the partition. */
-  allowAccounts: 'all' | string[];
-  allowQos: 'all' | string[];
-  /** `MaxCPUsPerNode`, `MaxMemPerNode`; null when unlimited. */
-  maxCpusPerNode: number | null;
-  maxMemMiBPerNode: number | null;
-}
+export type { IGres, IPartition };
 
 export const SINFO_FORMAT = '%R|%F|%c|%m|%G|%f';
 

@@ -2,8 +2,15 @@
  * The session's login-node commands as argv, and watch.sh's lines read back
  * (the lines as watch.sh printed them on the demo cluster).
  */
+import { spawnSync } from 'child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+
 import {
   cancelCommand,
+  logCommand,
+  parseLogOutput,
   parseWatchLine,
   submitCommand,
   watchCommand
@@ -102,5 +109,51 @@ describe('parseWatchLine', () => {
     `ready ../x {"port": 8888, "token": "x"}`
   ])('ignores %j', line => {
     expect(parseWatchLine(line)).toBeNull();
+  });
+});
+
+describe('the job log', () => {
+  let home: string;
+  beforeEach(() => {
+    home = mkdtempSync(join(tmpdir(), 'jlhpc-log-'));
+    mkdirSync(join(home, '.jupyterlab-hpc', 'sessions', ID), {
+      recursive: true
+    });
+    writeFileSync(
+      join(home, '.jupyterlab-hpc', 'sessions', ID, 'job.log'),
+      'first line\nsecond ünïcode line\n'
+    );
+  });
+  afterEach(() => rmSync(home, { recursive: true, force: true }));
+
+  function run(offset: number) {
+    const [program, ...args] = logCommand(ID, offset).argv;
+    const r = spawnSync(program, args, {
+      env: { HOME: home, PATH: process.env.PATH }
+    });
+    return { status: r.status, out: parseLogOutput(r.stdout) };
+  }
+
+  it('returns the log from an offset, with its size', () => {
+    const size = Buffer.byteLength('first line\nsecond ünïcode line\n');
+    expect(run(0)).toEqual({
+      status: 0,
+      out: { size, text: 'first line\nsecond ünïcode line\n' }
+    });
+    expect(run(11).out).toEqual({ size, text: 'second ünïcode line\n' });
+    expect(run(size).out).toEqual({ size, text: '' });
+  });
+
+  it('fails when the log is not there', () => {
+    rmSync(join(home, '.jupyterlab-hpc'), { recursive: true });
+    expect(run(0).status).toBe(3);
+  });
+
+  it.each([-1, 1.5, NaN])('refuses offset %p', offset => {
+    expect(() => logCommand(ID, offset)).toThrow(/offset/);
+  });
+
+  it('reads nothing from output without a size line', () => {
+    expect(parseLogOutput(Buffer.from('no size'))).toBeNull();
   });
 });
