@@ -202,7 +202,11 @@ start_munge() {
 
 slurm_conf() {
   local node=$1 cpus mem_mb
+  # At least 8 CPUs, whatever the machine has (slurmd takes the configured
+  # count as it is: config_overrides): sessions and kernels mostly wait, and
+  # tests run several at once beside jobs others left running.
   cpus=$(nproc)
+  ((cpus >= 8)) || cpus=8
   # slurmd drains a node that claims more memory than it has. Use the total (stable from run to
   # run, so the file does not change and the daemons are not restarted), minus a margin, capped.
   mem_mb=$(awk '/^MemTotal:/ { m = int($2 / 1024 * 0.8); print (m > 4000 ? 4000 : m) }' /proc/meminfo)
@@ -241,6 +245,7 @@ KillWait=5
 # Schedule a submitted batch job at once rather than up to 3 s later (submit to RUNNING measured
 # here: 0.9-3.0 s with the default, 0.1-1.0 s with this).
 SchedulerParameters=batch_sched_delay=0
+SlurmdParameters=config_overrides
 NodeName=$node NodeAddr=$SSH_HOST CPUs=$cpus RealMemory=$mem_mb Gres=gpu:$GPU_TYPE:$GPU_COUNT State=UNKNOWN
 PartitionName=$PARTITION Nodes=$node Default=YES MaxTime=INFINITE State=UP
 PartitionName=$GPU_PARTITION Nodes=$node MaxTime=$GPU_PARTITION_MAX_TIME DefaultTime=00:10:00 State=UP

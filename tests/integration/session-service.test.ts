@@ -92,6 +92,9 @@ class Forwards {
 
 const request = demoLaunchRequest();
 
+/** Every job the suite started: cancelled at the end, whatever happened. */
+const jobs: string[] = [];
+
 function service(statePath: string, forwards: Forwards, seen: ISessionInfo[]) {
   return new SessionService({
     host: {
@@ -105,7 +108,12 @@ function service(statePath: string, forwards: Forwards, seen: ISessionInfo[]) {
       empty: emptyState
     }),
     log: createLogger('warn'),
-    onChange: s => seen.push(s),
+    onChange: s => {
+      seen.push(s);
+      if (s.jobId && !jobs.includes(s.jobId)) {
+        jobs.push(s.jobId);
+      }
+    },
     origin: 'session-service.test.ts'
   });
 }
@@ -134,6 +142,9 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
+  if (jobs.length > 0) {
+    await connection.run({ argv: ['scancel', ...jobs] }).catch(() => undefined);
+  }
   await connection.close();
   askpass.close();
   rmSync(home, { recursive: true, force: true });
@@ -225,6 +236,8 @@ describe('sessions on the demo cluster', () => {
     const s = await first.launch('demo', request);
     await waitFor('running', () => first.get(s.id).phase === 'running', 90_000);
     const port = first.get(s.id).localPort;
+    // What a process that is killed later has written by then.
+    await first.flush();
     first.dispose();
     // The old process is gone, and so are its forwards.
     await Promise.all(

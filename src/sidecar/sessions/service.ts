@@ -302,6 +302,11 @@ export class SessionService {
     }
   }
 
+  /** Resolves once the state file holds every change made so far. */
+  flush(): Promise<void> {
+    return this._o.state.flush();
+  }
+
   dispose(): void {
     this._disposed = true;
     for (const c of this._clusters.values()) {

@@ -77,6 +77,11 @@ export class StateFile<T> {
     return next;
   }
 
+  /** Resolves once every write asked for so far has ended. */
+  flush(): Promise<void> {
+    return this._queue;
+  }
+
   private async _write(text: string): Promise<void> {
     const { path } = this._options;
     const dir = dirname(path);
