@@ -10,7 +10,7 @@
  * are covered with the sidecar's routes.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'fs';
-import { createServer, type Server } from 'net';
+import { createServer, type Server, type Socket } from 'net';
 import { tmpdir, userInfo } from 'os';
 import { join } from 'path';
 
@@ -53,8 +53,11 @@ let connection: SshConnection;
 /** Forwards as local listeners over the connection's streams. */
 class Forwards {
   servers = new Map<string, Server>();
+  sockets = new Set<Socket>();
   async open(cluster: string, r: IForwardRequest): Promise<IForward> {
     const server = createServer(socket => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
       connection.openStream(r.remoteHost, r.remotePort).then(
         stream => {
           socket.pipe(stream).pipe(socket);
@@ -84,6 +87,13 @@ class Forwards {
   async close(id: string): Promise<void> {
     const s = this.servers.get(id);
     this.servers.delete(id);
+    // A listener closes once its connections have: end them, as a dead
+    // process's would be.
+    for (const socket of this.sockets) {
+      if (socket.localPort === Number(id.slice(1))) {
+        socket.destroy();
+      }
+    }
     await new Promise<void>(resolve =>
       s ? s.close(() => resolve()) : resolve()
     );
@@ -95,8 +105,11 @@ const request = demoLaunchRequest();
 /** Every job the suite started: cancelled at the end, whatever happened. */
 const jobs: string[] = [];
 
+/** Every service and forward set made, disposed at the end even after a failure. */
+const made: { service: SessionService; forwards: Forwards }[] = [];
+
 function service(statePath: string, forwards: Forwards, seen: ISessionInfo[]) {
-  return new SessionService({
+  const made1 = new SessionService({
     host: {
       transport: async () => connection,
       openForward: (c, r) => forwards.open(c, r),
@@ -116,6 +129,8 @@ function service(statePath: string, forwards: Forwards, seen: ISessionInfo[]) {
     },
     origin: 'session-service.test.ts'
   });
+  made.push({ service: made1, forwards });
+  return made1;
 }
 
 beforeAll(() => {
@@ -142,6 +157,12 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
+  for (const m of made) {
+    m.service.dispose();
+    await Promise.all(
+      [...m.forwards.servers.keys()].map(id => m.forwards.close(id))
+    );
+  }
   if (jobs.length > 0) {
     await connection.run({ argv: ['scancel', ...jobs] }).catch(() => undefined);
   }

@@ -25,6 +25,7 @@ import {
   post,
   put,
   SESSION,
+  type Handler,
   type IReply,
   type IRoute
 } from './router';
@@ -136,72 +137,106 @@ function invalid(problems: ILaunchCheck['problems']): IReply {
 }
 
 export function sessionRoutes(sessions: SessionService): IRoute[] {
+  // Nothing is answered before the sessions of the state file are back:
+  // a list without them would look like they were lost.
+  const after =
+    (handler: Handler): Handler =>
+    async request => {
+      await sessions.restored;
+      return handler(request);
+    };
   return [
-    get(Routes.sessions, (): IReply => {
-      const body: ISessionList = { sessions: sessions.list() };
-      return ok(body);
-    }),
-    get(Routes.launchOffer(CLUSTER), async ({ params, query }) =>
-      ok(
-        offer(
-          params.cluster,
-          await sessions.facts(params.cluster, query.get('refresh') === '1')
+    get(
+      Routes.sessions,
+      after((): IReply => {
+        const body: ISessionList = { sessions: sessions.list() };
+        return ok(body);
+      })
+    ),
+    get(
+      Routes.launchOffer(CLUSTER),
+      after(async ({ params, query }) =>
+        ok(
+          offer(
+            params.cluster,
+            await sessions.facts(params.cluster, query.get('refresh') === '1')
+          )
         )
       )
     ),
-    post(Routes.launchCheck(CLUSTER), async ({ params, body }) => {
-      const request = parseLaunchRequest(jsonObject(body));
-      const shape = checkLaunchShape(request);
-      const problems =
-        shape.length > 0
-          ? shape
-          : checkLaunch(request, await sessions.facts(params.cluster));
-      const answer: ILaunchCheck = { problems };
-      return ok(answer);
-    }),
-    post(Routes.clusterSessions(CLUSTER), async ({ params, body }) => {
-      const request = parseLaunchRequest(jsonObject(body));
-      const shape = checkLaunchShape(request);
-      if (shape.length > 0) {
-        return invalid(shape);
-      }
-      const problems = checkLaunch(
-        request,
-        await sessions.facts(params.cluster)
-      );
-      if (problems.length > 0) {
-        return invalid(problems);
-      }
-      return created(await sessions.launch(params.cluster, request));
-    }),
-    get(Routes.session(SESSION), ({ params }) =>
-      ok(sessions.get(params.session))
+    post(
+      Routes.launchCheck(CLUSTER),
+      after(async ({ params, body }) => {
+        const request = parseLaunchRequest(jsonObject(body));
+        const shape = checkLaunchShape(request);
+        const problems =
+          shape.length > 0
+            ? shape
+            : checkLaunch(request, await sessions.facts(params.cluster));
+        const answer: ILaunchCheck = { problems };
+        return ok(answer);
+      })
     ),
-    del(Routes.session(SESSION), ({ params }) => {
-      sessions.dismiss(params.session);
-      return ok({});
-    }),
-    post(Routes.sessionCancel(SESSION), async ({ params }) =>
-      ok(await sessions.cancel(params.session))
+    post(
+      Routes.clusterSessions(CLUSTER),
+      after(async ({ params, body }) => {
+        const request = parseLaunchRequest(jsonObject(body));
+        const shape = checkLaunchShape(request);
+        if (shape.length > 0) {
+          return invalid(shape);
+        }
+        const problems = checkLaunch(
+          request,
+          await sessions.facts(params.cluster)
+        );
+        if (problems.length > 0) {
+          return invalid(problems);
+        }
+        return created(await sessions.launch(params.cluster, request));
+      })
     ),
-    get(Routes.sessionLog(SESSION), async ({ params, query }) => {
-      const offset = Number(query.get('offset') ?? '0');
-      if (!Number.isSafeInteger(offset) || offset < 0) {
-        throw new BadRequest('offset must be a whole number of bytes.');
-      }
-      return ok(await sessions.log(params.session, offset));
-    }),
-    get(Routes.sessionOpen(SESSION), ({ params }) => {
-      const body: ISessionOpen = { url: sessions.openUrl(params.session) };
-      return ok(body);
-    }),
-    put(Routes.visibility, ({ body }) => {
-      const { visible } = jsonObject(body);
-      if (typeof visible !== 'boolean') {
-        throw new BadRequest('visible must be true or false.');
-      }
-      sessions.setVisible(visible);
-      return ok({});
-    })
+    get(
+      Routes.session(SESSION),
+      after(({ params }) => ok(sessions.get(params.session)))
+    ),
+    del(
+      Routes.session(SESSION),
+      after(({ params }) => {
+        sessions.dismiss(params.session);
+        return ok({});
+      })
+    ),
+    post(
+      Routes.sessionCancel(SESSION),
+      after(async ({ params }) => ok(await sessions.cancel(params.session)))
+    ),
+    get(
+      Routes.sessionLog(SESSION),
+      after(async ({ params, query }) => {
+        const offset = Number(query.get('offset') ?? '0');
+        if (!Number.isSafeInteger(offset) || offset < 0) {
+          throw new BadRequest('offset must be a whole number of bytes.');
+        }
+        return ok(await sessions.log(params.session, offset));
+      })
+    ),
+    get(
+      Routes.sessionOpen(SESSION),
+      after(({ params }) => {
+        const body: ISessionOpen = { url: sessions.openUrl(params.session) };
+        return ok(body);
+      })
+    ),
+    put(
+      Routes.visibility,
+      after(({ body }) => {
+        const { visible } = jsonObject(body);
+        if (typeof visible !== 'boolean') {
+          throw new BadRequest('visible must be true or false.');
+        }
+        sessions.setVisible(visible);
+        return ok({});
+      })
+    )
   ];
 }

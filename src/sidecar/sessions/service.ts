@@ -11,6 +11,8 @@
  */
 import { randomBytes } from 'crypto';
 
+import { PromiseDelegate } from '@lumino/coreutils';
+
 import type { IForward, IForwardRequest, ISessionLog } from '../../common/api';
 import type {
   ILaunchRequest,
@@ -101,8 +103,22 @@ export class SessionService {
     this._now = _o.now ?? Date.now;
   }
 
+  /** Resolves once `restore` has run (whether or not it found a file). */
+  get restored(): Promise<void> {
+    return this._restored.promise;
+  }
+
   /** Read the state file and pick up every session that was not over. */
-  async restore(): Promise<ILoadReport> {
+  restore(): Promise<ILoadReport> {
+    const done = this._restore();
+    done.then(
+      () => this._restored.resolve(),
+      () => this._restored.resolve()
+    );
+    return done;
+  }
+
+  private async _restore(): Promise<ILoadReport> {
     const { state, report } = await this._o.state.load();
     if (report.problem) {
       this._o.log.warn(`sessions: ${report.problem} (${report.source} used)`);
@@ -688,6 +704,7 @@ export class SessionService {
   }
 
   private readonly _now: () => number;
+  private readonly _restored = new PromiseDelegate<void>();
   private readonly _sessions = new Map<string, ISessionRecord>();
   private readonly _clusters = new Map<string, IClusterSessions>();
   /** Remote JupyterLab tokens: in memory only. */
