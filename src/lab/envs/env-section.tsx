@@ -8,6 +8,7 @@ import {
   IEnvironmentList,
   LOCAL_TARGET
 } from '../../common/api';
+import { BreakablePath } from '../panel/breakable';
 import { MiddleElided } from '../panel/elide';
 import { CommandIDs } from '../tokens';
 import {
@@ -176,7 +177,7 @@ function EnvBody(props: IEnvSectionProps): React.ReactElement {
             )}
           </p>
           <pre className="jp-HpcPanel-fix">
-            <code>{createEnvCommand(list)}</code>
+            <BreakablePath text={createEnvCommand(list)} />
           </pre>
         </div>
       </>
@@ -242,7 +243,7 @@ function NoConda(props: IEnvSectionProps): React.ReactElement {
           )}
         </p>
         <pre className="jp-HpcPanel-fix">
-          <code>{CREATE_ENV_COMMAND}</code>
+          <BreakablePath text={CREATE_ENV_COMMAND} />
         </pre>
       </div>
     );
@@ -258,7 +259,7 @@ function NoConda(props: IEnvSectionProps): React.ReactElement {
         )}
       </p>
       <pre className="jp-HpcPanel-fix">
-        <code>{MINIFORGE_CREATE_ENV_COMMAND}</code>
+        <BreakablePath text={MINIFORGE_CREATE_ENV_COMMAND} />
       </pre>
       <div className="jp-HpcEnvs-emptyActions">
         {installingConda ? (
@@ -456,7 +457,7 @@ export function EnvRow(props: IEnvRowProps): React.ReactElement {
           {trans.__(
             'Jupyter needs ipykernel to run this environment. Add it with'
           )}{' '}
-          <code>{installIpykernelCommand(list, env)}</code>{' '}
+          <BreakablePath text={installIpykernelCommand(list, env)} />{' '}
           {trans.__('or choose "Install ipykernel…".')}
         </p>
       )}

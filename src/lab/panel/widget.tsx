@@ -18,6 +18,7 @@ import { EnvSection } from '../envs/env-section';
 import { IEnvironmentsModel } from '../envs/model';
 import { IClusterSettings } from '../settings/model';
 import { ISidecarModel, SidecarState } from '../sidecar/model';
+import { BreakablePath } from './breakable';
 import { ClusterRow } from './cluster-row';
 import {
   DEFAULT_LAYOUT,
@@ -377,7 +378,7 @@ function SidecarStatus(props: {
       <p className="jp-HpcPanel-detail">{message.detail}</p>
       {message.fix && (
         <pre className="jp-HpcPanel-fix">
-          <code>{message.fix}</code>
+          <BreakablePath text={message.fix} />
         </pre>
       )}
       {state.status !== 'ready' && (
