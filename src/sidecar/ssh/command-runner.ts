@@ -143,7 +143,7 @@ export class SshCommandRunner {
     return (this._sessionOpening ??= (async () => {
       const release = await this._limiter.acquire();
       try {
-        const channel = await this._exec(buildSessionCommand());
+        const { channel } = await this._exec(buildSessionCommand());
         const parser = new FramedOutputParser();
         let completed = 0;
         const deliver = (done: ICommandOutput[]) => {
@@ -224,12 +224,11 @@ export class SshCommandRunner {
     }
     const release = await this._limiter.acquire(signal);
     try {
-      const channel = await this._exec(text);
+      const { channel, exit } = await this._exec(text);
       channel.end();
       const parser = new FramedOutputParser({ maxOutputBytes });
       parser.expect({ nonce });
       return await new Promise<ICommandOutput>((resolve, reject) => {
-        let exitCode: number | null = null;
         const stop = this._deadline(command, signal, err => {
           // Closing the channel leaves a program that writes nothing running
           // (sshd sends no SIGHUP without a pty) and no signal request can
@@ -240,21 +239,13 @@ export class SshCommandRunner {
         });
         channel.on('data', (chunk: Buffer) => parser.pushStdout(chunk));
         channel.stderr.on('data', (chunk: Buffer) => parser.pushStderr(chunk));
-        channel.on('exit', (code: number | null, signal?: string) => {
-          // As a shell reports it (and the session path does): 128 + n.
-          const n = signal
-            ? (osConstants.signals as Record<string, number>)[`SIG${signal}`]
-            : undefined;
-          exitCode =
-            typeof code === 'number' ? code : n !== undefined ? 128 + n : null;
-        });
         channel.on('close', () => {
           stop();
           if (this._closed) {
             reject(this._closed);
             return;
           }
-          resolve(parser.finish(exitCode)[0]);
+          resolve(parser.finish(exit.code)[0]);
         });
       });
     } finally {
@@ -301,11 +292,10 @@ export class SshCommandRunner {
     const release = await this._limiter.acquire(signal);
     try {
       // Input stays open: ssh2 sends no signal request once it has ended.
-      const channel = await this._exec(text);
+      const { channel, exit } = await this._exec(text);
       const parser = new FramedOutputParser({ maxOutputBytes, onOutput });
       parser.expect({ nonce });
       return await new Promise<ICommandOutput>((resolve, reject) => {
-        let exitCode: number | null = null;
         let stopping: SidecarError | null = null;
         let markClosed = (): void => undefined;
         const closed = new Promise<void>(done => (markClosed = done));
@@ -334,9 +324,6 @@ export class SshCommandRunner {
         channel.stderr.on('data', (chunk: Buffer) =>
           feed(() => parser.pushStderr(chunk))
         );
-        channel.on('exit', (code: number | null, name?: string) => {
-          exitCode = exitStatus(code, name);
-        });
         channel.on('close', () => {
           markClosed();
           stop();
@@ -347,7 +334,7 @@ export class SshCommandRunner {
             reject(this._closed);
             return;
           }
-          resolve(parser.finish(exitCode)[0]);
+          resolve(parser.finish(exit.code)[0]);
         });
       });
     } finally {
@@ -400,18 +387,34 @@ export class SshCommandRunner {
     );
   }
 
-  /** Open an exec channel, waiting in line when the server says it is full. */
-  private async _exec(text: string): Promise<IExecChannel> {
+  /**
+   * Open an exec channel, waiting in line when the server says it is full.
+   * Its exit status is recorded from the moment it opens: ssh2 emits 'exit'
+   * as soon as it reads it, which for a quick command can be in the same
+   * read as the open, before our caller (past an await) listens. Output and
+   * 'close' are held until then (IExecChannel).
+   */
+  private async _exec(
+    text: string
+  ): Promise<{ channel: IExecChannel; exit: { code: number | null } }> {
     let atLimit = 0;
     for (;;) {
       if (this._closed) {
         throw this._closed;
       }
       try {
-        return await new Promise<IExecChannel>((resolve, reject) => {
-          this._client.exec(text, (err, channel) =>
-            err ? reject(err) : resolve(channel)
-          );
+        return await new Promise((resolve, reject) => {
+          this._client.exec(text, (err, channel) => {
+            if (err) {
+              reject(err);
+              return;
+            }
+            const exit = { code: null as number | null };
+            channel.on('exit', (code: number | null, signal?: string) => {
+              exit.code = exitStatus(code, signal);
+            });
+            resolve({ channel, exit });
+          });
         });
       } catch (err) {
         const open = this._limiter.active - 1;

@@ -3,6 +3,13 @@
  * Client is one; an OpenSSH ControlMaster's clients (openssh/master.ts) are
  * the other.
  */
+/**
+ * Like a stream, a channel holds its output and 'close' until a 'data'
+ * listener is attached (ssh2's channels are streams; MuxChannel does the
+ * same), so those listeners may be attached after the open was awaited.
+ * 'exit' may come at once (ssh2 emits it as it reads it): listen for it in
+ * the `exec` callback.
+ */
 export interface IExecChannel {
   on(event: 'data', listener: (chunk: Buffer) => void): unknown;
   on(

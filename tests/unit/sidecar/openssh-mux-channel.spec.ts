@@ -128,6 +128,33 @@ describe('MuxChannel', () => {
     expect(c.stderr()).toBe('err\n');
   });
 
+  it('holds everything for a consumer that listens only after awaiting the open', async () => {
+    const child = new FakeChild();
+    const channel = new MuxChannel(child as unknown as ChildProcess);
+    const opened = new Promise<void>(resolve =>
+      channel.whenOpen(() => resolve())
+    );
+    // A quick command's output, its stderr and the open line in one read.
+    child.stdout.write('early\n');
+    child.stderr.write(BANNER + 'err\n' + OPENED);
+    child.exitCode = 0;
+    child.emit('exit', 0, null);
+    await opened;
+    const events: string[] = [];
+    channel.on('data', (d: Buffer) => events.push(`out:${d}`));
+    channel.stderr.on('data', (d: Buffer) => events.push(`err:${d}`));
+    channel.on('exit', (code: number | null) => events.push(`exit:${code}`));
+    channel.on('close', () => events.push('close'));
+    await tick();
+    child.emit('close', 0, null);
+    expect(events.slice(0, 3).sort()).toEqual([
+      'err:err\n',
+      'exit:0',
+      'out:early\n'
+    ]);
+    expect(events.slice(3)).toEqual(['close']);
+  });
+
   it('fails with what the client said when it ends without a session', async () => {
     const child = new FakeChild();
     const c = open(child);

@@ -310,24 +310,41 @@ const SESSION_OPEN_TIMEOUT_MS = 30_000;
  * program's own stderr may arrive before that line (the master starts the
  * command before it answers its client): it is held and passed on after.
  * The client's other words (its version banner) are dropped.
+ *
+ * Like a stream (ssh2's channels are streams), the channel holds its output,
+ * 'exit' and 'close' until the consumer listens: the command runner attaches
+ * its listeners only after the open has been awaited, and a quick command's
+ * whole output can come with the line that opens the session.
  */
 export class MuxChannel extends EventEmitter implements IExecChannel {
   readonly stderr = new EventEmitter();
 
   constructor(private readonly _child: ChildProcess) {
     super();
+    // As a stream starts flowing: on the tick after the first 'data'
+    // listener, so that those attached with it see everything too.
+    this.on('newListener', (event: string | symbol) => {
+      if (event === 'data' && !this._flowing) {
+        this._flowing = true;
+        process.nextTick(() => {
+          const held = this._held ?? [];
+          this._held = null;
+          held.forEach(emit => emit());
+        });
+      }
+    });
     _child.stdin!.on('error', () => undefined);
     _child.on('error', err => this._settle(err));
     _child.stdout!.on('data', (chunk: Buffer) => {
       // Output can only come from an open session.
       this._settle();
-      this.emit('data', chunk);
+      this._send(() => this.emit('data', chunk));
     });
     _child.stderr!.on('data', (chunk: Buffer) => this._stderr(chunk));
     _child.on('exit', (code, signal) => {
       this._exit = { code, signal: signal ?? undefined };
       if (this._opened) {
-        this.emit('exit', code, signal ?? undefined);
+        this._send(() => this.emit('exit', code, signal ?? undefined));
       }
     });
     // Decided on 'close', when every word the client said has been read.
@@ -345,7 +362,7 @@ export class MuxChannel extends EventEmitter implements IExecChannel {
       }
       if (this._opened) {
         this._flush();
-        this.emit('close');
+        this._send(() => this.emit('close'));
       }
     });
     this._timer = setTimeout(() => {
@@ -384,7 +401,7 @@ export class MuxChannel extends EventEmitter implements IExecChannel {
 
   private _stderr(chunk: Buffer): void {
     if (this._clientDone) {
-      this.stderr.emit('data', chunk);
+      this._send(() => this.stderr.emit('data', chunk));
       return;
     }
     // Until the client's "master session id" line has gone by, read whole
@@ -434,7 +451,7 @@ export class MuxChannel extends EventEmitter implements IExecChannel {
     }
     const out = this._pending.subarray(0, cut);
     this._pending = this._pending.subarray(cut);
-    this.stderr.emit('data', out);
+    this._send(() => this.stderr.emit('data', out));
   }
 
   private _settle(err?: Error): void {
@@ -455,11 +472,24 @@ export class MuxChannel extends EventEmitter implements IExecChannel {
     }
     this._flush(!this._clientDone);
     if (this._exit) {
-      this.emit('exit', this._exit.code, this._exit.signal);
+      const { code, signal } = this._exit;
+      this._send(() => this.emit('exit', code, signal));
+    }
+  }
+
+  /** Emit now, or hold it until the consumer listens ('data'). */
+  private _send(emit: () => void): void {
+    if (this._held) {
+      this._held.push(emit);
+    } else {
+      emit();
     }
   }
 
   private _callback: ((err: Error | undefined) => void) | null = null;
+  /** What the channel would have emitted before the consumer listened. */
+  private _held: (() => void)[] | null = [];
+  private _flowing = false;
   private _pending = Buffer.alloc(0);
   private _settled = false;
   private _opened = false;

@@ -1,0 +1,184 @@
+/**
+ * SshCommandRunner over an OpenSSH ControlMaster's channels (MuxChannel):
+ * the `ssh -S ctl` client processes are the boundary, simulated with what
+ * OpenSSH 9.2's client prints. A quick command's whole output can reach us
+ * in the same read as the client's "master session id" line, before the
+ * runner (which awaits the open) has attached its listeners. ssh2's
+ * channels (streams) are simulated the same way: ssh2 emits 'exit' as it
+ * reads it, possibly in the same read as the open.
+ */
+import { EventEmitter } from 'events';
+import { PassThrough } from 'stream';
+import type { ChildProcess } from 'child_process';
+
+import { DEFAULT_MAX_OUTPUT_BYTES } from '../../../src/sidecar/shell/remote-command';
+import { SshCommandRunner } from '../../../src/sidecar/ssh/command-runner';
+import type {
+  IExecChannel,
+  IExecClient
+} from '../../../src/sidecar/ssh/exec-client';
+import { MuxChannel } from '../../../src/sidecar/ssh/openssh/master';
+import { SessionLimiter } from '../../../src/sidecar/ssh/session-limiter';
+
+const BANNER = 'OpenSSH_9.2p1 Debian-2+deb12u10, OpenSSL 3.0.19 27 Jan 2026\n';
+const OPENED = 'debug1: mux_client_request_session: master session id: 2\n';
+
+class FakeSsh extends EventEmitter {
+  stdin = new PassThrough();
+  stdout = new PassThrough();
+  stderr = new PassThrough();
+  exitCode: number | null = null;
+  signalCode: NodeJS.Signals | null = null;
+  kill(): boolean {
+    this.exitCode = 255;
+    this.emit('exit', 255, null);
+    this.emit('close', 255, null);
+    return true;
+  }
+}
+
+/** The command a one-shot exec or a frame runs: its begin marker's nonce and argv[0]. */
+function parse(text: string): { nonce: string; argv0: string } {
+  // A one-shot command's script is octal-escaped (remote-command.ts).
+  const script = text.replace(/\\([0-7]{3})/g, (_, octal: string) =>
+    String.fromCharCode(parseInt(octal, 8))
+  );
+  return {
+    nonce: /'([0-9a-f]{32})'/.exec(script)![1],
+    argv0: [...script.matchAll(/\nexec '?([a-z]+)/g)].pop()![1]
+  };
+}
+const begin = (nonce: string) => `##jlhpc:${nonce}:begin\n`;
+const end = (nonce: string, status: number) =>
+  `##jlhpc:${nonce}:end:${status}\n`;
+
+/**
+ * The master's clients. The session shell answers each frame with `say`
+ * (its argv[0] in the frame); a one-shot command writes everything, stdout
+ * first, in one go with the client's open line, then exits.
+ */
+class FakeMaster implements IExecClient {
+  constructor(private readonly _say: (argv0: string) => string) {}
+
+  exec(
+    command: string,
+    callback: (err: Error | undefined, channel: IExecChannel) => void
+  ): void {
+    const child = new FakeSsh();
+    const channel = new MuxChannel(child as unknown as ChildProcess);
+    channel.whenOpen(err => callback(err, channel));
+    if (command.includes(' session')) {
+      child.stderr.write(BANNER + OPENED);
+      child.stdin.on('data', (frame: Buffer) => {
+        const { nonce, argv0 } = parse(frame.toString());
+        child.stdout.write(begin(nonce) + this._say(argv0) + end(nonce, 0));
+        child.stderr.write(begin(nonce) + end(nonce, 0));
+      });
+      return;
+    }
+    const { nonce, argv0 } = parse(command);
+    child.stdout.write(begin(nonce) + this._say(argv0));
+    child.stderr.write(BANNER + begin(nonce) + 'note\n' + OPENED);
+    child.exitCode = 0;
+    setImmediate(() => {
+      child.emit('exit', 0, null);
+      setImmediate(() => child.emit('close', 0, null));
+    });
+  }
+}
+
+const say = (argv0: string) =>
+  ({ id: 'hpcdemo\n', date: '+0000\n', echo: 'x\n', true: '' })[argv0] ?? '?';
+
+describe('SshCommandRunner over OpenSSH', () => {
+  it('returns the output of commands run at once on a fresh connection', async () => {
+    const runner = new SshCommandRunner(
+      new FakeMaster(say),
+      new SessionLimiter(),
+      'hpc-demo'
+    );
+    const outs = await Promise.all(
+      [['id', '-un'], ['date', '+%z'], ['true'], ['echo', 'x']].map(argv =>
+        runner.run({ argv })
+      )
+    );
+    expect(outs.map(o => o.stdout.toString())).toEqual([
+      'hpcdemo\n',
+      '+0000\n',
+      '',
+      'x\n'
+    ]);
+    expect(outs.map(o => o.exitCode)).toEqual([0, 0, 0, 0]);
+    // The program's stderr that came before the open line is kept too.
+    expect(outs.slice(1).map(o => o.stderr.toString())).toEqual([
+      'note\n',
+      'note\n',
+      'note\n'
+    ]);
+  });
+});
+
+/** An ssh2 channel: a stream, with stderr a stream of its own. */
+class Ssh2LikeChannel extends PassThrough {
+  stderr = new PassThrough();
+  signal(): void {
+    return;
+  }
+  close(): void {
+    return;
+  }
+}
+
+/**
+ * ssh2 reading the open confirmation, the output, the exit status and the
+ * close of a quick command all in one go.
+ */
+class Ssh2LikeClient implements IExecClient {
+  exec(
+    command: string,
+    callback: (err: Error | undefined, channel: IExecChannel) => void
+  ): void {
+    const channel = new Ssh2LikeChannel();
+    const { nonce } = parse(command);
+    callback(undefined, channel);
+    channel.push(begin(nonce) + 'out\n');
+    channel.stderr.push(begin(nonce) + 'err\n');
+    channel.emit('exit', 3);
+    channel.push(null);
+    channel.stderr.push(null);
+    channel.on('end', () => setImmediate(() => channel.emit('close')));
+  }
+}
+
+describe('SshCommandRunner over ssh2', () => {
+  it('keeps the exit status of a command on an exec channel of its own', async () => {
+    const runner = new SshCommandRunner(
+      new Ssh2LikeClient(),
+      new SessionLimiter(),
+      'hpc-demo'
+    );
+    // More output than the session keeps: an exec channel.
+    const out = await runner.run(
+      { argv: ['sh', '-c', 'exit 3'] },
+      { maxOutputBytes: DEFAULT_MAX_OUTPUT_BYTES + 1 }
+    );
+    expect(out.stdout.toString()).toBe('out\n');
+    expect(out.stderr.toString()).toBe('err\n');
+    expect(out.exitCode).toBe(3);
+  });
+
+  it('keeps the exit status of a streamed command', async () => {
+    const runner = new SshCommandRunner(
+      new Ssh2LikeClient(),
+      new SessionLimiter(),
+      'hpc-demo'
+    );
+    const seen: string[] = [];
+    const out = await runner.run(
+      { argv: ['sh', '-c', 'exit 3'] },
+      { onOutput: (stream, chunk) => seen.push(`${stream}:${chunk}`) }
+    );
+    expect(seen.sort()).toEqual(['stderr:err\n', 'stdout:out\n']);
+    expect(out.exitCode).toBe(3);
+  });
+});
