@@ -11,8 +11,8 @@ import { addPanelCommands } from '../../../src/lab/commands/panel';
 import { ISidecarModel, SidecarState } from '../../../src/lab/sidecar/model';
 import { IClusterSettings } from '../../../src/lab/settings/model';
 import { CommandIDs, PANEL_ID } from '../../../src/lab/tokens';
-import { dialogTitle, openDialog } from './dom';
-import { health } from './fixtures';
+import { dialogButton, dialogs, dialogTitle, openDialog } from './dom';
+import { health, until } from './fixtures';
 
 let commands: CommandRegistry;
 let activateById: jest.Mock;
@@ -165,6 +165,9 @@ describe('addPanelCommands', () => {
         'The jupyterlab-hpc server part is missing'
       );
       expect(dialog.textContent).toContain('then restart JupyterLab');
+      // Closed as a user does: a dialog left open is disposed at teardown.
+      dialogButton(dialog, 'Close').click();
+      await until(() => dialogs().length === 0 || null);
     });
 
     it('passes on why a sidecar that does not answer failed', async () => {
