@@ -3,6 +3,7 @@ import { environmentsPlugin } from './plugins/environments';
 import { launcherPlugin } from './plugins/launcher';
 import { panelPlugin } from './plugins/panel';
 import { promptsPlugin } from './plugins/prompts';
+import { sessionsPlugin } from './plugins/sessions';
 import { settingsPlugin } from './plugins/settings';
 import { sidecarPlugin } from './plugins/sidecar';
 import { tasksPlugin } from './plugins/tasks';
@@ -15,6 +16,7 @@ export default [
   clustersPlugin,
   tasksPlugin,
   environmentsPlugin,
+  sessionsPlugin,
   promptsPlugin,
   panelPlugin,
   launcherPlugin

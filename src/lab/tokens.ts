@@ -3,6 +3,7 @@ import { Token } from '@lumino/coreutils';
 import type { IClusterModel } from './clusters/model';
 import type { IEnvironmentsModel } from './envs/model';
 import type { ITasksModel } from './envs/tasks-model';
+import type { ISessionsModel } from './sessions/model';
 import type { IClusterSettings } from './settings/model';
 import type { ISidecarModel } from './sidecar/model';
 
@@ -28,6 +29,13 @@ export namespace CommandIDs {
   export const installMiniforge = 'hpc:install-miniforge';
   export const useForJupyterLab = 'hpc:use-env-for-jupyterlab';
   export const showTask = 'hpc:show-task';
+  /** args `{ name }`: the launch form of "JupyterLab on <name>". */
+  export const launchSession = 'hpc:launch-session';
+  /** args `{ id }` for each of the session commands. */
+  export const openSession = 'hpc:open-session';
+  export const cancelSession = 'hpc:cancel-session';
+  export const dismissSession = 'hpc:dismiss-session';
+  export const showSessionLog = 'hpc:show-session-log';
 }
 
 /** The id of the left side panel, for `app.shell.activateById`. */
@@ -61,6 +69,12 @@ export const IHpcEnvironments = new Token<IEnvironmentsModel>(
 export const IHpcTasks = new Token<ITasksModel>(
   `${PLUGIN_PREFIX}:IHpcTasks`,
   'The install tasks the sidecar runs, their state and their streamed output.'
+);
+
+/** JupyterLab sessions in SLURM jobs on the clusters. */
+export const IHpcSessions = new Token<ISessionsModel>(
+  `${PLUGIN_PREFIX}:IHpcSessions`,
+  'JupyterLab sessions in SLURM jobs: their live state, and launch, open, cancel and log.'
 );
 
 /** The translation domain of every string in this extension. */

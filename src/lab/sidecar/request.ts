@@ -4,6 +4,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import {
   ErrorCode,
   IErrorBody,
+  ILaunchProblem,
   REQUEST_HEADER,
   SIDECAR_NAME
 } from '../../common/api';
@@ -13,7 +14,9 @@ export class SidecarRequestError extends Error {
   constructor(
     readonly code: ErrorCode | 'network' | 'not-installed' | 'not-running',
     message: string,
-    readonly status: number | null = null
+    readonly status: number | null = null,
+    /** With `launch-invalid`: what is wrong with each field. */
+    readonly problems: readonly ILaunchProblem[] = []
   ) {
     super(message);
   }
@@ -80,7 +83,8 @@ export async function requestSidecar<T>(
     throw new SidecarRequestError(
       sidecarError.code,
       sidecarError.message,
-      response.status
+      response.status,
+      Array.isArray(sidecarError.problems) ? sidecarError.problems : []
     );
   }
   // Not the sidecar's own answer: the Jupyter server or the proxy spoke.

@@ -1,0 +1,296 @@
+import { ServerConnection } from '@jupyterlab/services';
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import {
+  ILaunchCheck,
+  ILaunchOffer,
+  ILaunchProblem,
+  ILaunchRequest,
+  ISessionInfo,
+  ISessionList,
+  ISessionLog,
+  ISessionOpen,
+  IVisibility,
+  Routes,
+  SidecarEvent
+} from '../../common/api';
+import { ISidecarModel, SidecarState } from '../sidecar/model';
+import { requestSidecar } from '../sidecar/request';
+import { Coalescer } from '../util/coalesce';
+
+/** One session's change, with what it was before (null: new to the list). */
+export interface ISessionChange {
+  session: ISessionInfo;
+  previous: ISessionInfo | null;
+  removed: boolean;
+}
+
+export interface ISessionsModel extends IDisposable {
+  /** Every session on every cluster, oldest first. */
+  readonly sessions: readonly ISessionInfo[];
+  /** True while the sidecar is ready to take requests. */
+  readonly available: boolean;
+  /** Emitted after any change of the list. */
+  readonly changed: ISignal<ISessionsModel, void>;
+  /** Emitted once per session that changed, appeared or left the list. */
+  readonly sessionChanged: ISignal<ISessionsModel, ISessionChange>;
+  get(id: string): ISessionInfo | null;
+  forCluster(cluster: string): ISessionInfo[];
+  /** Read the list again from the sidecar. */
+  refresh(): Promise<void>;
+  /** What the launch form offers; `refresh` reads it from the cluster again. */
+  offer(cluster: string, refresh?: boolean): Promise<ILaunchOffer>;
+  /** The problems of a request against the offer; [] when it may be submitted. */
+  check(cluster: string, request: ILaunchRequest): Promise<ILaunchProblem[]>;
+  /**
+   * Submit a session. Rejects with a SidecarRequestError: `launch-invalid`
+   * with `problems`, or `sbatch-refused` with the scheduler's own words.
+   */
+  launch(cluster: string, request: ILaunchRequest): Promise<ISessionInfo>;
+  /** scancel the session's job. */
+  cancel(id: string): Promise<ISessionInfo>;
+  /** Remove an ended session from the list. */
+  dismiss(id: string): Promise<void>;
+  /** The URL that opens the session's JupyterLab logged in; never log it. */
+  openUrl(id: string): Promise<string>;
+  /** The job's output from byte `offset` on. */
+  log(id: string, offset: number): Promise<ISessionLog>;
+  /** Tell the sidecar whether JupyterLab's page is seen (it polls slower when not). */
+  setVisible(visible: boolean): Promise<void>;
+}
+
+export interface ISessionsModelOptions {
+  sidecar: ISidecarModel;
+  serverSettings?: ServerConnection.ISettings;
+}
+
+/**
+ * The sessions the sidecar runs, kept current by its `session` events and
+ * read again whenever the sidecar (re)connects. Holds no token: "Open" asks
+ * the sidecar for the URL at the moment it is needed.
+ */
+export class SessionsModel implements ISessionsModel {
+  constructor(options: ISessionsModelOptions) {
+    this._sidecar = options.sidecar;
+    this._serverSettings =
+      options.serverSettings ?? ServerConnection.makeSettings();
+    this._sidecar.stateChanged.connect(this._onSidecarState, this);
+    this._sidecar.event.connect(this._onEvent, this);
+    this._wasReady = this.available;
+    if (this.available) {
+      void this.refresh();
+    }
+  }
+
+  get sessions(): readonly ISessionInfo[] {
+    return [...this._sessions.values()].sort(
+      (a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id)
+    );
+  }
+
+  get available(): boolean {
+    return this._sidecar.state.status === 'ready';
+  }
+
+  get changed(): ISignal<ISessionsModel, void> {
+    return this._changed;
+  }
+
+  get sessionChanged(): ISignal<ISessionsModel, ISessionChange> {
+    return this._sessionChanged;
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  get(id: string): ISessionInfo | null {
+    return this._sessions.get(id) ?? null;
+  }
+
+  forCluster(cluster: string): ISessionInfo[] {
+    return this.sessions.filter(s => s.cluster === cluster);
+  }
+
+  refresh(): Promise<void> {
+    return this._refreshes.request();
+  }
+
+  offer(cluster: string, refresh = false): Promise<ILaunchOffer> {
+    const query = refresh ? '?refresh=1' : '';
+    return this._request<ILaunchOffer>(Routes.launchOffer(cluster) + query);
+  }
+
+  async check(
+    cluster: string,
+    request: ILaunchRequest
+  ): Promise<ILaunchProblem[]> {
+    const answer = await this._request<ILaunchCheck>(
+      Routes.launchCheck(cluster),
+      { method: 'POST', body: JSON.stringify(request) }
+    );
+    return answer.problems;
+  }
+
+  async launch(
+    cluster: string,
+    request: ILaunchRequest
+  ): Promise<ISessionInfo> {
+    const session = await this._request<ISessionInfo>(
+      Routes.clusterSessions(cluster),
+      { method: 'POST', body: JSON.stringify(request) }
+    );
+    this._apply(session, false);
+    return session;
+  }
+
+  async cancel(id: string): Promise<ISessionInfo> {
+    const session = await this._request<ISessionInfo>(
+      Routes.sessionCancel(id),
+      { method: 'POST' }
+    );
+    this._apply(session, false);
+    return session;
+  }
+
+  async dismiss(id: string): Promise<void> {
+    await this._request(Routes.session(id), { method: 'DELETE' });
+    const known = this._sessions.get(id);
+    if (known) {
+      this._apply(known, true);
+    }
+  }
+
+  async openUrl(id: string): Promise<string> {
+    const answer = await this._request<ISessionOpen>(Routes.sessionOpen(id));
+    return answer.url;
+  }
+
+  log(id: string, offset: number): Promise<ISessionLog> {
+    return this._request<ISessionLog>(
+      `${Routes.sessionLog(id)}?offset=${Math.max(0, Math.floor(offset))}`
+    );
+  }
+
+  async setVisible(visible: boolean): Promise<void> {
+    this._visible = visible;
+    if (!this.available) {
+      return;
+    }
+    const body: IVisibility = { visible };
+    await this._request(Routes.visibility, {
+      method: 'PUT',
+      body: JSON.stringify(body)
+    });
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    Signal.clearData(this);
+  }
+
+  private async _refreshOnce(): Promise<void> {
+    if (!this.available) {
+      return;
+    }
+    const list = await this._request<ISessionList>(Routes.sessions);
+    const listed = new Set(list.sessions.map(s => s.id));
+    for (const known of [...this._sessions.values()]) {
+      if (!listed.has(known.id)) {
+        this._apply(known, true, false);
+      }
+    }
+    list.sessions.forEach(s => this._apply(s, false, false));
+    if (!this._isDisposed) {
+      this._changed.emit();
+    }
+  }
+
+  /** Take a session's newer state (or its removal) and tell the listeners. */
+  private _apply(session: ISessionInfo, removed: boolean, emit = true): void {
+    if (this._isDisposed) {
+      return;
+    }
+    const previous = this._sessions.get(session.id) ?? null;
+    if (removed) {
+      if (!previous) {
+        return;
+      }
+      this._sessions.delete(session.id);
+    } else {
+      if (previous && isOlder(session, previous)) {
+        return;
+      }
+      if (previous && JSON.stringify(previous) === JSON.stringify(session)) {
+        return;
+      }
+      this._sessions.set(session.id, session);
+    }
+    this._sessionChanged.emit({ session, previous, removed });
+    if (emit) {
+      this._changed.emit();
+    }
+  }
+
+  private _request<T>(path: string, init: RequestInit = {}): Promise<T> {
+    return requestSidecar<T>(path, init, this._serverSettings);
+  }
+
+  private _onSidecarState(_: ISidecarModel, state: SidecarState): void {
+    const ready = state.status === 'ready';
+    if (ready && !this._wasReady) {
+      void this.refresh().catch(() => undefined);
+    }
+    this._wasReady = ready;
+  }
+
+  private _onEvent(_: ISidecarModel, event: SidecarEvent): void {
+    switch (event.type) {
+      case 'hello':
+        // A (re)started sidecar: its list is the truth, and it forgot
+        // whether the page is seen.
+        void this.refresh().catch(() => undefined);
+        if (!this._visible) {
+          void this.setVisible(false).catch(() => undefined);
+        }
+        break;
+      case 'session':
+        this._apply(event.session, event.removed === true);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private _sidecar: ISidecarModel;
+  private _serverSettings: ServerConnection.ISettings;
+  private _sessions = new Map<string, ISessionInfo>();
+  private _visible = true;
+  private _wasReady = false;
+  private _refreshes = new Coalescer({
+    work: () => this._refreshOnce(),
+    stopped: () => this._isDisposed
+  });
+  private _changed = new Signal<ISessionsModel, void>(this);
+  private _sessionChanged = new Signal<ISessionsModel, ISessionChange>(this);
+  private _isDisposed = false;
+}
+
+/**
+ * Whether `next` is an older view than `known`: events and request answers
+ * can cross. An ended session never comes back to life.
+ */
+function isOlder(next: ISessionInfo, known: ISessionInfo): boolean {
+  if (known.phase === 'ended' && next.phase !== 'ended') {
+    return true;
+  }
+  return (
+    next.observedAt !== null &&
+    known.observedAt !== null &&
+    next.observedAt < known.observedAt
+  );
+}
