@@ -240,6 +240,11 @@ export interface ISessionLog {
 /** POST Routes.launchCheck(name) */
 export interface ILaunchCheck {
   problems: ILaunchProblem[];
+  /**
+   * Values passed on to sbatch without a check, and why (an account or QOS
+   * on a cluster without accounting): sbatch's own answer then counts.
+   */
+  unchecked?: ILaunchProblem[];
 }
 
 /** PUT Routes.visibility */

@@ -28,6 +28,21 @@ readonly GPU_COUNT=2
 readonly ACCOUNTS=(physics chemistry)
 readonly QOS_SHORT=short
 readonly QOS_SHORT_MAX_WALL=00:30:00
+# A second, independent cluster on the same machine, without accounting (no slurmdbd: sacct has
+# no history and accounts and QOS are not checked), for the fallbacks. Its own slurm.conf, ports,
+# state and node; client commands reach it through SLURM_CONF, which its user's shell exports.
+readonly NOACCT_CLUSTER=noacct
+readonly NOACCT_ALIAS=hpc-noacct
+readonly NOACCT_USER=hpcnoacct
+readonly NOACCT_NODE=noacct1
+readonly NOACCT_PARTITION=batch
+readonly NOACCT_PARTITION_MAX_TIME=04:00:00
+readonly NOACCT_CPUS=4
+readonly NOACCT_CTLD_PORT=6827
+readonly NOACCT_SLURMD_PORT=6828
+# Ended jobs leave squeue 10-70 s after they end (slurmctld purges once a minute), not after
+# 300 s: sessions must then end from what the job itself recorded.
+readonly NOACCT_MIN_JOB_AGE=10
 readonly PACKAGES=(slurm-wlm slurmdbd mariadb-server munge openssh-server python3-venv netcat-openbsd)
 
 readonly CONF_DIR=/etc/jupyterlab-hpc-demo
@@ -48,10 +63,19 @@ readonly MARIADB_DIR=$STATE_DIR/mariadb
 readonly MARIADB_SOCKET=/run/mysqld/mysqld.sock
 readonly SLURM_LOG_DIR=/var/log/slurm
 readonly SLURM_STATE_DIR=/var/lib/slurm
+readonly NOACCT_CONF_DIR=/etc/slurm-noacct
+readonly NOACCT_CONF=$NOACCT_CONF_DIR/slurm.conf
+readonly NOACCT_STATE_DIR=/var/lib/slurm-noacct
+# Its daemons run through these symlinks, so that their process names (and pid files) tell them
+# from the first cluster's.
+readonly NOACCT_CTLD=/usr/local/sbin/slurmctld-noacct
+readonly NOACCT_SLURMD=/usr/local/sbin/slurmd-noacct
 readonly VENV_PYTHON=/usr/bin/python3 # Debian's; the default python3 may be one only root can run
 readonly MARK_BEGIN='# >>> jupyterlab-hpc demo >>>'
 readonly MARK_END='# <<< jupyterlab-hpc demo <<<'
-readonly DAEMONS=(munged mariadbd slurmdbd slurmctld slurmd sshd)
+readonly NOACCT_MARK_BEGIN='# >>> jupyterlab-hpc demo: cluster without accounting >>>'
+readonly NOACCT_MARK_END='# <<< jupyterlab-hpc demo: cluster without accounting <<<'
+readonly DAEMONS=(munged mariadbd slurmdbd slurmctld slurmd slurmctld-noacct slurmd-noacct sshd)
 
 export DEBIAN_FRONTEND=noninteractive
 export LC_ALL=C.UTF-8
@@ -87,6 +111,11 @@ resolve_users() {
     CLUSTER_HOME=/home/$CLUSTER_USER
   fi
   CONDA_ROOT=$CLUSTER_HOME/.local/miniforge
+  if pw=$(getent passwd "$NOACCT_USER"); then
+    NOACCT_HOME=$(cut -d: -f6 <<<"$pw")
+  else
+    NOACCT_HOME=/home/$NOACCT_USER
+  fi
 }
 
 # Run a command as the cluster user with a clean, predictable environment (root's PATH here may
@@ -427,18 +456,119 @@ start_slurm() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# 3b. the second cluster, without accounting
+
+noacct_slurm_conf() {
+  local host=$1 mem_mb
+  mem_mb=$(awk '/^MemTotal:/ { m = int($2 / 1024 * 0.4); print (m > 2000 ? 2000 : m) }' /proc/meminfo)
+  cat <<EOF
+# Written by tests/cluster/demo-cluster.sh (jupyterlab-hpc demo cluster without accounting);
+# rewritten by each start. A second cluster beside the first (/etc/slurm/slurm.conf) on the same
+# machine and munge key: its own ports, state, spool, node and logs. No slurmdbd: accounts and
+# QOS are not checked, sacct has no history, and squeue forgets an ended job after MinJobAge
+# (purged once a minute).
+ClusterName=$NOACCT_CLUSTER
+SlurmctldHost=$host($SSH_HOST)
+SlurmctldPort=$NOACCT_CTLD_PORT
+SlurmdPort=$NOACCT_SLURMD_PORT
+AuthType=auth/munge
+SlurmUser=root
+SlurmdUser=root
+StateSaveLocation=$NOACCT_STATE_DIR/slurmctld
+SlurmdSpoolDir=$NOACCT_STATE_DIR/slurmd
+SlurmctldPidFile=$RUN_DIR/slurmctld-noacct.pid
+SlurmdPidFile=$RUN_DIR/slurmd-noacct.pid
+SlurmctldLogFile=$SLURM_LOG_DIR/slurmctld-noacct.log
+SlurmdLogFile=$SLURM_LOG_DIR/slurmd-noacct.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+MpiDefault=none
+ReturnToService=2
+MailProg=/bin/true
+MinJobAge=$NOACCT_MIN_JOB_AGE
+KillWait=5
+SchedulerParameters=batch_sched_delay=0
+SlurmdParameters=config_overrides
+NodeName=$NOACCT_NODE NodeHostname=$host NodeAddr=$SSH_HOST CPUs=$NOACCT_CPUS RealMemory=$mem_mb State=UNKNOWN
+PartitionName=$NOACCT_PARTITION Nodes=$NOACCT_NODE Default=YES MaxTime=$NOACCT_PARTITION_MAX_TIME State=UP
+EOF
+}
+
+noacct() { env SLURM_CONF="$NOACCT_CONF" "$@"; }
+
+noacct_node_state() { noacct sinfo -h -n "$NOACCT_NODE" -o %T 2>/dev/null | head -n 1; }
+
+noacct_fail() {
+  die "$1; see $SLURM_LOG_DIR/slurm{ctld,d}-noacct.log and $LOG_DIR/slurm{ctld,d}-noacct.out"
+}
+
+start_noacct_slurm() {
+  local port
+  install -d -m 755 "$NOACCT_CONF_DIR" "$NOACCT_STATE_DIR" "$NOACCT_STATE_DIR/slurmd"
+  install -d -m 700 "$NOACCT_STATE_DIR/slurmctld"
+  ln -sfn /usr/sbin/slurmctld "$NOACCT_CTLD"
+  ln -sfn /usr/sbin/slurmd "$NOACCT_SLURMD"
+  if noacct_slurm_conf "$NODE" | write_if_changed "$NOACCT_CONF" 644; then
+    if is_running slurmctld-noacct || is_running slurmd-noacct; then
+      say "$NOACCT_CONF changed: restarting the cluster without accounting…"
+      halt slurmd-noacct slurmctld-noacct
+    fi
+  fi
+  if ! is_running slurmctld-noacct && ! is_running slurmd-noacct; then
+    for port in "$NOACCT_CTLD_PORT" "$NOACCT_SLURMD_PORT"; do
+      port_open "$port" && die "port $port is taken by another program; the cluster without accounting needs it"
+    done
+  fi
+  if ! is_running slurmctld-noacct; then
+    say "starting slurmctld-noacct…"
+    launch slurmctld-noacct "$NOACCT_CTLD" -f "$NOACCT_CONF" || noacct_fail "slurmctld-noacct did not start"
+  fi
+  if ! is_running slurmd-noacct; then
+    say "starting slurmd-noacct…"
+    launch slurmd-noacct "$NOACCT_SLURMD" -f "$NOACCT_CONF" -N "$NOACCT_NODE" ||
+      noacct_fail "slurmd-noacct did not start"
+  fi
+  local i state="" resumed=0
+  for ((i = 0; i < 150; i++)); do
+    state=$(noacct_node_state || true)
+    case $state in
+      idle | mixed | allocated | completing) break ;;
+      drain* | down | fail*)
+        if ((!resumed)); then
+          say "node $NOACCT_NODE is $state: resuming it"
+          noacct scontrol update NodeName="$NOACCT_NODE" State=RESUME >/dev/null 2>&1 || true
+          resumed=1
+        fi
+        ;;
+    esac
+    sleep 0.2
+  done
+  case $state in
+    idle | mixed | allocated | completing) ;;
+    *) noacct_fail "node $NOACCT_NODE did not become idle within 30 s (state: '${state:-no answer}')" ;;
+  esac
+}
+
+# ---------------------------------------------------------------------------------------------
 # 4. cluster user
 
-ensure_cluster_user() {
-  if ! id "$CLUSTER_USER" >/dev/null 2>&1; then
-    say "creating user $CLUSTER_USER…"
-    useradd -m -s /bin/bash "$CLUSTER_USER"
+# ensure_user NAME: a cluster user with bash, reached by key only.
+ensure_user() {
+  local user=$1
+  if ! id "$user" >/dev/null 2>&1; then
+    say "creating user $user…"
+    useradd -m -s /bin/bash "$user"
     resolve_users
   fi
   # useradd leaves the password field '!' (locked), and sshd refuses even key logins to a locked
   # account; '*' means "no password can match" without locking it.
-  if [[ $(getent shadow "$CLUSTER_USER" | cut -d: -f2) == '!'* ]]; then
-    usermod -p '*' "$CLUSTER_USER"
+  if [[ $(getent shadow "$user" | cut -d: -f2) == '!'* ]]; then
+    usermod -p '*' "$user"
   fi
 }
 
@@ -456,7 +586,7 @@ HostKey $SSHD_DIR/ssh_host_ed25519_key
 HostKey $SSHD_DIR/ssh_host_ecdsa_key
 HostKey $SSHD_DIR/ssh_host_rsa_key
 PidFile $RUN_DIR/sshd.pid
-AllowUsers $CLUSTER_USER
+AllowUsers $CLUSTER_USER $NOACCT_USER
 PermitRootLogin no
 PubkeyAuthentication yes
 AuthorizedKeysFile .ssh/authorized_keys
@@ -508,6 +638,20 @@ start_sshd() {
 # ---------------------------------------------------------------------------------------------
 # 6. client side: key, authorized_keys, known_hosts, ~/.ssh/config
 
+# authorize_client_key USER HOME: the client key in that cluster user's authorized_keys.
+authorize_client_key() {
+  local user=$1 ssh_dir=$2/.ssh auth blob
+  auth=$ssh_dir/authorized_keys
+  install -d -m 700 -o "$user" -g "$user" "$ssh_dir"
+  [[ -f $auth ]] || install -m 600 -o "$user" -g "$user" /dev/null "$auth"
+  blob=$(awk '{ print $2 }' "$CLIENT_KEY.pub")
+  if ! awk -v k="$blob" '$2 == k || $3 == k { found = 1 } END { exit !found }' "$auth"; then
+    cat "$CLIENT_KEY.pub" >>"$auth"
+  fi
+  chown "$user:$user" "$auth"
+  chmod 600 "$auth"
+}
+
 setup_client() {
   install -d -m 700 -o "$CLIENT_USER" -g "$CLIENT_GROUP" "$CLIENT_HOME/.ssh"
   if [[ ! -s $CLIENT_KEY || ! -s $CLIENT_KEY.pub ]]; then
@@ -519,17 +663,8 @@ setup_client() {
   chown "$CLIENT_USER:$CLIENT_GROUP" "$CLIENT_KEY" "$CLIENT_KEY.pub"
   chmod 600 "$CLIENT_KEY"
 
-  # authorized_keys of the cluster user
-  local ssh_dir=$CLUSTER_HOME/.ssh auth blob
-  auth=$ssh_dir/authorized_keys
-  install -d -m 700 -o "$CLUSTER_USER" -g "$CLUSTER_USER" "$ssh_dir"
-  [[ -f $auth ]] || install -m 600 -o "$CLUSTER_USER" -g "$CLUSTER_USER" /dev/null "$auth"
-  blob=$(awk '{ print $2 }' "$CLIENT_KEY.pub")
-  if ! awk -v k="$blob" '$2 == k || $3 == k { found = 1 } END { exit !found }' "$auth"; then
-    cat "$CLIENT_KEY.pub" >>"$auth"
-  fi
-  chown "$CLUSTER_USER:$CLUSTER_USER" "$auth"
-  chmod 600 "$auth"
+  authorize_client_key "$CLUSTER_USER" "$CLUSTER_HOME"
+  authorize_client_key "$NOACCT_USER" "$NOACCT_HOME"
 
   # known_hosts: exactly the demo sshd's host keys for [127.0.0.1]:port
   local kh=$CLIENT_KNOWN_HOSTS want have f
@@ -556,6 +691,13 @@ setup_client() {
       "    User $CLUSTER_USER" \
       "    IdentityFile ~/.ssh/${CLIENT_KEY##*/}" \
       "    IdentitiesOnly yes" \
+      "# The second demo cluster, without accounting: the same sshd, another user." \
+      "Host $NOACCT_ALIAS" \
+      "    HostName $SSH_HOST" \
+      "    Port $SSH_PORT" \
+      "    User $NOACCT_USER" \
+      "    IdentityFile ~/.ssh/${CLIENT_KEY##*/}" \
+      "    IdentitiesOnly yes" \
       "Host *" \
       "$MARK_END"
     without_block "$CLIENT_SSH_CONFIG" "$MARK_BEGIN" "$MARK_END"
@@ -564,6 +706,16 @@ setup_client() {
 
 verify_ssh() {
   as_client ssh -o BatchMode=yes -o ConnectTimeout=10 "$SSH_ALIAS" true </dev/null 2>>"$LOG_DIR/ssh-check.err"
+}
+
+# The second cluster's user reaches its own cluster (SLURM_CONF from ~/.bashrc) with a plain
+# `ssh hpc-noacct CMD` and in a login shell (the sidecar's), in one login.
+verify_noacct_ssh() {
+  local want=$NOACCT_PARTITION$'\n'$NOACCT_PARTITION got
+  got=$(as_client ssh -o BatchMode=yes -o ConnectTimeout=10 "$NOACCT_ALIAS" \
+    "sinfo -h -o %R && bash -lc 'sinfo -h -o %R'" 2>>"$LOG_DIR/ssh-check.err") || true
+  [[ $got == "$want" ]] ||
+    die "ssh $NOACCT_ALIAS sinfo shows '${got//$'\n'/ }', not the partition $NOACCT_PARTITION (twice); see $LOG_DIR/sshd.log and $LOG_DIR/ssh-check.err"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -655,12 +807,51 @@ setup_envs() {
   } | install_content "$rc" "$CLUSTER_USER:$CLUSTER_USER" 644
 }
 
+# The second cluster's user: SLURM_CONF in every shell, and hpcdemo's environments (the same
+# prefixes, which everyone may read, as a shared conda install would be) rather than copies.
+setup_noacct_user() {
+  local name prefix pkgs
+  if ! runuser -u "$NOACCT_USER" -- test -x "$CONDA_ROOT/envs/jupyterlab/bin/jupyter"; then
+    say "letting $NOACCT_USER into $CLUSTER_HOME to use its environments"
+    chmod o+x "$CLUSTER_HOME"
+    runuser -u "$NOACCT_USER" -- test -x "$CONDA_ROOT/envs/jupyterlab/bin/jupyter" ||
+      die "$NOACCT_USER cannot run $CONDA_ROOT/envs/jupyterlab/bin/jupyter"
+  fi
+  install -d -m 755 -o "$NOACCT_USER" -g "$NOACCT_USER" "$NOACCT_HOME/.conda"
+  # ~/.conda/environments.txt: hpcdemo's prefixes; keep the rest.
+  local envs_txt=$NOACCT_HOME/.conda/environments.txt
+  [[ -f $envs_txt ]] || install -m 644 -o "$NOACCT_USER" -g "$NOACCT_USER" /dev/null "$envs_txt"
+  # shellcheck disable=SC2034 # name and pkgs: columns of env_table, unused here
+  while IFS='|' read -r name prefix pkgs; do
+    grep -qxF "$prefix" "$envs_txt" || printf '%s\n' "$prefix" >>"$envs_txt"
+  done < <(env_table)
+
+  # ~/.bashrc: SLURM_CONF first, before Debian's "not interactive? return" line, so that login
+  # shells (~/.profile reads ~/.bashrc) and `ssh hpc-noacct CMD` (bash reads ~/.bashrc for
+  # commands from sshd) both have it; base on PATH at the end, as for hpcdemo.
+  local rc=$NOACCT_HOME/.bashrc
+  [[ -f $rc ]] || install -m 644 -o "$NOACCT_USER" -g "$NOACCT_USER" /etc/skel/.bashrc "$rc"
+  {
+    printf '%s\n' "$NOACCT_MARK_BEGIN" \
+      "# The cluster without accounting (tests/cluster/demo-cluster.sh): Slurm's commands read this." \
+      "export SLURM_CONF=$NOACCT_CONF" \
+      "$NOACCT_MARK_END"
+    without_block "$rc" "$NOACCT_MARK_BEGIN" "$NOACCT_MARK_END" |
+      awk -v b="$MARK_BEGIN" -v e="$MARK_END" '$0 == b { skip = 1; next } $0 == e { skip = 0; next } !skip'
+    printf '%s\n' "$MARK_BEGIN" \
+      '# The demo cluster has no conda: this stands in for "conda activate" (base) of the tutorial.' \
+      "export PATH=\"$CONDA_ROOT/bin:\$PATH\"" \
+      "export CONDA_PREFIX=\"$CONDA_ROOT\" CONDA_DEFAULT_ENV=base CONDA_SHLVL=1" \
+      "$MARK_END"
+  } | install_content "$rc" "$NOACCT_USER:$NOACCT_USER" 644
+}
+
 # ---------------------------------------------------------------------------------------------
 # 8. cluster.json
 
 readonly CLUSTER_JSON_PY='
 import glob, json, os, sys
-(out, port, ident, known, version, root, slurm), table = sys.argv[1:8], sys.argv[8:]
+(out, port, ident, known, version, root, slurm, noacct), table = sys.argv[1:9], sys.argv[9:]
 def has(prefix, pkg):
     for f in glob.glob(os.path.join(prefix, "conda-meta", pkg + "-*.json")):
         with open(f) as fh:
@@ -675,6 +866,9 @@ for row in table:
 info = {"name": "demo", "alias": "hpc-demo", "host": "127.0.0.1", "port": int(port),
         "user": "hpcdemo", "identityFile": ident, "knownHosts": known, "slurmVersion": version,
         "partition": "debug", "condaRoot": root, "envs": envs, **json.loads(slurm)}
+info["noAccounting"] = {"host": "127.0.0.1", "port": int(port), "identityFile": ident,
+                        "knownHosts": known, "slurmVersion": version, "condaRoot": root,
+                        "envs": envs, **json.loads(noacct)}
 with open(out + ".tmp", "w") as f:
     json.dump(info, f, indent=2)
     f.write("\n")
@@ -694,8 +888,15 @@ write_cluster_json() {
     "qos": ["normal", "%s"], "qosMaxWall": {"%s": "%s"}}' \
     "$PARTITION" "$GPU_TYPE" "$GPU_COUNT" "$GPU_PARTITION" "$GPU_PARTITION_MAX_TIME" "$GPU_TYPE" "$GPU_COUNT" \
     "${ACCOUNTS[0]}" "${ACCOUNTS[1]}" "${ACCOUNTS[0]}" "$QOS_SHORT" "$QOS_SHORT" "$QOS_SHORT_MAX_WALL")
+  # The second cluster: the same sshd, environments and client key; its own user and Slurm.
+  local noacct
+  noacct=$(printf '{"name": "%s", "alias": "%s", "user": "%s", "slurmConf": "%s", "node": "%s",
+    "partition": "%s", "partitions": [{"name": "%s", "default": true, "maxTime": "%s", "gres": null}],
+    "accounting": false, "minJobAgeSeconds": %s}' \
+    "$NOACCT_CLUSTER" "$NOACCT_ALIAS" "$NOACCT_USER" "$NOACCT_CONF" "$NOACCT_NODE" \
+    "$NOACCT_PARTITION" "$NOACCT_PARTITION" "$NOACCT_PARTITION_MAX_TIME" "$NOACCT_MIN_JOB_AGE")
   "$VENV_PYTHON" -c "$CLUSTER_JSON_PY" "$CLUSTER_JSON" "$SSH_PORT" "$CLIENT_KEY" \
-    "$CLIENT_KNOWN_HOSTS" "$SLURM_VERSION" "$CONDA_ROOT" "$slurm" "${rows[@]}"
+    "$CLIENT_KNOWN_HOSTS" "$SLURM_VERSION" "$CONDA_ROOT" "$slurm" "$noacct" "${rows[@]}"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -717,7 +918,9 @@ cmd_start() {
   resolve_users
   start_munge
   start_slurm
-  ensure_cluster_user
+  start_noacct_slurm
+  ensure_user "$CLUSTER_USER"
+  ensure_user "$NOACCT_USER"
   setup_accounting
   # pam_loginuid and friends can refuse sessions inside some containers: then run without PAM,
   # and remember it.
@@ -733,56 +936,67 @@ cmd_start() {
     verify_ssh || die "ssh -o BatchMode=yes $SSH_ALIAS true fails as $CLIENT_USER; see $LOG_DIR/sshd.log and $LOG_DIR/ssh-check.err"
   fi
   setup_envs
+  setup_noacct_user
+  verify_noacct_ssh
   write_cluster_json
   say "up: slurm $SLURM_VERSION, node $NODE $(node_state); ssh $SSH_ALIAS ($CLUSTER_USER@$SSH_HOST:$SSH_PORT) for $CLIENT_USER; $CLUSTER_JSON"
+  say "up without accounting: node $NOACCT_NODE $(noacct_node_state); ssh $NOACCT_ALIAS ($NOACCT_USER@$SSH_HOST:$SSH_PORT)"
   local ms=$((($(now_us) - t0) / 1000))
   say "started in $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s"
+}
+
+# cancel_jobs [noacct]: cancel every queued or running job of one cluster and wait (10 s at
+# most) for them to end, so no job processes outlive it.
+cancel_jobs() {
+  local -a run=()
+  [[ ${1:-} == noacct ]] && run=(noacct)
+  local job_ids i
+  job_ids=$("${run[@]}" squeue -h -o %i 2>/dev/null || true)
+  [[ -n $job_ids ]] || return 0
+  say "cancelling jobs${1:+ of the cluster without accounting}: $(tr '\n' ' ' <<<"$job_ids")"
+  # shellcheck disable=SC2086 # job ids, one a word
+  "${run[@]}" scancel $job_ids 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    [[ -z $("${run[@]}" squeue -h -t RUNNING,COMPLETING,SUSPENDED -o %i 2>/dev/null) ]] && break
+    sleep 0.1
+  done
+}
+
+# end_processes_of USER: what the user still runs (e.g. commands of ssh sessions without a
+# terminal, which sshd leaves running when it goes) would outlive the cluster: end it.
+end_processes_of() {
+  local user=$1 uid i
+  uid=$(id -u "$user" 2>/dev/null) || return 0
+  local -a left
+  mapfile -t left < <(pids_of_uid "$uid")
+  ((${#left[@]})) || return 0
+  say "ending ${#left[@]} leftover process(es) of $user: ${left[*]}"
+  kill -TERM "${left[@]}" 2>/dev/null || true
+  for ((i = 0; i < 30; i++)); do
+    mapfile -t left < <(pids_of_uid "$uid")
+    ((${#left[@]})) || break
+    sleep 0.1
+  done
+  if ((${#left[@]})); then kill -KILL "${left[@]}" 2>/dev/null || true; fi
 }
 
 cmd_stop() {
   need_root stop
   install -d -m 755 "$RUN_DIR"
   take_lock
-  # End the jobs first, so no job processes outlive the cluster.
-  if is_running slurmctld; then
-    local job_ids i
-    job_ids=$(squeue -h -o %i 2>/dev/null || true)
-    if [[ -n $job_ids ]]; then
-      say "cancelling jobs: $(tr '\n' ' ' <<<"$job_ids")"
-      # shellcheck disable=SC2086 # job ids, one a word
-      scancel $job_ids 2>/dev/null || true
-      for ((i = 0; i < 100; i++)); do
-        [[ -z $(squeue -h -t RUNNING,COMPLETING,SUSPENDED -o %i 2>/dev/null) ]] && break
-        sleep 0.1
-      done
-    fi
-  fi
+  if is_running slurmctld; then cancel_jobs; fi
+  if is_running slurmctld-noacct; then cancel_jobs noacct; fi
   # sshd's per-connection children outlive the listener: end them too.
   local pid child
   local -a children=()
   if pid=$(pid_of sshd); then mapfile -t children < <(children_of "$pid"); fi
-  halt sshd slurmd slurmctld slurmdbd mariadbd munged
+  halt sshd slurmd slurmctld slurmd-noacct slurmctld-noacct slurmdbd mariadbd munged
   for child in "${children[@]}"; do
     kill -TERM "$child" 2>/dev/null || true
   done
-  # What the cluster user still runs (e.g. commands of ssh sessions without a terminal, which
-  # sshd leaves running when it goes) would outlive the cluster: end it.
-  local uid i
-  if uid=$(id -u "$CLUSTER_USER" 2>/dev/null); then
-    local -a left
-    mapfile -t left < <(pids_of_uid "$uid")
-    if ((${#left[@]})); then
-      say "ending ${#left[@]} leftover process(es) of $CLUSTER_USER: ${left[*]}"
-      kill -TERM "${left[@]}" 2>/dev/null || true
-      for ((i = 0; i < 30; i++)); do
-        mapfile -t left < <(pids_of_uid "$uid")
-        ((${#left[@]})) || break
-        sleep 0.1
-      done
-      if ((${#left[@]})); then kill -KILL "${left[@]}" 2>/dev/null || true; fi
-    fi
-  fi
-  say "stopped (packages, $CLUSTER_USER's home and keys stay; start again with: $0 start)"
+  end_processes_of "$CLUSTER_USER"
+  end_processes_of "$NOACCT_USER"
+  say "stopped (packages, $CLUSTER_USER's and $NOACCT_USER's homes and keys stay; start again with: $0 start)"
 }
 
 cmd_status() {
@@ -799,6 +1013,9 @@ cmd_status() {
   done
   if is_running slurmctld; then
     printf '%-10s %s\n' node "$(sinfo -h -o '%n %T' 2>/dev/null | head -n 1)"
+  fi
+  if is_running slurmctld-noacct; then
+    printf '%-10s %s (without accounting)\n' node "$(noacct sinfo -h -o '%N %T' 2>/dev/null | head -n 1)"
   fi
   if is_running sshd; then
     if port_open "$SSH_PORT"; then

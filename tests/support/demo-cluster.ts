@@ -46,6 +46,39 @@ export interface IDemoCluster {
   qos: string[];
   /** QOS name → its MaxWall (`HH:MM:SS`). */
   qosMaxWall: Record<string, string>;
+  /** The second cluster on the same machine, without accounting. */
+  noAccounting: IDemoNoAccountingCluster;
+}
+
+/**
+ * A second, independent Slurm cluster beside the first (same machine, munge,
+ * sshd, client key and environments): no slurmdbd, so no accounts, QOS or
+ * sacct history, and squeue forgets an ended job after `minJobAgeSeconds`
+ * (plus up to a minute: slurmctld purges once a minute). Its user's shell
+ * exports `SLURM_CONF=<slurmConf>`.
+ */
+export interface IDemoNoAccountingCluster {
+  /** Its ClusterName. */
+  name: string;
+  /** `Host` in the client's ~/.ssh/config. */
+  alias: string;
+  host: string;
+  port: number;
+  user: string;
+  identityFile: string;
+  knownHosts: string;
+  slurmVersion: string;
+  slurmConf: string;
+  /** Its one node's NodeName. */
+  node: string;
+  /** The default (and only) partition. */
+  partition: string;
+  partitions: IDemoPartition[];
+  accounting: false;
+  minJobAgeSeconds: number;
+  /** hpcdemo's environments, which this user runs too. */
+  condaRoot: string;
+  envs: IDemoEnv[];
 }
 
 /** Read anew on each call: a test may run right after `start` rewrote it. */
@@ -53,8 +86,27 @@ export function demoCluster(): IDemoCluster {
   return JSON.parse(readFileSync(CLUSTER_JSON, 'utf8'));
 }
 
+/** The demo cluster without accounting (see IDemoNoAccountingCluster). */
+export function noAccountingCluster(
+  info = demoCluster()
+): IDemoNoAccountingCluster {
+  if (!info.noAccounting) {
+    throw new Error(
+      `${CLUSTER_JSON} has no noAccounting cluster: run tests/cluster/demo-cluster.sh start again.`
+    );
+  }
+  return info.noAccounting;
+}
+
+type SshTarget = Pick<
+  IDemoCluster,
+  'alias' | 'host' | 'port' | 'user' | 'identityFile' | 'knownHosts'
+>;
+
 /** The demo sshd's host keys, as known_hosts lines (from the client's file). */
-export function demoKnownHostsLines(info = demoCluster()): string {
+export function demoKnownHostsLines(
+  info: Pick<SshTarget, 'host' | 'port' | 'knownHosts'> = demoCluster()
+): string {
   const name = `[${info.host}]:${info.port}`;
   return (
     readFileSync(info.knownHosts, 'utf8')
@@ -69,21 +121,47 @@ export function demoKnownHostsLines(info = demoCluster()): string {
  * demo cluster as `hpc-demo`, with its own known_hosts.
  */
 export function writeDemoSshFiles(home: string, info = demoCluster()): void {
-  writeFileSync(
-    join(home, '.ssh', 'config'),
-    `Host hpc-demo\n  HostName ${info.host}\n  Port ${info.port}\n  User ${info.user}\n` +
-      `  IdentityFile ${info.identityFile}\n  IdentitiesOnly yes\n`,
-    { mode: 0o600 }
-  );
-  writeFileSync(join(home, '.ssh', 'known_hosts'), demoKnownHostsLines(info), {
-    mode: 0o600
-  });
+  writeSshFiles(home, [{ ...info, alias: 'hpc-demo' }]);
 }
 
-/** A launch request for the demo cluster's JupyterLab environment. */
+/**
+ * A client home (made by the caller, with a 0700 .ssh) that reaches both
+ * demo clusters: `hpc-demo` and the one without accounting (`hpc-noacct`).
+ */
+export function writeBothClustersSshFiles(
+  home: string,
+  info = demoCluster()
+): void {
+  writeSshFiles(home, [info, noAccountingCluster(info)]);
+}
+
+function writeSshFiles(home: string, targets: SshTarget[]): void {
+  writeFileSync(
+    join(home, '.ssh', 'config'),
+    targets
+      .map(
+        t =>
+          `Host ${t.alias}\n  HostName ${t.host}\n  Port ${t.port}\n  User ${t.user}\n` +
+          `  IdentityFile ${t.identityFile}\n  IdentitiesOnly yes\n`
+      )
+      .join(''),
+    { mode: 0o600 }
+  );
+  // Both clusters are behind the one demo sshd: its host keys once.
+  writeFileSync(
+    join(home, '.ssh', 'known_hosts'),
+    demoKnownHostsLines(targets[0]),
+    { mode: 0o600 }
+  );
+}
+
+/**
+ * A launch request for the demo cluster's JupyterLab environment (the same
+ * prefix on the cluster without accounting).
+ */
 export function demoLaunchRequest(
   overrides: Partial<ILaunchRequest> = {},
-  info = demoCluster()
+  info: { envs: IDemoEnv[] } = demoCluster()
 ): ILaunchRequest {
   return {
     partition: '',

@@ -13,7 +13,11 @@ import {
   type ISessionOpen
 } from '../../common/api';
 import type { Accounting } from '../slurm/accounting';
-import { checkLaunch, checkLaunchShape } from '../sessions/launch-check';
+import {
+  checkLaunch,
+  checkLaunchShape,
+  uncheckedFields
+} from '../sessions/launch-check';
 import type { IClusterFacts } from '../sessions/offer';
 import type { SessionService } from '../sessions/service';
 import {
@@ -169,11 +173,14 @@ export function sessionRoutes(sessions: SessionService): IRoute[] {
       after(async ({ params, body }) => {
         const request = parseLaunchRequest(jsonObject(body));
         const shape = checkLaunchShape(request);
-        const problems =
-          shape.length > 0
-            ? shape
-            : checkLaunch(request, await sessions.facts(params.cluster));
-        const answer: ILaunchCheck = { problems };
+        if (shape.length > 0) {
+          return ok({ problems: shape } satisfies ILaunchCheck);
+        }
+        const facts = await sessions.facts(params.cluster);
+        const answer: ILaunchCheck = {
+          problems: checkLaunch(request, facts),
+          unchecked: uncheckedFields(request, facts)
+        };
         return ok(answer);
       })
     ),

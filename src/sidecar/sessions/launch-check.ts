@@ -299,6 +299,39 @@ export function checkLaunchAgainst(
   return out;
 }
 
+/**
+ * The values no check above could verify: an account or QOS on a cluster
+ * without accounting, which only sbatch can judge.
+ */
+export function uncheckedFields(
+  req: ILaunchRequest,
+  offer: IClusterOffer
+): ILaunchProblem[] {
+  if (offer.accounting.enabled) {
+    return [];
+  }
+  const out: ILaunchProblem[] = [];
+  if (req.account !== '') {
+    out.push(
+      problem(
+        'account',
+        `Not checked: this cluster has no accounting to list accounts; the job is labelled ${req.account} as given.`
+      )
+    );
+  }
+  if (req.qos !== '') {
+    // Slurm 22.05 without accounting takes any --qos and runs the job with
+    // none (scontrol shows QOS=(null)).
+    out.push(
+      problem(
+        'qos',
+        `Not checked: this cluster has no accounting, so no QOS; Slurm accepts ${req.qos} and ignores it.`
+      )
+    );
+  }
+  return out;
+}
+
 /** Every problem: shape first; facts only when the shape is right. */
 export function checkLaunch(
   req: ILaunchRequest,

@@ -629,6 +629,14 @@ export class SessionService {
       message = `JupyterLab did not listen within ${record.request.startTimeoutSeconds} s of the job starting; the job was cancelled. Its log says why.`;
     } else if (exit && outcome === 'failed') {
       message = `The job failed: ${exit.why} (status ${exit.status}). Its log says more.`;
+    } else if (
+      exit &&
+      outcome === 'unknown' &&
+      exit.why.startsWith('signal ')
+    ) {
+      // Without accounting, a job squeue has forgotten leaves only its own
+      // record: a signal is scancel, the wall time or preemption alike.
+      message = `JupyterLab was stopped by SIG${exit.why.slice(7)} and the job then left the queue: it was cancelled, reached its wall time or was preempted; the cluster kept no record of which.`;
     }
     record.phase = 'ended';
     record.end = { outcome, message, at: this._now() };

@@ -14,6 +14,7 @@ import {
   checkLaunch,
   checkLaunchShape,
   memoryMiB,
+  uncheckedFields,
   type IClusterOffer
 } from '../../../src/sidecar/sessions/launch-check';
 
@@ -188,6 +189,15 @@ describe('checkLaunch', () => {
     expect(
       fields({ partition: 'gpu', wallTime: '2:00:00' }, withoutAccounting)
     ).toEqual(['wallTime']);
+  });
+
+  it('says which values it passes on unchecked, only without accounting', () => {
+    const req = { ...base, account: 'biology', qos: 'long' };
+    const unchecked = uncheckedFields(req, withoutAccounting);
+    expect(unchecked.map(p => p.field)).toEqual(['account', 'qos']);
+    expect(unchecked[0].message).toMatch(/no accounting.*biology/);
+    expect(uncheckedFields(base, withoutAccounting)).toEqual([]);
+    expect(uncheckedFields(req, withAccounting)).toEqual([]);
   });
 
   it('checks shape before anything else, and without cluster facts', () => {
