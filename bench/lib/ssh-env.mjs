@@ -86,7 +86,9 @@ export async function demoCluster() {
     port: info.port,
     user: info.user,
     identityFile: info.identityFile,
-    hostKeys
+    hostKeys,
+    // [{name, prefix, ipykernel, jupyterlab}]: the cluster user's envs
+    envs: info.envs ?? []
   };
 }
 
