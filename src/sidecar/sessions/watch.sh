@@ -8,8 +8,10 @@
 #   ready ID <jpserver JSON on one line>
 #   exit ID <status> <epoch> <why>
 # and `watching` once at the start. Stops when every session is ready or
-# ended, or after SECONDS (the caller starts it again). Checks every 0.2 s on
-# the login node: no network traffic while nothing changes.
+# ended, or after SECONDS (the caller starts it again). Checks on the login
+# node, so nothing crosses the network while nothing changes: every 0.05 s
+# while a job runs and its JupyterLab does not listen yet (a few seconds),
+# every 0.5 s while jobs only wait in the queue (possibly hours).
 limit=$1
 shift
 base=$HOME/.jupyterlab-hpc/sessions
@@ -19,6 +21,7 @@ seen=
 end=$(($(date +%s) + limit))
 while [ -n "$left" ] && [ "$(date +%s)" -lt "$end" ]; do
   next=
+  pause=0.5
   for id in $left; do
     dir=$base/$id
     case " $seen " in
@@ -45,8 +48,13 @@ while [ -n "$left" ] && [ "$(date +%s)" -lt "$end" ]; do
         esac
       fi
     done
-    [ -n "$done_here" ] || next="$next $id"
+    if [ -z "$done_here" ]; then
+      next="$next $id"
+      case " $seen " in
+        *" $id:started "*) pause=0.05 ;;
+      esac
+    fi
   done
   left=$next
-  [ -z "$left" ] || sleep 0.2
+  [ -z "$left" ] || sleep "$pause"
 done
