@@ -261,8 +261,8 @@ test('settings saved through the REST API show on the next load', async ({
 
   await expect(launcherSection(page, 'HPC').getByRole('button')).toHaveText([
     'HPC Clusters',
-    'demo',
-    'gpu'
+    'JupyterLab on demo',
+    'JupyterLab on gpu'
   ]);
   const panel = await openHpcPanel(page);
   const items = panel

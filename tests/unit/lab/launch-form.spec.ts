@@ -2,6 +2,7 @@ import { Dialog } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { StateDB } from '@jupyterlab/statedb';
 import { nullTranslator } from '@jupyterlab/translation';
+import { PromiseDelegate } from '@lumino/coreutils';
 
 import { IEnvironmentList } from '../../../src/common/api';
 import {
@@ -24,6 +25,7 @@ import {
   field,
   noteOf,
   openDialog,
+  pressEnter,
   type
 } from './dom';
 import {
@@ -536,6 +538,47 @@ describe('the launch form', () => {
         expect.objectContaining({ workingDirectory: '/scratch/hpcdemo' })
       ]);
       expect(dialogs()).toEqual([]);
+    });
+
+    it('submits once however often Launch is pressed meanwhile', async () => {
+      await setUp();
+      const answered = new PromiseDelegate<void>();
+      launch = async request => {
+        await answered.promise;
+        return json(201, sessionFor(request));
+      };
+      const { dialog, result } = await openForm();
+      launchButton(dialog).click();
+      await until(() => launches().length === 1);
+      await until(() => launchButton(dialog).disabled);
+      launchButton(dialog).click();
+      pressEnter(input(dialog, 'CPUs'));
+      answered.resolve();
+      expect((await result)?.id).toBe('s1');
+      expect(launches()).toHaveLength(1);
+    });
+
+    it('reads the cluster again on request and keeps what was typed', async () => {
+      await setUp();
+      const { dialog } = await openForm();
+      type(input(dialog, 'CPUs'), '1');
+      await checked({ cpus: 1 });
+      offer = demoOffer({
+        partitions: [
+          ...demoOffer().partitions,
+          partition({ name: 'new', isDefault: false })
+        ]
+      });
+      buttonIn(dialog, 'Read again').click();
+      await until(() =>
+        Array.from(select(dialog, 'Partition').options).some(
+          o => o.value === 'new'
+        )
+      );
+      expect(
+        fake.requests.filter(r => r.path === OFFER).map(r => r.search)
+      ).toEqual(['', '?refresh=1']);
+      expect(input(dialog, 'CPUs').value).toBe('1');
     });
 
     it('puts the problems of a refused launch next to their fields and stays open', async () => {
