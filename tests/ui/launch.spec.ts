@@ -103,6 +103,18 @@ test('the JupyterLab on demo tile opens the form, refuses a wall time over the l
     timeout: CLUSTER_TIMEOUT
   });
 
+  // The demo's envs without JupyterLab are listed, off, with their fix.
+  const envSelect = dialog.getByLabel('JupyterLab environment', {
+    exact: true
+  });
+  await expect(
+    envSelect.locator('option', { hasText: 'analysis — no JupyterLab' })
+  ).toBeDisabled();
+  await dialog.getByText(/environments have no JupyterLab/).click();
+  await expect(dialog.locator('.jp-HpcLaunchForm-without')).toContainText(
+    '/home/hpcdemo/.local/miniforge/envs/analysis/bin/python -m pip install jupyterlab'
+  );
+
   const launch = dialog.getByRole('button', { name: 'Launch' });
   const wallTime = dialog.getByLabel('Wall time', { exact: true });
   await partition.selectOption('gpu');
@@ -122,6 +134,7 @@ test('the JupyterLab on demo tile opens the form, refuses a wall time over the l
   await wallTime.fill('0:10:00');
   await expect(wallTime).not.toHaveAttribute('aria-invalid', 'true');
   await expect(launch).toBeEnabled();
+  await dialog.locator('.jp-HpcLaunchForm-without').scrollIntoViewIfNeeded();
   await dialog.screenshot({ path: `${SCREENSHOT_DIR}/launch-form.png` });
   await launch.click();
   await expect(dialog).toBeHidden({ timeout: CLUSTER_TIMEOUT });
