@@ -23,7 +23,8 @@ const outFile = join(
 
 /** Exported name -> the schema it checks. */
 const VALIDATORS = {
-  validateCluster: 'plugin#/definitions/cluster'
+  validateCluster: 'plugin#/definitions/cluster',
+  validateSessionPreset: 'plugin#/definitions/sessionPreset'
 };
 
 const schema = JSON.parse(readFileSync(schemaFile, 'utf8'));

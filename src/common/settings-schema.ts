@@ -3,7 +3,10 @@
  * the sidecar's PUT Routes.clusters and the "Add cluster" dialog check
  * entries with them instead of copies of its patterns and ranges.
  */
-import { validateCluster as generated } from './generated/settings-validators';
+import {
+  validateCluster as generated,
+  validateSessionPreset as generatedPreset
+} from './generated/settings-validators';
 
 /** One complaint of the schema about a value, as ajv reports it. */
 export interface ISchemaError {
@@ -20,10 +23,16 @@ interface IValidator {
 }
 
 const clusterValidator = generated as unknown as IValidator;
+const presetValidator = generatedPreset as unknown as IValidator;
 
 /** Every way `entry` breaks the schema's `cluster` definition; [] if none. */
 export function clusterSchemaErrors(entry: unknown): ISchemaError[] {
   return clusterValidator(entry) ? [] : [...(clusterValidator.errors ?? [])];
+}
+
+/** Every way `entry` breaks the schema's `sessionPreset` definition; [] if none. */
+export function sessionPresetSchemaErrors(entry: unknown): ISchemaError[] {
+  return presetValidator(entry) ? [] : [...(presetValidator.errors ?? [])];
 }
 
 /** The setting a schema error is about (`port`), or '' for the entry itself. */

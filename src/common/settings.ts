@@ -2,7 +2,11 @@
  * The shape of `schema/plugin.json`, the settings a user edits in JupyterLab.
  * Secrets never live here: JupyterLab stores settings in plain text.
  */
-import { clusterSchemaErrors, describeSchemaErrors } from './settings-schema';
+import {
+  clusterSchemaErrors,
+  describeSchemaErrors,
+  sessionPresetSchemaErrors
+} from './settings-schema';
 
 export type SshClientSetting = 'auto' | 'openssh' | 'builtin';
 
@@ -37,15 +41,35 @@ export interface IClusterConfig {
   jupyterEnvironment?: string;
 }
 
+/** Defaults of the launch form; empty text for the cluster's own default. */
 export interface IJobDefaults {
   partition: string;
   timeLimit: string;
   cpus: number;
   memory: string;
   gpus: number;
+  /** The GPU type of `--gres=gpu:<type>:<count>`; empty for any. */
+  gpuType: string;
   account: string;
+  qos: string;
+  /** `--constraint` (node features). */
+  constraint: string;
+  /** Where JupyterLab starts on the cluster; empty for the home directory. */
+  workingDirectory: string;
+  /** Seconds JupyterLab may take to listen once the job runs. */
+  startTimeout: number;
   /** The conda environment that runs remote JupyterLab. */
   jupyterEnvironment: string;
+}
+
+/**
+ * Named launch form values the user saved. Only the fields it sets are
+ * applied; a preset with a `cluster` is offered for that cluster only.
+ */
+export interface ISessionPreset extends Partial<IJobDefaults> {
+  name: string;
+  /** Empty or absent: offered for every cluster. */
+  cluster?: string;
 }
 
 /** Installing conda where a cluster has none. */
@@ -60,6 +84,7 @@ export interface ICondaSettings {
 export interface IHpcSettings {
   clusters: IClusterConfig[];
   jobDefaults: IJobDefaults;
+  sessionPresets: ISessionPreset[];
   conda: ICondaSettings;
 }
 
@@ -86,7 +111,12 @@ export const DEFAULT_JOB_DEFAULTS: IJobDefaults = {
   cpus: 2,
   memory: '8G',
   gpus: 0,
+  gpuType: '',
   account: '',
+  qos: '',
+  constraint: '',
+  workingDirectory: '',
+  startTimeout: 300,
   jupyterEnvironment: 'jupyterlab'
 };
 
@@ -191,7 +221,37 @@ export function readJobDefaults(value: unknown): IJobDefaults {
     cpus: pick('cpus'),
     memory: pick('memory'),
     gpus: pick('gpus'),
+    gpuType: pick('gpuType'),
     account: pick('account'),
+    qos: pick('qos'),
+    constraint: pick('constraint'),
+    workingDirectory: pick('workingDirectory'),
+    startTimeout: pick('startTimeout'),
     jupyterEnvironment: pick('jupyterEnvironment')
   };
+}
+
+/**
+ * The presets of a composite settings value that the schema accepts; an
+ * invalid one is left out rather than hiding the others. A later preset
+ * with the name and cluster of an earlier one is left out too.
+ */
+export function readSessionPresets(value: unknown): ISessionPreset[] {
+  if (!Array.isArray(value)) {
+    return [];
+  }
+  const seen = new Set<string>();
+  const presets: ISessionPreset[] = [];
+  for (const item of value) {
+    if (sessionPresetSchemaErrors(item).length > 0) {
+      continue;
+    }
+    const preset = item as ISessionPreset;
+    const key = `${preset.cluster ?? ''}\n${preset.name}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      presets.push({ ...preset });
+    }
+  }
+  return presets;
 }

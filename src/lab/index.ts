@@ -1,5 +1,6 @@
 import { clustersPlugin } from './plugins/clusters';
 import { environmentsPlugin } from './plugins/environments';
+import { launchPlugin } from './plugins/launch';
 import { launcherPlugin } from './plugins/launcher';
 import { panelPlugin } from './plugins/panel';
 import { promptsPlugin } from './plugins/prompts';
@@ -17,6 +18,7 @@ export default [
   tasksPlugin,
   environmentsPlugin,
   sessionsPlugin,
+  launchPlugin,
   promptsPlugin,
   panelPlugin,
   launcherPlugin

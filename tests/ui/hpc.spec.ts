@@ -40,14 +40,14 @@ test.afterEach(async ({ request }) => {
   await putSettings(request, { ...PRESET_SETTINGS });
 });
 
-test('the launcher has an HPC section with the panel tile and one per cluster', async ({
+test('the launcher has an HPC section with the panel tile and JupyterLab on each cluster', async ({
   page
 }) => {
   await openLab(page);
   const section = launcherSection(page, 'HPC');
   await expect(section).toBeVisible();
   const tiles = section.getByRole('button');
-  await expect(tiles).toHaveText(['HPC Clusters', 'demo']);
+  await expect(tiles).toHaveText(['HPC Clusters', 'JupyterLab on demo']);
   await expect(
     section.getByRole('button', { name: 'HPC Clusters' })
   ).toHaveAttribute(
@@ -55,8 +55,11 @@ test('the launcher has an HPC section with the panel tile and one per cluster', 
     'Show the HPC side panel: clusters and their conda environments'
   );
   await expect(
-    section.getByRole('button', { name: 'demo', exact: true })
-  ).toHaveAttribute('title', 'Show the cluster demo in the HPC panel');
+    section.getByRole('button', { name: 'JupyterLab on demo' })
+  ).toHaveAttribute(
+    'title',
+    'Start JupyterLab in a SLURM job on demo: choose the partition, resources and environment'
+  );
 
   await section.scrollIntoViewIfNeeded();
   await page.screenshot({ path: `${SCREENSHOT_DIR}/launcher.png` });
@@ -110,27 +113,6 @@ test('the side panel has live events and the clusters, and no box about a health
 
   await page.screenshot({ path: `${SCREENSHOT_DIR}/panel.png` });
   await panel.screenshot({ path: `${SCREENSHOT_DIR}/panel-only.png` });
-});
-
-test('the cluster tile opens the panel with that cluster highlighted', async ({
-  page
-}) => {
-  await openLab(page);
-  const panel = page.locator('#jp-hpc-panel');
-  await expect(panel).toBeHidden();
-
-  await launcherSection(page, 'HPC')
-    .getByRole('button', { name: 'demo', exact: true })
-    .click();
-
-  await expect(panel).toBeVisible();
-  await expect(
-    page.getByRole('tab', { name: 'HPC', exact: true })
-  ).toHaveAttribute('aria-selected', 'true');
-  const demo = panel.getByRole('listitem').filter({ hasText: 'demo' });
-  await expect(demo).toHaveClass(/\bjp-mod-highlighted\b/);
-  await expect(demo).toBeInViewport();
-  await page.screenshot({ path: `${SCREENSHOT_DIR}/panel-highlighted.png` });
 });
 
 test('the panel tile opens the panel with nothing highlighted', async ({
@@ -279,8 +261,8 @@ test('settings saved through the REST API show on the next load', async ({
 
   await expect(launcherSection(page, 'HPC').getByRole('button')).toHaveText([
     'HPC Clusters',
-    'demo',
-    'gpu'
+    'JupyterLab on demo',
+    'JupyterLab on gpu'
   ]);
   const panel = await openHpcPanel(page);
   const items = panel
@@ -325,7 +307,11 @@ test('a cluster added in the Settings Editor appears in the panel and launcher a
   // ...and the launcher tiles.
   await activateMainTab(page, 'Launcher');
   const tiles = launcherSection(page, 'HPC').getByRole('button');
-  await expect(tiles).toHaveText(['HPC Clusters', 'demo', 'gpu']);
+  await expect(tiles).toHaveText([
+    'HPC Clusters',
+    'JupyterLab on demo',
+    'JupyterLab on gpu'
+  ]);
   // The editor saved it for good.
   await expect
     .poll(async () => (await getHpcSettings(request))['clusters'])
@@ -342,7 +328,7 @@ test('a cluster added in the Settings Editor appears in the panel and launcher a
   await secondItem.getByTitle('Remove item').click();
   await expect(clusterItems).toHaveCount(1);
   await activateMainTab(page, 'Launcher');
-  await expect(tiles).toHaveText(['HPC Clusters', 'demo']);
+  await expect(tiles).toHaveText(['HPC Clusters', 'JupyterLab on demo']);
 });
 
 test('the panel takes its colors from the JupyterLab theme (dark)', async ({

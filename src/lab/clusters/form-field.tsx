@@ -1,4 +1,5 @@
 import * as React from 'react';
+import { HTMLSelect } from '@jupyterlab/ui-components';
 
 export interface ITextFieldProps {
   id: string;
@@ -64,4 +65,50 @@ let nextFormId = 0;
 /** A prefix for the element ids of one dialog, unique in the page. */
 export function newFormId(kind: string): string {
   return `jp-Hpc-${kind}-${++nextFormId}`;
+}
+
+export interface ISelectFieldProps {
+  id: string;
+  label: string;
+  value: string;
+  options: { value: string; label: string; disabled?: boolean }[];
+  onChange: (value: string) => void;
+  hint?: React.ReactNode;
+  problem?: string | null;
+  disabled?: boolean;
+}
+
+/**
+ * A labelled JupyterLab select with a hint or an inline problem, linked as
+ * TextField links its note.
+ */
+export function SelectField(props: ISelectFieldProps): React.ReactElement {
+  const { id, label, hint, problem } = props;
+  const noteId = `${id}-note`;
+  const note = problem ?? hint;
+  return (
+    <div className="jp-HpcForm-field">
+      <label className="jp-HpcForm-label" htmlFor={id}>
+        {label}
+      </label>
+      <HTMLSelect
+        id={id}
+        className="jp-HpcForm-select"
+        value={props.value}
+        disabled={props.disabled}
+        aria-invalid={problem ? true : undefined}
+        aria-describedby={note ? noteId : undefined}
+        onChange={event => props.onChange(event.target.value)}
+        options={props.options}
+      />
+      {note && (
+        <div
+          id={noteId}
+          className={problem ? 'jp-HpcForm-problem' : 'jp-HpcForm-hint'}
+        >
+          {note}
+        </div>
+      )}
+    </div>
+  );
 }

@@ -139,6 +139,8 @@ export function ClusterRow(props: IClusterRowProps): React.ReactElement {
               { primary: true }
             )
           : action(CommandIDs.disconnectCluster, trans.__('Disconnect'))}
+        {commands.hasCommand(CommandIDs.launchSession) &&
+          action(CommandIDs.launchSession, trans.__('Launch JupyterLab…'))}
         {action(
           CommandIDs.testCluster,
           isBusy('test') ? trans.__('Testing…') : trans.__('Test connection')

@@ -10,9 +10,10 @@ import { IClusterSettings } from '../settings/model';
 import { CommandIDs, IHpcClusterSettings, TRANSLATION_DOMAIN } from '../tokens';
 
 /**
- * The "HPC" launcher category: one tile for the panel and one per cluster,
- * rebuilt whenever the cluster list changes (as notebook-extension does for
- * kernelspecs).
+ * The "HPC" launcher category: one tile for the panel and, per cluster,
+ * "JupyterLab on <cluster>" (the launch form), rebuilt whenever the cluster
+ * list changes (as notebook-extension does for kernelspecs). Showing a
+ * cluster in the panel is the panel tile's job.
  */
 export const launcherPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-hpc:launcher',
@@ -44,7 +45,7 @@ export const launcherPlugin: JupyterFrontEndPlugin<void> = {
       clusters.clusters.forEach((cluster, i) => {
         tiles.add(
           launcher.add({
-            command: CommandIDs.openCluster,
+            command: CommandIDs.launchSession,
             category,
             rank: 10 + i,
             args: { name: cluster.name, isLauncher: true }

@@ -9,10 +9,12 @@ import {
   IClusterConfig,
   ICondaSettings,
   IJobDefaults,
+  ISessionPreset,
   checkClusters,
   describeRejected,
   readCondaSettings,
-  readJobDefaults
+  readJobDefaults,
+  readSessionPresets
 } from '../../common/settings';
 
 export interface IClusterSettings extends IDisposable {
@@ -20,6 +22,8 @@ export interface IClusterSettings extends IDisposable {
   readonly ready: Promise<void>;
   readonly clusters: readonly IClusterConfig[];
   readonly jobDefaults: IJobDefaults;
+  /** The launch form's named presets, as the schema accepts them. */
+  readonly sessionPresets: readonly ISessionPreset[];
   /** Installing conda where a cluster has none (the Miniforge installer). */
   readonly conda: ICondaSettings;
   /** Why the settings could not be read (e.g. invalid JSON), or null. */
@@ -37,6 +41,8 @@ export interface IClusterSettings extends IDisposable {
    * could not be loaded or the registry refuses the list (schema errors).
    */
   setClusters(clusters: readonly IClusterConfig[]): Promise<void>;
+  /** Replace the launch presets in the user settings; rejects as `setClusters`. */
+  setSessionPresets(presets: readonly ISessionPreset[]): Promise<void>;
 }
 
 /**
@@ -55,6 +61,10 @@ export class ClusterSettings implements IClusterSettings {
 
   get jobDefaults(): IJobDefaults {
     return this._jobDefaults;
+  }
+
+  get sessionPresets(): readonly ISessionPreset[] {
+    return this._presets;
   }
 
   get conda(): ICondaSettings {
@@ -88,6 +98,16 @@ export class ClusterSettings implements IClusterSettings {
     await this._settings.set(
       'clusters',
       clusters.map(toSettingsEntry) as unknown as JSONValue
+    );
+  }
+
+  async setSessionPresets(presets: readonly ISessionPreset[]): Promise<void> {
+    if (!this._settings || this._isDisposed) {
+      throw new Error(this._error ?? 'the HPC settings are not loaded yet');
+    }
+    await this._settings.set(
+      'sessionPresets',
+      presets.map(p => ({ ...p })) as unknown as JSONValue
     );
   }
 
@@ -125,6 +145,7 @@ export class ClusterSettings implements IClusterSettings {
     this._clusters = clusters;
     this._rejected = rejected.length > 0 ? describeRejected(rejected) : null;
     this._jobDefaults = readJobDefaults(settings.composite.jobDefaults);
+    this._presets = readSessionPresets(settings.composite.sessionPresets);
     this._conda = readCondaSettings(settings.composite.conda);
     this._changed.emit();
   }
@@ -134,6 +155,7 @@ export class ClusterSettings implements IClusterSettings {
   private _rejected: string | null = null;
   private _clusters: IClusterConfig[] = [];
   private _jobDefaults: IJobDefaults = { ...DEFAULT_JOB_DEFAULTS };
+  private _presets: ISessionPreset[] = [];
   private _conda: ICondaSettings = { ...DEFAULT_CONDA_SETTINGS };
   private _changed = new Signal<IClusterSettings, void>(this);
   private _ready = new PromiseDelegate<void>();

@@ -96,7 +96,26 @@ describe('schema/plugin.json', () => {
     ['minutes and seconds', jobDefaults({ timeLimit: '30:00' })],
     ['memory in plain megabytes', jobDefaults({ memory: '500' })],
     ['memory in terabytes', jobDefaults({ memory: '2T' })],
-    ['no GPUs', jobDefaults({ gpus: 0 })]
+    ['no GPUs', jobDefaults({ gpus: 0 })],
+    [
+      'every launch field',
+      jobDefaults({
+        qos: 'short',
+        gpuType: 'a100',
+        constraint: 'a100&ib|[rack1*2]',
+        workingDirectory: '~/projects/x y',
+        startTimeout: 600
+      })
+    ],
+    [
+      'presets for one cluster and for all',
+      {
+        sessionPresets: [
+          { name: 'GPU, short', cluster: 'demo', partition: 'gpu', gpus: 1 },
+          { name: 'small', cpus: 1, memory: '1G', cluster: '' }
+        ]
+      }
+    ]
   ])('accepts %s', (_case, settings) => {
     expect(validate(settings)).toBe(true);
   });
@@ -142,7 +161,36 @@ describe('schema/plugin.json', () => {
       'an empty JupyterLab environment',
       jobDefaults({ jupyterEnvironment: '' })
     ],
-    ['an unknown job field', jobDefaults({ qos: 'high' })]
+    ['an unknown job field', jobDefaults({ priority: 'high' })],
+    ['a QOS with a space', jobDefaults({ qos: 'a b' })],
+    ['a constraint with a space', jobDefaults({ constraint: 'a100 & ib' })],
+    [
+      'a working directory on two lines',
+      jobDefaults({ workingDirectory: '/a\nb' })
+    ],
+    ['a start time-out under 10 s', jobDefaults({ startTimeout: 5 })],
+    [
+      'a JupyterLab environment on two lines',
+      jobDefaults({ jupyterEnvironment: 'a\nb' })
+    ],
+    ['a preset without a name', { sessionPresets: [{ cpus: 2 }] }],
+    ['a preset named with a newline', { sessionPresets: [{ name: 'a\nb' }] }],
+    [
+      'a preset with a space around its name',
+      { sessionPresets: [{ name: ' gpu' }] }
+    ],
+    [
+      'a preset with an unknown field',
+      { sessionPresets: [{ name: 'p', qqq: 1 }] }
+    ],
+    [
+      'a preset with a bad partition',
+      { sessionPresets: [{ name: 'p', partition: 'a;b' }] }
+    ],
+    [
+      'a preset for a bad cluster name',
+      { sessionPresets: [{ name: 'p', cluster: '-x' }] }
+    ]
   ])('rejects %s', (_case, settings) => {
     expect(validate(settings)).toBe(false);
   });

@@ -7,7 +7,8 @@ import {
   readClusters,
   readCondaSettings,
   DEFAULT_CONDA_SETTINGS,
-  readJobDefaults
+  readJobDefaults,
+  readSessionPresets
 } from '../../../src/common/settings';
 
 describe('readClusters', () => {
@@ -185,7 +186,12 @@ describe('readJobDefaults', () => {
       cpus: 16,
       memory: '64G',
       gpus: 2,
+      gpuType: 'a100',
       account: 'proj-42',
+      qos: 'short',
+      constraint: 'ib',
+      workingDirectory: '~/work',
+      startTimeout: 120,
       jupyterEnvironment: 'lab4'
     };
     expect(readJobDefaults(value)).toEqual(value);
@@ -200,6 +206,8 @@ describe('readJobDefaults', () => {
         memory: 8,
         gpus: null,
         account: false,
+        qos: 1,
+        startTimeout: '300',
         jupyterEnvironment: ['lab'],
         unknown: 'ignored'
       })
@@ -257,5 +265,40 @@ describe('readCondaSettings', () => {
     const installerUrl =
       'https://mirror.example.org/Miniforge3-Linux-{arch}.sh';
     expect(readCondaSettings({ installerUrl })).toEqual({ installerUrl });
+  });
+});
+
+describe('readSessionPresets', () => {
+  it('keeps the presets the schema accepts and leaves out the others', () => {
+    expect(
+      readSessionPresets([
+        { name: 'gpu', cluster: 'demo', partition: 'gpu', gpus: 1 },
+        { name: 'bad', partition: 'a;b' },
+        { cpus: 2 },
+        'not a preset',
+        { name: 'small', cpus: 1 }
+      ])
+    ).toEqual([
+      { name: 'gpu', cluster: 'demo', partition: 'gpu', gpus: 1 },
+      { name: 'small', cpus: 1 }
+    ]);
+  });
+
+  it('keeps the first of two presets with one name for one cluster', () => {
+    expect(
+      readSessionPresets([
+        { name: 'p', cluster: 'demo', cpus: 1 },
+        { name: 'p', cluster: 'demo', cpus: 2 },
+        { name: 'p', cpus: 3 }
+      ])
+    ).toEqual([
+      { name: 'p', cluster: 'demo', cpus: 1 },
+      { name: 'p', cpus: 3 }
+    ]);
+  });
+
+  it('reads anything else as no presets', () => {
+    expect(readSessionPresets(undefined)).toEqual([]);
+    expect(readSessionPresets({ name: 'p' })).toEqual([]);
   });
 });

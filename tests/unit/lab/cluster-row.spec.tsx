@@ -11,6 +11,7 @@ import { addClusterCommands } from '../../../src/lab/commands/clusters';
 import { HpcPanel } from '../../../src/lab/panel/widget';
 import { ClusterSettings } from '../../../src/lab/settings/model';
 import { SidecarModel } from '../../../src/lab/sidecar/model';
+import { CommandIDs } from '../../../src/lab/tokens';
 import {
   FakeSidecar,
   PLUGIN_ID,
@@ -54,7 +55,8 @@ let panel: HpcPanel;
 /** The real panel over the real models; only the sidecar's HTTP is fake. */
 async function attach(
   states: IClusterStatus[] = [status('demo', 'idle')],
-  user: object = { clusters: [demo] }
+  user: object = { clusters: [demo] },
+  more: (commands: CommandRegistry) => void = () => undefined
 ): Promise<void> {
   fake = new FakeSidecar();
   fake.on('PUT', '/api/v1/clusters', () => null);
@@ -71,6 +73,7 @@ async function attach(
   });
   const commands = new CommandRegistry();
   addClusterCommands({ commands, trans, settings, clusters });
+  more(commands);
   clusters.changed.connect(() => commands.notifyCommandChanged());
   panel = new HpcPanel({ sidecar, settings, clusters, commands, trans });
   Widget.attach(panel, document.body);
@@ -184,6 +187,23 @@ describe('the cluster rows of the panel', () => {
       );
     }
   );
+
+  it('has a Launch JupyterLab button once the launch command exists', async () => {
+    const launched: unknown[] = [];
+    await attach([status('demo', 'idle')], { clusters: [demo] }, commands =>
+      commands.addCommand(CommandIDs.launchSession, {
+        label: 'JupyterLab on demo',
+        caption: 'Start JupyterLab in a SLURM job on demo',
+        isEnabled: () => true,
+        describedBy: { args: { type: 'object', properties: {} } },
+        execute: args => void launched.push(args)
+      })
+    );
+    const button = await until(() => action('demo', 'Launch JupyterLab…'));
+    expect(button.title).toBe('Start JupyterLab in a SLURM job on demo');
+    button.click();
+    expect(launched).toEqual([{ name: 'demo' }]);
+  });
 
   it('follows the cluster-state events', async () => {
     await attach();

@@ -47,7 +47,7 @@ const hpcTiles = (): string[] =>
 
 const panelTile = `${CommandIDs.openPanel} {"isLauncher":true}`;
 const clusterTile = (name: string) =>
-  `${CommandIDs.openCluster} {"name":"${name}","isLauncher":true}`;
+  `${CommandIDs.launchSession} {"name":"${name}","isLauncher":true}`;
 
 beforeEach(() => {
   launcher = new LauncherModel();

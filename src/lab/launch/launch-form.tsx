@@ -1,0 +1,1025 @@
+import { Dialog } from '@jupyterlab/apputils';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { Button, ReactWidget } from '@jupyterlab/ui-components';
+import { ISignal, Signal } from '@lumino/signaling';
+import * as React from 'react';
+
+import { IEnvironmentList } from '../../common/api';
+import {
+  ILaunchOffer,
+  ILaunchProblem,
+  ISessionInfo
+} from '../../common/sessions';
+import { ISessionPreset } from '../../common/settings';
+import { sessionPresetSchemaErrors } from '../../common/settings-schema';
+import { newFormId, SelectField, TextField } from '../clusters/form-field';
+import { toFailure } from '../clusters/model';
+import { IEnvironmentsModel } from '../envs/model';
+import { ISessionsModel } from '../sessions/model';
+import { IClusterSettings } from '../settings/model';
+import { SidecarRequestError } from '../sidecar/request';
+import {
+  applyPreset,
+  DraftField,
+  draftFieldOf,
+  draftFromJobDefaults,
+  draftFromRequest,
+  fitDraft,
+  gpusOf,
+  hasJupyterLab,
+  ILaunchDraft,
+  partitionOf,
+  presetFromDraft,
+  presetsFor,
+  qosFor,
+  requestFromDraft
+} from './draft';
+import { ILaunchMemory } from './memory';
+import {
+  constraintHint,
+  cpusHint,
+  gpuTypeOptions,
+  installJupyterLabCommand,
+  memoryHint,
+  partitionLabel,
+  qosHint,
+  wallTimeHint
+} from './messages';
+
+export interface ILaunchFormOptions {
+  trans: TranslationBundle;
+  cluster: string;
+  sessions: Pick<ISessionsModel, 'offer' | 'check' | 'launch'>;
+  settings: IClusterSettings;
+  envs: IEnvironmentsModel | null;
+  memory: ILaunchMemory | null;
+  /** Milliseconds from the last edit to the check; 400 by default. */
+  checkDelay?: number;
+}
+
+type OfferState =
+  | { status: 'loading' }
+  | { status: 'loaded'; offer: ILaunchOffer }
+  | { status: 'failed'; message: string };
+
+/** The order of the fields, for the focus after a refusal. */
+const FIELD_ORDER: DraftField[] = [
+  'partition',
+  'account',
+  'qos',
+  'wallTime',
+  'cpus',
+  'memory',
+  'gpuCount',
+  'gpuType',
+  'constraint',
+  'environment',
+  'workingDirectory',
+  'startTimeout'
+];
+
+const PRESET_NAME = /^\S(.{0,62}\S)?$/;
+
+/**
+ * The body of "JupyterLab on <cluster>": the job's resources from what the
+ * cluster offers, the environment that runs JupyterLab, presets, and the
+ * sidecar's checks next to each field as the user types. `submit` launches
+ * and keeps the form as it was when the scheduler refuses.
+ */
+export class LaunchForm extends ReactWidget {
+  constructor(private readonly _options: ILaunchFormOptions) {
+    super();
+    this.addClass('jp-HpcLaunchForm');
+    this.ids = Object.fromEntries(
+      [...FIELD_ORDER, 'preset', 'presetName'].map(f => [f, newFormId(f)])
+    ) as Record<DraftField | 'preset' | 'presetName', string>;
+    _options.envs?.changed.connect(this._onEnvsChanged, this);
+    _options.settings.changed.connect(this._onSettingsChanged, this);
+    void this._load(false);
+  }
+
+  /** The element ids of the fields. */
+  readonly ids: Record<DraftField | 'preset' | 'presetName', string>;
+
+  /** Emitted whenever `canSubmit` may have changed. */
+  get stateChanged(): ISignal<this, void> {
+    return this._stateChanged;
+  }
+
+  get draft(): ILaunchDraft | null {
+    return this._draft;
+  }
+
+  /** Every problem known now, local ones first. */
+  get problems(): ILaunchProblem[] {
+    return [...this._localProblems(), ...this._serverProblems];
+  }
+
+  /** Whether Launch may be pressed: values known, no problem, not busy. */
+  get canSubmit(): boolean {
+    return (
+      this._draft !== null &&
+      this._offer.status === 'loaded' &&
+      !this._submitting &&
+      this.problems.length === 0
+    );
+  }
+
+  /** The session launched, once `submit` succeeded. */
+  getValue(): ISessionInfo | null {
+    return this._launched;
+  }
+
+  /**
+   * Launch. Resolves with the session, or null when it was refused (the
+   * problems or the scheduler's words are then shown in the form).
+   */
+  async submit(): Promise<ISessionInfo | null> {
+    const draft = this._draft;
+    if (!draft || !this.canSubmit) {
+      this._focusFirstProblem();
+      return null;
+    }
+    const { request } = requestFromDraft(draft, this._offerOrNull(), {
+      wholeNumber: f => this._numberMessage(f)
+    });
+    if (!request) {
+      return null;
+    }
+    clearTimeout(this._checkTimer);
+    this._checkSeq++;
+    this._submitting = true;
+    this._refusal = null;
+    this._changed();
+    try {
+      const session = await this._options.sessions.launch(
+        this._options.cluster,
+        request
+      );
+      this._launched = session;
+      return session;
+    } catch (err) {
+      if (
+        err instanceof SidecarRequestError &&
+        err.code === 'launch-invalid' &&
+        err.problems.length > 0
+      ) {
+        this._serverProblems = [...err.problems];
+      } else if (
+        err instanceof SidecarRequestError &&
+        err.code === 'sbatch-refused'
+      ) {
+        this._refusal = {
+          title: this._options.trans.__('The scheduler refused the job:'),
+          text: err.message
+        };
+      } else {
+        this._refusal = {
+          title: this._options.trans.__('The job could not be submitted:'),
+          text: toFailure(err).message
+        };
+      }
+      return null;
+    } finally {
+      this._submitting = false;
+      this._changed();
+      this._focusFirstProblem();
+    }
+  }
+
+  dispose(): void {
+    clearTimeout(this._checkTimer);
+    Signal.clearData(this);
+    super.dispose();
+  }
+
+  protected render(): React.ReactElement {
+    const { trans, cluster } = this._options;
+    const state = this._offer;
+    return (
+      <div className="jp-HpcForm jp-HpcLaunchForm-body">
+        {this._renderPresets()}
+        {state.status === 'loading' && (
+          <p className="jp-HpcForm-hint" role="status">
+            {trans.__('Reading partitions and accounts on %1…', cluster)}
+          </p>
+        )}
+        {state.status === 'failed' && (
+          <div className="jp-HpcForm-warning" role="alert">
+            <p className="jp-HpcLaunchForm-message">
+              {trans.__(
+                'What %1 offers could not be read: %2',
+                cluster,
+                state.message
+              )}
+            </p>
+            <Button small={true} onClick={() => void this._load(true)}>
+              {trans.__('Try again')}
+            </Button>
+          </div>
+        )}
+        {state.status === 'loaded' && this._draft && this._renderFields()}
+        {this._refusal && (
+          <div className="jp-HpcLaunchForm-refusal" role="alert">
+            <p className="jp-HpcLaunchForm-message">{this._refusal.title}</p>
+            <pre className="jp-HpcLaunchForm-refusalText">
+              {this._refusal.text}
+            </pre>
+          </div>
+        )}
+      </div>
+    );
+  }
+
+  private _renderFields(): React.ReactElement {
+    const { trans } = this._options;
+    const offer = (this._offer as { offer: ILaunchOffer }).offer;
+    const draft = this._draft!;
+    const problem = this._problemsByField();
+    const partition = partitionOf(offer, draft.partition);
+    const gpus = gpusOf(partition);
+    const text = (
+      field: DraftField,
+      label: string,
+      hint: string,
+      extra: { placeholder?: string; numeric?: boolean } = {}
+    ) => (
+      <TextField
+        id={this.ids[field]}
+        label={label}
+        value={draft[field]}
+        hint={hint}
+        placeholder={extra.placeholder}
+        inputMode={extra.numeric ? 'numeric' : undefined}
+        problem={problem(field)}
+        onChange={value => this._change({ [field]: value })}
+      />
+    );
+    const withUnknown = (
+      options: { value: string; label: string; disabled?: boolean }[],
+      value: string
+    ) =>
+      value === '' || options.some(o => o.value === value)
+        ? options
+        : [...options, { value, label: trans.__('%1 (not offered)', value) }];
+
+    const partitionOptions = withUnknown(
+      offer.partitions.map(p => ({
+        value: p.name,
+        label: partitionLabel(p, trans)
+      })),
+      draft.partition
+    );
+    return (
+      <>
+        <div className="jp-HpcLaunchForm-partition">
+          <SelectField
+            id={this.ids.partition}
+            label={trans.__('Partition')}
+            value={draft.partition}
+            options={partitionOptions}
+            problem={problem('partition')}
+            hint={trans.__(
+              'Read from the cluster %1.',
+              new Date(offer.fetchedAt).toLocaleTimeString()
+            )}
+            onChange={value => this._changePartition(value)}
+          />
+          <Button
+            small={true}
+            minimal={true}
+            className="jp-HpcLaunchForm-reread"
+            title={trans.__('Read the partitions and accounts again')}
+            onClick={() => void this._load(true)}
+          >
+            {trans.__('Read again')}
+          </Button>
+        </div>
+        {this._renderAccounting(offer, draft, problem)}
+        {text(
+          'wallTime',
+          trans.__('Wall time'),
+          wallTimeHint(offer, partition, draft.qos, trans)
+        )}
+        <div className="jp-HpcLaunchForm-row">
+          {text('cpus', trans.__('CPUs'), cpusHint(partition, trans), {
+            numeric: true
+          })}
+          {text('memory', trans.__('Memory'), memoryHint(partition, trans), {
+            placeholder: trans.__('partition default')
+          })}
+        </div>
+        {gpus.length > 0 ? (
+          <div className="jp-HpcLaunchForm-row">
+            {text('gpuCount', trans.__('GPUs'), trans.__('0 for none.'), {
+              numeric: true
+            })}
+            <SelectField
+              id={this.ids.gpuType}
+              label={trans.__('GPU type')}
+              value={draft.gpuType}
+              options={withUnknown(
+                gpuTypeOptions(partition, trans),
+                draft.gpuType
+              )}
+              problem={problem('gpuType')}
+              disabled={draft.gpuCount.trim() === '0'}
+              onChange={value => this._change({ gpuType: value })}
+            />
+          </div>
+        ) : (
+          <p className="jp-HpcForm-hint">
+            {trans.__('The %1 partition has no GPUs.', partition?.name ?? '')}
+          </p>
+        )}
+        {text(
+          'constraint',
+          trans.__('Constraint'),
+          constraintHint(partition, trans)
+        )}
+        {this._renderEnvironment(problem('environment'))}
+        {text(
+          'workingDirectory',
+          trans.__('Working directory'),
+          trans.__(
+            'A directory on the cluster: an absolute path or ~/…; empty for your home directory.'
+          ),
+          { placeholder: '~' }
+        )}
+        {text(
+          'startTimeout',
+          trans.__('Start time-out (seconds)'),
+          trans.__(
+            'How long JupyterLab may take to start once the job runs; after that the session is given up and its job cancelled.'
+          ),
+          { numeric: true }
+        )}
+      </>
+    );
+  }
+
+  private _renderAccounting(
+    offer: ILaunchOffer,
+    draft: ILaunchDraft,
+    problem: (field: DraftField) => string | null
+  ): React.ReactElement {
+    const { trans } = this._options;
+    const { accounting } = offer;
+    if (!accounting.enabled) {
+      const why = trans.__(
+        'This cluster reports no Slurm accounting (%1), so accounts and QOS cannot be listed: type them if your site needs them, or leave them empty.',
+        accounting.reason ?? trans.__('no reason given')
+      );
+      return (
+        <>
+          <p className="jp-HpcForm-hint jp-HpcLaunchForm-noAccounting">{why}</p>
+          <div className="jp-HpcLaunchForm-row">
+            <TextField
+              id={this.ids.account}
+              label={trans.__('Account')}
+              value={draft.account}
+              placeholder={trans.__('your default')}
+              problem={problem('account')}
+              onChange={value => this._change({ account: value })}
+            />
+            <TextField
+              id={this.ids.qos}
+              label={trans.__('QOS')}
+              value={draft.qos}
+              placeholder={trans.__('your default')}
+              problem={problem('qos')}
+              onChange={value => this._change({ qos: value })}
+            />
+          </div>
+        </>
+      );
+    }
+    const defaultAccount = accounting.defaultAccount
+      ? trans.__('Your default (%1)', accounting.defaultAccount)
+      : trans.__('Your default');
+    const accounts = [
+      { value: '', label: defaultAccount },
+      ...accounting.accounts.map(a => ({ value: a, label: a }))
+    ];
+    const qos = [
+      { value: '', label: trans.__('The default QOS') },
+      ...qosFor(offer, draft.account).map(q => {
+        const wall = accounting.qosMaxWallSeconds[q];
+        return {
+          value: q,
+          label:
+            typeof wall === 'number'
+              ? trans.__('%1 (at most %2)', q, formatWall(wall))
+              : q
+        };
+      })
+    ];
+    const add = (list: typeof accounts, value: string) =>
+      value === '' || list.some(o => o.value === value)
+        ? list
+        : [...list, { value, label: trans.__('%1 (not yours)', value) }];
+    return (
+      <div className="jp-HpcLaunchForm-row">
+        <SelectField
+          id={this.ids.account}
+          label={trans.__('Account')}
+          value={draft.account}
+          options={add(accounts, draft.account)}
+          problem={problem('account')}
+          onChange={value => this._changeAccount(value)}
+        />
+        <SelectField
+          id={this.ids.qos}
+          label={trans.__('QOS')}
+          value={draft.qos}
+          options={add(qos, draft.qos)}
+          problem={problem('qos')}
+          hint={qosHint(offer, draft.account, trans)}
+          onChange={value => this._change({ qos: value })}
+        />
+      </div>
+    );
+  }
+
+  private _renderEnvironment(problem: string | null): React.ReactElement {
+    const { trans, cluster } = this._options;
+    const draft = this._draft!;
+    const list = this._envList();
+    const id = this.ids.environment;
+    if (!list) {
+      const loading = this._options.envs?.state(cluster).loading ?? false;
+      return (
+        <TextField
+          id={id}
+          label={trans.__('JupyterLab environment')}
+          value={draft.environment}
+          hint={
+            loading
+              ? trans.__('Reading the environments of %1…', cluster)
+              : trans.__(
+                  'The absolute path of a conda environment on %1 that has JupyterLab.',
+                  cluster
+                )
+          }
+          problem={problem}
+          onChange={value => this._change({ environment: value })}
+        />
+      );
+    }
+    const without = list.envs.filter(e => !hasJupyterLab(e));
+    const options = list.envs.map(e => ({
+      value: e.prefix,
+      label: hasJupyterLab(e)
+        ? `${e.name} — ${e.prefix}`
+        : trans.__('%1 — no JupyterLab', e.name),
+      disabled: !hasJupyterLab(e)
+    }));
+    if (draft.environment === '') {
+      options.unshift({
+        value: '',
+        label: trans.__('Choose an environment…'),
+        disabled: true
+      });
+    } else if (!options.some(o => o.value === draft.environment)) {
+      options.push({
+        value: draft.environment,
+        label: trans.__('%1 (not found)', draft.environment),
+        disabled: false
+      });
+    }
+    return (
+      <div className="jp-HpcLaunchForm-env">
+        <SelectField
+          id={id}
+          label={trans.__('JupyterLab environment')}
+          value={draft.environment}
+          options={options}
+          problem={problem}
+          hint={trans.__('The conda environment that runs JupyterLab.')}
+          onChange={value => this._change({ environment: value })}
+        />
+        {without.length > 0 && (
+          <details className="jp-HpcLaunchForm-without">
+            <summary>
+              {trans._n(
+                '%1 environment has no JupyterLab',
+                '%1 environments have no JupyterLab',
+                without.length
+              )}
+            </summary>
+            <p className="jp-HpcForm-hint">
+              {trans.__(
+                'They cannot run JupyterLab until it is installed in them, on %1:',
+                cluster
+              )}
+            </p>
+            <ul>
+              {without.map(e => (
+                <li key={e.prefix}>
+                  <span className="jp-HpcLaunchForm-envName">{e.name}</span>{' '}
+                  <code>{installJupyterLabCommand(list, e)}</code>
+                </li>
+              ))}
+            </ul>
+          </details>
+        )}
+      </div>
+    );
+  }
+
+  private _renderPresets(): React.ReactElement | null {
+    const { trans, cluster, settings } = this._options;
+    const presets = presetsFor(settings.sessionPresets, cluster);
+    const ready = this._draft !== null && this._offer.status === 'loaded';
+    if (!ready && presets.length === 0) {
+      return null;
+    }
+    const chosen = presets.find(p => p.name === this._preset) ?? null;
+    return (
+      <div className="jp-HpcLaunchForm-presets">
+        <div className="jp-HpcLaunchForm-row">
+          <SelectField
+            id={this.ids.preset}
+            label={trans.__('Preset')}
+            value={chosen?.name ?? ''}
+            disabled={!ready || presets.length === 0}
+            options={[
+              {
+                value: '',
+                label:
+                  presets.length === 0
+                    ? trans.__('No presets saved yet')
+                    : trans.__('Choose a preset…')
+              },
+              ...presets.map(p => ({
+                value: p.name,
+                label: p.cluster
+                  ? p.name
+                  : trans.__('%1 (every cluster)', p.name)
+              }))
+            ]}
+            onChange={value => this._applyPreset(value)}
+          />
+          <div className="jp-HpcLaunchForm-presetActions">
+            {this._presetName === null ? (
+              <Button
+                small={true}
+                disabled={!ready}
+                onClick={() => {
+                  this._presetName = chosen?.name ?? '';
+                  this._presetError = null;
+                  this.update();
+                }}
+              >
+                {trans.__('Save as preset…')}
+              </Button>
+            ) : null}
+            {chosen && this._presetName === null && (
+              <Button
+                small={true}
+                minimal={true}
+                onClick={() => void this._deletePreset(chosen)}
+              >
+                {trans.__('Delete preset')}
+              </Button>
+            )}
+          </div>
+        </div>
+        {this._presetName !== null && (
+          <div className="jp-HpcLaunchForm-row jp-HpcLaunchForm-saveRow">
+            <TextField
+              id={this.ids.presetName}
+              label={trans.__('Preset name')}
+              value={this._presetName}
+              problem={this._presetError}
+              hint={trans.__(
+                'Saved in your HPC settings, for %1. A preset with this name is replaced.',
+                cluster
+              )}
+              onChange={value => {
+                this._presetName = value;
+                this._presetError = null;
+                this.update();
+              }}
+            />
+            <div className="jp-HpcLaunchForm-presetActions">
+              <Button small={true} onClick={() => void this._savePreset()}>
+                {trans.__('Save preset')}
+              </Button>
+              <Button
+                small={true}
+                minimal={true}
+                onClick={() => {
+                  this._presetName = null;
+                  this.update();
+                }}
+              >
+                {trans.__('Cancel')}
+              </Button>
+            </div>
+          </div>
+        )}
+      </div>
+    );
+  }
+
+  /** Read the offer (again), then make the first draft from the defaults. */
+  private async _load(refresh: boolean): Promise<void> {
+    const { sessions, cluster, envs, memory } = this._options;
+    this._offer = { status: 'loading' };
+    this._changed();
+    const envsLoaded =
+      envs && (refresh || !envs.state(cluster).list)
+        ? envs.load(cluster, { refresh })
+        : Promise.resolve();
+    try {
+      const [offer, remembered] = await Promise.all([
+        sessions.offer(cluster, refresh),
+        this._draft
+          ? Promise.resolve(null)
+          : (memory?.recall(cluster) ?? Promise.resolve(null)),
+        envsLoaded
+      ]);
+      if (this.isDisposed) {
+        return;
+      }
+      this._offer = { status: 'loaded', offer };
+      if (!this._draft) {
+        this._draft = fitDraft(
+          remembered
+            ? draftFromRequest(remembered)
+            : draftFromJobDefaults(
+                this._options.settings.jobDefaults,
+                this._clusterEnvironment()
+              ),
+          offer,
+          this._envList()
+        );
+      }
+      this._changed();
+      this._runCheck();
+    } catch (err) {
+      if (!this.isDisposed) {
+        this._offer = { status: 'failed', message: toFailure(err).message };
+        this._changed();
+      }
+    }
+  }
+
+  private _change(change: Partial<ILaunchDraft>): void {
+    if (!this._draft) {
+      return;
+    }
+    this._draft = { ...this._draft, ...change };
+    this._refusal = null;
+    this._changed();
+    this._scheduleCheck();
+  }
+
+  /** A partition without the chosen GPU type or any GPUs drops them. */
+  private _changePartition(name: string): void {
+    const offer = this._offerOrNull();
+    const gpus = gpusOf(partitionOf(offer, name));
+    const change: Partial<ILaunchDraft> = { partition: name };
+    if (gpus.length === 0) {
+      change.gpuCount = '0';
+      change.gpuType = '';
+    } else if (!gpus.some(g => g.type === this._draft?.gpuType)) {
+      change.gpuType = '';
+    }
+    this._change(change);
+  }
+
+  /** The QOS follows the account: one it cannot use goes back to the default. */
+  private _changeAccount(account: string): void {
+    const offer = this._offerOrNull();
+    const change: Partial<ILaunchDraft> = { account };
+    if (
+      offer &&
+      this._draft?.qos &&
+      !qosFor(offer, account).includes(this._draft.qos)
+    ) {
+      change.qos = '';
+    }
+    this._change(change);
+  }
+
+  private _applyPreset(name: string): void {
+    const preset = presetsFor(
+      this._options.settings.sessionPresets,
+      this._options.cluster
+    ).find(p => p.name === name);
+    this._preset = preset ? name : null;
+    if (preset && this._draft) {
+      this._change(applyPreset(this._draft, preset));
+    } else {
+      this.update();
+    }
+  }
+
+  private async _savePreset(): Promise<void> {
+    const { trans, settings, cluster } = this._options;
+    const name = (this._presetName ?? '').trim();
+    if (!this._draft) {
+      return;
+    }
+    if (!PRESET_NAME.test(name)) {
+      this._presetError = trans.__(
+        'A name of 1 to 64 characters on one line, not starting or ending with a space.'
+      );
+      this.update();
+      return;
+    }
+    const preset = presetFromDraft(name, cluster, this._draft);
+    const errors = sessionPresetSchemaErrors(preset);
+    if (errors.length > 0) {
+      const fields = [
+        ...new Set(errors.map(e => e.instancePath.split('/')[1] ?? ''))
+      ].filter(Boolean);
+      this._presetError = trans.__(
+        'These values cannot be saved as a preset: %1. Correct them first.',
+        fields.join(', ')
+      );
+      this.update();
+      return;
+    }
+    const others = settings.sessionPresets.filter(
+      p => !(p.name === name && (p.cluster ?? '') === cluster)
+    );
+    try {
+      await settings.setSessionPresets([...others, preset]);
+      this._preset = name;
+      this._presetName = null;
+      this._presetError = null;
+    } catch (err) {
+      this._presetError = trans.__(
+        'The preset could not be saved: %1',
+        toFailure(err).message
+      );
+    }
+    this.update();
+  }
+
+  private async _deletePreset(preset: ISessionPreset): Promise<void> {
+    const { settings } = this._options;
+    try {
+      await settings.setSessionPresets(
+        settings.sessionPresets.filter(p => p !== preset)
+      );
+      this._preset = null;
+    } catch (err) {
+      this._presetError = toFailure(err).message;
+    }
+    this.update();
+  }
+
+  private _scheduleCheck(): void {
+    clearTimeout(this._checkTimer);
+    this._checkSeq++;
+    this._checkTimer = setTimeout(
+      () => this._runCheck(),
+      this._options.checkDelay ?? 400
+    );
+  }
+
+  /** Ask the sidecar about the values now; a newer edit wins. */
+  private _runCheck(): void {
+    const draft = this._draft;
+    if (!draft || this.isDisposed) {
+      return;
+    }
+    const seq = ++this._checkSeq;
+    const { request } = requestFromDraft(draft, this._offerOrNull(), {
+      wholeNumber: f => this._numberMessage(f)
+    });
+    if (!request) {
+      this._serverProblems = [];
+      this._changed();
+      return;
+    }
+    this._options.sessions.check(this._options.cluster, request).then(
+      problems => {
+        if (seq === this._checkSeq && !this.isDisposed) {
+          this._serverProblems = problems;
+          this._changed();
+        }
+      },
+      () => {
+        // The sidecar checks again on submit; nothing to show meanwhile.
+        if (seq === this._checkSeq && !this.isDisposed) {
+          this._serverProblems = [];
+          this._changed();
+        }
+      }
+    );
+  }
+
+  /** What the form itself knows is wrong: numbers, and the environment. */
+  private _localProblems(): ILaunchProblem[] {
+    const draft = this._draft;
+    if (!draft) {
+      return [];
+    }
+    const { trans, cluster } = this._options;
+    const { problems } = requestFromDraft(draft, this._offerOrNull(), {
+      wholeNumber: f => this._numberMessage(f)
+    });
+    const list = this._envList();
+    const env = list?.envs.find(e => e.prefix === draft.environment);
+    if (env && !hasJupyterLab(env)) {
+      problems.push({
+        field: 'environment',
+        message: trans.__(
+          '%1 has no JupyterLab. Install it on %2: %3',
+          env.name,
+          cluster,
+          installJupyterLabCommand(list, env)
+        )
+      });
+    } else if (list && !env && draft.environment === '') {
+      problems.push({
+        field: 'environment',
+        message: trans.__(
+          'Choose the environment that runs JupyterLab; none of %1 has it yet.',
+          cluster
+        )
+      });
+    }
+    return problems;
+  }
+
+  private _problemsByField(): (field: DraftField) => string | null {
+    const by = new Map<DraftField, string[]>();
+    for (const p of this.problems) {
+      const field = draftFieldOf(p.field) ?? 'partition';
+      const list = by.get(field) ?? [];
+      if (!list.includes(p.message)) {
+        list.push(p.message);
+      }
+      by.set(field, list);
+    }
+    return field => by.get(field)?.join(' ') ?? null;
+  }
+
+  private _focusFirstProblem(): void {
+    const by = this._problemsByField();
+    const first = FIELD_ORDER.find(f => by(f) !== null);
+    if (first) {
+      // After React rendered the problem.
+      requestAnimationFrame(() =>
+        this.node
+          .querySelector<HTMLElement>(`#${CSS.escape(this.ids[first])}`)
+          ?.focus()
+      );
+    }
+  }
+
+  private _numberMessage(field: DraftField): string {
+    const { trans } = this._options;
+    switch (field) {
+      case 'cpus':
+        return trans.__('CPUs must be a whole number.');
+      case 'gpuCount':
+        return trans.__('GPUs must be a whole number (0 for none).');
+      default:
+        return trans.__(
+          'The start time-out must be a whole number of seconds.'
+        );
+    }
+  }
+
+  private _offerOrNull(): ILaunchOffer | null {
+    return this._offer.status === 'loaded' ? this._offer.offer : null;
+  }
+
+  private _envList(): IEnvironmentList | null {
+    return this._options.envs?.state(this._options.cluster).list ?? null;
+  }
+
+  private _clusterEnvironment(): string {
+    return (
+      this._options.settings.clusters.find(
+        c => c.name === this._options.cluster
+      )?.jupyterEnvironment ?? ''
+    );
+  }
+
+  private _onEnvsChanged(_: unknown, target: string): void {
+    if (target === this._options.cluster && !this.isDisposed) {
+      this._changed();
+    }
+  }
+
+  private _onSettingsChanged(): void {
+    if (!this.isDisposed) {
+      this.update();
+    }
+  }
+
+  private _changed(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this.update();
+    this._stateChanged.emit();
+  }
+
+  private _offer: OfferState = { status: 'loading' };
+  private _draft: ILaunchDraft | null = null;
+  private _serverProblems: ILaunchProblem[] = [];
+  private _refusal: { title: string; text: string } | null = null;
+  private _submitting = false;
+  private _launched: ISessionInfo | null = null;
+  private _preset: string | null = null;
+  /** The preset name being typed; null while not saving one. */
+  private _presetName: string | null = null;
+  private _presetError: string | null = null;
+  private _checkTimer: ReturnType<typeof setTimeout> | undefined;
+  private _checkSeq = 0;
+  private _stateChanged = new Signal<this, void>(this);
+}
+
+function formatWall(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  return `${h}:${String(m).padStart(2, '0')}:00`;
+}
+
+/**
+ * A dialog whose Launch button submits and stays open until the session is
+ * accepted; it is disabled while the form has problems.
+ */
+export class LaunchDialog extends Dialog<ISessionInfo | null> {
+  constructor(
+    options: Partial<Dialog.IOptions<ISessionInfo | null>> & {
+      body: LaunchForm;
+      buttons: ReadonlyArray<Dialog.IButton>;
+    }
+  ) {
+    super(options);
+    this._form = options.body;
+    this._buttonList = options.buttons;
+    this._defaultIndex = options.defaultButton ?? options.buttons.length - 1;
+    this._form.stateChanged.connect(this._sync, this);
+    this._sync();
+  }
+
+  resolve(index?: number): void {
+    const i = index ?? this._defaultIndex;
+    const button = this._buttonList[i];
+    if (!button?.accept) {
+      super.resolve(i);
+      return;
+    }
+    void this._form.submit().then(session => {
+      if (session && !this.isDisposed) {
+        super.resolve(i);
+      }
+    });
+  }
+
+  /** The form, not the inputs' `:invalid`, decides whether Launch works. */
+  protected _checkValidation(): void {
+    this._sync();
+  }
+
+  /** Launch is pressable only when the form can submit. */
+  private _sync(): void {
+    if (!this._form) {
+      return;
+    }
+    this.node
+      .querySelectorAll<HTMLButtonElement>('.jp-Dialog-button.jp-mod-accept')
+      .forEach(node => {
+        node.disabled = !this._form.canSubmit;
+      });
+  }
+
+  private _form: LaunchForm;
+  private _buttonList: ReadonlyArray<Dialog.IButton>;
+  private _defaultIndex: number;
+}
+
+/**
+ * "JupyterLab on <cluster>": resolves with the session launched, or null
+ * when the form was closed without launching.
+ */
+export async function showLaunchDialog(
+  options: ILaunchFormOptions
+): Promise<ISessionInfo | null> {
+  const { trans, cluster } = options;
+  const form = new LaunchForm(options);
+  const title = trans.__('JupyterLab on %1', cluster);
+  const dialog = new LaunchDialog({
+    title,
+    body: form,
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.okButton({ label: trans.__('Launch') })
+    ]
+  });
+  dialog.addClass('jp-HpcLaunchDialog');
+  dialog.node.setAttribute('aria-label', title);
+  const result = await dialog.launch().catch(() => null);
+  return result?.button.accept ? result.value : null;
+}
