@@ -3,6 +3,8 @@ import { environmentsPlugin } from './plugins/environments';
 import { launcherPlugin } from './plugins/launcher';
 import { panelPlugin } from './plugins/panel';
 import { promptsPlugin } from './plugins/prompts';
+import { runningSessionsPlugin } from './plugins/running';
+import { sessionViewsPlugin } from './plugins/session-views';
 import { sessionsPlugin } from './plugins/sessions';
 import { settingsPlugin } from './plugins/settings';
 import { sidecarPlugin } from './plugins/sidecar';
@@ -17,6 +19,8 @@ export default [
   tasksPlugin,
   environmentsPlugin,
   sessionsPlugin,
+  sessionViewsPlugin,
+  runningSessionsPlugin,
   promptsPlugin,
   panelPlugin,
   launcherPlugin

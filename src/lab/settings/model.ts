@@ -9,10 +9,12 @@ import {
   IClusterConfig,
   ICondaSettings,
   IJobDefaults,
+  ISessionWarnings,
   checkClusters,
   describeRejected,
   readCondaSettings,
-  readJobDefaults
+  readJobDefaults,
+  readSessionWarnings
 } from '../../common/settings';
 
 export interface IClusterSettings extends IDisposable {
@@ -22,6 +24,8 @@ export interface IClusterSettings extends IDisposable {
   readonly jobDefaults: IJobDefaults;
   /** Installing conda where a cluster has none (the Miniforge installer). */
   readonly conda: ICondaSettings;
+  /** When to warn that a session nears its wall time. */
+  readonly sessionWarnings: ISessionWarnings;
   /** Why the settings could not be read (e.g. invalid JSON), or null. */
   readonly error: string | null;
   /**
@@ -59,6 +63,10 @@ export class ClusterSettings implements IClusterSettings {
 
   get conda(): ICondaSettings {
     return this._conda;
+  }
+
+  get sessionWarnings(): ISessionWarnings {
+    return this._sessionWarnings;
   }
 
   get error(): string | null {
@@ -126,6 +134,9 @@ export class ClusterSettings implements IClusterSettings {
     this._rejected = rejected.length > 0 ? describeRejected(rejected) : null;
     this._jobDefaults = readJobDefaults(settings.composite.jobDefaults);
     this._conda = readCondaSettings(settings.composite.conda);
+    this._sessionWarnings = readSessionWarnings(
+      settings.composite.sessionWarnings
+    );
     this._changed.emit();
   }
 
@@ -135,6 +146,7 @@ export class ClusterSettings implements IClusterSettings {
   private _clusters: IClusterConfig[] = [];
   private _jobDefaults: IJobDefaults = { ...DEFAULT_JOB_DEFAULTS };
   private _conda: ICondaSettings = { ...DEFAULT_CONDA_SETTINGS };
+  private _sessionWarnings: ISessionWarnings = readSessionWarnings(undefined);
   private _changed = new Signal<IClusterSettings, void>(this);
   private _ready = new PromiseDelegate<void>();
   private _isDisposed = false;
