@@ -50,6 +50,8 @@ function sessionRow(panel: Locator, jobId: string): Locator {
 async function openRunningSidebar(page: Page): Promise<Locator> {
   const tab = page.getByRole('tab', { name: 'Running Terminals and Kernels' });
   if ((await tab.getAttribute('aria-selected')) !== 'true') {
+    // Plain Playwright here: galata's page.sidebar helpers are not loaded.
+    // eslint-disable-next-line jupyter/galata-prefer-sidebar-activity-helper
     await tab.click();
   }
   const sidebar = page.locator('#jp-running-sessions');

@@ -33,13 +33,16 @@ import {
 import { FakeSidecar, PLUGIN_ID, settingsWith, until } from './fixtures';
 
 describe('the plugin list', () => {
-  it('exports the eight plugins, each with a unique id and a description', () => {
+  it('exports the eleven plugins, each with a unique id and a description', () => {
     expect(plugins.map(p => p.id)).toEqual([
       'jupyterlab-hpc:sidecar',
       'jupyterlab-hpc:plugin',
       'jupyterlab-hpc:clusters',
       'jupyterlab-hpc:tasks',
       'jupyterlab-hpc:environments',
+      'jupyterlab-hpc:sessions',
+      'jupyterlab-hpc:session-views',
+      'jupyterlab-hpc:running-sessions',
       'jupyterlab-hpc:prompts',
       'jupyterlab-hpc:panel',
       'jupyterlab-hpc:launcher'
