@@ -21,8 +21,17 @@ export interface ISessionCommandContext {
   /** Open, or bring to the front, the log view of a session. */
   showLog: (id: string) => void;
   /** `window.open`; injectable for tests. */
-  openWindow?: (url: string, target: string) => Window | null;
+  openWindow?: OpenWindow;
 }
+
+export type OpenWindow = (
+  url: string,
+  target: string,
+  features?: string
+) => Window | null;
+
+const openInBrowser: OpenWindow = (url, target, features) =>
+  window.open(url, target, features);
 
 const idOf = (args: ReadonlyPartialJSONObject) => String(args.id ?? '');
 
@@ -62,8 +71,7 @@ export async function confirmCancel(
 export async function openSessionTab(
   sessions: ISessionsModel,
   id: string,
-  open: (url: string, target: string) => Window | null = (url, target) =>
-    window.open(url, target)
+  open: OpenWindow = openInBrowser
 ): Promise<void> {
   const tab = open('', '_blank');
   if (tab) {
@@ -81,7 +89,7 @@ export async function openSessionTab(
     return;
   }
   // Blocked (or closed already): a second try, now with noopener itself.
-  open(url, '_blank noopener');
+  open(url, '_blank', 'noopener');
 }
 
 /** Open, cancel, dismiss and show the log of a session (args `{ id }`). */
@@ -126,7 +134,7 @@ export function addSessionCommands(ctx: ISessionCommandContext): void {
         await openSessionTab(
           sessions,
           session.id,
-          ctx.openWindow ?? ((url, target) => window.open(url, target))
+          ctx.openWindow ?? openInBrowser
         );
       } catch (err) {
         failed(
