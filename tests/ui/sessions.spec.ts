@@ -17,6 +17,7 @@ import {
   labAddress,
   openHpcPanel,
   openLab,
+  SCREENSHOT_DIR,
   sidecarUrl
 } from './lab';
 
@@ -133,14 +134,18 @@ test('a session: queued, running, notified, logged, opened, shut down from the R
     .filter({ hasText: `JupyterLab on demo (job ${jobId}) is running on` });
   await expect(toast).toHaveCount(1);
   await expect(toast.getByRole('button', { name: 'Open' })).toBeVisible();
+  await page.screenshot({ path: `${SCREENSHOT_DIR}/session-running.png` });
 
   // The Running sidebar lists it.
   const sidebar = await openRunningSidebar(page);
   const item = sidebar
     .locator('.jp-HpcRunningSession')
-    .filter({ hasText: `demo · job ${jobId}` });
+    .filter({ hasText: `Job ${jobId} on demo` });
   await expect(item).toBeVisible();
   await expect(sidebar.getByText('HPC Sessions')).toBeVisible();
+  await sidebar.screenshot({
+    path: `${SCREENSHOT_DIR}/session-running-sidebar.png`
+  });
 
   // The log follows the job's output: JupyterLab's own start-up lines.
   const hpc = await openHpcPanel(page);
@@ -153,6 +158,7 @@ test('a session: queued, running, notified, logged, opened, shut down from the R
     /Jupyter Server [\d.]+ is running at/,
     { timeout: 30_000 }
   );
+  await page.screenshot({ path: `${SCREENSHOT_DIR}/session-log.png` });
 
   // Open: a new tab on the remote JupyterLab, logged in by its token.
   const [remote] = await Promise.all([
@@ -173,7 +179,7 @@ test('a session: queued, running, notified, logged, opened, shut down from the R
   const running = await openRunningSidebar(page);
   const entry = running
     .locator('.jp-HpcRunningSession')
-    .filter({ hasText: `demo · job ${jobId}` });
+    .filter({ hasText: `Job ${jobId} on demo` });
   await entry.hover();
   await entry.getByTitle('Cancel job').click();
   const dialog = page.locator('dialog.jp-Dialog');
@@ -186,6 +192,7 @@ test('a session: queued, running, notified, logged, opened, shut down from the R
     timeout: 60_000
   });
   await expect(ended.getByRole('button', { name: 'Dismiss' })).toBeEnabled();
+  await ended.screenshot({ path: `${SCREENSHOT_DIR}/session-ended.png` });
   expect(squeueJobs()).not.toContain(jobId);
 
   // Dismissed, it leaves the list.

@@ -22,6 +22,15 @@ export interface ISessionLogViewOptions {
   now?: () => number;
 }
 
+/**
+ * The log without the remote JupyterLab's token: jupyter_server prints its
+ * URLs with `?token=…`, and a log on screen is read over shoulders, shared
+ * in screenshots and pasted into tickets. Open gets the URL on its own.
+ */
+export function redactTokens(text: string): string {
+  return text.replace(/([?&]token=)[^\s&#"'<>]+/g, '$1…');
+}
+
 /** The most of the log kept on the page; older text is dropped. */
 const MAX_CHARS = 2_000_000;
 
@@ -44,7 +53,7 @@ export class SessionLogView extends ReactWidget {
     return this._following;
   }
 
-  /** The text shown so far. */
+  /** The text read so far (shown with tokens redacted). */
   get text(): string {
     return this._text;
   }
@@ -67,7 +76,8 @@ export class SessionLogView extends ReactWidget {
     const action = (command: string, label: string) =>
       commands && commands.hasCommand(command) ? (
         <Button
-          minimal={true}
+          small={true}
+          className="jp-HpcPanel-action"
           disabled={!commands.isEnabled(command, args)}
           title={commands.caption(command, args)}
           onClick={() => void commands.execute(command, args)}
@@ -121,7 +131,7 @@ export class SessionLogView extends ReactWidget {
               : trans.__('Waiting for the job to write something…')}
           </p>
         )}
-        <LogOutput text={this._text} label={trans.__('Output')} />
+        <LogOutput text={redactTokens(this._text)} label={trans.__('Output')} />
       </div>
     );
   }

@@ -118,9 +118,15 @@ export class SessionRunningManager implements IRunningManagerLike, IDisposable {
       className: 'jp-HpcRunningSession',
       context: id,
       icon: () => hpcIcon,
+      // The number first: the sidebar cuts long labels at the end.
       label: () => {
         const s = current();
-        return s ? sessionTitle(s, trans) : id;
+        if (!s) {
+          return id;
+        }
+        return s.jobId
+          ? trans.__('Job %1 on %2', s.jobId, s.cluster)
+          : trans.__('New job on %1', s.cluster);
       },
       labelTitle: () => {
         const s = current();

@@ -65,6 +65,22 @@ describe('SessionLogView', () => {
     );
   });
 
+  it('never shows the remote JupyterLab’s token, even split across reads', async () => {
+    sessions.set(running());
+    file =
+      '    http://node1:41953/lab?token=e560d957d497a06e2f768d7c\n' +
+      '    http://127.0.0.1:41953/lab?a=1&token=e560d957d497a06e2f768d7c#x\n';
+    sessions.logAnswer = answerFromFile(35);
+    open();
+    await until(() => view!.text === file);
+    await until(() => shown().includes('a=1&token=…#x'));
+    expect(shown()).toBe(
+      '    http://node1:41953/lab?token=…\n' +
+        '    http://127.0.0.1:41953/lab?a=1&token=…#x\n'
+    );
+    expect(view!.node.textContent).not.toContain('e560d9');
+  });
+
   it('reads a long log in chunks without waiting between them', async () => {
     sessions.set(running());
     file = 'x'.repeat(2500);

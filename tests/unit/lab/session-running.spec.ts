@@ -166,8 +166,8 @@ describe('SessionRunningManager', () => {
 
     expect(manager.name).toBe('HPC Sessions');
     expect(items.map(i => i.label())).toEqual([
-      'demo · job 42',
-      'demo · job 43'
+      'Job 42 on demo',
+      'Job 43 on demo'
     ]);
     expect(items.map(i => i.detail!())).toEqual(['59 min left', 'queued']);
     expect(items[0].labelTitle!()).toMatch(/^Running on node1\n/);
