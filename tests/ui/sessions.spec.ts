@@ -158,6 +158,13 @@ test('a session: queued, running, notified, logged, opened, shut down from the R
     /Jupyter Server [\d.]+ is running at/,
     { timeout: 30_000 }
   );
+  // jupyter_server prints its URLs with the token: never on screen here.
+  await expect(page.getByLabel('Output', { exact: true })).toContainText(
+    '/lab?token=…'
+  );
+  await expect(page.getByLabel('Output', { exact: true })).not.toContainText(
+    /token=[0-9a-f]{6}/
+  );
   await page.screenshot({ path: `${SCREENSHOT_DIR}/session-log.png` });
 
   // Open: a new tab on the remote JupyterLab, logged in by its token.
