@@ -324,7 +324,8 @@ const EVENT_TYPES = new Set([
   'forwards',
   'envs-changed',
   'task',
-  'task-output'
+  'task-output',
+  'session'
 ]);
 
 /** Narrow an unknown JSON value to a SidecarEvent, or null. */

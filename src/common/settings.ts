@@ -86,6 +86,7 @@ export interface IHpcSettings {
   jobDefaults: IJobDefaults;
   sessionPresets: ISessionPreset[];
   conda: ICondaSettings;
+  sessionWarnings: ISessionWarnings;
 }
 
 export const DEFAULT_CONDA_SETTINGS: ICondaSettings = {
@@ -102,6 +103,32 @@ export function readCondaSettings(value: unknown): ICondaSettings {
       typeof v.installerUrl === 'string' && /^https?:\/\//.test(v.installerUrl)
         ? v.installerUrl
         : DEFAULT_CONDA_SETTINGS.installerUrl
+  };
+}
+
+/** When to warn that a session's job nears its wall time. */
+export interface ISessionWarnings {
+  /** Minutes before the wall time, largest first; empty for none. */
+  minutesBeforeWallTime: number[];
+}
+
+export const DEFAULT_SESSION_WARNINGS: ISessionWarnings = {
+  minutesBeforeWallTime: [10, 2]
+};
+
+export function readSessionWarnings(value: unknown): ISessionWarnings {
+  const minutes = (value as Partial<ISessionWarnings> | null)
+    ?.minutesBeforeWallTime;
+  if (!Array.isArray(minutes)) {
+    return {
+      minutesBeforeWallTime: [...DEFAULT_SESSION_WARNINGS.minutesBeforeWallTime]
+    };
+  }
+  const valid = minutes.filter(
+    (m): m is number => typeof m === 'number' && Number.isFinite(m) && m > 0
+  );
+  return {
+    minutesBeforeWallTime: [...new Set(valid)].sort((a, b) => b - a)
   };
 }
 

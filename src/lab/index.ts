@@ -4,6 +4,8 @@ import { launchPlugin } from './plugins/launch';
 import { launcherPlugin } from './plugins/launcher';
 import { panelPlugin } from './plugins/panel';
 import { promptsPlugin } from './plugins/prompts';
+import { runningSessionsPlugin } from './plugins/running';
+import { sessionViewsPlugin } from './plugins/session-views';
 import { sessionsPlugin } from './plugins/sessions';
 import { settingsPlugin } from './plugins/settings';
 import { sidecarPlugin } from './plugins/sidecar';
@@ -19,6 +21,8 @@ export default [
   environmentsPlugin,
   sessionsPlugin,
   launchPlugin,
+  sessionViewsPlugin,
+  runningSessionsPlugin,
   promptsPlugin,
   panelPlugin,
   launcherPlugin

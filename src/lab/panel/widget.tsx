@@ -16,6 +16,8 @@ import { IClusterModel } from '../clusters/model';
 import { CommandIDs } from '../tokens';
 import { EnvSection } from '../envs/env-section';
 import { IEnvironmentsModel } from '../envs/model';
+import { ISessionsModel } from '../sessions/model';
+import { SessionList } from '../sessions/session-section';
 import { IClusterSettings } from '../settings/model';
 import { ISidecarModel, SidecarState } from '../sidecar/model';
 import { BreakablePath } from './breakable';
@@ -42,6 +44,8 @@ export interface IHpcPanelOptions {
   envs?: IEnvironmentsModel | null;
   /** Where the open and closed sections are kept across reloads. */
   state?: IStateDB | null;
+  /** The JupyterLab sessions in jobs; no Sessions section without it. */
+  sessions?: ISessionsModel | null;
 }
 
 /**
@@ -58,6 +62,7 @@ export class HpcPanel extends ReactWidget {
     settings.changed.connect(this._changed, this);
     clusters.changed.connect(this._changed, this);
     _options.envs?.changed.connect(this._changed, this);
+    _options.sessions?.changed.connect(this._changed, this);
     this._store = new PanelLayoutStore(_options.state ?? null);
     this.restored = this._store.load().then(layout => {
       // What the user changed meanwhile wins over what was stored.
@@ -118,6 +123,7 @@ export class HpcPanel extends ReactWidget {
     settings.changed.disconnect(this._changed, this);
     clusters.changed.disconnect(this._changed, this);
     this._options.envs?.changed.disconnect(this._changed, this);
+    this._options.sessions?.changed.disconnect(this._changed, this);
     super.dispose();
   }
 
@@ -159,6 +165,7 @@ export class HpcPanel extends ReactWidget {
             retry={() => void sidecar.refresh()}
           />
         )}
+        {this._renderSessions()}
         {this._renderClusters()}
         {this._renderLocal()}
       </div>
@@ -252,6 +259,35 @@ export class HpcPanel extends ReactWidget {
             })}
           </ul>
         )}
+      </PanelSection>
+    );
+  }
+
+  private _renderSessions(): React.ReactElement | null {
+    const { sessions, settings, commands, trans } = this._options;
+    if (!sessions) {
+      return null;
+    }
+    const list = sessions.sessions;
+    if (list.length === 0 && settings.clusters.length === 0) {
+      // Nothing to run anything on yet: the Clusters section says what to do.
+      return null;
+    }
+    const active = list.filter(s => s.phase !== 'ended').length;
+    return (
+      <PanelSection
+        className="jp-HpcPanel-sessions"
+        label={trans.__('Sessions')}
+        detail={active > 0 ? String(active) : undefined}
+        expanded={!this._collapsed.has('sessions')}
+        onToggle={() => this.toggleSection('sessions')}
+      >
+        <SessionList
+          sessions={list}
+          clusters={settings.clusters.map(c => c.name)}
+          commands={commands}
+          trans={trans}
+        />
       </PanelSection>
     );
   }

@@ -12,6 +12,7 @@ import { hpcIcon } from '../icons';
 import { IClusterModel } from '../clusters/model';
 import { IEnvironmentsModel } from '../envs/model';
 import { HpcPanel } from '../panel/widget';
+import { ISessionsModel } from '../sessions/model';
 import { IClusterSettings } from '../settings/model';
 import { ISidecarModel } from '../sidecar/model';
 import {
@@ -19,6 +20,7 @@ import {
   IHpcClusters,
   IHpcClusterSettings,
   IHpcEnvironments,
+  IHpcSessions,
   IHpcSidecar,
   PANEL_ID,
   TRANSLATION_DOMAIN
@@ -28,7 +30,7 @@ import {
 export const panelPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-hpc:panel',
   description:
-    'The HPC side panel: the sidecar state, the clusters and the conda environments.',
+    'The HPC side panel: the sidecar state, the sessions, the clusters and the conda environments.',
   autoStart: true,
   requires: [IHpcSidecar, IHpcClusterSettings, IHpcClusters],
   optional: [
@@ -36,7 +38,8 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
     ILayoutRestorer,
     ICommandPalette,
     IHpcEnvironments,
-    IStateDB
+    IStateDB,
+    IHpcSessions
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -47,7 +50,8 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
     envs: IEnvironmentsModel | null,
-    state: IStateDB | null
+    state: IStateDB | null,
+    sessions: ISessionsModel | null
   ): void => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
 
@@ -58,7 +62,8 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
       commands: app.commands,
       trans,
       envs,
-      state
+      state,
+      sessions
     });
     panel.id = PANEL_ID;
     panel.title.icon = hpcIcon;

@@ -13,6 +13,7 @@ import {
   ISessionOpen,
   IVisibility,
   Routes,
+  SessionPhase,
   SidecarEvent
 } from '../../common/api';
 import { ISidecarModel, SidecarState } from '../sidecar/model';
@@ -217,12 +218,20 @@ export class SessionsModel implements ISessionsModel {
     }
     const previous = this._sessions.get(session.id) ?? null;
     if (removed) {
+      this._removed.add(session.id);
+      this._stale.delete(session.id);
       if (!previous) {
         return;
       }
       this._sessions.delete(session.id);
     } else {
-      if (previous && isOlder(session, previous)) {
+      // Session ids are never reused: a removed one is gone for good, and
+      // an answer that still lists it was sent before it went.
+      if (this._removed.has(session.id)) {
+        return;
+      }
+      const stale = this._stale.delete(session.id);
+      if (previous && isOlder(session, previous, stale)) {
         return;
       }
       if (previous && JSON.stringify(previous) === JSON.stringify(session)) {
@@ -251,8 +260,10 @@ export class SessionsModel implements ISessionsModel {
   private _onEvent(_: ISidecarModel, event: SidecarEvent): void {
     switch (event.type) {
       case 'hello':
-        // A (re)started sidecar: its list is the truth, and it forgot
-        // whether the page is seen.
+        // A (re)started sidecar: its list is the truth (a restart may take
+        // a session back from running to starting), and it forgot whether
+        // the page is seen.
+        this._stale = new Set(this._sessions.keys());
         void this.refresh().catch(() => undefined);
         if (!this._visible) {
           void this.setVisible(false).catch(() => undefined);
@@ -269,6 +280,13 @@ export class SessionsModel implements ISessionsModel {
   private _sidecar: ISidecarModel;
   private _serverSettings: ServerConnection.ISettings;
   private _sessions = new Map<string, ISessionInfo>();
+  /** Ids the sidecar removed: never listed again. */
+  private _removed = new Set<string>();
+  /**
+   * Sessions last heard of before the latest hello: their next view is
+   * taken as it is, even if it looks older (see isOlder).
+   */
+  private _stale = new Set<string>();
   private _visible = true;
   private _wasReady = false;
   private _refreshes = new Coalescer({
@@ -280,17 +298,42 @@ export class SessionsModel implements ISessionsModel {
   private _isDisposed = false;
 }
 
+const PHASE_ORDER: Record<SessionPhase, number> = {
+  submitting: 0,
+  queued: 1,
+  starting: 2,
+  connecting: 3,
+  running: 4,
+  ending: 5,
+  ended: 6
+};
+
 /**
  * Whether `next` is an older view than `known`: events and request answers
- * can cross. An ended session never comes back to life.
+ * can cross (a list asked for before an event, answered after it). Within
+ * one sidecar's life a session only moves forward, so an earlier phase
+ * read no later is older; the job's own records (JupyterLab listens) move
+ * the phase without a new `observedAt`. Across a sidecar restart (`stale`)
+ * the sidecar's word is taken, except that an ended session never comes
+ * back to life.
  */
-function isOlder(next: ISessionInfo, known: ISessionInfo): boolean {
+function isOlder(
+  next: ISessionInfo,
+  known: ISessionInfo,
+  stale: boolean
+): boolean {
   if (known.phase === 'ended' && next.phase !== 'ended') {
     return true;
   }
+  if (stale) {
+    return false;
+  }
+  const nextAt = next.observedAt ?? -Infinity;
+  const knownAt = known.observedAt ?? -Infinity;
+  if (nextAt < knownAt) {
+    return true;
+  }
   return (
-    next.observedAt !== null &&
-    known.observedAt !== null &&
-    next.observedAt < known.observedAt
+    nextAt === knownAt && PHASE_ORDER[next.phase] < PHASE_ORDER[known.phase]
   );
 }

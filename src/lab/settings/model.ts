@@ -10,11 +10,13 @@ import {
   ICondaSettings,
   IJobDefaults,
   ISessionPreset,
+  ISessionWarnings,
   checkClusters,
   describeRejected,
   readCondaSettings,
   readJobDefaults,
-  readSessionPresets
+  readSessionPresets,
+  readSessionWarnings
 } from '../../common/settings';
 
 export interface IClusterSettings extends IDisposable {
@@ -26,6 +28,8 @@ export interface IClusterSettings extends IDisposable {
   readonly sessionPresets: readonly ISessionPreset[];
   /** Installing conda where a cluster has none (the Miniforge installer). */
   readonly conda: ICondaSettings;
+  /** When to warn that a session nears its wall time. */
+  readonly sessionWarnings: ISessionWarnings;
   /** Why the settings could not be read (e.g. invalid JSON), or null. */
   readonly error: string | null;
   /**
@@ -69,6 +73,10 @@ export class ClusterSettings implements IClusterSettings {
 
   get conda(): ICondaSettings {
     return this._conda;
+  }
+
+  get sessionWarnings(): ISessionWarnings {
+    return this._sessionWarnings;
   }
 
   get error(): string | null {
@@ -147,6 +155,9 @@ export class ClusterSettings implements IClusterSettings {
     this._jobDefaults = readJobDefaults(settings.composite.jobDefaults);
     this._presets = readSessionPresets(settings.composite.sessionPresets);
     this._conda = readCondaSettings(settings.composite.conda);
+    this._sessionWarnings = readSessionWarnings(
+      settings.composite.sessionWarnings
+    );
     this._changed.emit();
   }
 
@@ -157,6 +168,7 @@ export class ClusterSettings implements IClusterSettings {
   private _jobDefaults: IJobDefaults = { ...DEFAULT_JOB_DEFAULTS };
   private _presets: ISessionPreset[] = [];
   private _conda: ICondaSettings = { ...DEFAULT_CONDA_SETTINGS };
+  private _sessionWarnings: ISessionWarnings = readSessionWarnings(undefined);
   private _changed = new Signal<IClusterSettings, void>(this);
   private _ready = new PromiseDelegate<void>();
   private _isDisposed = false;

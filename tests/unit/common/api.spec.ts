@@ -17,7 +17,15 @@ const health: IHealth = {
 describe('parseEvent', () => {
   it.each([
     ['a hello', { type: 'hello', health }],
-    ['a heartbeat', { type: 'heartbeat', time: 1_700_000_000_000 }]
+    ['a heartbeat', { type: 'heartbeat', time: 1_700_000_000_000 }],
+    [
+      'a session',
+      {
+        type: 'session',
+        session: { id: 's1', phase: 'queued' },
+        removed: false
+      }
+    ]
   ])('returns %s event as it came', (_case, data) => {
     expect(parseEvent(data)).toBe(data);
   });

@@ -33,7 +33,7 @@ import {
 import { FakeSidecar, PLUGIN_ID, settingsWith, until } from './fixtures';
 
 describe('the plugin list', () => {
-  it('exports the ten plugins, each with a unique id and a description', () => {
+  it('exports the twelve plugins, each with a unique id and a description', () => {
     expect(plugins.map(p => p.id)).toEqual([
       'jupyterlab-hpc:sidecar',
       'jupyterlab-hpc:plugin',
@@ -42,6 +42,8 @@ describe('the plugin list', () => {
       'jupyterlab-hpc:environments',
       'jupyterlab-hpc:sessions',
       'jupyterlab-hpc:launch',
+      'jupyterlab-hpc:session-views',
+      'jupyterlab-hpc:running-sessions',
       'jupyterlab-hpc:prompts',
       'jupyterlab-hpc:panel',
       'jupyterlab-hpc:launcher'
