@@ -2,8 +2,8 @@
  * The batch job that runs JupyterLab (sessions/job.sh with the header
  * batch-script.ts writes), submitted to the real demo cluster with the
  * sbatch options sbatchArgv builds: JupyterLab listens on a free port with
- * its own token, which stays out of argv, the job's record and every file
- * others can read; what ended it is recorded; File → Shut Down ends the job.
+ * a random token, which stays out of argv, the environment, the job's
+ * record, its log and every file others can read; what ended it is recorded; File → Shut Down ends the job.
  */
 import { execFileSync, spawnSync } from 'child_process';
 import { randomBytes } from 'crypto';
@@ -121,24 +121,33 @@ describe('the JupyterLab session job', () => {
     expect(events.map(e => e.kind)).toEqual(['watching', 'started', 'ready']);
     const server = ready(events, s.id);
     expect(server.port).toBeGreaterThan(0);
-    expect(server.token).toMatch(/^[0-9a-f]{48}$/);
+    expect(server.token).toMatch(/^[0-9a-f]{64}$/);
 
-    // The token is in no argv on the node, no job record, no job name.
+    // The token is in no argv or environment on the node, no job record,
+    // no job name, and not in the log jupyter_server writes its URLs to.
     const ps = ssh('ps -eo args');
     expect(ps).toContain('jupyter');
     expect(ps).not.toContain(server.token);
+    const environments = ssh(
+      `for p in $(pgrep -u "$(id -u)"); do tr '\\0' '\\n' </proc/$p/environ 2>/dev/null; done`
+    );
+    expect(environments).toContain('JUPYTER_RUNTIME_DIR=');
+    expect(environments).not.toContain(server.token);
+    const log = ssh(`cat ${s.dir}/job.log`);
+    expect(log).toContain('/lab?token=...');
+    expect(log).not.toContain(server.token);
     const scontrol = ssh(`scontrol show job ${s.jobId}`);
     expect(scontrol).not.toContain(server.token);
     expect(ssh(`cat ${s.dir}/job.sh`)).not.toContain(server.token);
     // Only the owner can open the session's files.
     expect(
       ssh(
-        `stat -c '%a %n' ${s.dir} ${s.dir}/runtime ${s.dir}/job.sh ${s.dir}/job.log ${s.dir}/runtime/jpserver-*.json`
+        `stat -c '%a %n' ${s.dir} ${s.dir}/runtime ${s.dir}/job.sh ${s.dir}/job.log ${s.dir}/token.json ${s.dir}/runtime/jpserver-*.json`
       )
         .trim()
         .split('\n')
         .map(l => l.split(' ')[0])
-    ).toEqual(['700', '700', '600', '600', '600']);
+    ).toEqual(['700', '700', '600', '600', '600', '600']);
 
     // JupyterLab answers with the token (the node is this machine).
     const status = await fetch(`http://127.0.0.1:${server.port}/api/status`, {

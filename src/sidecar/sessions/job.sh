@@ -6,8 +6,11 @@
 #   runtime/  JUPYTER_RUNTIME_DIR: jupyter_server writes jpserver-<pid>.json
 #             there (0600: port, token) once it listens
 #   exit      "<status> <epoch> <why>" when JupyterLab ended, however
-# The token is jupyter_server's own random one: it is never in argv, the job
-# script, its name or comment, or the environment of another process.
+#   token.json  JupyterLab's config with its random token (0600)
+# The token is made by Python in the job and read by jupyter_server from
+# token.json: it is never in argv, the job script, its name or comment, the
+# environment of a process, or the log (jupyter_server prints a token it
+# was given as "token=...", where it would print one it made itself).
 # shellcheck shell=bash
 # shellcheck disable=SC2154 # the variables are set above this body
 
@@ -63,9 +66,19 @@ s = socket.socket()
 s.bind(("", 0))
 print(s.getsockname()[1])') || port=0
 
+if ! "$ENV_PREFIX/bin/python" -c 'import json, secrets, sys
+with open(sys.argv[1], "w") as f:
+    json.dump({"IdentityProvider": {"token": secrets.token_hex(32)}}, f)' \
+  "$SESSION_DIR/token.json"; then
+  echo "jupyterlab-hpc: could not write $SESSION_DIR/token.json." >&2
+  record_exit 4 "no token"
+  exit 4
+fi
+
 # Run in the background and wait, so the traps above run at once on a signal.
 "$ENV_PREFIX/bin/jupyter" lab --no-browser --ip=0.0.0.0 --port="$port" \
   --ServerApp.port_retries=50 --ServerApp.root_dir="$WORK_DIR" \
+  --config="$SESSION_DIR/token.json" \
   --ServerApp.shutdown_no_activity_timeout="$IDLE_SHUTDOWN_SECONDS" \
   --MappingKernelManager.cull_idle_timeout="$IDLE_SHUTDOWN_SECONDS" &
 jupyter_pid=$!
