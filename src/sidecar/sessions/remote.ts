@@ -117,17 +117,48 @@ export function logCommand(id: string, offset: number): IRemoteCommand {
   };
 }
 
-/** What logCommand printed: the log's size and the bytes from the offset. */
+/**
+ * What logCommand printed: the log's size, and the bytes from the offset as
+ * text. A character cut by the chunk's end (or by a write in progress) is
+ * left for the next read: `bytes` counts only what `text` holds, so offsets
+ * never drift by a replacement character.
+ */
 export function parseLogOutput(
   stdout: Buffer
-): { size: number; text: string } | null {
+): { size: number; text: string; bytes: number } | null {
   const nl = stdout.indexOf(10);
   const size =
     nl === -1 ? NaN : Number(stdout.subarray(0, nl).toString().trim());
   if (!Number.isSafeInteger(size)) {
     return null;
   }
-  return { size, text: stdout.subarray(nl + 1).toString('utf8') };
+  const chunk = stdout.subarray(nl + 1);
+  const bytes = completeUtf8Length(chunk);
+  return { size, text: chunk.subarray(0, bytes).toString('utf8'), bytes };
+}
+
+/** The length of `buf` without a UTF-8 sequence that its end cuts short. */
+export function completeUtf8Length(buf: Buffer): number {
+  // A sequence is at most 4 bytes: look back at most 3 for its lead byte.
+  for (let back = 1; back <= Math.min(3, buf.length); back++) {
+    const byte = buf[buf.length - back];
+    if ((byte & 0xc0) === 0x80) {
+      continue; // a continuation byte: the lead is further back
+    }
+    // 0xf8 and up never start a sequence: a byte of its own.
+    const needed =
+      byte >= 0xf8
+        ? 1
+        : byte >= 0xf0
+          ? 4
+          : byte >= 0xe0
+            ? 3
+            : byte >= 0xc0
+              ? 2
+              : 1;
+    return needed > back ? buf.length - back : buf.length;
+  }
+  return buf.length;
 }
 
 export function cancelCommand(jobIds: readonly string[]): IRemoteCommand {

@@ -306,7 +306,7 @@ export class SessionService {
     return {
       size: log.size,
       offset,
-      next: offset + Buffer.byteLength(log.text),
+      next: offset + log.bytes,
       text: log.text
     };
   }

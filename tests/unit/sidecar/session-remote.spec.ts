@@ -138,10 +138,38 @@ describe('the job log', () => {
     const size = Buffer.byteLength('first line\nsecond ünïcode line\n');
     expect(run(0)).toEqual({
       status: 0,
-      out: { size, text: 'first line\nsecond ünïcode line\n' }
+      out: { size, text: 'first line\nsecond ünïcode line\n', bytes: size }
     });
-    expect(run(11).out).toEqual({ size, text: 'second ünïcode line\n' });
-    expect(run(size).out).toEqual({ size, text: '' });
+    expect(run(11).out).toEqual({
+      size,
+      text: 'second ünïcode line\n',
+      bytes: size - 11
+    });
+    expect(run(size).out).toEqual({ size, text: '', bytes: 0 });
+  });
+
+  it('leaves a character cut by the chunk for the next read', () => {
+    const text = 'a€😀é';
+    const all = Buffer.from(text);
+    // Every cut point: the text read so far plus the rest read from `bytes`
+    // on is the whole text, with no replacement character anywhere.
+    for (let cut = 0; cut <= all.length; cut++) {
+      const first = parseLogOutput(
+        Buffer.concat([Buffer.from(`${all.length}\n`), all.subarray(0, cut)])
+      )!;
+      expect(first.bytes).toBeLessThanOrEqual(cut);
+      expect(cut - first.bytes).toBeLessThan(4);
+      const rest = all.subarray(first.bytes).toString('utf8');
+      expect(first.text + rest).toBe(text);
+      expect(first.text).not.toContain('\ufffd');
+    }
+  });
+
+  it('counts bytes that are not UTF-8 as read, so offsets still advance', () => {
+    const raw = Buffer.from([0x61, 0xff, 0x62, 0x0a]);
+    const out = parseLogOutput(Buffer.concat([Buffer.from('4\n'), raw]))!;
+    expect(out.bytes).toBe(4);
+    expect(out.text).toBe('a\ufffdb\n');
   });
 
   it('fails when the log is not there', () => {
