@@ -4,7 +4,10 @@
  * a 1 hour limit; accounting with the accounts physics and chemistry): the
  * launcher tile opens the form with what the cluster reports, a wall time
  * over the gpu partition's limit is refused next to its field, and a valid
- * form submits a job that squeue shows. The job is cancelled afterwards.
+ * form submits a job that squeue shows. The session then runs: Open loads
+ * the remote JupyterLab in a new tab, logged in, where a notebook cell runs
+ * on the compute node; shut down from the local JupyterLab, its job leaves
+ * squeue and its local port closes. The job is cancelled whatever happens.
  */
 import { execFileSync } from 'child_process';
 import { mkdirSync } from 'fs';
@@ -62,15 +65,38 @@ test.afterEach(async ({ request }) => {
         timeout: 30_000
       }
     );
+    // Leave the session list as it was: the next test starts from it.
+    const headers = { Authorization: `token ${labAddress().token}` };
+    const mine = async () => {
+      const response = await request.get(sidecarUrl('/api/v1/sessions'), {
+        headers
+      });
+      const list = (await response.json()) as ISessionList;
+      return list.sessions.filter(
+        s => s.jobId !== null && submitted.includes(s.jobId)
+      );
+    };
+    await expect
+      .poll(async () => (await mine()).every(s => s.phase === 'ended'), {
+        timeout: 60_000
+      })
+      .toBe(true);
+    for (const session of await mine()) {
+      await request.delete(sidecarUrl(`/api/v1/sessions/${session.id}`), {
+        headers: { ...headers, 'X-Jupyterlab-Hpc': '1' }
+      });
+    }
+    submitted.length = 0;
   }
   await putSettings(request, { ...PRESET_SETTINGS });
 });
 
-test('the JupyterLab on demo tile opens the form, refuses a wall time over the limit, and submits a job', async ({
+test('tile, form, submit, running, Open, a cell on the node, shut down', async ({
   page,
+  context,
   request
 }) => {
-  test.setTimeout(180_000);
+  test.setTimeout(300_000);
   const before = new Set(squeueIds());
   await openLab(page);
   await launcherSection(page, 'HPC')
@@ -167,6 +193,92 @@ test('the JupyterLab on demo tile opens the form, refuses a wall time over the l
     )
     .not.toBe('');
   expect(squeueIds()).toContain(jobId);
-  // The panel shows where the session is.
-  await expect(page.locator('#jp-hpc-panel')).toBeVisible();
+
+  // The panel shows the session, until it runs.
+  const panel = page.locator('#jp-hpc-panel');
+  await expect(panel).toBeVisible();
+  const row = panel
+    .getByRole('region', { name: 'Sessions' })
+    .getByRole('listitem')
+    .filter({ hasText: `job ${jobId}` });
+  await expect(row.getByRole('status')).toHaveText(/^Running on \S+/, {
+    timeout: 120_000
+  });
+
+  // Open: the remote JupyterLab in a new tab, logged in; a cell runs there.
+  const [remote] = await Promise.all([
+    context.waitForEvent('page'),
+    row.getByRole('button', { name: 'Open' }).click()
+  ]);
+  await remote.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/lab/, {
+    timeout: 60_000
+  });
+  const localPort = Number(new URL(remote.url()).port);
+  // A notebook of its own, written through the remote server's API with the
+  // page's login, opened with a reset workspace: the cluster user's saved
+  // layout (from earlier sessions) must not decide what this test sees.
+  const notebook = `jlhpc-ui-${jobId}.ipynb`;
+  const written = await remote.evaluate(async name => {
+    const xsrf = document.cookie.match(/_xsrf=([^;]+)/)?.[1] ?? '';
+    const content = {
+      cells: [],
+      metadata: {
+        kernelspec: {
+          name: 'python3',
+          display_name: 'Python 3',
+          language: 'python'
+        }
+      },
+      nbformat: 4,
+      nbformat_minor: 5
+    };
+    const r = await fetch(`/api/contents/${name}`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json', 'X-XSRFToken': xsrf },
+      body: JSON.stringify({ type: 'notebook', format: 'json', content })
+    });
+    return r.status;
+  }, notebook);
+  expect(written).toBe(201);
+  await remote.goto(`http://127.0.0.1:${localPort}/lab/tree/${notebook}?reset`);
+  const cell = remote.locator('.jp-Notebook .jp-Cell .cm-content').first();
+  await cell.click({ timeout: 60_000 });
+  await remote.keyboard.type(
+    'import os; print(6 * 7, os.environ["SLURM_JOB_ID"])'
+  );
+  await remote.keyboard.press('Shift+Enter');
+  await expect(
+    remote.locator('.jp-Notebook .jp-OutputArea-output').first()
+  ).toHaveText(`42 ${jobId}`, { timeout: 90_000 });
+  await remote.screenshot({
+    path: `${SCREENSHOT_DIR}/session-remote-cell.png`
+  });
+  await remote.evaluate(async name => {
+    const xsrf = document.cookie.match(/_xsrf=([^;]+)/)?.[1] ?? '';
+    await fetch(`/api/contents/${name}`, {
+      method: 'DELETE',
+      headers: { 'X-XSRFToken': xsrf }
+    });
+  }, notebook);
+  await remote.close();
+
+  // Shut down from the local JupyterLab: the job and the forward are gone.
+  await row.getByRole('button', { name: 'Cancel' }).click();
+  const confirm = page.locator('dialog.jp-Dialog');
+  await expect(confirm).toContainText(`Cancel job ${jobId} on demo?`);
+  await confirm.getByRole('button', { name: 'Cancel job' }).click();
+  await expect(row.getByRole('status')).toHaveText(/^Ended/, {
+    timeout: 60_000
+  });
+  expect(squeueIds()).not.toContain(jobId);
+  await expect
+    .poll(
+      () =>
+        fetch(`http://127.0.0.1:${localPort}/api/status`).then(
+          () => 'open',
+          () => 'closed'
+        ),
+      { timeout: 10_000 }
+    )
+    .toBe('closed');
 });
