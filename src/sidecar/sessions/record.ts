@@ -6,6 +6,7 @@
 import type {
   ILaunchRequest,
   ISessionInfo,
+  ISessionOrigin,
   SessionOutcome,
   SessionPhase
 } from '../../common/sessions';
@@ -32,6 +33,10 @@ export interface ISessionRecord {
   localPort: number | null;
   schedulerUnreachable: boolean;
   end: ISessionInfo['end'];
+  /** Absent in state files written before origins were recorded. */
+  origin?: ISessionOrigin | null;
+  /** Started elsewhere and attached to from here. */
+  attached?: boolean;
 }
 
 export interface ISessionState {
@@ -139,6 +144,8 @@ export function publicView(record: ISessionRecord): ISessionInfo {
     observedAt: record.job?.observedAt ?? null,
     localPort: record.phase === 'running' ? record.localPort : null,
     schedulerUnreachable: record.schedulerUnreachable,
-    end: record.end
+    end: record.end,
+    origin: record.origin ?? null,
+    attached: record.attached ?? false
   };
 }
