@@ -198,6 +198,10 @@ describe('sessions through the sidecar', () => {
     ssh(`scancel ${rb.jobId}`);
     const ended = await sidecar.waitForEvent(isSession(b.id, 'ended'), 60_000);
     expect(ended.session.end?.outcome).toBe('cancelled');
+    // From accounting, which knows who cancelled it.
+    expect(ended.session.end?.message).toMatch(
+      /^The job was cancelled \(by user id \d+\)\.$/
+    );
     await waitFor(
       'the forward of b to close',
       async () =>

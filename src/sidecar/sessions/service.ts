@@ -26,6 +26,7 @@ import {
   type PollOutcome,
   type TrackedPhase
 } from '../slurm/job-poller';
+import { parseSacct, sacctArgv, type IAccountedEnd } from '../slurm/sacct';
 import type { ILoadReport, StateFile } from '../state/json-file';
 import type { ITransport } from '../transport/types';
 import {
@@ -74,6 +75,8 @@ export interface ISessionServiceOptions {
   watchSeconds?: number;
   /** How long cluster facts for the form are reused. */
   factsTtlMs?: number;
+  /** Pauses before asking sacct again about jobs it does not know yet. */
+  sacctRetryMs?: number[];
 }
 
 /** The messages shown for each way a session can end. */
@@ -96,6 +99,8 @@ interface IClusterSessions {
   watching: string;
   utcOffsetMinutes: number;
   facts: { at: number; value: Promise<IClusterFacts> } | null;
+  /** Whether the cluster keeps accounting; null until its facts are read. */
+  accounting: boolean | null;
 }
 
 export class SessionService {
@@ -155,6 +160,7 @@ export class SessionService {
         .then(t => gatherClusterFacts(t))
         .then(f => {
           c.utcOffsetMinutes = f.utcOffsetMinutes;
+          c.accounting = f.accounting.enabled;
           return f;
         });
       value.catch(() => (c.facts = null));
@@ -534,6 +540,7 @@ export class SessionService {
 
   private _onPoll(cluster: string, outcome: PollOutcome): void {
     const now = this._now();
+    const ended: { record: ISessionRecord; slurm: SessionOutcome }[] = [];
     for (const jobId of outcome.asked) {
       const record = [...this._sessions.values()].find(
         r => r.cluster === cluster && r.jobId === jobId && r.phase !== 'ended'
@@ -551,12 +558,12 @@ export class SessionService {
       }
       const job = outcome.jobs.get(jobId);
       if (!job) {
-        void this._finish(record, 'unknown');
+        ended.push({ record, slurm: 'unknown' });
         continue;
       }
       observe(record, job, now);
       if (job.phase === 'ended') {
-        void this._finish(record, outcomeOf(job.outcome!));
+        ended.push({ record, slurm: outcomeOf(job.outcome!) });
         continue;
       }
       if (
@@ -571,43 +578,128 @@ export class SessionService {
       }
       this._changed(record);
     }
+    if (ended.length > 0) {
+      void this._finish(cluster, ended);
+    }
   }
 
   /**
-   * End a session whose job Slurm says is over, with the job's own exit
-   * record when it wrote one (watch.sh stops following a session once it
-   * is ready, so the record is read here).
+   * End the sessions whose jobs Slurm says are over. Why, in this order:
+   * what we did (start time-out, cancel) and the job's own record of a shut
+   * down JupyterLab; then accounting, asked once for all of them; then the
+   * job's exit record and squeue's last word.
    */
   private async _finish(
-    record: ISessionRecord,
-    slurm: SessionOutcome
+    cluster: string,
+    items: { record: ISessionRecord; slurm: SessionOutcome }[]
   ): Promise<void> {
-    if (this._finishing.has(record.id)) {
+    const mine = items.filter(i => !this._finishing.has(i.record.id));
+    if (mine.length === 0) {
       return;
     }
-    this._finishing.add(record.id);
+    mine.forEach(i => this._finishing.add(i.record.id));
+    let accounted = new Map<string, IAccountedEnd>();
     try {
-      if (!this._exits.has(record.id)) {
-        const transport = await this._o.host.transport(record.cluster);
-        const text = asText(await transport.run(exitRecordCommand(record.id)));
-        const exit = parseExitRecord(record.id, text.stdout);
-        if (exit) {
-          this._exits.set(record.id, exit);
-        }
+      // watch.sh stops following a session once it is ready, so the exit
+      // records are read here.
+      await Promise.all(mine.map(i => this._readExitRecord(i.record)));
+      const ask = mine
+        .filter(i => this._exitOutcome(i.record) === null)
+        .map(i => i.record.jobId!);
+      if (ask.length > 0 && (await this._hasAccounting(cluster))) {
+        accounted = await this._accounted(cluster, ask);
+      }
+    } finally {
+      mine.forEach(i => this._finishing.delete(i.record.id));
+    }
+    for (const { record, slurm } of mine) {
+      if (record.phase === 'ended') {
+        continue;
+      }
+      const mineSaid = this._exitOutcome(record);
+      const books = record.jobId ? accounted.get(record.jobId) : undefined;
+      if (mineSaid) {
+        this._end(record, mineSaid);
+      } else if (books) {
+        this._end(record, outcomeOf(books.outcome), books);
+      } else {
+        this._end(record, this._recordedOutcome(record, slurm));
+      }
+    }
+  }
+
+  private async _readExitRecord(record: ISessionRecord): Promise<void> {
+    if (this._exits.has(record.id)) {
+      return;
+    }
+    try {
+      const transport = await this._o.host.transport(record.cluster);
+      const text = asText(await transport.run(exitRecordCommand(record.id)));
+      const exit = parseExitRecord(record.id, text.stdout);
+      if (exit) {
+        this._exits.set(record.id, exit);
       }
     } catch (err) {
       this._o.log.debug(
         `sessions: no exit record for ${record.id}: ${(err as Error).message}`
       );
-    } finally {
-      this._finishing.delete(record.id);
-    }
-    if (record.phase !== 'ended') {
-      this._end(record, this._exitOutcome(record) ?? slurm);
     }
   }
 
-  /** What the job's own exit record (or our cancel) says, if anything. */
+  /** Whether the cluster keeps accounting (known from its launch facts). */
+  private async _hasAccounting(cluster: string): Promise<boolean> {
+    const c = this._cluster(cluster);
+    if (c.accounting === null) {
+      try {
+        await this.facts(cluster);
+      } catch (err) {
+        this._o.log.debug(
+          `sessions: no facts for ${cluster}: ${(err as Error).message}`
+        );
+      }
+    }
+    return c.accounting ?? false;
+  }
+
+  /**
+   * What sacct says of these jobs, asked again briefly for those it does
+   * not show as ended yet (accounting lags a moment behind the controller).
+   */
+  private async _accounted(
+    cluster: string,
+    jobIds: string[]
+  ): Promise<Map<string, IAccountedEnd>> {
+    const found = new Map<string, IAccountedEnd>();
+    let left = jobIds;
+    const delays = this._o.sacctRetryMs ?? [500, 1000, 2000];
+    for (let attempt = 0; left.length > 0; attempt++) {
+      try {
+        const transport = await this._o.host.transport(cluster);
+        const ended = parseSacct(
+          asText(
+            await transport.run({ argv: sacctArgv(left), timeoutSeconds: 30 })
+          )
+        );
+        if (!ended) {
+          break;
+        }
+        ended.forEach((e, id) => found.set(id, e));
+        left = left.filter(id => !ended.has(id));
+      } catch (err) {
+        this._o.log.debug(
+          `sessions: sacct on ${cluster} failed: ${(err as Error).message}`
+        );
+        break;
+      }
+      if (left.length === 0 || attempt >= delays.length) {
+        break;
+      }
+      await new Promise(resolve => setTimeout(resolve, delays[attempt]));
+    }
+    return found;
+  }
+
+  /** What our own actions or the job's own record of a shut down say. */
   private _exitOutcome(record: ISessionRecord): SessionOutcome | null {
     if (this._startTimedOut.has(record.id)) {
       return 'start-timeout';
@@ -622,16 +714,32 @@ export class SessionService {
     return null;
   }
 
-  private _end(record: ISessionRecord, outcome: SessionOutcome): void {
+  /**
+   * Without accounting: squeue's last word, or, for a job squeue no longer
+   * knows, what the job recorded when it stopped on its own.
+   */
+  private _recordedOutcome(
+    record: ISessionRecord,
+    slurm: SessionOutcome
+  ): SessionOutcome {
     const exit = this._exits.get(record.id);
-    let message = END_MESSAGES[outcome];
-    if (outcome === 'start-timeout') {
-      message = `JupyterLab did not listen within ${record.request.startTimeoutSeconds} s of the job starting; the job was cancelled. Its log says why.`;
-    } else if (exit && outcome === 'failed') {
-      message = `The job failed: ${exit.why} (status ${exit.status}). Its log says more.`;
+    if (slurm === 'unknown' && exit && !exit.why.startsWith('signal ')) {
+      return exit.status === 0 ? 'completed' : 'failed';
     }
+    return slurm;
+  }
+
+  private _end(
+    record: ISessionRecord,
+    outcome: SessionOutcome,
+    books?: IAccountedEnd
+  ): void {
     record.phase = 'ended';
-    record.end = { outcome, message, at: this._now() };
+    record.end = {
+      outcome,
+      message: this._endMessage(record, outcome, books),
+      at: this._now()
+    };
     this._clearStartTimer(record.id);
     this._tokens.delete(record.id);
     const forward = this._forwards.get(record.id);
@@ -646,6 +754,36 @@ export class SessionService {
     this._rewatch(record.cluster);
   }
 
+  private _endMessage(
+    record: ISessionRecord,
+    outcome: SessionOutcome,
+    books?: IAccountedEnd
+  ): string {
+    const exit = this._exits.get(record.id);
+    if (outcome === 'start-timeout') {
+      return `JupyterLab did not listen within ${record.request.startTimeoutSeconds} s of the job starting; the job was cancelled. Its log says why.`;
+    }
+    if (books) {
+      const code = `exit code ${books.exitCode}${books.signal ? `, signal ${books.signal}` : ''}`;
+      switch (outcome) {
+        case 'failed':
+          return `The job failed (${code}${exit ? `: ${exit.why}` : ''}). Its log says more.`;
+        case 'out-of-memory':
+          return `The job ran out of memory (${code}). Its log says more.`;
+        case 'cancelled':
+          return books.cancelledBy
+            ? `The job was cancelled (by user id ${books.cancelledBy}).`
+            : END_MESSAGES.cancelled;
+        default:
+          return END_MESSAGES[outcome];
+      }
+    }
+    if (exit && outcome === 'failed') {
+      return `The job failed: ${exit.why} (status ${exit.status}). Its log says more.`;
+    }
+    return END_MESSAGES[outcome];
+  }
+
   // -- bookkeeping ------------------------------------------------------------
 
   private _cluster(name: string): IClusterSessions {
@@ -656,6 +794,7 @@ export class SessionService {
         watching: '',
         utcOffsetMinutes: 0,
         facts: null,
+        accounting: null,
         poller: new JobPoller({
           run: async argv =>
             asText(
