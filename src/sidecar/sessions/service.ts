@@ -13,7 +13,12 @@ import { randomBytes } from 'crypto';
 
 import { PromiseDelegate } from '@lumino/coreutils';
 
-import type { IForward, IForwardRequest, ISessionLog } from '../../common/api';
+import type {
+  ConnectionState,
+  IForward,
+  IForwardRequest,
+  ISessionLog
+} from '../../common/api';
 import type {
   ILaunchRequest,
   ISessionInfo,
@@ -60,6 +65,11 @@ export interface ISessionHost {
   transport(cluster: string): Promise<ITransport>;
   openForward(cluster: string, request: IForwardRequest): Promise<IForward>;
   closeForward(id: string): Promise<void>;
+  /**
+   * Whether a forward is still open; false once the connection could not
+   * make it again after a reconnect. Unknown (always open) when absent.
+   */
+  forwardOpen?(id: string): boolean;
 }
 
 export interface ISessionServiceOptions {
@@ -317,6 +327,57 @@ export class SessionService {
     };
   }
 
+  /**
+   * The cluster's connection changed state. While it is down its running
+   * sessions are 'connecting'; once it is back the jobs are asked about at
+   * once (one may have ended meanwhile) and each forward that the
+   * connection could not make again is made anew, on its old port when free.
+   */
+  connectionChanged(cluster: string, state: ConnectionState): void {
+    if (this._disposed) {
+      return;
+    }
+    if (state === 'connected') {
+      void this._relink(cluster);
+      return;
+    }
+    for (const record of this._sessions.values()) {
+      if (record.cluster === cluster && record.phase === 'running') {
+        record.phase = 'connecting';
+        this._relinking.add(record.id);
+        this._cluster(cluster).poller.track(record.jobId!, 'starting');
+        this._changed(record);
+      }
+    }
+  }
+
+  private async _relink(cluster: string): Promise<void> {
+    const records = [...this._relinking]
+      .map(id => this._sessions.get(id))
+      .filter((r): r is ISessionRecord => r?.cluster === cluster);
+    if (records.length === 0) {
+      return;
+    }
+    records.forEach(r => this._relinking.delete(r.id));
+    this._rewatch(cluster);
+    await this._cluster(cluster).poller.pollNow();
+    for (const record of records) {
+      if (record.phase !== 'connecting' || !record.server) {
+        continue;
+      }
+      const forward = this._forwards.get(record.id);
+      if (forward && (this._o.host.forwardOpen?.(forward) ?? true)) {
+        this._running(record);
+        continue;
+      }
+      this._forwards.delete(record.id);
+      if (forward) {
+        await this._o.host.closeForward(forward).catch(() => undefined);
+      }
+      await this._connect(record, record.server.port, record.server.baseUrl);
+    }
+  }
+
   /** Whether a JupyterLab page is visible (slows polling when not). */
   setVisible(visible: boolean): void {
     for (const c of this._clusters.values()) {
@@ -372,7 +433,9 @@ export class SessionService {
           r.cluster === cluster &&
           r.jobId !== null &&
           r.phase !== 'ended' &&
-          (r.phase !== 'running' || !this._tokens.has(r.id))
+          // A session whose JupyterLab was found needs no watching, even
+          // while its forward is made again.
+          !this._tokens.has(r.id)
       )
       .map(r => r.id)
       .sort();
@@ -456,6 +519,9 @@ export class SessionService {
         this._cluster(record.cluster).poller.track(record.jobId!, 'starting');
         return;
       case 'ready':
+        if (this._forwards.has(record.id)) {
+          return;
+        }
         this._tokens.set(record.id, event.server.token);
         await this._connect(record, event.server.port, event.server.base_url);
         return;
@@ -505,6 +571,10 @@ export class SessionService {
     }
     this._forwards.set(record.id, forward.id);
     record.localPort = forward.localPort;
+    this._running(record);
+  }
+
+  private _running(record: ISessionRecord): void {
     record.phase = 'running';
     this._clearStartTimer(record.id);
     this._cluster(record.cluster).poller.track(record.jobId!, 'running');
@@ -854,6 +924,8 @@ export class SessionService {
   private readonly _cancelled = new Set<string>();
   private readonly _startTimedOut = new Set<string>();
   private readonly _finishing = new Set<string>();
+  /** Running sessions whose connection went down. */
+  private readonly _relinking = new Set<string>();
   private readonly _startTimers = new Map<
     string,
     ReturnType<typeof setTimeout>
