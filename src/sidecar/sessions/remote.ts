@@ -47,12 +47,17 @@ export function submitCommand(
   };
 }
 
-/** Follow these sessions' records for at most `seconds`. */
+/**
+ * Follow these sessions' records for at most `seconds`; of `exitOnly` (whose
+ * JupyterLab is known) only the exit record.
+ */
 export function watchCommand(
   ids: readonly string[],
-  seconds: number
+  seconds: number,
+  exitOnly: readonly string[] = []
 ): IRemoteCommand {
   ids.forEach(checkId);
+  exitOnly.forEach(checkId);
   return {
     argv: [
       'sh',
@@ -60,7 +65,8 @@ export function watchCommand(
       WATCH_SH,
       'jlhpc-watch',
       String(Math.max(1, Math.floor(seconds))),
-      ...ids
+      ...ids,
+      ...(exitOnly.length > 0 ? ['--', ...exitOnly] : [])
     ],
     stdinFromDevNull: true
   };

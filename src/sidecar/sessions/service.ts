@@ -424,34 +424,33 @@ export class SessionService {
     }
   }
 
-  /** (Re)start watch.sh for the sessions not yet ready or ended. */
+  /**
+   * (Re)start watch.sh for the sessions not ended: for their JupyterLab
+   * until it is found, then for their exit record alone.
+   */
   private _rewatch(cluster: string): void {
     const c = this._cluster(cluster);
-    const ids = [...this._sessions.values()]
+    const live = [...this._sessions.values()]
       .filter(
-        r =>
-          r.cluster === cluster &&
-          r.jobId !== null &&
-          r.phase !== 'ended' &&
-          // A session whose JupyterLab was found needs no watching, even
-          // while its forward is made again.
-          !this._tokens.has(r.id)
+        r => r.cluster === cluster && r.jobId !== null && r.phase !== 'ended'
       )
       .map(r => r.id)
       .sort();
-    const key = ids.join(' ');
+    const pending = live.filter(id => !this._tokens.has(id));
+    const exitOnly = live.filter(id => this._tokens.has(id));
+    const key = `${pending.join(' ')} -- ${exitOnly.join(' ')}`;
     if (key === c.watching && c.watcher) {
       return;
     }
     c.watcher?.abort();
     c.watcher = null;
     c.watching = key;
-    if (ids.length === 0 || this._disposed) {
+    if (live.length === 0 || this._disposed) {
       return;
     }
     const abort = new AbortController();
     c.watcher = abort;
-    void this._watch(cluster, ids, abort).finally(() => {
+    void this._watch(cluster, pending, exitOnly, abort).finally(() => {
       if (c.watcher === abort) {
         c.watcher = null;
         c.watching = '';
@@ -466,6 +465,7 @@ export class SessionService {
   private async _watch(
     cluster: string,
     ids: string[],
+    exitOnly: string[],
     abort: AbortController
   ): Promise<void> {
     let pending = '';
@@ -486,10 +486,10 @@ export class SessionService {
     };
     try {
       const transport = await this._o.host.transport(cluster);
-      await transport.run(watchCommand(ids, this._o.watchSeconds ?? 600), {
-        onOutput,
-        signal: abort.signal
-      });
+      await transport.run(
+        watchCommand(ids, this._o.watchSeconds ?? 600, exitOnly),
+        { onOutput, signal: abort.signal }
+      );
     } catch (err) {
       if (!abort.signal.aborted) {
         this._o.log.debug(
@@ -525,10 +525,14 @@ export class SessionService {
         this._tokens.set(record.id, event.server.token);
         await this._connect(record, event.server.port, event.server.base_url);
         return;
-      case 'exit':
+      case 'exit': {
         this._exits.set(record.id, { status: event.status, why: event.why });
-        void this._cluster(record.cluster).poller.pollNow();
+        // Slurm may take a moment to see the job end: ask again soon.
+        const poller = this._cluster(record.cluster).poller;
+        poller.track(record.jobId!, 'starting');
+        void poller.pollNow();
         return;
+      }
     }
   }
 
@@ -579,6 +583,8 @@ export class SessionService {
     this._clearStartTimer(record.id);
     this._cluster(record.cluster).poller.track(record.jobId!, 'running');
     this._changed(record);
+    // From now on only its exit is watched for.
+    this._rewatch(record.cluster);
   }
 
   private _startTimer(record: ISessionRecord): void {

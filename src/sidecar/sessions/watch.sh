@@ -2,22 +2,42 @@
 # Follow the records that session jobs write, and print each as soon as it
 # appears, so the sidecar learns that JupyterLab listens within one round
 # trip instead of at its next poll:
-#   sh -c "$(cat watch.sh)" jlhpc-watch SECONDS ID...
+#   sh -c "$(cat watch.sh)" jlhpc-watch SECONDS ID... [-- ID...]
+# The IDs after `--` are sessions whose JupyterLab is known already: only
+# their exit is followed (so a JupyterLab shut down from its own page is
+# seen at once, not at the next poll).
 # Lines out (one per record, in the order seen):
 #   started ID <epoch> <node> <job id>
 #   ready ID <jpserver JSON on one line>
 #   exit ID <status> <epoch> <why>
-# and `watching` once at the start. Stops when every session is ready or
-# ended, or after SECONDS (the caller starts it again). Checks every 0.2 s on
-# the login node: no network traffic while nothing changes.
+# and `watching` once at the start. Stops when every session is ready (or,
+# after `--`, ended) or after SECONDS (the caller starts it again). Checks
+# every 0.2 s on the login node: no network traffic while nothing changes.
 limit=$1
 shift
 base=$HOME/.jupyterlab-hpc/sessions
 echo watching
-left=$*
+left=
+exits=
+mode=
+for a in "$@"; do
+  case $a in
+    --) mode=exits ;;
+    *) if [ -n "$mode" ]; then exits="$exits $a"; else left="$left $a"; fi ;;
+  esac
+done
 seen=
 end=$(($(date +%s) + limit))
-while [ -n "$left" ] && [ "$(date +%s)" -lt "$end" ]; do
+while [ -n "$left$exits" ] && [ "$(date +%s)" -lt "$end" ]; do
+  still=
+  for id in $exits; do
+    if [ -s "$base/$id/exit" ]; then
+      printf 'exit %s %s\n' "$id" "$(cat "$base/$id/exit")"
+    else
+      still="$still $id"
+    fi
+  done
+  exits=$still
   next=
   for id in $left; do
     dir=$base/$id
@@ -48,5 +68,5 @@ while [ -n "$left" ] && [ "$(date +%s)" -lt "$end" ]; do
     [ -n "$done_here" ] || next="$next $id"
   done
   left=$next
-  [ -z "$left" ] || sleep 0.2
+  [ -z "$left$exits" ] || sleep 0.2
 done

@@ -47,6 +47,16 @@ describe('commands', () => {
   it.each(['', '../x', 'ABCDEFGH', 'a b', '-rf'])('refuses id %j', id => {
     expect(() => submitCommand(id, '', '', ['sbatch'])).toThrow(/session id/);
     expect(() => watchCommand([ID, id], 10)).toThrow(/session id/);
+    expect(() => watchCommand([ID], 10, [id])).toThrow(/session id/);
+  });
+
+  it('follows only the exit of sessions named after --', () => {
+    expect(watchCommand([], 600, [ID]).argv.slice(3)).toEqual([
+      'jlhpc-watch',
+      '600',
+      '--',
+      ID
+    ]);
   });
 
   it('watches for a whole number of seconds, at least one', () => {
