@@ -42,6 +42,11 @@ export interface ISessionRecord {
 export interface ISessionState {
   version: 1;
   sessions: ISessionRecord[];
+  /**
+   * A random id of this state, recorded with each session this sidecar
+   * submits (ISessionOrigin.sidecar). Absent in older files: made then.
+   */
+  sidecar?: string;
 }
 
 export function emptyState(): ISessionState {
@@ -70,6 +75,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function parseSessionState(raw: unknown): ISessionState {
   if (!isObject(raw) || raw.version !== 1 || !Array.isArray(raw.sessions)) {
     throw new Error('expected {"version": 1, "sessions": [...]}');
+  }
+  if (raw.sidecar !== undefined && typeof raw.sidecar !== 'string') {
+    throw new Error('"sidecar" must be text');
   }
   for (const s of raw.sessions) {
     if (

@@ -20,8 +20,10 @@ import type {
   ISessionLog
 } from '../../common/api';
 import type {
+  IAttachableSession,
   ILaunchRequest,
   ISessionInfo,
+  ISessionOrigin,
   SessionOutcome
 } from '../../common/sessions';
 import { SidecarError } from '../errors';
@@ -31,11 +33,14 @@ import {
   type PollOutcome,
   type TrackedPhase
 } from '../slurm/job-poller';
+import { firstErrorLine } from '../slurm/output';
 import { parseSacct, sacctArgv, type IAccountedEnd } from '../slurm/sacct';
+import { parseSqueue, squeueArgv, type IJobStatus } from '../slurm/squeue';
 import type { ILoadReport, StateFile } from '../state/json-file';
 import type { ITransport } from '../transport/types';
 import {
   buildJobScript,
+  isSessionId,
   parseSbatchParsable,
   sbatchArgv
 } from './batch-script';
@@ -50,12 +55,15 @@ import {
 import {
   cancelCommand,
   exitRecordCommand,
+  listCommand,
   logCommand,
   parseExitRecord,
   parseLogOutput,
+  parseSessionList,
   parseWatchLine,
   submitCommand,
   watchCommand,
+  type IListedSession,
   type WatchEvent
 } from './remote';
 
@@ -103,6 +111,21 @@ const END_MESSAGES: Record<SessionOutcome, string> = {
   unknown: 'The job left the queue; the cluster kept no record of why.'
 };
 
+/** The request of an attached session whose directory lacks it. */
+const UNKNOWN_REQUEST: ILaunchRequest = {
+  partition: '',
+  account: '',
+  qos: '',
+  wallTime: '',
+  cpus: 0,
+  memory: '',
+  gpus: { type: '', count: 0 },
+  constraint: '',
+  environment: '',
+  workingDirectory: '',
+  startTimeoutSeconds: 300
+};
+
 interface IClusterSessions {
   poller: JobPoller;
   watcher: AbortController | null;
@@ -138,6 +161,9 @@ export class SessionService {
     if (report.problem) {
       this._o.log.warn(`sessions: ${report.problem} (${report.source} used)`);
     }
+    if (state.sidecar) {
+      this._sidecarId = state.sidecar;
+    }
     for (const record of state.sessions) {
       this._sessions.set(record.id, record);
       if (record.phase !== 'ended') {
@@ -148,6 +174,10 @@ export class SessionService {
         }
         this._follow(record);
       }
+    }
+    if (!state.sidecar) {
+      // Keep the id from now on (sessions submitted already have it).
+      this._save();
     }
     return report;
   }
@@ -199,13 +229,15 @@ export class SessionService {
       server: null,
       localPort: null,
       schedulerUnreachable: false,
-      end: null
+      end: null,
+      origin: this._origin(),
+      attached: false
     };
     this._sessions.set(id, record);
     this._changed(record);
     const meta = JSON.stringify({
       id,
-      origin: this._o.origin,
+      origin: record.origin,
       createdAt: new Date(record.createdAt).toISOString(),
       request
     });
@@ -246,6 +278,126 @@ export class SessionService {
     this._follow(record);
     void this._cluster(cluster).poller.pollNow();
     return publicView(record);
+  }
+
+  /**
+   * The sessions on the cluster whose job is alive and that this sidecar
+   * does not follow: one remote command and one squeue.
+   */
+  async attachable(cluster: string): Promise<IAttachableSession[]> {
+    const alive = await this._listAlive(cluster, []);
+    return alive.map(({ listed, job }) => ({
+      id: listed.id,
+      cluster,
+      jobId: listed.jobId,
+      jobState: job.state,
+      reason: job.reason,
+      node: job.batchHost ?? job.nodes,
+      startTime: job.startTime,
+      timeLeftSeconds:
+        typeof job.timeLeftSeconds === 'number' ? job.timeLeftSeconds : null,
+      origin: listed.meta.origin,
+      createdAt: listed.meta.createdAt,
+      request: listed.meta.request
+    }));
+  }
+
+  /**
+   * Follow a session started elsewhere: it is recorded here and watched
+   * like our own, and becomes running with a forward of this sidecar.
+   */
+  async attach(cluster: string, id: string): Promise<ISessionInfo> {
+    if (!isSessionId(id)) {
+      throw new SidecarError('session-not-found', `There is no session ${id}.`);
+    }
+    const exists = () => {
+      if (this._sessions.has(id)) {
+        throw new SidecarError(
+          'session-exists',
+          `Session ${id} is followed here already.`
+        );
+      }
+    };
+    exists();
+    const [found] = await this._listAlive(cluster, [id]);
+    if (!found) {
+      throw new SidecarError(
+        'session-not-attachable',
+        `Session ${id} is not on ${cluster}, or its job is over.`
+      );
+    }
+    exists();
+    const { listed, job } = found;
+    const record: ISessionRecord = {
+      id,
+      cluster,
+      request: listed.meta.request ?? UNKNOWN_REQUEST,
+      createdAt: listed.meta.createdAt ?? this._now(),
+      jobId: listed.jobId,
+      phase:
+        job.phase === 'queued'
+          ? 'queued'
+          : job.phase === 'ending'
+            ? 'ending'
+            : 'starting',
+      job: null,
+      server: null,
+      localPort: null,
+      schedulerUnreachable: false,
+      end: null,
+      origin: listed.meta.origin,
+      attached: true
+    };
+    observe(record, job, this._now());
+    this._sessions.set(id, record);
+    this._changed(record);
+    this._follow(record);
+    void this._cluster(cluster).poller.pollNow();
+    return publicView(record);
+  }
+
+  /** The listed sessions (all not followed here, or `ids`) whose job lives. */
+  private async _listAlive(
+    cluster: string,
+    ids: string[]
+  ): Promise<{ listed: IListedSession; job: IJobStatus }[]> {
+    const transport = await this._o.host.transport(cluster);
+    const text = asText(await transport.run(listCommand(ids)));
+    if (text.exitCode !== 0) {
+      throw new SidecarError(
+        'command-failed',
+        `The sessions on ${cluster} could not be listed: ${firstErrorLine(text, 'sh')}`
+      );
+    }
+    const { utcOffsetMinutes, sessions } = parseSessionList(text.stdout);
+    const candidates =
+      ids.length > 0
+        ? sessions
+        : sessions.filter(l => !this._sessions.has(l.id));
+    if (candidates.length === 0) {
+      return [];
+    }
+    const jobIds = [...new Set(candidates.map(l => l.jobId))];
+    const answer = parseSqueue(
+      asText(
+        await transport.run({ argv: squeueArgv(jobIds), timeoutSeconds: 30 })
+      ),
+      utcOffsetMinutes
+    );
+    if (answer.kind === 'unreachable') {
+      throw new SidecarError(
+        'slurm-unavailable',
+        `The scheduler of ${cluster} did not answer: ${answer.message}`
+      );
+    }
+    const alive: { listed: IListedSession; job: IJobStatus }[] = [];
+    for (const listed of candidates) {
+      const job = answer.jobs.get(listed.jobId);
+      if (job && job.phase !== 'ended') {
+        alive.push({ listed, job });
+      }
+    }
+    return alive;
   }
 
   /** Cancel the session's job; it ends once Slurm says so. */
@@ -910,7 +1062,7 @@ export class SessionService {
   private _save(): void {
     const sessions = [...this._sessions.values()];
     this._o.state
-      .save({ version: 1, sessions })
+      .save({ version: 1, sessions, sidecar: this._sidecarId })
       .catch(err =>
         this._o.log.error(
           `sessions: the state file ${this._o.state.path} could not be written (${(err as Error).message}); sessions are kept in memory and on the cluster.`
@@ -918,7 +1070,13 @@ export class SessionService {
       );
   }
 
+  private _origin(): ISessionOrigin {
+    return { host: this._o.origin, sidecar: this._sidecarId };
+  }
+
   private readonly _now: () => number;
+  /** See ISessionState.sidecar. */
+  private _sidecarId = randomBytes(8).toString('hex');
   private readonly _restored = new PromiseDelegate<void>();
   private readonly _sessions = new Map<string, ISessionRecord>();
   private readonly _clusters = new Map<string, IClusterSessions>();
