@@ -33,20 +33,31 @@ import {
   type PollOutcome,
   type TrackedPhase
 } from '../slurm/job-poller';
-import { firstErrorLine } from '../slurm/output';
-import { parseSacct, sacctArgv, type IAccountedEnd } from '../slurm/sacct';
-import { parseSqueue, squeueArgv, type IJobStatus } from '../slurm/squeue';
+import type { IAccountedEnd } from '../slurm/sacct';
 import type { ILoadReport, StateFile } from '../state/json-file';
 import type { ITransport } from '../transport/types';
+import {
+  attachableView,
+  attachedRecord,
+  listAlive,
+  type IAliveSession
+} from './attach';
 import {
   buildJobScript,
   isSessionId,
   parseSbatchParsable,
   sbatchArgv
 } from './batch-script';
-import { asText, gatherClusterFacts, type IClusterFacts } from './offer';
 import {
-  observe,
+  askAccounting,
+  endMessage,
+  ownOutcome,
+  recordedOutcome,
+  type IExitRecord
+} from './ending';
+import { asText, gatherClusterFacts, type IClusterFacts } from './offer';
+import { readPoll } from './poll';
+import {
   outcomeOf,
   publicView,
   type ISessionRecord,
@@ -55,17 +66,13 @@ import {
 import {
   cancelCommand,
   exitRecordCommand,
-  listCommand,
   logCommand,
   parseExitRecord,
   parseLogOutput,
-  parseSessionList,
-  parseWatchLine,
   submitCommand,
-  watchCommand,
-  type IListedSession,
   type WatchEvent
 } from './remote';
+import { SessionWatcher, type IWatchSet } from './watcher';
 
 /** What the service needs of the rest of the sidecar. */
 export interface ISessionHost {
@@ -97,39 +104,9 @@ export interface ISessionServiceOptions {
   sacctRetryMs?: number[];
 }
 
-/** The messages shown for each way a session can end. */
-const END_MESSAGES: Record<SessionOutcome, string> = {
-  'shut-down': 'JupyterLab was shut down; its job ended.',
-  completed: 'The job ended.',
-  cancelled: 'The job was cancelled.',
-  timeout: 'The job reached its wall time.',
-  failed: 'The job failed.',
-  'node-failure': 'The node running the job failed.',
-  'out-of-memory': 'The job ran out of memory.',
-  preempted: 'The job was preempted by the scheduler.',
-  'start-timeout': 'JupyterLab did not start in time; the job was cancelled.',
-  unknown: 'The job left the queue; the cluster kept no record of why.'
-};
-
-/** The request of an attached session whose directory lacks it. */
-const UNKNOWN_REQUEST: ILaunchRequest = {
-  partition: '',
-  account: '',
-  qos: '',
-  wallTime: '',
-  cpus: 0,
-  memory: '',
-  gpus: { type: '', count: 0 },
-  constraint: '',
-  environment: '',
-  workingDirectory: '',
-  startTimeoutSeconds: 300
-};
-
 interface IClusterSessions {
   poller: JobPoller;
-  watcher: AbortController | null;
-  watching: string;
+  watcher: SessionWatcher;
   utcOffsetMinutes: number;
   facts: { at: number; value: Promise<IClusterFacts> } | null;
   /** Whether the cluster keeps accounting; null until its facts are read. */
@@ -286,20 +263,7 @@ export class SessionService {
    */
   async attachable(cluster: string): Promise<IAttachableSession[]> {
     const alive = await this._listAlive(cluster, []);
-    return alive.map(({ listed, job }) => ({
-      id: listed.id,
-      cluster,
-      jobId: listed.jobId,
-      jobState: job.state,
-      reason: job.reason,
-      node: job.batchHost ?? job.nodes,
-      startTime: job.startTime,
-      timeLeftSeconds:
-        typeof job.timeLeftSeconds === 'number' ? job.timeLeftSeconds : null,
-      origin: listed.meta.origin,
-      createdAt: listed.meta.createdAt,
-      request: listed.meta.request
-    }));
+    return alive.map(a => attachableView(cluster, a));
   }
 
   /**
@@ -327,28 +291,7 @@ export class SessionService {
       );
     }
     exists();
-    const { listed, job } = found;
-    const record: ISessionRecord = {
-      id,
-      cluster,
-      request: listed.meta.request ?? UNKNOWN_REQUEST,
-      createdAt: listed.meta.createdAt ?? this._now(),
-      jobId: listed.jobId,
-      phase:
-        job.phase === 'queued'
-          ? 'queued'
-          : job.phase === 'ending'
-            ? 'ending'
-            : 'starting',
-      job: null,
-      server: null,
-      localPort: null,
-      schedulerUnreachable: false,
-      end: null,
-      origin: listed.meta.origin,
-      attached: true
-    };
-    observe(record, job, this._now());
+    const record = attachedRecord(cluster, found, this._now());
     this._sessions.set(id, record);
     this._changed(record);
     this._follow(record);
@@ -356,47 +299,17 @@ export class SessionService {
     return publicView(record);
   }
 
-  /** The listed sessions (all not followed here, or `ids`) whose job lives. */
   private async _listAlive(
     cluster: string,
     ids: string[]
-  ): Promise<{ listed: IListedSession; job: IJobStatus }[]> {
-    const transport = await this._o.host.transport(cluster);
-    const text = asText(await transport.run(listCommand(ids)));
-    if (text.exitCode !== 0) {
-      throw new SidecarError(
-        'command-failed',
-        `The sessions on ${cluster} could not be listed: ${firstErrorLine(text, 'sh')}`
-      );
-    }
-    const { utcOffsetMinutes, sessions } = parseSessionList(text.stdout);
-    const candidates =
-      ids.length > 0
-        ? sessions
-        : sessions.filter(l => !this._sessions.has(l.id));
-    if (candidates.length === 0) {
-      return [];
-    }
-    const jobIds = [...new Set(candidates.map(l => l.jobId))];
-    const answer = parseSqueue(
-      asText(
-        await transport.run({ argv: squeueArgv(jobIds), timeoutSeconds: 30 })
-      ),
-      utcOffsetMinutes
+  ): Promise<IAliveSession[]> {
+    const { alive, utcOffsetMinutes } = await listAlive(
+      await this._o.host.transport(cluster),
+      cluster,
+      ids,
+      id => ids.length === 0 && this._sessions.has(id)
     );
-    if (answer.kind === 'unreachable') {
-      throw new SidecarError(
-        'slurm-unavailable',
-        `The scheduler of ${cluster} did not answer: ${answer.message}`
-      );
-    }
-    const alive: { listed: IListedSession; job: IJobStatus }[] = [];
-    for (const listed of candidates) {
-      const job = answer.jobs.get(listed.jobId);
-      if (job && job.phase !== 'ended') {
-        alive.push({ listed, job });
-      }
-    }
+    this._cluster(cluster).utcOffsetMinutes = utcOffsetMinutes;
     return alive;
   }
 
@@ -546,7 +459,7 @@ export class SessionService {
     this._disposed = true;
     for (const c of this._clusters.values()) {
       c.poller.dispose();
-      c.watcher?.abort();
+      c.watcher.dispose();
     }
     for (const t of this._startTimers.values()) {
       clearTimeout(t);
@@ -576,79 +489,25 @@ export class SessionService {
     }
   }
 
-  /**
-   * (Re)start watch.sh for the sessions not ended: for their JupyterLab
-   * until it is found, then for their exit record alone.
-   */
+  /** Watch what the service follows on the cluster (see SessionWatcher). */
   private _rewatch(cluster: string): void {
-    const c = this._cluster(cluster);
+    if (!this._disposed) {
+      this._cluster(cluster).watcher.refresh();
+    }
+  }
+
+  /** The cluster's sessions not ended, by whether their JupyterLab is known. */
+  private _watched(cluster: string): IWatchSet {
     const live = [...this._sessions.values()]
       .filter(
         r => r.cluster === cluster && r.jobId !== null && r.phase !== 'ended'
       )
       .map(r => r.id)
       .sort();
-    const pending = live.filter(id => !this._tokens.has(id));
-    const exitOnly = live.filter(id => this._tokens.has(id));
-    const key = `${pending.join(' ')} -- ${exitOnly.join(' ')}`;
-    if (key === c.watching && c.watcher) {
-      return;
-    }
-    c.watcher?.abort();
-    c.watcher = null;
-    c.watching = key;
-    if (live.length === 0 || this._disposed) {
-      return;
-    }
-    const abort = new AbortController();
-    c.watcher = abort;
-    void this._watch(cluster, pending, exitOnly, abort).finally(() => {
-      if (c.watcher === abort) {
-        c.watcher = null;
-        c.watching = '';
-        // Ended by its time limit, or by a lost connection: go on watching
-        // what is still pending, after a pause so a broken link does not spin.
-        const t = setTimeout(() => this._rewatch(cluster), 1_000);
-        t.unref?.();
-      }
-    });
-  }
-
-  private async _watch(
-    cluster: string,
-    ids: string[],
-    exitOnly: string[],
-    abort: AbortController
-  ): Promise<void> {
-    let pending = '';
-    const onOutput = (stream: 'stdout' | 'stderr', chunk: Buffer) => {
-      if (stream !== 'stdout') {
-        return;
-      }
-      pending += chunk.toString('utf8');
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) !== -1) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        const event = parseWatchLine(line);
-        if (event && !abort.signal.aborted) {
-          void this._onWatch(event);
-        }
-      }
+    return {
+      pending: live.filter(id => !this._tokens.has(id)),
+      exitOnly: live.filter(id => this._tokens.has(id))
     };
-    try {
-      const transport = await this._o.host.transport(cluster);
-      await transport.run(
-        watchCommand(ids, this._o.watchSeconds ?? 600, exitOnly),
-        { onOutput, signal: abort.signal }
-      );
-    } catch (err) {
-      if (!abort.signal.aborted) {
-        this._o.log.debug(
-          `sessions: watch on ${cluster} ended: ${(err as Error).message}`
-        );
-      }
-    }
   }
 
   private async _onWatch(event: WatchEvent): Promise<void> {
@@ -767,47 +626,23 @@ export class SessionService {
   // -- polling ------------------------------------------------------------------
 
   private _onPoll(cluster: string, outcome: PollOutcome): void {
-    const now = this._now();
-    const ended: { record: ISessionRecord; slurm: SessionOutcome }[] = [];
-    for (const jobId of outcome.asked) {
-      const record = [...this._sessions.values()].find(
-        r => r.cluster === cluster && r.jobId === jobId && r.phase !== 'ended'
-      );
-      if (!record) {
-        this._cluster(cluster).poller.untrack(jobId);
-        continue;
-      }
-      if (outcome.kind === 'unreachable') {
-        if (!record.schedulerUnreachable) {
-          record.schedulerUnreachable = true;
-          this._changed(record);
-        }
-        continue;
-      }
-      const job = outcome.jobs.get(jobId);
-      if (!job) {
-        ended.push({ record, slurm: 'unknown' });
-        continue;
-      }
-      observe(record, job, now);
-      if (job.phase === 'ended') {
-        ended.push({ record, slurm: outcomeOf(job.outcome!) });
-        continue;
-      }
-      if (
-        job.phase === 'running' &&
-        (record.phase === 'queued' || record.phase === 'submitting')
-      ) {
-        record.phase = 'starting';
-        this._startTimer(record);
-        this._cluster(cluster).poller.track(jobId, 'starting');
-      } else if (job.phase === 'ending' && record.phase !== 'ending') {
-        record.phase = 'ending';
-      }
-      this._changed(record);
+    const { poller } = this._cluster(cluster);
+    const reading = readPoll(
+      outcome,
+      jobId =>
+        [...this._sessions.values()].find(
+          r => r.cluster === cluster && r.jobId === jobId && r.phase !== 'ended'
+        ),
+      this._now()
+    );
+    reading.untrack.forEach(jobId => poller.untrack(jobId));
+    for (const record of reading.started) {
+      this._startTimer(record);
+      poller.track(record.jobId!, 'starting');
     }
-    if (ended.length > 0) {
-      void this._finish(cluster, ended);
+    reading.changed.forEach(record => this._changed(record));
+    if (reading.ended.length > 0) {
+      void this._finish(cluster, reading.ended);
     }
   }
 
@@ -828,8 +663,8 @@ export class SessionService {
     mine.forEach(i => this._finishing.add(i.record.id));
     let accounted = new Map<string, IAccountedEnd>();
     try {
-      // watch.sh stops following a session once it is ready, so the exit
-      // records are read here.
+      // watch.sh may not have passed the exit record on (it was being
+      // started again, or the connection was down): read it here.
       await Promise.all(mine.map(i => this._readExitRecord(i.record)));
       const ask = mine
         .filter(i => this._exitOutcome(i.record) === null)
@@ -851,7 +686,7 @@ export class SessionService {
       } else if (books) {
         this._end(record, outcomeOf(books.outcome), books);
       } else {
-        this._end(record, this._recordedOutcome(record, slurm));
+        this._end(record, recordedOutcome(slurm, this._exits.get(record.id)));
       }
     }
   }
@@ -889,72 +724,30 @@ export class SessionService {
     return c.accounting ?? false;
   }
 
-  /**
-   * What sacct says of these jobs, asked again briefly for those it does
-   * not show as ended yet (accounting lags a moment behind the controller).
-   */
-  private async _accounted(
+  /** What sacct says of these jobs (see askAccounting). */
+  private _accounted(
     cluster: string,
     jobIds: string[]
   ): Promise<Map<string, IAccountedEnd>> {
-    const found = new Map<string, IAccountedEnd>();
-    let left = jobIds;
-    const delays = this._o.sacctRetryMs ?? [500, 1000, 2000];
-    for (let attempt = 0; left.length > 0; attempt++) {
-      try {
-        const transport = await this._o.host.transport(cluster);
-        const ended = parseSacct(
-          asText(
-            await transport.run({ argv: sacctArgv(left), timeoutSeconds: 30 })
-          )
-        );
-        if (!ended) {
-          break;
-        }
-        ended.forEach((e, id) => found.set(id, e));
-        left = left.filter(id => !ended.has(id));
-      } catch (err) {
-        this._o.log.debug(
-          `sessions: sacct on ${cluster} failed: ${(err as Error).message}`
-        );
-        break;
-      }
-      if (left.length === 0 || attempt >= delays.length) {
-        break;
-      }
-      await new Promise(resolve => setTimeout(resolve, delays[attempt]));
-    }
-    return found;
+    return askAccounting(
+      async argv =>
+        asText(
+          await (
+            await this._o.host.transport(cluster)
+          ).run({ argv, timeoutSeconds: 30 })
+        ),
+      jobIds,
+      this._o.sacctRetryMs ?? [500, 1000, 2000],
+      this._o.log
+    );
   }
 
-  /** What our own actions or the job's own record of a shut down say. */
   private _exitOutcome(record: ISessionRecord): SessionOutcome | null {
-    if (this._startTimedOut.has(record.id)) {
-      return 'start-timeout';
-    }
-    const exit = this._exits.get(record.id);
-    if (exit?.why === 'jupyterlab shut down') {
-      return 'shut-down';
-    }
-    if (this._cancelled.has(record.id)) {
-      return 'cancelled';
-    }
-    return null;
-  }
-
-  /**
-   * Without accounting: squeue's last word, or, for a job squeue no longer
-   * knows, what the job recorded when it stopped on its own.
-   */
-  private _recordedOutcome(
-    record: ISessionRecord,
-    slurm: SessionOutcome
-  ): SessionOutcome {
-    const exit = this._exits.get(record.id);
-    if (slurm === 'unknown' && exit && !exit.why.startsWith('signal ')) {
-      return exit.status === 0 ? 'completed' : 'failed';
-    }
-    return slurm;
+    return ownOutcome({
+      startTimedOut: this._startTimedOut.has(record.id),
+      cancelled: this._cancelled.has(record.id),
+      exit: this._exits.get(record.id)
+    });
   }
 
   private _end(
@@ -965,7 +758,7 @@ export class SessionService {
     record.phase = 'ended';
     record.end = {
       outcome,
-      message: this._endMessage(record, outcome, books),
+      message: endMessage(record, outcome, this._exits.get(record.id), books),
       at: this._now()
     };
     this._clearStartTimer(record.id);
@@ -982,44 +775,20 @@ export class SessionService {
     this._rewatch(record.cluster);
   }
 
-  private _endMessage(
-    record: ISessionRecord,
-    outcome: SessionOutcome,
-    books?: IAccountedEnd
-  ): string {
-    const exit = this._exits.get(record.id);
-    if (outcome === 'start-timeout') {
-      return `JupyterLab did not listen within ${record.request.startTimeoutSeconds} s of the job starting; the job was cancelled. Its log says why.`;
-    }
-    if (books) {
-      const code = `exit code ${books.exitCode}${books.signal ? `, signal ${books.signal}` : ''}`;
-      switch (outcome) {
-        case 'failed':
-          return `The job failed (${code}${exit ? `: ${exit.why}` : ''}). Its log says more.`;
-        case 'out-of-memory':
-          return `The job ran out of memory (${code}). Its log says more.`;
-        case 'cancelled':
-          return books.cancelledBy
-            ? `The job was cancelled (by user id ${books.cancelledBy}).`
-            : END_MESSAGES.cancelled;
-        default:
-          return END_MESSAGES[outcome];
-      }
-    }
-    if (exit && outcome === 'failed') {
-      return `The job failed: ${exit.why} (status ${exit.status}). Its log says more.`;
-    }
-    return END_MESSAGES[outcome];
-  }
-
   // -- bookkeeping ------------------------------------------------------------
 
   private _cluster(name: string): IClusterSessions {
     let c = this._clusters.get(name);
     if (!c) {
       const entry: IClusterSessions = {
-        watcher: null,
-        watching: '',
+        watcher: new SessionWatcher({
+          cluster: name,
+          transport: () => this._o.host.transport(name),
+          watched: () => this._watched(name),
+          onEvent: event => void this._onWatch(event),
+          log: this._o.log,
+          seconds: this._o.watchSeconds
+        }),
         utcOffsetMinutes: 0,
         facts: null,
         accounting: null,
@@ -1084,7 +853,7 @@ export class SessionService {
   private readonly _tokens = new Map<string, string>();
   private readonly _forwards = new Map<string, string>();
   private readonly _startedOn = new Map<string, string>();
-  private readonly _exits = new Map<string, { status: number; why: string }>();
+  private readonly _exits = new Map<string, IExitRecord>();
   private readonly _cancelled = new Set<string>();
   private readonly _startTimedOut = new Set<string>();
   private readonly _finishing = new Set<string>();
