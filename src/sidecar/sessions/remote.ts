@@ -90,6 +90,24 @@ export function exitRecordCommand(id: string): IRemoteCommand {
   };
 }
 
+/**
+ * Print the job id submit.sh kept for the session, if sbatch accepted it
+ * (for a sidecar killed between sbatch's answer and its state file).
+ */
+export function jobIdCommand(id: string): IRemoteCommand {
+  checkId(id);
+  return {
+    argv: [
+      'sh',
+      '-c',
+      'cat "$HOME/.jupyterlab-hpc/sessions/$1/job-id" 2>/dev/null || true',
+      'jlhpc-job-id',
+      id
+    ],
+    timeoutSeconds: 30
+  };
+}
+
 /** What exitRecordCommand printed; null when the job wrote none. */
 export function parseExitRecord(
   id: string,

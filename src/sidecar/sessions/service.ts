@@ -66,6 +66,7 @@ import {
 import {
   cancelCommand,
   exitRecordCommand,
+  jobIdCommand,
   logCommand,
   parseExitRecord,
   parseLogOutput,
@@ -143,7 +144,9 @@ export class SessionService {
     }
     for (const record of state.sessions) {
       this._sessions.set(record.id, record);
-      if (record.phase !== 'ended') {
+      if (record.phase === 'submitting' && !record.jobId) {
+        void this._recoverSubmission(record);
+      } else if (record.phase !== 'ended') {
         // The forward and the token are gone with the old process: the
         // watch reads the token again and the forward is made anew.
         if (record.phase === 'running' || record.phase === 'connecting') {
@@ -157,6 +160,51 @@ export class SessionService {
       this._save();
     }
     return report;
+  }
+
+  /**
+   * A session whose submission was under way when the last process died:
+   * sbatch's job id is read back from the session's directory (submit.sh
+   * keeps it), or, when there is none, nothing was submitted and the
+   * session is dropped. Tried again later while the cluster is out of reach.
+   */
+  private async _recoverSubmission(
+    record: ISessionRecord,
+    attempt = 0
+  ): Promise<void> {
+    let text;
+    try {
+      const transport = await this._o.host.transport(record.cluster);
+      text = asText(await transport.run(jobIdCommand(record.id)));
+    } catch (err) {
+      this._o.log.info(
+        `sessions: the submission of ${record.id} cannot be checked yet: ${(err as Error).message}`
+      );
+      const t = setTimeout(
+        () => {
+          if (!this._disposed && this._sessions.get(record.id) === record) {
+            void this._recoverSubmission(record, attempt + 1);
+          }
+        },
+        Math.min(60_000, 2_000 * 2 ** attempt)
+      );
+      t.unref?.();
+      return;
+    }
+    const jobId = text.exitCode === 0 ? parseSbatchParsable(text.stdout) : null;
+    if (this._sessions.get(record.id) !== record || this._disposed) {
+      return;
+    }
+    if (!jobId) {
+      this._o.log.info(`sessions: ${record.id} was never submitted; dropped.`);
+      this._forget(record);
+      return;
+    }
+    record.jobId = jobId;
+    record.phase = 'queued';
+    this._changed(record);
+    this._follow(record);
+    void this._cluster(record.cluster).poller.pollNow();
   }
 
   list(): ISessionInfo[] {

@@ -5,7 +5,7 @@
  * demo cluster does (texts copied from it). The real runs are in
  * tests/integration/session-service.test.ts.
  */
-import { mkdtempSync, rmSync } from 'fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Duplex } from 'stream';
@@ -52,6 +52,8 @@ class FakeLoginNode implements ITransport {
   /** What `sacct` answers, one entry per call (the last one repeats). */
   sacct: string[] = [];
   exitRecords = new Map<string, string>();
+  /** job-id files of sessions submitted by an earlier process. */
+  jobIds = new Map<string, string>();
   calls: string[][] = [];
   private _next = 40;
 
@@ -114,6 +116,8 @@ class FakeLoginNode implements ITransport {
       }
       case 'jlhpc-exit':
         return out(this.exitRecords.get(id) ?? '');
+      case 'jlhpc-job-id':
+        return out(this.jobIds.get(id) ?? '');
       case 'jlhpc-watch':
         // Nothing recorded yet: runs until stopped.
         await new Promise<void>(resolve =>
@@ -283,5 +287,51 @@ describe('why a session ended', () => {
     node.alive.set(s.jobId!, 'CANCELLED');
     expect((await ended(s.id)).end?.outcome).toBe('cancelled');
     expect(node.count('sacct')).toBe(4);
+  });
+});
+
+describe('a submission the last process did not see answered', () => {
+  const submitting = (id: string) => ({
+    id,
+    cluster: 'c',
+    request,
+    createdAt: 1,
+    jobId: null,
+    phase: 'submitting',
+    job: null,
+    server: null,
+    localPort: null,
+    schedulerUnreachable: false,
+    end: null
+  });
+
+  it('takes the job id from the session directory, or drops it', async () => {
+    writeFileSync(
+      join(dir, 'sessions.json'),
+      JSON.stringify({
+        version: 1,
+        sessions: [
+          submitting('aaaaaaaaaaaaaaaa'),
+          submitting('bbbbbbbbbbbbbbbb')
+        ]
+      })
+    );
+    node.jobIds.set('aaaaaaaaaaaaaaaa', '77\n');
+    node.alive.set('77', 'PENDING');
+    await svc.restore();
+    const deadline = Date.now() + 5000;
+    while (svc.list().length !== 1 || svc.list()[0].jobId === null) {
+      if (Date.now() > deadline) {
+        throw new Error(JSON.stringify(svc.list()));
+      }
+      await new Promise(r => setTimeout(r, 20));
+    }
+    expect(svc.list()).toEqual([
+      expect.objectContaining({
+        id: 'aaaaaaaaaaaaaaaa',
+        jobId: '77',
+        phase: 'queued'
+      })
+    ]);
   });
 });

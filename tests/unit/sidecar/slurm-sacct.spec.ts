@@ -85,7 +85,7 @@ describe('parseSacct', () => {
       parseSacct({
         exitCode: 1,
         stdout: '',
-        stderr: 'sacct: error: Slurm accounting storage is disabled\n'
+        stderr: 'Slurm accounting storage is disabled\n'
       })
     ).toBeNull();
   });
