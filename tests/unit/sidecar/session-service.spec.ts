@@ -98,6 +98,9 @@ class FakeLoginNode implements ITransport {
         return out(answer);
       }
       case 'sh':
+        if (argv[3] === 'jlhpc-watch') {
+          this._watchReady(argv, options);
+        }
         return this._script(argv[3], argv[4], options);
     }
     throw new Error(`unexpected command ${argv.join(' ')}`);
@@ -119,13 +122,35 @@ class FakeLoginNode implements ITransport {
       case 'jlhpc-job-id':
         return out(this.jobIds.get(id) ?? '');
       case 'jlhpc-watch':
-        // Nothing recorded yet: runs until stopped.
+        // Nothing (more) recorded: runs until stopped.
         await new Promise<void>(resolve =>
           options?.signal?.addEventListener('abort', () => resolve())
         );
         return out('');
     }
     throw new Error(`unexpected script ${name}`);
+  }
+
+  /** Whether every session's JupyterLab listens (watch.sh says ready). */
+  ready = false;
+
+  /** What watch.sh prints at once for the pending sessions that are ready. */
+  private _watchReady(
+    argv: readonly string[],
+    options?: ICommandOptions
+  ): void {
+    const rest = argv.slice(5);
+    const cut = rest.indexOf('--');
+    const pending = cut === -1 ? rest : rest.slice(0, cut);
+    for (const id of this.ready ? pending : []) {
+      options?.onOutput?.(
+        'stdout',
+        Buffer.from(
+          `started ${id} 1765000000 n1 \n` +
+            `ready ${id} {"port": 8888, "token": "secret", "base_url": "/"}\n`
+        )
+      );
+    }
   }
 
   openStream(): Promise<Duplex> {
@@ -333,5 +358,106 @@ describe('a submission the last process did not see answered', () => {
         phase: 'queued'
       })
     ]);
+  });
+});
+
+describe('a running session when its connection goes and comes back', () => {
+  let forwards: { id: string; localPort: number; open: boolean }[];
+  let relinked: SessionService;
+
+  beforeEach(() => {
+    forwards = [];
+    let port = 5000;
+    relinked = new SessionService({
+      host: {
+        transport: async () => node,
+        openForward: async (cluster, r) => {
+          const f = {
+            id: `f${forwards.length + 1}`,
+            localPort: r.localPort || ++port,
+            open: true
+          };
+          forwards.push(f);
+          return {
+            id: f.id,
+            cluster,
+            remoteHost: r.remoteHost,
+            remotePort: r.remotePort,
+            localPort: f.localPort,
+            openConnections: null,
+            totalConnections: null
+          };
+        },
+        closeForward: async id => {
+          forwards.find(f => f.id === id)!.open = false;
+        },
+        forwardOpen: id => forwards.find(f => f.id === id)?.open ?? false
+      },
+      state: new StateFile<ISessionState>({
+        path: join(dir, 'relink.json'),
+        parse: parseSessionState,
+        empty: emptyState
+      }),
+      log: createLogger('error'),
+      onChange: () => undefined,
+      origin: 'test'
+    });
+  });
+
+  afterEach(() => relinked.dispose());
+
+  async function runningSession(): Promise<ISessionInfo> {
+    node.ready = true;
+    const s = await relinked.launch('c', request);
+    const deadline = Date.now() + 5000;
+    while (relinked.get(s.id).phase !== 'running') {
+      if (Date.now() > deadline) {
+        throw new Error(JSON.stringify(relinked.get(s.id)));
+      }
+      await new Promise(r => setTimeout(r, 20));
+    }
+    return relinked.get(s.id);
+  }
+
+  it("keeps a forward the connection made again, and says 'connecting' meanwhile", async () => {
+    const s = await runningSession();
+    relinked.connectionChanged('c', 'reconnecting');
+    expect(relinked.get(s.id).phase).toBe('connecting');
+    expect(relinked.get(s.id).localPort).toBeNull();
+    relinked.connectionChanged('c', 'connected');
+    await new Promise(r => setTimeout(r, 100));
+    expect(relinked.get(s.id)).toMatchObject({
+      phase: 'running',
+      localPort: s.localPort
+    });
+    expect(forwards).toHaveLength(1);
+  });
+
+  it('makes a lost forward again on its old port', async () => {
+    const s = await runningSession();
+    relinked.connectionChanged('c', 'reconnecting');
+    // The master could not make it again (ssh/connection.ts onForwardLost).
+    forwards[0].open = false;
+    relinked.connectionChanged('c', 'connected');
+    await new Promise(r => setTimeout(r, 100));
+    expect(forwards.map(f => [f.localPort, f.open])).toEqual([
+      [s.localPort, false],
+      [s.localPort, true]
+    ]);
+    expect(relinked.get(s.id)).toMatchObject({
+      phase: 'running',
+      localPort: s.localPort
+    });
+  });
+
+  it('ends a session whose job ended while the connection was down', async () => {
+    node.sacct = ['40|CANCELLED by 1001|0:0\n'];
+    const s = await runningSession();
+    relinked.connectionChanged('c', 'reconnecting');
+    node.alive.delete(s.jobId!);
+    relinked.connectionChanged('c', 'connected');
+    await new Promise(r => setTimeout(r, 200));
+    expect(relinked.get(s.id).phase).toBe('ended');
+    expect(forwards[0].open).toBe(false);
   });
 });
