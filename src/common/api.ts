@@ -7,7 +7,11 @@
  * in `Routes` as they are written here.
  */
 
-import type { ILaunchProblem, ISessionInfo } from './sessions';
+import type {
+  IAttachableSession,
+  ILaunchProblem,
+  ISessionInfo
+} from './sessions';
 import type { IClusterConfig } from './settings';
 
 export * from './sessions';
@@ -104,6 +108,19 @@ export namespace Routes {
    */
   export const clusterSessions = (name: string): string =>
     `${base(name)}/sessions`;
+  /**
+   * GET: IAttachableSessionList, the sessions on the cluster whose job is
+   * alive and that this sidecar does not follow (started elsewhere).
+   */
+  export const attachableSessions = (name: string): string =>
+    `${clusterSessions(name)}/attachable`;
+  /**
+   * POST (no body): follow that session from here; ISessionInfo (201) with
+   * `attached: true`. 409 `session-exists` when it is already followed,
+   * 409 `session-not-attachable` when its job is over or it is not there.
+   */
+  export const attachSession = (name: string, id: string): string =>
+    `${clusterSessions(name)}/${encodeURIComponent(id)}/attach`;
   /** GET: ISessionInfo. DELETE: remove an ended session from the list. */
   export const session = (id: string): string =>
     `${sessions}/${encodeURIComponent(id)}`;
@@ -194,7 +211,9 @@ export type ErrorCode =
   | 'session-not-running'
   | 'launch-invalid'
   | 'sbatch-refused'
-  | 'slurm-unavailable';
+  | 'slurm-unavailable'
+  | 'session-exists'
+  | 'session-not-attachable';
 
 /** Messages pushed on the event WebSocket, one JSON object per frame. */
 export type SidecarEvent =
@@ -219,6 +238,12 @@ export interface ISessionEvent {
 /** GET Routes.sessions */
 export interface ISessionList {
   sessions: ISessionInfo[];
+}
+
+/** GET Routes.attachableSessions(name) */
+export interface IAttachableSessionList {
+  cluster: string;
+  sessions: IAttachableSession[];
 }
 
 /** GET Routes.sessionOpen(id) */

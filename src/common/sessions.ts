@@ -82,6 +82,22 @@ export type SessionOutcome =
   | 'start-timeout'
   | 'unknown';
 
+/**
+ * Where a session was started: written into the session's directory on the
+ * cluster at submission (owner-only, no secret), so that a sidecar on
+ * another computer can tell whose it is.
+ */
+export interface ISessionOrigin {
+  /** The host name of the computer whose sidecar submitted the job. */
+  host: string;
+  /**
+   * A random id of that sidecar's state (kept across its restarts), which
+   * tells two sidecars on computers of the same name apart. Empty for
+   * sessions submitted before it was recorded.
+   */
+  sidecar: string;
+}
+
 /** A session as the panel shows it. Holds no secret. */
 export interface ISessionInfo {
   id: string;
@@ -107,6 +123,34 @@ export interface ISessionInfo {
   schedulerUnreachable: boolean;
   /** Set once the session ended. */
   end: { outcome: SessionOutcome; message: string; at: number } | null;
+  /** Where it was started; null when the cluster has no record of it. */
+  origin: ISessionOrigin | null;
+  /** True when this sidecar attached to a session started elsewhere. */
+  attached: boolean;
+}
+
+/**
+ * A session on a cluster that this sidecar does not follow and whose job is
+ * still alive (queued or running): one started from another computer, or
+ * by a sidecar whose state was lost. Holds no secret.
+ */
+export interface IAttachableSession {
+  id: string;
+  cluster: string;
+  jobId: string;
+  /** Slurm's state word (PENDING, RUNNING, …) and reason. */
+  jobState: string;
+  reason: string | null;
+  /** The node running it; null while queued. */
+  node: string | null;
+  /** Actual start, or the scheduler's estimate while queued (epoch ms). */
+  startTime: number | null;
+  timeLeftSeconds: number | null;
+  origin: ISessionOrigin | null;
+  /** When it was submitted (epoch ms); null when not recorded. */
+  createdAt: number | null;
+  /** What it was launched with; null when not recorded. */
+  request: ILaunchRequest | null;
 }
 
 /** A duration in seconds, no limit, or nothing known. */

@@ -34,7 +34,17 @@ export function createServices(
   log: ILogger
 ): IServices {
   const prompts = new PromptBroker(broadcast);
-  const manager = new ClusterManager({ broadcast, prompts });
+  // Sessions follow their cluster's connection (forwards after a reconnect).
+  let sessions: SessionService | null = null;
+  const manager = new ClusterManager({
+    broadcast: event => {
+      broadcast(event);
+      if (event.type === 'cluster-state') {
+        sessions?.connectionChanged(event.cluster.name, event.cluster.state);
+      }
+    },
+    prompts
+  });
   const tasks = new TaskManager({ broadcast });
   // Installs into this computer's environments (LOCAL_TARGET).
   const local = new LocalTransport();
@@ -44,13 +54,14 @@ export function createServices(
     local: localEnvTarget(local, process.env, local.home),
     log
   });
-  const sessions = new SessionService({
+  sessions = new SessionService({
     host: {
       transport: async name => manager.transport(name),
       openForward: (name, request) => manager.openForward(name, request),
       closeForward: async id => {
         await manager.closeForward(id);
-      }
+      },
+      forwardOpen: id => manager.forwards().some(f => f.id === id)
     },
     state: new StateFile({
       path: sessionStatePath(process.env),

@@ -282,6 +282,23 @@ describe('sessions on the demo cluster', () => {
     second.dispose();
   });
 
+  it('says why a job failed from accounting, with its exit code', async () => {
+    const svc = service(join(home, 's5.json'), new Forwards(), []);
+    const bare = demo.envs.find(e => !e.jupyterlab && !e.ipykernel)!;
+    const s = await svc.launch('demo', {
+      ...request,
+      environment: bare.prefix
+    });
+    await waitFor('ended', () => svc.get(s.id).phase === 'ended', 60_000);
+    // job.sh exits 3 ("no jupyter"); sacct has FAILED with exit code 3.
+    expect(svc.get(s.id).end).toEqual({
+      outcome: 'failed',
+      message: 'The job failed (exit code 3: no jupyter). Its log says more.',
+      at: expect.any(Number)
+    });
+    svc.dispose();
+  });
+
   it("passes sbatch's refusal on as it is, and keeps no session", async () => {
     const svc = service(join(home, 's4.json'), new Forwards(), []);
     await expect(

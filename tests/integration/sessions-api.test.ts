@@ -198,6 +198,10 @@ describe('sessions through the sidecar', () => {
     ssh(`scancel ${rb.jobId}`);
     const ended = await sidecar.waitForEvent(isSession(b.id, 'ended'), 60_000);
     expect(ended.session.end?.outcome).toBe('cancelled');
+    // From accounting, which knows who cancelled it.
+    expect(ended.session.end?.message).toMatch(
+      /^The job was cancelled \(by user id \d+\)\.$/
+    );
     await waitFor(
       'the forward of b to close',
       async () =>
@@ -238,6 +242,42 @@ describe('sessions through the sidecar', () => {
     expect(
       ssh(`squeue -h -j ${before.jobId} -t pending,running -o %i`).trim()
     ).toBe('');
+  });
+
+  it('ends the job when JupyterLab is shut down from its own page', async () => {
+    const s = await launch(request);
+    const r = await running(s.id);
+    const open = await sidecar.api<{ url: string }>(
+      'GET',
+      `/api/v1/sessions/${s.id}/open`
+    );
+    const url = new URL(open.body.url);
+    // File → Shut Down: token auth needs no XSRF cookie.
+    const shutdown = await fetch(`${url.origin}/api/shutdown`, {
+      method: 'POST',
+      headers: { Authorization: `token ${url.searchParams.get('token')}` }
+    });
+    expect(shutdown.status).toBe(200);
+    const t0 = Date.now();
+    // Seen from the job's own record at once, not at the next running poll
+    // (20 s): well within one.
+    const ended = await sidecar.waitForEvent(isSession(s.id, 'ended'), 10_000);
+    process.stdout.write(
+      `sessions-api: shut down → session ended in ${Date.now() - t0} ms\n`
+    );
+    expect(ended.session.end?.outcome).toBe('shut-down');
+    expect(ssh(`squeue -h -j ${r.jobId} -t pending,running -o %i`).trim()).toBe(
+      ''
+    );
+    await waitFor(
+      'the local port to close',
+      () =>
+        fetch(`${url.origin}/api/status`).then(
+          () => false,
+          () => true
+        ),
+      10_000
+    );
   });
 
   it("passes sbatch's refusal on in its own words", async () => {

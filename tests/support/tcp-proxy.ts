@@ -5,6 +5,8 @@ export interface ITcpProxy {
   port: number;
   /** Connections relayed so far. */
   accepted: number;
+  /** While true, new connections are closed at once (the server is down). */
+  refusing: boolean;
   /** Cut every relayed connection, as a network outage would. */
   cutAll(): void;
   close(): Promise<void>;
@@ -16,6 +18,10 @@ export function startTcpProxy(
 ): Promise<ITcpProxy> {
   const sockets = new Set<Socket>();
   const server: Server = createServer(client => {
+    if (proxy.refusing) {
+      client.destroy();
+      return;
+    }
     proxy.accepted++;
     const upstream = connect(targetPort, targetHost);
     for (const s of [client, upstream]) {
@@ -32,6 +38,7 @@ export function startTcpProxy(
   const proxy: ITcpProxy = {
     port: 0,
     accepted: 0,
+    refusing: false,
     cutAll: () => {
       for (const s of sockets) {
         s.destroy();

@@ -1,11 +1,13 @@
 /**
  * The session part of the API: what a cluster offers the launch form, the
  * checks of a launch request, launching, listing, cancelling, opening and
- * removing sessions, and the page's visibility (which slows polling).
+ * removing sessions, attaching to sessions started elsewhere, and the
+ * page's visibility (which slows polling).
  */
 import {
   Routes,
   type IAccountingInfo,
+  type IAttachableSessionList,
   type ILaunchCheck,
   type ILaunchOffer,
   type ILaunchRequest,
@@ -201,6 +203,22 @@ export function sessionRoutes(sessions: SessionService): IRoute[] {
         }
         return created(await sessions.launch(params.cluster, request));
       })
+    ),
+    get(
+      Routes.attachableSessions(CLUSTER),
+      after(async ({ params }) => {
+        const body: IAttachableSessionList = {
+          cluster: params.cluster,
+          sessions: await sessions.attachable(params.cluster)
+        };
+        return ok(body);
+      })
+    ),
+    post(
+      Routes.attachSession(CLUSTER, SESSION),
+      after(async ({ params }) =>
+        created(await sessions.attach(params.cluster, params.session))
+      )
     ),
     get(
       Routes.session(SESSION),

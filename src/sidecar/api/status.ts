@@ -65,7 +65,9 @@ const STATUS: Record<ErrorCode, number> = {
   'session-not-running': 409,
   'launch-invalid': 400,
   'sbatch-refused': 422,
-  'slurm-unavailable': 502
+  'slurm-unavailable': 502,
+  'session-exists': 409,
+  'session-not-attachable': 409
 };
 
 export function statusOf(code: ErrorCode): number {

@@ -6,6 +6,7 @@
 import type {
   ILaunchRequest,
   ISessionInfo,
+  ISessionOrigin,
   SessionOutcome,
   SessionPhase
 } from '../../common/sessions';
@@ -32,11 +33,20 @@ export interface ISessionRecord {
   localPort: number | null;
   schedulerUnreachable: boolean;
   end: ISessionInfo['end'];
+  /** Absent in state files written before origins were recorded. */
+  origin?: ISessionOrigin | null;
+  /** Started elsewhere and attached to from here. */
+  attached?: boolean;
 }
 
 export interface ISessionState {
   version: 1;
   sessions: ISessionRecord[];
+  /**
+   * A random id of this state, recorded with each session this sidecar
+   * submits (ISessionOrigin.sidecar). Absent in older files: made then.
+   */
+  sidecar?: string;
 }
 
 export function emptyState(): ISessionState {
@@ -65,6 +75,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function parseSessionState(raw: unknown): ISessionState {
   if (!isObject(raw) || raw.version !== 1 || !Array.isArray(raw.sessions)) {
     throw new Error('expected {"version": 1, "sessions": [...]}');
+  }
+  if (raw.sidecar !== undefined && typeof raw.sidecar !== 'string') {
+    throw new Error('"sidecar" must be text');
   }
   for (const s of raw.sessions) {
     if (
@@ -139,6 +152,8 @@ export function publicView(record: ISessionRecord): ISessionInfo {
     observedAt: record.job?.observedAt ?? null,
     localPort: record.phase === 'running' ? record.localPort : null,
     schedulerUnreachable: record.schedulerUnreachable,
-    end: record.end
+    end: record.end,
+    origin: record.origin ?? null,
+    attached: record.attached ?? false
   };
 }

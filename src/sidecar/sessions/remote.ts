@@ -4,9 +4,12 @@
  * print. Pure: the shell programs are constants (submit.sh, watch.sh) and
  * every value reaches them as a positional parameter.
  */
+import type { ILaunchRequest, ISessionOrigin } from '../../common/sessions';
 import type { IRemoteCommand } from '../shell/remote-command';
+import { parseUtcOffset } from '../slurm/duration';
 import { isJobId } from '../slurm/squeue';
-import { isSessionId } from './batch-script';
+import { isSessionId, parseSbatchParsable } from './batch-script';
+import LIST_SH from './list.sh';
 import SUBMIT_SH from './submit.sh';
 import WATCH_SH from './watch.sh';
 
@@ -47,12 +50,17 @@ export function submitCommand(
   };
 }
 
-/** Follow these sessions' records for at most `seconds`. */
+/**
+ * Follow these sessions' records for at most `seconds`; of `exitOnly` (whose
+ * JupyterLab is known) only the exit record.
+ */
 export function watchCommand(
   ids: readonly string[],
-  seconds: number
+  seconds: number,
+  exitOnly: readonly string[] = []
 ): IRemoteCommand {
   ids.forEach(checkId);
+  exitOnly.forEach(checkId);
   return {
     argv: [
       'sh',
@@ -60,7 +68,8 @@ export function watchCommand(
       WATCH_SH,
       'jlhpc-watch',
       String(Math.max(1, Math.floor(seconds))),
-      ...ids
+      ...ids,
+      ...(exitOnly.length > 0 ? ['--', ...exitOnly] : [])
     ],
     stdinFromDevNull: true
   };
@@ -75,6 +84,24 @@ export function exitRecordCommand(id: string): IRemoteCommand {
       '-c',
       'cat "$HOME/.jupyterlab-hpc/sessions/$1/exit" 2>/dev/null || true',
       'jlhpc-exit',
+      id
+    ],
+    timeoutSeconds: 30
+  };
+}
+
+/**
+ * Print the job id submit.sh kept for the session, if sbatch accepted it
+ * (for a sidecar killed between sbatch's answer and its state file).
+ */
+export function jobIdCommand(id: string): IRemoteCommand {
+  checkId(id);
+  return {
+    argv: [
+      'sh',
+      '-c',
+      'cat "$HOME/.jupyterlab-hpc/sessions/$1/job-id" 2>/dev/null || true',
+      'jlhpc-job-id',
       id
     ],
     timeoutSeconds: 30
@@ -225,4 +252,91 @@ export function parseWatchLine(line: string): WatchEvent | null {
         why: e[3]
       }
     : null;
+}
+
+/** What session.json says: who submitted the session, when, with what. */
+export interface ISessionMeta {
+  origin: ISessionOrigin | null;
+  createdAt: number | null;
+  request: ILaunchRequest | null;
+}
+
+/** A session directory whose job may still run (see list.sh). */
+export interface IListedSession {
+  id: string;
+  jobId: string;
+  meta: ISessionMeta;
+}
+
+/**
+ * The session directories on the cluster that have a job and no exit
+ * record, with the cluster's UTC offset; all of them, or these `ids`.
+ */
+export function listCommand(ids: readonly string[] = []): IRemoteCommand {
+  ids.forEach(checkId);
+  return {
+    argv: ['sh', '-c', LIST_SH, 'jlhpc-list', ...ids],
+    timeoutSeconds: 30,
+    stdinFromDevNull: true
+  };
+}
+
+/** session.json as submit.sh wrote it; anything unreadable is left null. */
+export function parseSessionMeta(text: string): ISessionMeta {
+  let raw: Record<string, unknown> = {};
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed === 'object' && parsed !== null) {
+      raw = parsed as Record<string, unknown>;
+    }
+  } catch {
+    // an old or damaged file: nothing known
+  }
+  let origin: ISessionOrigin | null = null;
+  const o = raw.origin;
+  if (typeof o === 'string') {
+    origin = { host: o, sidecar: '' };
+  } else if (
+    typeof o === 'object' &&
+    o !== null &&
+    typeof (o as ISessionOrigin).host === 'string'
+  ) {
+    const { host, sidecar } = o as ISessionOrigin;
+    origin = { host, sidecar: typeof sidecar === 'string' ? sidecar : '' };
+  }
+  const at =
+    typeof raw.createdAt === 'string' ? Date.parse(raw.createdAt) : NaN;
+  const request =
+    typeof raw.request === 'object' && raw.request !== null
+      ? (raw.request as ILaunchRequest)
+      : null;
+  return {
+    origin,
+    createdAt: Number.isFinite(at) ? at : null,
+    request
+  };
+}
+
+/** What listCommand printed. */
+export function parseSessionList(stdout: string): {
+  utcOffsetMinutes: number;
+  sessions: IListedSession[];
+} {
+  const lines = stdout.split('\n');
+  let utcOffsetMinutes = 0;
+  try {
+    utcOffsetMinutes = parseUtcOffset(lines[0] ?? '');
+  } catch {
+    // a login node without date +%z: times read as UTC
+  }
+  const sessions: IListedSession[] = [];
+  for (const line of lines.slice(1)) {
+    const m = /^session (\S+) (\S+) ?(.*)$/.exec(line);
+    const jobId = m ? parseSbatchParsable(m[2]) : null;
+    if (!m || !isSessionId(m[1]) || !jobId) {
+      continue;
+    }
+    sessions.push({ id: m[1], jobId, meta: parseSessionMeta(m[3]) });
+  }
+  return { utcOffsetMinutes, sessions };
 }

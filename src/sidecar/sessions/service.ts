@@ -13,10 +13,17 @@ import { randomBytes } from 'crypto';
 
 import { PromiseDelegate } from '@lumino/coreutils';
 
-import type { IForward, IForwardRequest, ISessionLog } from '../../common/api';
 import type {
+  ConnectionState,
+  IForward,
+  IForwardRequest,
+  ISessionLog
+} from '../../common/api';
+import type {
+  IAttachableSession,
   ILaunchRequest,
   ISessionInfo,
+  ISessionOrigin,
   SessionOutcome
 } from '../../common/sessions';
 import { SidecarError } from '../errors';
@@ -26,16 +33,31 @@ import {
   type PollOutcome,
   type TrackedPhase
 } from '../slurm/job-poller';
+import type { IAccountedEnd } from '../slurm/sacct';
 import type { ILoadReport, StateFile } from '../state/json-file';
 import type { ITransport } from '../transport/types';
 import {
+  attachableView,
+  attachedRecord,
+  listAlive,
+  type IAliveSession
+} from './attach';
+import {
   buildJobScript,
+  isSessionId,
   parseSbatchParsable,
   sbatchArgv
 } from './batch-script';
-import { asText, gatherClusterFacts, type IClusterFacts } from './offer';
 import {
-  observe,
+  askAccounting,
+  endMessage,
+  ownOutcome,
+  recordedOutcome,
+  type IExitRecord
+} from './ending';
+import { asText, gatherClusterFacts, type IClusterFacts } from './offer';
+import { readPoll } from './poll';
+import {
   outcomeOf,
   publicView,
   type ISessionRecord,
@@ -44,14 +66,14 @@ import {
 import {
   cancelCommand,
   exitRecordCommand,
+  jobIdCommand,
   logCommand,
   parseExitRecord,
   parseLogOutput,
-  parseWatchLine,
   submitCommand,
-  watchCommand,
   type WatchEvent
 } from './remote';
+import { SessionWatcher, type IWatchSet } from './watcher';
 
 /** What the service needs of the rest of the sidecar. */
 export interface ISessionHost {
@@ -59,6 +81,11 @@ export interface ISessionHost {
   transport(cluster: string): Promise<ITransport>;
   openForward(cluster: string, request: IForwardRequest): Promise<IForward>;
   closeForward(id: string): Promise<void>;
+  /**
+   * Whether a forward is still open; false once the connection could not
+   * make it again after a reconnect. Unknown (always open) when absent.
+   */
+  forwardOpen?(id: string): boolean;
 }
 
 export interface ISessionServiceOptions {
@@ -74,28 +101,17 @@ export interface ISessionServiceOptions {
   watchSeconds?: number;
   /** How long cluster facts for the form are reused. */
   factsTtlMs?: number;
+  /** Pauses before asking sacct again about jobs it does not know yet. */
+  sacctRetryMs?: number[];
 }
-
-/** The messages shown for each way a session can end. */
-const END_MESSAGES: Record<SessionOutcome, string> = {
-  'shut-down': 'JupyterLab was shut down; its job ended.',
-  completed: 'The job ended.',
-  cancelled: 'The job was cancelled.',
-  timeout: 'The job reached its wall time.',
-  failed: 'The job failed.',
-  'node-failure': 'The node running the job failed.',
-  'out-of-memory': 'The job ran out of memory.',
-  preempted: 'The job was preempted by the scheduler.',
-  'start-timeout': 'JupyterLab did not start in time; the job was cancelled.',
-  unknown: 'The job left the queue; the cluster kept no record of why.'
-};
 
 interface IClusterSessions {
   poller: JobPoller;
-  watcher: AbortController | null;
-  watching: string;
+  watcher: SessionWatcher;
   utcOffsetMinutes: number;
   facts: { at: number; value: Promise<IClusterFacts> } | null;
+  /** Whether the cluster keeps accounting; null until its facts are read. */
+  accounting: boolean | null;
 }
 
 export class SessionService {
@@ -123,9 +139,14 @@ export class SessionService {
     if (report.problem) {
       this._o.log.warn(`sessions: ${report.problem} (${report.source} used)`);
     }
+    if (state.sidecar) {
+      this._sidecarId = state.sidecar;
+    }
     for (const record of state.sessions) {
       this._sessions.set(record.id, record);
-      if (record.phase !== 'ended') {
+      if (record.phase === 'submitting' && !record.jobId) {
+        void this._recoverSubmission(record);
+      } else if (record.phase !== 'ended') {
         // The forward and the token are gone with the old process: the
         // watch reads the token again and the forward is made anew.
         if (record.phase === 'running' || record.phase === 'connecting') {
@@ -134,7 +155,56 @@ export class SessionService {
         this._follow(record);
       }
     }
+    if (!state.sidecar) {
+      // Keep the id from now on (sessions submitted already have it).
+      this._save();
+    }
     return report;
+  }
+
+  /**
+   * A session whose submission was under way when the last process died:
+   * sbatch's job id is read back from the session's directory (submit.sh
+   * keeps it), or, when there is none, nothing was submitted and the
+   * session is dropped. Tried again later while the cluster is out of reach.
+   */
+  private async _recoverSubmission(
+    record: ISessionRecord,
+    attempt = 0
+  ): Promise<void> {
+    let text;
+    try {
+      const transport = await this._o.host.transport(record.cluster);
+      text = asText(await transport.run(jobIdCommand(record.id)));
+    } catch (err) {
+      this._o.log.info(
+        `sessions: the submission of ${record.id} cannot be checked yet: ${(err as Error).message}`
+      );
+      const t = setTimeout(
+        () => {
+          if (!this._disposed && this._sessions.get(record.id) === record) {
+            void this._recoverSubmission(record, attempt + 1);
+          }
+        },
+        Math.min(60_000, 2_000 * 2 ** attempt)
+      );
+      t.unref?.();
+      return;
+    }
+    const jobId = text.exitCode === 0 ? parseSbatchParsable(text.stdout) : null;
+    if (this._sessions.get(record.id) !== record || this._disposed) {
+      return;
+    }
+    if (!jobId) {
+      this._o.log.info(`sessions: ${record.id} was never submitted; dropped.`);
+      this._forget(record);
+      return;
+    }
+    record.jobId = jobId;
+    record.phase = 'queued';
+    this._changed(record);
+    this._follow(record);
+    void this._cluster(record.cluster).poller.pollNow();
   }
 
   list(): ISessionInfo[] {
@@ -155,6 +225,7 @@ export class SessionService {
         .then(t => gatherClusterFacts(t))
         .then(f => {
           c.utcOffsetMinutes = f.utcOffsetMinutes;
+          c.accounting = f.accounting.enabled;
           return f;
         });
       value.catch(() => (c.facts = null));
@@ -183,13 +254,15 @@ export class SessionService {
       server: null,
       localPort: null,
       schedulerUnreachable: false,
-      end: null
+      end: null,
+      origin: this._origin(),
+      attached: false
     };
     this._sessions.set(id, record);
     this._changed(record);
     const meta = JSON.stringify({
       id,
-      origin: this._o.origin,
+      origin: record.origin,
       createdAt: new Date(record.createdAt).toISOString(),
       request
     });
@@ -230,6 +303,62 @@ export class SessionService {
     this._follow(record);
     void this._cluster(cluster).poller.pollNow();
     return publicView(record);
+  }
+
+  /**
+   * The sessions on the cluster whose job is alive and that this sidecar
+   * does not follow: one remote command and one squeue.
+   */
+  async attachable(cluster: string): Promise<IAttachableSession[]> {
+    const alive = await this._listAlive(cluster, []);
+    return alive.map(a => attachableView(cluster, a));
+  }
+
+  /**
+   * Follow a session started elsewhere: it is recorded here and watched
+   * like our own, and becomes running with a forward of this sidecar.
+   */
+  async attach(cluster: string, id: string): Promise<ISessionInfo> {
+    if (!isSessionId(id)) {
+      throw new SidecarError('session-not-found', `There is no session ${id}.`);
+    }
+    const exists = () => {
+      if (this._sessions.has(id)) {
+        throw new SidecarError(
+          'session-exists',
+          `Session ${id} is followed here already.`
+        );
+      }
+    };
+    exists();
+    const [found] = await this._listAlive(cluster, [id]);
+    if (!found) {
+      throw new SidecarError(
+        'session-not-attachable',
+        `Session ${id} is not on ${cluster}, or its job is over.`
+      );
+    }
+    exists();
+    const record = attachedRecord(cluster, found, this._now());
+    this._sessions.set(id, record);
+    this._changed(record);
+    this._follow(record);
+    void this._cluster(cluster).poller.pollNow();
+    return publicView(record);
+  }
+
+  private async _listAlive(
+    cluster: string,
+    ids: string[]
+  ): Promise<IAliveSession[]> {
+    const { alive, utcOffsetMinutes } = await listAlive(
+      await this._o.host.transport(cluster),
+      cluster,
+      ids,
+      id => ids.length === 0 && this._sessions.has(id)
+    );
+    this._cluster(cluster).utcOffsetMinutes = utcOffsetMinutes;
+    return alive;
   }
 
   /** Cancel the session's job; it ends once Slurm says so. */
@@ -311,6 +440,57 @@ export class SessionService {
     };
   }
 
+  /**
+   * The cluster's connection changed state. While it is down its running
+   * sessions are 'connecting'; once it is back the jobs are asked about at
+   * once (one may have ended meanwhile) and each forward that the
+   * connection could not make again is made anew, on its old port when free.
+   */
+  connectionChanged(cluster: string, state: ConnectionState): void {
+    if (this._disposed) {
+      return;
+    }
+    if (state === 'connected') {
+      void this._relink(cluster);
+      return;
+    }
+    for (const record of this._sessions.values()) {
+      if (record.cluster === cluster && record.phase === 'running') {
+        record.phase = 'connecting';
+        this._relinking.add(record.id);
+        this._cluster(cluster).poller.track(record.jobId!, 'starting');
+        this._changed(record);
+      }
+    }
+  }
+
+  private async _relink(cluster: string): Promise<void> {
+    const records = [...this._relinking]
+      .map(id => this._sessions.get(id))
+      .filter((r): r is ISessionRecord => r?.cluster === cluster);
+    if (records.length === 0) {
+      return;
+    }
+    records.forEach(r => this._relinking.delete(r.id));
+    this._rewatch(cluster);
+    await this._cluster(cluster).poller.pollNow();
+    for (const record of records) {
+      if (record.phase !== 'connecting' || !record.server) {
+        continue;
+      }
+      const forward = this._forwards.get(record.id);
+      if (forward && (this._o.host.forwardOpen?.(forward) ?? true)) {
+        this._running(record);
+        continue;
+      }
+      this._forwards.delete(record.id);
+      if (forward) {
+        await this._o.host.closeForward(forward).catch(() => undefined);
+      }
+      await this._connect(record, record.server.port, record.server.baseUrl);
+    }
+  }
+
   /** Whether a JupyterLab page is visible (slows polling when not). */
   setVisible(visible: boolean): void {
     for (const c of this._clusters.values()) {
@@ -327,7 +507,7 @@ export class SessionService {
     this._disposed = true;
     for (const c of this._clusters.values()) {
       c.poller.dispose();
-      c.watcher?.abort();
+      c.watcher.dispose();
     }
     for (const t of this._startTimers.values()) {
       clearTimeout(t);
@@ -357,77 +537,25 @@ export class SessionService {
     }
   }
 
-  /** (Re)start watch.sh for the sessions not yet ready or ended. */
+  /** Watch what the service follows on the cluster (see SessionWatcher). */
   private _rewatch(cluster: string): void {
-    const c = this._cluster(cluster);
-    const ids = [...this._sessions.values()]
+    if (!this._disposed) {
+      this._cluster(cluster).watcher.refresh();
+    }
+  }
+
+  /** The cluster's sessions not ended, by whether their JupyterLab is known. */
+  private _watched(cluster: string): IWatchSet {
+    const live = [...this._sessions.values()]
       .filter(
-        r =>
-          r.cluster === cluster &&
-          r.jobId !== null &&
-          r.phase !== 'ended' &&
-          (r.phase !== 'running' || !this._tokens.has(r.id))
+        r => r.cluster === cluster && r.jobId !== null && r.phase !== 'ended'
       )
       .map(r => r.id)
       .sort();
-    const key = ids.join(' ');
-    if (key === c.watching && c.watcher) {
-      return;
-    }
-    c.watcher?.abort();
-    c.watcher = null;
-    c.watching = key;
-    if (ids.length === 0 || this._disposed) {
-      return;
-    }
-    const abort = new AbortController();
-    c.watcher = abort;
-    void this._watch(cluster, ids, abort).finally(() => {
-      if (c.watcher === abort) {
-        c.watcher = null;
-        c.watching = '';
-        // Ended by its time limit, or by a lost connection: go on watching
-        // what is still pending, after a pause so a broken link does not spin.
-        const t = setTimeout(() => this._rewatch(cluster), 1_000);
-        t.unref?.();
-      }
-    });
-  }
-
-  private async _watch(
-    cluster: string,
-    ids: string[],
-    abort: AbortController
-  ): Promise<void> {
-    let pending = '';
-    const onOutput = (stream: 'stdout' | 'stderr', chunk: Buffer) => {
-      if (stream !== 'stdout') {
-        return;
-      }
-      pending += chunk.toString('utf8');
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) !== -1) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        const event = parseWatchLine(line);
-        if (event && !abort.signal.aborted) {
-          void this._onWatch(event);
-        }
-      }
+    return {
+      pending: live.filter(id => !this._tokens.has(id)),
+      exitOnly: live.filter(id => this._tokens.has(id))
     };
-    try {
-      const transport = await this._o.host.transport(cluster);
-      await transport.run(watchCommand(ids, this._o.watchSeconds ?? 600), {
-        onOutput,
-        signal: abort.signal
-      });
-    } catch (err) {
-      if (!abort.signal.aborted) {
-        this._o.log.debug(
-          `sessions: watch on ${cluster} ended: ${(err as Error).message}`
-        );
-      }
-    }
   }
 
   private async _onWatch(event: WatchEvent): Promise<void> {
@@ -450,13 +578,20 @@ export class SessionService {
         this._cluster(record.cluster).poller.track(record.jobId!, 'starting');
         return;
       case 'ready':
+        if (this._forwards.has(record.id)) {
+          return;
+        }
         this._tokens.set(record.id, event.server.token);
         await this._connect(record, event.server.port, event.server.base_url);
         return;
-      case 'exit':
+      case 'exit': {
         this._exits.set(record.id, { status: event.status, why: event.why });
-        void this._cluster(record.cluster).poller.pollNow();
+        // Slurm may take a moment to see the job end: ask again soon.
+        const poller = this._cluster(record.cluster).poller;
+        poller.track(record.jobId!, 'starting');
+        void poller.pollNow();
         return;
+      }
     }
   }
 
@@ -499,10 +634,16 @@ export class SessionService {
     }
     this._forwards.set(record.id, forward.id);
     record.localPort = forward.localPort;
+    this._running(record);
+  }
+
+  private _running(record: ISessionRecord): void {
     record.phase = 'running';
     this._clearStartTimer(record.id);
     this._cluster(record.cluster).poller.track(record.jobId!, 'running');
     this._changed(record);
+    // From now on only its exit is watched for.
+    this._rewatch(record.cluster);
   }
 
   private _startTimer(record: ISessionRecord): void {
@@ -533,113 +674,141 @@ export class SessionService {
   // -- polling ------------------------------------------------------------------
 
   private _onPoll(cluster: string, outcome: PollOutcome): void {
-    const now = this._now();
-    for (const jobId of outcome.asked) {
-      const record = [...this._sessions.values()].find(
-        r => r.cluster === cluster && r.jobId === jobId && r.phase !== 'ended'
-      );
-      if (!record) {
-        this._cluster(cluster).poller.untrack(jobId);
-        continue;
-      }
-      if (outcome.kind === 'unreachable') {
-        if (!record.schedulerUnreachable) {
-          record.schedulerUnreachable = true;
-          this._changed(record);
-        }
-        continue;
-      }
-      const job = outcome.jobs.get(jobId);
-      if (!job) {
-        void this._finish(record, 'unknown');
-        continue;
-      }
-      observe(record, job, now);
-      if (job.phase === 'ended') {
-        void this._finish(record, outcomeOf(job.outcome!));
-        continue;
-      }
-      if (
-        job.phase === 'running' &&
-        (record.phase === 'queued' || record.phase === 'submitting')
-      ) {
-        record.phase = 'starting';
-        this._startTimer(record);
-        this._cluster(cluster).poller.track(jobId, 'starting');
-      } else if (job.phase === 'ending' && record.phase !== 'ending') {
-        record.phase = 'ending';
-      }
-      this._changed(record);
+    const { poller } = this._cluster(cluster);
+    const reading = readPoll(
+      outcome,
+      jobId =>
+        [...this._sessions.values()].find(
+          r => r.cluster === cluster && r.jobId === jobId && r.phase !== 'ended'
+        ),
+      this._now()
+    );
+    reading.untrack.forEach(jobId => poller.untrack(jobId));
+    for (const record of reading.started) {
+      this._startTimer(record);
+      poller.track(record.jobId!, 'starting');
+    }
+    reading.changed.forEach(record => this._changed(record));
+    if (reading.ended.length > 0) {
+      void this._finish(cluster, reading.ended);
     }
   }
 
   /**
-   * End a session whose job Slurm says is over, with the job's own exit
-   * record when it wrote one (watch.sh stops following a session once it
-   * is ready, so the record is read here).
+   * End the sessions whose jobs Slurm says are over. Why, in this order:
+   * what we did (start time-out, cancel) and the job's own record of a shut
+   * down JupyterLab; then accounting, asked once for all of them; then the
+   * job's exit record and squeue's last word.
    */
   private async _finish(
-    record: ISessionRecord,
-    slurm: SessionOutcome
+    cluster: string,
+    items: { record: ISessionRecord; slurm: SessionOutcome }[]
   ): Promise<void> {
-    if (this._finishing.has(record.id)) {
+    const mine = items.filter(i => !this._finishing.has(i.record.id));
+    if (mine.length === 0) {
       return;
     }
-    this._finishing.add(record.id);
+    mine.forEach(i => this._finishing.add(i.record.id));
+    let accounted = new Map<string, IAccountedEnd>();
     try {
-      if (!this._exits.has(record.id)) {
-        const transport = await this._o.host.transport(record.cluster);
-        const text = asText(await transport.run(exitRecordCommand(record.id)));
-        const exit = parseExitRecord(record.id, text.stdout);
-        if (exit) {
-          this._exits.set(record.id, exit);
-        }
+      // watch.sh may not have passed the exit record on (it was being
+      // started again, or the connection was down): read it here.
+      await Promise.all(mine.map(i => this._readExitRecord(i.record)));
+      const ask = mine
+        .filter(i => this._exitOutcome(i.record) === null)
+        .map(i => i.record.jobId!);
+      if (ask.length > 0 && (await this._hasAccounting(cluster))) {
+        accounted = await this._accounted(cluster, ask);
+      }
+    } finally {
+      mine.forEach(i => this._finishing.delete(i.record.id));
+    }
+    for (const { record, slurm } of mine) {
+      if (record.phase === 'ended') {
+        continue;
+      }
+      const mineSaid = this._exitOutcome(record);
+      const books = record.jobId ? accounted.get(record.jobId) : undefined;
+      if (mineSaid) {
+        this._end(record, mineSaid);
+      } else if (books) {
+        this._end(record, outcomeOf(books.outcome), books);
+      } else {
+        this._end(record, recordedOutcome(slurm, this._exits.get(record.id)));
+      }
+    }
+  }
+
+  private async _readExitRecord(record: ISessionRecord): Promise<void> {
+    if (this._exits.has(record.id)) {
+      return;
+    }
+    try {
+      const transport = await this._o.host.transport(record.cluster);
+      const text = asText(await transport.run(exitRecordCommand(record.id)));
+      const exit = parseExitRecord(record.id, text.stdout);
+      if (exit) {
+        this._exits.set(record.id, exit);
       }
     } catch (err) {
       this._o.log.debug(
         `sessions: no exit record for ${record.id}: ${(err as Error).message}`
       );
-    } finally {
-      this._finishing.delete(record.id);
-    }
-    if (record.phase !== 'ended') {
-      this._end(record, this._exitOutcome(record) ?? slurm);
     }
   }
 
-  /** What the job's own exit record (or our cancel) says, if anything. */
+  /** Whether the cluster keeps accounting (known from its launch facts). */
+  private async _hasAccounting(cluster: string): Promise<boolean> {
+    const c = this._cluster(cluster);
+    if (c.accounting === null) {
+      try {
+        await this.facts(cluster);
+      } catch (err) {
+        this._o.log.debug(
+          `sessions: no facts for ${cluster}: ${(err as Error).message}`
+        );
+      }
+    }
+    return c.accounting ?? false;
+  }
+
+  /** What sacct says of these jobs (see askAccounting). */
+  private _accounted(
+    cluster: string,
+    jobIds: string[]
+  ): Promise<Map<string, IAccountedEnd>> {
+    return askAccounting(
+      async argv =>
+        asText(
+          await (
+            await this._o.host.transport(cluster)
+          ).run({ argv, timeoutSeconds: 30 })
+        ),
+      jobIds,
+      this._o.sacctRetryMs ?? [500, 1000, 2000],
+      this._o.log
+    );
+  }
+
   private _exitOutcome(record: ISessionRecord): SessionOutcome | null {
-    if (this._startTimedOut.has(record.id)) {
-      return 'start-timeout';
-    }
-    const exit = this._exits.get(record.id);
-    if (exit?.why === 'jupyterlab shut down') {
-      return 'shut-down';
-    }
-    if (this._cancelled.has(record.id)) {
-      return 'cancelled';
-    }
-    return null;
+    return ownOutcome({
+      startTimedOut: this._startTimedOut.has(record.id),
+      cancelled: this._cancelled.has(record.id),
+      exit: this._exits.get(record.id)
+    });
   }
 
-  private _end(record: ISessionRecord, outcome: SessionOutcome): void {
-    const exit = this._exits.get(record.id);
-    let message = END_MESSAGES[outcome];
-    if (outcome === 'start-timeout') {
-      message = `JupyterLab did not listen within ${record.request.startTimeoutSeconds} s of the job starting; the job was cancelled. Its log says why.`;
-    } else if (exit && outcome === 'failed') {
-      message = `The job failed: ${exit.why} (status ${exit.status}). Its log says more.`;
-    } else if (
-      exit &&
-      outcome === 'unknown' &&
-      exit.why.startsWith('signal ')
-    ) {
-      // Without accounting, a job squeue has forgotten leaves only its own
-      // record: a signal is scancel, the wall time or preemption alike.
-      message = `JupyterLab was stopped by SIG${exit.why.slice(7)} and the job then left the queue: it was cancelled, reached its wall time or was preempted; the cluster kept no record of which.`;
-    }
+  private _end(
+    record: ISessionRecord,
+    outcome: SessionOutcome,
+    books?: IAccountedEnd
+  ): void {
     record.phase = 'ended';
-    record.end = { outcome, message, at: this._now() };
+    record.end = {
+      outcome,
+      message: endMessage(record, outcome, this._exits.get(record.id), books),
+      at: this._now()
+    };
     this._clearStartTimer(record.id);
     this._tokens.delete(record.id);
     const forward = this._forwards.get(record.id);
@@ -660,10 +829,17 @@ export class SessionService {
     let c = this._clusters.get(name);
     if (!c) {
       const entry: IClusterSessions = {
-        watcher: null,
-        watching: '',
+        watcher: new SessionWatcher({
+          cluster: name,
+          transport: () => this._o.host.transport(name),
+          watched: () => this._watched(name),
+          onEvent: event => void this._onWatch(event),
+          log: this._o.log,
+          seconds: this._o.watchSeconds
+        }),
         utcOffsetMinutes: 0,
         facts: null,
+        accounting: null,
         poller: new JobPoller({
           run: async argv =>
             asText(
@@ -703,7 +879,7 @@ export class SessionService {
   private _save(): void {
     const sessions = [...this._sessions.values()];
     this._o.state
-      .save({ version: 1, sessions })
+      .save({ version: 1, sessions, sidecar: this._sidecarId })
       .catch(err =>
         this._o.log.error(
           `sessions: the state file ${this._o.state.path} could not be written (${(err as Error).message}); sessions are kept in memory and on the cluster.`
@@ -711,7 +887,13 @@ export class SessionService {
       );
   }
 
+  private _origin(): ISessionOrigin {
+    return { host: this._o.origin, sidecar: this._sidecarId };
+  }
+
   private readonly _now: () => number;
+  /** See ISessionState.sidecar. */
+  private _sidecarId = randomBytes(8).toString('hex');
   private readonly _restored = new PromiseDelegate<void>();
   private readonly _sessions = new Map<string, ISessionRecord>();
   private readonly _clusters = new Map<string, IClusterSessions>();
@@ -719,10 +901,12 @@ export class SessionService {
   private readonly _tokens = new Map<string, string>();
   private readonly _forwards = new Map<string, string>();
   private readonly _startedOn = new Map<string, string>();
-  private readonly _exits = new Map<string, { status: number; why: string }>();
+  private readonly _exits = new Map<string, IExitRecord>();
   private readonly _cancelled = new Set<string>();
   private readonly _startTimedOut = new Set<string>();
   private readonly _finishing = new Set<string>();
+  /** Running sessions whose connection went down. */
+  private readonly _relinking = new Set<string>();
   private readonly _startTimers = new Map<
     string,
     ReturnType<typeof setTimeout>

@@ -2,26 +2,48 @@
 # Follow the records that session jobs write, and print each as soon as it
 # appears, so the sidecar learns that JupyterLab listens within one round
 # trip instead of at its next poll:
-#   sh -c "$(cat watch.sh)" jlhpc-watch SECONDS ID...
+#   sh -c "$(cat watch.sh)" jlhpc-watch SECONDS ID... [-- ID...]
+# The IDs after `--` are sessions whose JupyterLab is known already: only
+# their exit is followed (so a JupyterLab shut down from its own page is
+# seen at once, not at the next poll).
 # Lines out (one per record, in the order seen):
 #   started ID <epoch> <node> <job id>
 #   ready ID <jpserver JSON on one line>
 #   exit ID <status> <epoch> <why>
-# and `watching` once at the start. Stops when every session is ready or
-# ended, or after SECONDS (the caller starts it again). Checks on the login
-# node, so nothing crosses the network while nothing changes: every 0.05 s
-# while a job runs and its JupyterLab does not listen yet (a few seconds),
-# every 0.5 s while jobs only wait in the queue (possibly hours).
+# and `watching` once at the start. Stops when every session is ready (or,
+# after `--`, ended) or after SECONDS (the caller starts it again). Checks
+# on the login node, so nothing crosses the network while nothing changes:
+# every 0.05 s while a job runs and its JupyterLab does not listen yet (a
+# few seconds), every 0.5 s while jobs wait in the queue (possibly hours),
+# every second while only the exits of running sessions are awaited.
 limit=$1
 shift
 base=$HOME/.jupyterlab-hpc/sessions
 echo watching
-left=$*
+left=
+exits=
+mode=
+for a in "$@"; do
+  case $a in
+    --) mode=exits ;;
+    *) if [ -n "$mode" ]; then exits="$exits $a"; else left="$left $a"; fi ;;
+  esac
+done
 seen=
 end=$(($(date +%s) + limit))
-while [ -n "$left" ] && [ "$(date +%s)" -lt "$end" ]; do
+while [ -n "$left$exits" ] && [ "$(date +%s)" -lt "$end" ]; do
+  still=
+  for id in $exits; do
+    if [ -s "$base/$id/exit" ]; then
+      printf 'exit %s %s\n' "$id" "$(cat "$base/$id/exit")"
+    else
+      still="$still $id"
+    fi
+  done
+  exits=$still
   next=
-  pause=0.5
+  pause=1
+  [ -z "$left" ] || pause=0.5
   for id in $left; do
     dir=$base/$id
     case " $seen " in
@@ -56,5 +78,5 @@ while [ -n "$left" ] && [ "$(date +%s)" -lt "$end" ]; do
     fi
   done
   left=$next
-  [ -z "$left" ] || sleep "$pause"
+  [ -z "$left$exits" ] || sleep "$pause"
 done

@@ -105,6 +105,11 @@ const OUTCOMES: Record<string, JobOutcome> = {
   DEADLINE: 'deadline'
 };
 
+/** What an end state word (COMPLETED, TIMEOUT, …) says; null for others. */
+export function endStateOutcome(state: string): JobOutcome | null {
+  return OUTCOMES[state.trim().toUpperCase()] ?? null;
+}
+
 /** Messages of a controller that is down, busy or failing over. */
 const UNREACHABLE =
   /socket timed out|unable to contact slurm controller|connection refused|zero bytes were transmitted|backup controller in standby|communication connection failure|slurmctld.*(down|not responding)/i;

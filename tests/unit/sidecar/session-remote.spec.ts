@@ -13,7 +13,10 @@ import {
   parseLogOutput,
   parseWatchLine,
   submitCommand,
-  watchCommand
+  watchCommand,
+  listCommand,
+  parseSessionList,
+  parseSessionMeta
 } from '../../../src/sidecar/sessions/remote';
 
 const ID = 'abcdef0123456789';
@@ -47,6 +50,16 @@ describe('commands', () => {
   it.each(['', '../x', 'ABCDEFGH', 'a b', '-rf'])('refuses id %j', id => {
     expect(() => submitCommand(id, '', '', ['sbatch'])).toThrow(/session id/);
     expect(() => watchCommand([ID, id], 10)).toThrow(/session id/);
+    expect(() => watchCommand([ID], 10, [id])).toThrow(/session id/);
+  });
+
+  it('follows only the exit of sessions named after --', () => {
+    expect(watchCommand([], 600, [ID]).argv.slice(3)).toEqual([
+      'jlhpc-watch',
+      '600',
+      '--',
+      ID
+    ]);
   });
 
   it('watches for a whole number of seconds, at least one', () => {
@@ -183,5 +196,67 @@ describe('the job log', () => {
 
   it('reads nothing from output without a size line', () => {
     expect(parseLogOutput(Buffer.from('no size'))).toBeNull();
+  });
+});
+
+describe('the session list for attaching', () => {
+  it('lists every session directory, or the ones named', () => {
+    expect(listCommand().argv.slice(3)).toEqual(['jlhpc-list']);
+    expect(listCommand([ID]).argv.slice(3)).toEqual(['jlhpc-list', ID]);
+    expect(() => listCommand(['../x'])).toThrow(/session id/);
+  });
+
+  it('reads the offset and each session with what session.json says', () => {
+    const meta = JSON.stringify({
+      id: ID,
+      origin: { host: 'laptop', sidecar: '0123456789abcdef' },
+      createdAt: '2026-12-06T10:00:00.000Z',
+      request: { partition: 'gpu', cpus: 2 }
+    });
+    const listed = parseSessionList(
+      [
+        '+0100',
+        `session ${ID} 131 ${meta}`,
+        'session abcdef0123456780 132;other {"origin":"old-host"}',
+        'session abcdef0123456781 133 ',
+        'session BAD-ID 134 {}',
+        'session abcdef0123456782 not-a-job {}',
+        ''
+      ].join('\n')
+    );
+    expect(listed.utcOffsetMinutes).toBe(60);
+    expect(listed.sessions).toEqual([
+      {
+        id: ID,
+        jobId: '131',
+        meta: {
+          origin: { host: 'laptop', sidecar: '0123456789abcdef' },
+          createdAt: Date.parse('2026-12-06T10:00:00.000Z'),
+          request: { partition: 'gpu', cpus: 2 }
+        }
+      },
+      {
+        id: 'abcdef0123456780',
+        jobId: '132',
+        meta: {
+          origin: { host: 'old-host', sidecar: '' },
+          createdAt: null,
+          request: null
+        }
+      },
+      {
+        id: 'abcdef0123456781',
+        jobId: '133',
+        meta: { origin: null, createdAt: null, request: null }
+      }
+    ]);
+  });
+
+  it('knows nothing of a damaged session.json', () => {
+    expect(parseSessionMeta('{"origin": ')).toEqual({
+      origin: null,
+      createdAt: null,
+      request: null
+    });
   });
 });
