@@ -9,8 +9,8 @@
 #   token.json  JupyterLab's config with its random token (0600)
 # The token is made by Python in the job and read by jupyter_server from
 # token.json: it is never in argv, the job script, its name or comment, the
-# environment of a process, or the log (jupyter_server prints a token it
-# was given as "token=...", where it would print one it made itself).
+# environment of a process, or the log (jupyter_server prints "..." for a
+# token it was given, where it would print one it made itself).
 # shellcheck shell=bash
 # shellcheck disable=SC2154 # the variables are set above this body
 

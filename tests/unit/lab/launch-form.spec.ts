@@ -108,7 +108,9 @@ function sessionFor(request: ILaunchRequest): ISessionInfo {
     observedAt: null,
     localPort: null,
     schedulerUnreachable: false,
-    end: null
+    end: null,
+    origin: null,
+    attached: false
   };
 }
 

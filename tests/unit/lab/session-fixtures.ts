@@ -39,6 +39,8 @@ export function sessionInfo(more: Partial<ISessionInfo> = {}): ISessionInfo {
     localPort: null,
     schedulerUnreachable: false,
     end: null,
+    origin: null,
+    attached: false,
     ...more
   };
 }
