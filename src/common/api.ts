@@ -194,7 +194,9 @@ export type ErrorCode =
   | 'session-not-running'
   | 'launch-invalid'
   | 'sbatch-refused'
-  | 'slurm-unavailable';
+  | 'slurm-unavailable'
+  // cluster kernels
+  | 'kernel-relay-failed';
 
 /** Messages pushed on the event WebSocket, one JSON object per frame. */
 export type SidecarEvent =

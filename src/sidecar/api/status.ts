@@ -65,7 +65,8 @@ const STATUS: Record<ErrorCode, number> = {
   'session-not-running': 409,
   'launch-invalid': 400,
   'sbatch-refused': 422,
-  'slurm-unavailable': 502
+  'slurm-unavailable': 502,
+  'kernel-relay-failed': 502
 };
 
 export function statusOf(code: ErrorCode): number {

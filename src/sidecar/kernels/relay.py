@@ -1,0 +1,317 @@
+# The node side of a cluster kernel: started by the sidecar as a job step
+# (`srun --overlap --jobid J -n1 -u <env>/bin/python -c <this>`), it starts
+# the kernel bound on 127.0.0.1 only and carries each of the sidecar's
+# connections to the kernel's ports as a stream over its own stdin and stdout,
+# which Slurm forwards (munge-authenticated): no port is opened on the
+# cluster network. Standard library only (Python 3.6 and later); the frame
+# format is described in relay-protocol.ts, whose numbers these are.
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+VERSION = 1
+HEADER = struct.Struct(">BII")
+MAX_PAYLOAD = 256 * 1024
+WINDOW = 1024 * 1024
+OPEN, DATA, CLOSE, CREDIT = 1, 2, 3, 4
+HELLO, START, STARTED, EXITED, SIGNAL, SHUTDOWN, ERROR = 16, 17, 18, 19, 20, 21, 22
+CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
+KILL_GRACE = 3.0
+
+OUT = 1  # frames only; everything else goes to stderr
+sys.stdout = sys.stderr
+
+
+def send(kind, stream, payload=b""):
+    data = HEADER.pack(kind, stream, len(payload)) + payload
+    view = memoryview(data)
+    while view:
+        view = view[os.write(OUT, view):]
+
+
+def send_json(kind, body):
+    send(kind, 0, json.dumps(body).encode("utf-8"))
+
+
+class Stream(object):
+    def __init__(self, sid, sock):
+        self.sid = sid
+        self.sock = sock
+        self.credit = WINDOW  # bytes we may still send to the sidecar
+        self.out = bytearray()  # from the sidecar, not yet written to the kernel
+        self.closing = False  # the sidecar closed it: close once `out` is written
+
+
+class Relay(object):
+    def __init__(self):
+        self.sel = selectors.DefaultSelector()
+        self.inbuf = bytearray()
+        self.streams = {}
+        self.kernel = None
+        self.dir = None
+        self.done = False
+
+    # -- streams --------------------------------------------------------
+    def watch(self, st):
+        events = 0
+        if st.credit > 0 and not st.closing:
+            events |= selectors.EVENT_READ
+        if st.out:
+            events |= selectors.EVENT_WRITE
+        try:
+            key = self.sel.get_key(st.sock)
+        except KeyError:
+            key = None
+        if key is None and events:
+            self.sel.register(st.sock, events, st)
+        elif key is not None and not events:
+            self.sel.unregister(st.sock)
+        elif key is not None and key.events != events:
+            self.sel.modify(st.sock, events, st)
+
+    def drop(self, st, reason=None):
+        if self.streams.pop(st.sid, None) is None:
+            return
+        try:
+            self.sel.unregister(st.sock)
+        except (KeyError, ValueError):
+            pass
+        st.sock.close()
+        if reason is not None:
+            send(CLOSE, st.sid, reason.encode("utf-8"))
+
+    def open_stream(self, sid, payload):
+        port = struct.unpack(">H", payload)[0]
+        try:
+            sock = socket.create_connection(("127.0.0.1", port))
+        except OSError as e:
+            send(CLOSE, sid, ("connect to 127.0.0.1:%d: %s" % (port, e)).encode("utf-8"))
+            return
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        st = Stream(sid, sock)
+        self.streams[sid] = st
+        self.watch(st)
+
+    def from_kernel(self, st):
+        try:
+            data = st.sock.recv(min(st.credit, MAX_PAYLOAD))
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            self.drop(st, str(e))
+            return
+        if not data:
+            self.drop(st, "")
+            return
+        st.credit -= len(data)
+        send(DATA, st.sid, data)
+        self.watch(st)
+
+    def to_kernel(self, st):
+        try:
+            n = st.sock.send(st.out)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            self.drop(st, str(e))
+            return
+        del st.out[:n]
+        send(CREDIT, st.sid, struct.pack(">I", n))
+        if not st.out and st.closing:
+            self.drop(st)
+            return
+        self.watch(st)
+
+    # -- frames from the sidecar ------------------------------------------
+    def on_frame(self, kind, sid, payload):
+        if kind == DATA:
+            st = self.streams.get(sid)
+            if st is not None:
+                st.out += payload
+                self.watch(st)
+            # else: closed here meanwhile; the sidecar has had our Close
+        elif kind == OPEN:
+            self.open_stream(sid, payload)
+        elif kind == CLOSE:
+            st = self.streams.get(sid)
+            if st is not None:
+                st.closing = True
+                if not st.out:
+                    self.drop(st)
+                else:
+                    self.watch(st)
+        elif kind == CREDIT:
+            st = self.streams.get(sid)
+            if st is not None:
+                st.credit += struct.unpack(">I", payload)[0]
+                self.watch(st)
+        elif kind == START:
+            self.start_kernel(json.loads(payload.decode("utf-8")))
+        elif kind == SIGNAL:
+            self.signal_kernel(int(json.loads(payload.decode("utf-8"))["signal"]))
+        elif kind == SHUTDOWN:
+            self.done = True
+        else:
+            send_json(ERROR, {"message": "unknown frame type %d" % kind})
+
+    def read_stdin(self):
+        data = os.read(0, 1 << 18)
+        if not data:
+            self.done = True  # the sidecar is gone
+            return
+        self.inbuf += data
+        while len(self.inbuf) >= HEADER.size:
+            kind, sid, length = HEADER.unpack_from(self.inbuf)
+            if length > MAX_PAYLOAD:
+                sys.stderr.write("relay: bad frame length %d\n" % length)
+                self.done = True
+                return
+            end = HEADER.size + length
+            if len(self.inbuf) < end:
+                break
+            payload = bytes(self.inbuf[HEADER.size:end])
+            del self.inbuf[:end]
+            self.on_frame(kind, sid, payload)
+
+    # -- the kernel -------------------------------------------------------
+    def start_kernel(self, req):
+        if self.kernel is not None and self.kernel.poll() is None:
+            send_json(ERROR, {"message": "a kernel is already running"})
+            return
+        try:
+            ports = free_ports(len(CHANNELS))
+            if self.dir is None:
+                self.dir = tempfile.mkdtemp(prefix="jlhpc-kernel-")  # 0700
+            path = os.path.join(self.dir, "kernel.json")
+            info = {"ip": "127.0.0.1", "transport": "tcp", "key": req["key"],
+                    "signature_scheme": req.get("signature_scheme", "hmac-sha256")}
+            for name, port in zip(CHANNELS, ports):
+                info[name + "_port"] = port
+            if os.path.exists(path):
+                os.unlink(path)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(info, f)
+            argv = req.get("argv") or [sys.executable, "-m", "ipykernel_launcher",
+                                       "-f", "{connection_file}"]
+            argv = [a.replace("{connection_file}", path) for a in argv]
+            env = dict(os.environ)
+            env.update(req.get("env") or {})
+            # The kernel's own stdout must not mix with our frames.
+            self.kernel = subprocess.Popen(
+                argv, cwd=req.get("cwd") or None, env=env, stdin=subprocess.DEVNULL,
+                stdout=2, stderr=2, start_new_session=True)
+        except Exception as e:  # noqa: BLE001 - every failure is reported
+            send_json(ERROR, {"message": "could not start the kernel: %s" % e})
+            return
+        send_json(STARTED, {"pid": self.kernel.pid, "ports": dict(zip(CHANNELS, ports))})
+
+    def signal_kernel(self, signum):
+        if self.kernel is None or self.kernel.poll() is not None:
+            send_json(ERROR, {"message": "no kernel is running"})
+            return
+        try:
+            os.killpg(self.kernel.pid, signum)
+        except OSError as e:
+            send_json(ERROR, {"message": "could not signal the kernel: %s" % e})
+
+    def check_kernel(self):
+        k = self.kernel
+        if k is None or k.returncode is not None:
+            return
+        code = k.poll()
+        if code is not None:
+            send_json(EXITED, {"pid": k.pid, "code": code if code >= 0 else None,
+                               "signal": -code if code < 0 else None})
+
+    def stop_kernel(self):
+        k = self.kernel
+        if k is not None and k.poll() is None:
+            try:
+                os.killpg(k.pid, signal.SIGTERM)
+            except OSError:
+                pass
+            deadline = time.time() + KILL_GRACE
+            while k.poll() is None and time.time() < deadline:
+                time.sleep(0.05)
+            if k.poll() is None:
+                try:
+                    os.killpg(k.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                k.wait()
+        # What the kernel itself started (its own session) goes too.
+        if k is not None:
+            try:
+                os.killpg(k.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def cleanup(self):
+        for st in list(self.streams.values()):
+            self.drop(st)
+        self.stop_kernel()
+        if self.dir is not None:
+            for name in os.listdir(self.dir):
+                os.unlink(os.path.join(self.dir, name))
+            os.rmdir(self.dir)
+            self.dir = None
+
+    def run(self):
+        self.sel.register(0, selectors.EVENT_READ, None)
+        send_json(HELLO, {"version": VERSION, "pid": os.getpid(),
+                          "host": socket.gethostname(), "python": sys.executable})
+        while not self.done:
+            for key, events in self.sel.select(0.2):
+                st = key.data
+                if st is None:
+                    self.read_stdin()
+                    continue
+                if events & selectors.EVENT_WRITE and st.sid in self.streams:
+                    self.to_kernel(st)
+                if events & selectors.EVENT_READ and st.sid in self.streams:
+                    self.from_kernel(st)
+            self.check_kernel()
+
+
+def free_ports(n):
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def main():
+    relay = Relay()
+
+    def stop(signum, frame):
+        relay.done = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
+    # A handler, not SIG_IGN: an ignored SIGINT would be inherited by the
+    # kernel, which then could not be interrupted.
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        relay.run()
+    except BrokenPipeError:
+        pass  # the sidecar is gone
+    finally:
+        relay.cleanup()
+
+
+main()
