@@ -11,8 +11,10 @@
  * the sidecar (ids are the sidecar's, never 0). Stream 0 carries control
  * frames whose payload is UTF-8 JSON. Data frames are flow-controlled with
  * credit: each side may send at most STREAM_WINDOW bytes of a stream that
- * the other side has not yet handed on (a WINDOW frame gives credit back),
- * so one slow reader stalls only its own stream, never the step's stdio.
+ * the other side has not yet handed on (plus one read's worth), so one slow
+ * reader stalls only its own stream, never the step's stdio. Credit comes
+ * back in WINDOW frames of at least half the window, so small messages cost
+ * no extra frame.
  *
  * relay.py holds the same numbers; tests/unit/sidecar/kernel-relay.spec.ts
  * runs both ends against each other.
@@ -45,7 +47,7 @@ export enum FrameType {
   Hello = 16,
   /** sidecar → relay: start a kernel (IStartKernel). */
   Start = 17,
-  /** relay → sidecar: the kernel runs (IKernelStarted). */
+  /** relay → sidecar: the kernel runs and listens on every port (IKernelStarted). */
   Started = 18,
   /** relay → sidecar: the kernel ended (IKernelExited). */
   Exited = 19,

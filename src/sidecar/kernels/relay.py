@@ -24,14 +24,27 @@ OPEN, DATA, CLOSE, CREDIT = 1, 2, 3, 4
 HELLO, START, STARTED, EXITED, SIGNAL, SHUTDOWN, ERROR = 16, 17, 18, 19, 20, 21, 22
 CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
 KILL_GRACE = 3.0
+READY_TIMEOUT = 120
 
 OUT = 1  # frames only; everything else goes to stderr
 sys.stdout = sys.stderr
 
 
+# Frames of one turn of the loop go out in one write: a kernel's reply is
+# often several small messages at once, and each small write on a path with
+# Nagle's algorithm (srun's and sshd's sockets) can wait for a delayed ACK.
+pending = []
+
+
 def send(kind, stream, payload=b""):
-    data = HEADER.pack(kind, stream, len(payload)) + payload
-    view = memoryview(data)
+    pending.append(HEADER.pack(kind, stream, len(payload)) + payload)
+
+
+def flush():
+    if not pending:
+        return
+    view = memoryview(b"".join(pending))
+    del pending[:]
     while view:
         view = view[os.write(OUT, view):]
 
@@ -45,6 +58,7 @@ class Stream(object):
         self.sid = sid
         self.sock = sock
         self.credit = WINDOW  # bytes we may still send to the sidecar
+        self.consumed = 0  # written to the kernel, not yet given back as credit
         self.out = bytearray()  # from the sidecar, not yet written to the kernel
         self.closing = False  # the sidecar closed it: close once `out` is written
 
@@ -57,6 +71,7 @@ class Relay(object):
         self.kernel = None
         self.dir = None
         self.done = False
+        self.starting = None  # (deadline, ports) until the kernel listens
 
     # -- streams --------------------------------------------------------
     def watch(self, st):
@@ -124,7 +139,11 @@ class Relay(object):
             self.drop(st, str(e))
             return
         del st.out[:n]
-        send(CREDIT, st.sid, struct.pack(">I", n))
+        # Credit goes back in large steps only: no extra frame per message.
+        st.consumed += n
+        if st.consumed >= WINDOW // 2:
+            send(CREDIT, st.sid, struct.pack(">I", st.consumed))
+            st.consumed = 0
         if not st.out and st.closing:
             self.drop(st)
             return
@@ -183,7 +202,7 @@ class Relay(object):
 
     # -- the kernel -------------------------------------------------------
     def start_kernel(self, req):
-        if self.kernel is not None and self.kernel.poll() is None:
+        if self.starting or (self.kernel is not None and self.kernel.poll() is None):
             send_json(ERROR, {"message": "a kernel is already running"})
             return
         try:
@@ -212,7 +231,26 @@ class Relay(object):
         except Exception as e:  # noqa: BLE001 - every failure is reported
             send_json(ERROR, {"message": "could not start the kernel: %s" % e})
             return
-        send_json(STARTED, {"pid": self.kernel.pid, "ports": dict(zip(CHANNELS, ports))})
+        # Reported started once it listens on every port, so that the
+        # first client request does not meet a closed port.
+        self.starting = (time.time() + READY_TIMEOUT, dict(zip(CHANNELS, ports)))
+
+    def check_ready(self):
+        deadline, ports = self.starting
+        if self.kernel.poll() is not None:
+            self.starting = None
+            send_json(ERROR, {"message": "the kernel exited with status %s before it listened"
+                              % self.kernel.returncode})
+            self.check_kernel()
+            return
+        if all(listens(port) for port in ports.values()):
+            self.starting = None
+            send_json(STARTED, {"pid": self.kernel.pid, "ports": ports})
+        elif time.time() > deadline:
+            self.starting = None
+            self.stop_kernel()
+            send_json(ERROR, {"message": "the kernel did not listen on its ports within %d s"
+                              % READY_TIMEOUT})
 
     def signal_kernel(self, signum):
         if self.kernel is None or self.kernel.poll() is not None:
@@ -270,7 +308,7 @@ class Relay(object):
         send_json(HELLO, {"version": VERSION, "pid": os.getpid(),
                           "host": socket.gethostname(), "python": sys.executable})
         while not self.done:
-            for key, events in self.sel.select(0.2):
+            for key, events in self.sel.select(0.05 if self.starting else 0.2):
                 st = key.data
                 if st is None:
                     self.read_stdin()
@@ -279,7 +317,19 @@ class Relay(object):
                     self.to_kernel(st)
                 if events & selectors.EVENT_READ and st.sid in self.streams:
                     self.from_kernel(st)
-            self.check_kernel()
+            if self.starting:
+                self.check_ready()
+            else:
+                self.check_kernel()
+            flush()
+
+
+def listens(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def free_ports(n):
@@ -312,6 +362,10 @@ def main():
         pass  # the sidecar is gone
     finally:
         relay.cleanup()
+        try:
+            flush()
+        except OSError:
+            pass
 
 
 main()

@@ -151,6 +151,8 @@ interface IStream {
   socket: Socket;
   /** Bytes we may still send to the relay. */
   credit: number;
+  /** Bytes handed to the client, not yet given back to the relay as credit. */
+  consumed: number;
   /** We sent Close (or got it): no more frames for it. */
   closed: boolean;
 }
@@ -300,6 +302,7 @@ export class KernelRelay {
   async shutdown(waitMs = SHUTDOWN_WAIT_MS): Promise<IRelayEnd> {
     if (!this._done) {
       this._send(encodeFrame(FrameType.Shutdown, 0));
+      this._flush();
       this._input.end();
       const timer = setTimeout(() => this._abort.abort(), waitMs);
       await this._ended;
@@ -366,8 +369,11 @@ export class KernelRelay {
         }
         const n = frame.payload.length;
         stream.socket.write(frame.payload, () => {
-          if (!stream.closed) {
-            this._send(encodeWindow(frame.stream, n));
+          // Credit goes back in large steps only: no extra frame per message.
+          stream.consumed += n;
+          if (!stream.closed && stream.consumed >= STREAM_WINDOW / 2) {
+            this._send(encodeWindow(frame.stream, stream.consumed));
+            stream.consumed = 0;
           }
         });
         return;
@@ -455,7 +461,12 @@ export class KernelRelay {
       return;
     }
     const id = this._nextStream++;
-    const stream: IStream = { socket, credit: STREAM_WINDOW, closed: false };
+    const stream: IStream = {
+      socket,
+      credit: STREAM_WINDOW,
+      consumed: 0,
+      closed: false
+    };
     this._streams.set(id, stream);
     socket.setNoDelay(true);
     this._send(encodeOpen(id, remotePort));
@@ -486,9 +497,28 @@ export class KernelRelay {
     socket.on('close', close);
   }
 
+  /**
+   * Frames queued in one turn of the event loop go out in one write: each
+   * small write on a path with Nagle's algorithm (sshd's and srun's sockets)
+   * can wait for a delayed ACK.
+   */
   private _send(frame: Buffer): void {
-    if (!this._done && this._input.writable) {
-      this._input.write(frame);
+    if (this._done || !this._input.writable) {
+      return;
+    }
+    this._queued.push(frame);
+    if (this._queued.length === 1) {
+      setImmediate(() => this._flush());
+    }
+  }
+
+  private _flush(): void {
+    const frames = this._queued;
+    this._queued = [];
+    if (frames.length > 0 && !this._done && this._input.writable) {
+      this._input.write(
+        frames.length === 1 ? frames[0] : Buffer.concat(frames)
+      );
     }
   }
 
@@ -544,6 +574,7 @@ export class KernelRelay {
   private readonly _abort = new AbortController();
   private readonly _decoder = new FrameDecoder();
   private readonly _streams = new Map<number, IStream>();
+  private _queued: Buffer[] = [];
   private _nextStream = 1;
   private _servers: Server[] = [];
   private _kernel: IRelayedKernel | null = null;
