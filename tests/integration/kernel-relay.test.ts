@@ -409,6 +409,11 @@ function freePort(): Promise<number> {
   });
 }
 
+function quantile(values: number[], q: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;
@@ -465,8 +470,8 @@ describe('round trip of execute_request → execute_reply (reported, not asserte
         ? true
         : null;
     });
-    const rtt = async (file: string, n: number) =>
-      (await drive([DRIVER, 'rtt', file, String(n)])).find(
+    const rtt = async (file: string, n: number, gap = 0) =>
+      (await drive([DRIVER, 'rtt', file, String(n), String(gap)])).find(
         s => s.step === 'rtt'
       )!.ms as number[];
     // Interleaved halves, so a busy moment of the machine hits both.
@@ -479,12 +484,20 @@ describe('round trip of execute_request → execute_reply (reported, not asserte
       sshMs.push(...(await rtt(sshFile, half)));
       directMs.push(...(await rtt(directFile, half)));
     }
+    // At a person's pace (cells 200 ms apart), where no earlier write of
+    // the relay is still waiting for an ACK.
+    const pacedRelay = await rtt(relayed.file, 50, 0.2);
+    const pacedSsh = await rtt(sshFile, 50, 0.2);
     ssh.kill('SIGTERM');
     const figures = {
       'kernel.exec_rtt_ms.cluster': median(relayMs),
       'kernel.exec_rtt_ms.openssh': median(sshMs),
       'kernel.exec_rtt_ms.local': median(directMs),
       ratio: median(relayMs) / median(sshMs),
+      paced_cluster: median(pacedRelay),
+      paced_cluster_p90: quantile(pacedRelay, 0.9),
+      paced_openssh: median(pacedSsh),
+      paced_openssh_p90: quantile(pacedSsh, 0.9),
       n: relayMs.length
     };
     console.log(`kernel relay round trip: ${JSON.stringify(figures)}`);

@@ -4,8 +4,9 @@
         Drives every channel and prints one JSON line per step on stdout. At
         "interrupt-me" it waits for the test to interrupt the kernel (the
         relay's SIGINT), then expects KeyboardInterrupt.
-    python kernel_driver.py rtt <connection.json> <n>
-        Round trips of a trivial execute_request to its execute_reply, in ms.
+    python kernel_driver.py rtt <connection.json> <n> [gap seconds]
+        Round trips of a trivial execute_request to its execute_reply, in ms
+        (back to back, or `gap` apart as a person running cells would).
     python kernel_driver.py print <connection.json> <seconds>
         Runs a cell that prints every 50 ms for that long; prints how many
         stream messages came back on iopub.
@@ -141,7 +142,7 @@ def channels(path):
     kc.stop_channels()
 
 
-def rtt(path, n):
+def rtt(path, n, gap=0.0):
     kc = client(path)
     for _ in range(20):  # warm up
         run_cell(kc, "pass")
@@ -154,6 +155,7 @@ def rtt(path, n):
             if msg["parent_header"].get("msg_id") == msg_id:
                 break
         times.append((time.perf_counter() - t0) * 1000)
+        time.sleep(gap)
         # Drain iopub so it does not pile up.
         while True:
             try:
@@ -208,7 +210,7 @@ def main(argv):
     if mode == "channels":
         channels(argv[2])
     elif mode == "rtt":
-        rtt(argv[2], int(argv[3]))
+        rtt(argv[2], int(argv[3]), float(argv[4]) if len(argv) > 4 else 0.0)
     elif mode == "print":
         printing(argv[2], float(argv[3]))
     elif mode == "sub":

@@ -30,10 +30,19 @@ OUT = 1  # frames only; everything else goes to stderr
 sys.stdout = sys.stderr
 
 
-# Frames of one turn of the loop go out in one write: a kernel's reply is
-# often several small messages at once, and each small write on a path with
-# Nagle's algorithm (srun's and sshd's sockets) can wait for a delayed ACK.
+# Frames of one turn of the loop go out in one write. Slurm carries our
+# stdout on a TCP socket with Nagle's algorithm: a small write made while an
+# earlier one is not yet acknowledged waits for srun's delayed ACK (40 ms),
+# and a kernel answers a request with several small messages a few ms apart
+# (status busy, execute_input, execute_reply, status idle). So after a quiet
+# spell, when the first write would go out at once and the rest wait, the
+# first one is held for GATHER seconds to take the rest along: measured on
+# the demo cluster, cells run 200 ms apart answered in 8.9 ms median / 16 ms
+# p90 instead of 9.7 / 58 ms. In a busy exchange nothing is held (Nagle
+# holds it anyway).
 pending = []
+GATHER = 0.004
+QUIET = 0.05
 
 
 def send(kind, stream, payload=b""):
@@ -307,8 +316,13 @@ class Relay(object):
         self.sel.register(0, selectors.EVENT_READ, None)
         send_json(HELLO, {"version": VERSION, "pid": os.getpid(),
                           "host": socket.gethostname(), "python": sys.executable})
+        flush_at = None
+        last_flush = 0.0
         while not self.done:
-            for key, events in self.sel.select(0.05 if self.starting else 0.2):
+            timeout = 0.05 if self.starting else 0.2
+            if flush_at is not None:
+                timeout = max(0.0, flush_at - time.time())
+            for key, events in self.sel.select(timeout):
                 st = key.data
                 if st is None:
                     self.read_stdin()
@@ -321,7 +335,15 @@ class Relay(object):
                 self.check_ready()
             else:
                 self.check_kernel()
-            flush()
+            now = time.time()
+            if pending and flush_at is None and now - last_flush > QUIET:
+                flush_at = now + GATHER
+            if flush_at is not None and now < flush_at and not self.done:
+                continue
+            flush_at = None
+            if pending:
+                last_flush = now
+                flush()
 
 
 def listens(port):
