@@ -27,7 +27,7 @@ import {
 } from 'fs';
 import { createServer } from 'net';
 import { networkInterfaces, tmpdir, userInfo } from 'os';
-import { join } from 'path';
+import { dirname, join } from 'path';
 import { createInterface } from 'readline';
 
 import {
@@ -149,7 +149,10 @@ afterAll(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-async function startKernel(client: SshClientKind) {
+async function startKernel(
+  client: SshClientKind,
+  transport: 'tcp' | 'ipc' = 'tcp'
+) {
   const relay = await KernelRelay.start({
     transport: connection(client),
     command: relayCommand({
@@ -162,7 +165,8 @@ async function startKernel(client: SshClientKind) {
   const key = randomBytes(32).toString('hex');
   const kernel = await relay.startKernel({
     key,
-    signature_scheme: 'hmac-sha256'
+    signature_scheme: 'hmac-sha256',
+    transport
   });
   const dir = mkdtempSync(join(home, 'conn-'));
   const file = join(dir, 'kernel.json');
@@ -209,12 +213,17 @@ async function steps(): Promise<string[]> {
   return out.stdout.split('\n').filter(Boolean);
 }
 
-describe.each(['openssh', 'builtin'] as const)(
-  'a kernel through the relay over the %s client',
-  client => {
+describe.each([
+  ['openssh', 'tcp'],
+  ['builtin', 'tcp'],
+  ['openssh', 'ipc']
+] as const)(
+  'a kernel through the relay over the %s client, listening on %s',
+  (client, transport) => {
     it('answers on every channel: execute, stdin, interrupt, heartbeat, complete, inspect, shutdown', async () => {
       const before = await steps();
-      const { relay, kernel, key, file } = await startKernel(client);
+      const { relay, kernel, key, file } = await startKernel(client, transport);
+      expect(kernel.remoteTransport).toBe(transport);
       expect(relay.hello.host).toBeTruthy();
       // The relay is a step of the allocation.
       expect((await steps()).length).toBe(before.length + 1);
@@ -334,12 +343,21 @@ describe('another user of the cluster', () => {
     }
   });
 
-  it('cannot connect to any kernel port on the node address, and reads none of its output', async () => {
-    const { kernel, file } = started;
-    const addresses = networkAddresses();
-    expect(addresses.length).toBeGreaterThan(0);
-    const ports = Object.values(kernel.remotePorts).map(String);
-    const probe = (ip: string, user?: string) =>
+  /**
+   * While the kernel prints through the relay (3 s of output), `user`
+   * subscribes to every port of the kernel at `ip` (a path: its ipc
+   * sockets) for 5 s. Returns what the probe said and how much was printed.
+   */
+  async function probeWhilePrinting(
+    file: string,
+    ip: string,
+    ports: string[],
+    user: string
+  ) {
+    const [printed, seen] = await Promise.all([
+      new Promise<Record<string, unknown>[]>(resolve =>
+        setTimeout(() => resolve(drive([DRIVER, 'print', file, '3'])), 500)
+      ),
       drive(
         [
           join(probeDir, 'kernel_driver.py'),
@@ -351,26 +369,59 @@ describe('another user of the cluster', () => {
         ],
         () => undefined,
         user
-      );
-    // While the kernel prints through the relay, hpcother subscribes to
-    // every port on every network address of the node; and, as a control
-    // that the probe does see output, we subscribe to the relay's iopub.
-    const [printed, ...seen] = await Promise.all([
-      new Promise<Record<string, unknown>[]>(resolve =>
-        setTimeout(() => resolve(drive([DRIVER, 'print', file, '3'])), 500)
-      ),
-      ...addresses.map(ip => probe(ip, OTHER_USER))
+      )
     ]);
     const done = printed.find(s => s.step === 'printed')!;
     expect(done).toMatchObject({ status: 'ok' });
     expect(done.streams as number).toBeGreaterThan(10);
-    for (const result of seen) {
-      expect(result.find(s => s.step === 'listening')).toMatchObject({
-        refused: ports.map(() => 'ConnectionRefusedError')
-      });
-      expect(result.find(s => s.step === 'sub')).toMatchObject({
+    return {
+      refused: seen.find(s => s.step === 'listening')!.refused as string[],
+      received: seen.find(s => s.step === 'sub')!.received as number
+    };
+  }
+
+  it('cannot connect to any kernel port on the node address, and reads none of its output', async () => {
+    const { kernel, file } = started;
+    const addresses = networkAddresses();
+    expect(addresses.length).toBeGreaterThan(0);
+    const ports = Object.values(kernel.remotePorts).map(String);
+    for (const ip of addresses) {
+      expect(await probeWhilePrinting(file, ip, ports, OTHER_USER)).toEqual({
+        refused: ports.map(() => 'ConnectionRefusedError'),
         received: 0
       });
+    }
+  });
+
+  it('reads a tcp kernel from the node itself, through 127.0.0.1: why ipc exists', async () => {
+    // Also the control that hpcother's probe does see output when it can.
+    const { kernel, file } = started;
+    const ports = Object.values(kernel.remotePorts).map(String);
+    const seen = await probeWhilePrinting(file, '127.0.0.1', ports, OTHER_USER);
+    expect(seen.refused).toEqual([]);
+    expect(seen.received).toBeGreaterThan(10);
+  });
+
+  it('cannot connect to an ipc kernel even from the node, and reads none of its output', async () => {
+    const ipc = await startKernel('openssh', 'ipc');
+    try {
+      // The sockets' prefix, from the kernel's own argv (-f <dir>/kernel.json).
+      const argv = readFileSync(`/proc/${ipc.kernel.pid}/cmdline`, 'utf8')
+        .split('\0')
+        .filter(Boolean);
+      const prefix = join(dirname(argv[argv.indexOf('-f') + 1]), 'kernel');
+      const ports = Object.values(ipc.kernel.remotePorts).map(String);
+      expect(
+        await probeWhilePrinting(ipc.file, prefix, ports, OTHER_USER)
+      ).toEqual({
+        refused: ports.map(() => 'PermissionError'),
+        received: 0
+      });
+      // Nothing of the five channels on TCP (ipykernel's own subprocess
+      // pipe is a PULL socket on 127.0.0.1: input only, and authenticated).
+      expect(listening(ipc.kernel.pid).length).toBeLessThanOrEqual(1);
+    } finally {
+      await ipc.relay.shutdown();
     }
   });
 

@@ -11,8 +11,9 @@
         Runs a cell that prints every 50 ms for that long; prints how many
         stream messages came back on iopub.
     python kernel_driver.py sub <ip> <port>... --seconds S
-        A ZMQ SUB socket subscribed to everything on each tcp://ip:port:
-        prints how many messages it received (the second-user probe).
+        A ZMQ SUB socket subscribed to everything on each tcp://ip:port (or
+        ipc://ip-port when ip is a path): prints which plain connects failed
+        and how many messages it received (the second-user probe).
 """
 import json
 import socket
@@ -112,6 +113,10 @@ def channels(path):
     say(step="interrupted", status=reply["content"]["status"],
         ename=reply["content"].get("ename"))
 
+    # ipykernel aborts requests that reach it while it is still unwinding
+    # the error (stop_on_error): the next cell comes a moment later, as a
+    # person's would.
+    time.sleep(0.5)
     reply, out = run_cell(kc, "6 * 7")
     say(step="after-interrupt", status=reply["status"],
         result=[c["data"]["text/plain"] for t, c in out if t == "execute_result"])
@@ -179,12 +184,13 @@ def sub(ip, ports, seconds):
     import zmq
 
     ctx = zmq.Context.instance()
+    ipc = ip.startswith("/")  # a kernel's ipc path prefix
     socks = []
     for port in ports:
         s = ctx.socket(zmq.SUB)
         s.linger = 0
         s.setsockopt(zmq.SUBSCRIBE, b"")
-        s.connect("tcp://%s:%d" % (ip, port))
+        s.connect("ipc://%s-%d" % (ip, port) if ipc else "tcp://%s:%d" % (ip, port))
         socks.append(s)
     poller = zmq.Poller()
     for s in socks:
@@ -194,7 +200,14 @@ def sub(ip, ports, seconds):
     refused = []
     for port in ports:
         try:
-            socket.create_connection((ip, port), timeout=2).close()
+            if ipc:
+                u = socket.socket(socket.AF_UNIX)
+                try:
+                    u.connect("%s-%d" % (ip, port))
+                finally:
+                    u.close()
+            else:
+                socket.create_connection((ip, port), timeout=2).close()
         except OSError as e:
             refused.append(e.__class__.__name__)
     say(step="listening", refused=refused)

@@ -93,6 +93,12 @@ export interface IStartKernel {
   cwd?: string;
   /** Variables added to the step's environment. */
   env?: Record<string, string>;
+  /**
+   * How the kernel listens on the node: 'tcp' (default) on 127.0.0.1, which
+   * every user of the same node can reach (and read iopub); 'ipc' on Unix
+   * sockets in the relay's 0700 directory, which only the user can.
+   */
+  transport?: 'tcp' | 'ipc';
 }
 
 export type KernelChannel = 'shell' | 'iopub' | 'stdin' | 'control' | 'hb';
@@ -107,8 +113,12 @@ export const KERNEL_CHANNELS: readonly KernelChannel[] = [
 
 export interface IKernelStarted {
   pid: number;
-  /** The kernel's ports on the node's 127.0.0.1. */
+  /**
+   * The kernel's ports on the node's 127.0.0.1, or with 'ipc' the numbers
+   * of its sockets (`<dir>/kernel-<n>`); Open frames name these.
+   */
   ports: Record<KernelChannel, number>;
+  transport: 'tcp' | 'ipc';
 }
 
 export interface IKernelExited {

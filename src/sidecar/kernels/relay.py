@@ -81,6 +81,7 @@ class Relay(object):
         self.dir = None
         self.done = False
         self.starting = None  # (deadline, ports) until the kernel listens
+        self.ipc = None  # the kernel's socket path prefix when it uses ipc
 
     # -- streams --------------------------------------------------------
     def watch(self, st):
@@ -114,11 +115,10 @@ class Relay(object):
     def open_stream(self, sid, payload):
         port = struct.unpack(">H", payload)[0]
         try:
-            sock = socket.create_connection(("127.0.0.1", port))
+            sock = connect_kernel(self.ipc, port)
         except OSError as e:
-            send(CLOSE, sid, ("connect to 127.0.0.1:%d: %s" % (port, e)).encode("utf-8"))
+            send(CLOSE, sid, ("connect to the kernel's port %d: %s" % (port, e)).encode("utf-8"))
             return
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(False)
         st = Stream(sid, sock)
         self.streams[sid] = st
@@ -215,11 +215,23 @@ class Relay(object):
             send_json(ERROR, {"message": "a kernel is already running"})
             return
         try:
-            ports = free_ports(len(CHANNELS))
             if self.dir is None:
                 self.dir = tempfile.mkdtemp(prefix="jlhpc-kernel-")  # 0700
             path = os.path.join(self.dir, "kernel.json")
-            info = {"ip": "127.0.0.1", "transport": "tcp", "key": req["key"],
+            if req.get("transport", "tcp") == "ipc":
+                # Unix sockets in our 0700 directory: not even other users
+                # of the same node can connect (they can to 127.0.0.1).
+                self.ipc = os.path.join(self.dir, "kernel")
+                ports = list(range(1, len(CHANNELS) + 1))
+                for port in ports:
+                    if os.path.exists("%s-%d" % (self.ipc, port)):
+                        os.unlink("%s-%d" % (self.ipc, port))
+                ip, transport = self.ipc, "ipc"
+            else:
+                self.ipc = None
+                ports = free_ports(len(CHANNELS))
+                ip, transport = "127.0.0.1", "tcp"
+            info = {"ip": ip, "transport": transport, "key": req["key"],
                     "signature_scheme": req.get("signature_scheme", "hmac-sha256")}
             for name, port in zip(CHANNELS, ports):
                 info[name + "_port"] = port
@@ -252,9 +264,10 @@ class Relay(object):
                               % self.kernel.returncode})
             self.check_kernel()
             return
-        if all(listens(port) for port in ports.values()):
+        if all(listens(self.ipc, port) for port in ports.values()):
             self.starting = None
-            send_json(STARTED, {"pid": self.kernel.pid, "ports": ports})
+            send_json(STARTED, {"pid": self.kernel.pid, "ports": ports,
+                                "transport": "ipc" if self.ipc else "tcp"})
         elif time.time() > deadline:
             self.starting = None
             self.stop_kernel()
@@ -346,9 +359,25 @@ class Relay(object):
                 flush()
 
 
-def listens(port):
+def connect_kernel(ipc, port):
+    """A connection to the kernel's port: TCP on 127.0.0.1, or its Unix socket."""
+    if ipc is None:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    else:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(1)
+        try:
+            sock.connect("%s-%d" % (ipc, port))
+        except OSError:
+            sock.close()
+            raise
+    return sock
+
+
+def listens(ipc, port):
     try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        connect_kernel(ipc, port).close()
         return True
     except OSError:
         return False

@@ -6,7 +6,10 @@
  * computer's 127.0.0.1; every connection a Jupyter client makes to one is a
  * stream of the relay (relay-protocol.ts) to the same channel on the node.
  * So nothing of the kernel listens on the cluster network, and nothing but
- * the cluster's one connection (the transport) is used to reach it.
+ * the cluster's one connection (the transport) is used to reach it. With
+ * `transport: 'ipc'` the kernel listens on Unix sockets in the relay's 0700
+ * directory instead of 127.0.0.1, which other users of a shared node could
+ * otherwise reach (and read iopub through) as well.
  *
  *     const relay = await KernelRelay.start({ transport, command: relayCommand(...) });
  *     const kernel = await relay.startKernel({ key, signature_scheme: 'hmac-sha256' });
@@ -116,8 +119,13 @@ export interface IRelayEnd {
 export interface IRelayedKernel {
   /** The kernel's pid on the node. */
   pid: number;
-  /** The kernel's ports on the node's 127.0.0.1. */
+  /**
+   * The kernel's ports on the node's 127.0.0.1 ('tcp'), or the numbers of
+   * its Unix sockets in the relay's private directory ('ipc').
+   */
   remotePorts: Record<KernelChannel, number>;
+  /** How the kernel listens on the node. */
+  remoteTransport: 'tcp' | 'ipc';
   /** The listeners on this computer, one per channel. */
   localPorts: Record<KernelChannel, number>;
   /** A connection file's fields for clients on this computer. */
@@ -259,6 +267,7 @@ export class KernelRelay {
     const kernel: IRelayedKernel = {
       pid: info.pid,
       remotePorts: info.ports,
+      remoteTransport: info.transport,
       localPorts,
       connection: {
         ip: '127.0.0.1',

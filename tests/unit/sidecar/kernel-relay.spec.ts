@@ -12,7 +12,7 @@ import { randomBytes } from 'crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
 import { connect, type Socket } from 'net';
 import { tmpdir } from 'os';
-import { join } from 'path';
+import { dirname, join } from 'path';
 
 import {
   directRelayCommand,
@@ -39,9 +39,13 @@ info = json.load(open(path))
 sel = selectors.DefaultSelector()
 conns = []
 for name in ("shell", "iopub", "stdin", "control", "hb"):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((info["ip"], info[name + "_port"]))
+    if info["transport"] == "ipc":
+        s = socket.socket(socket.AF_UNIX)
+        s.bind("%s-%d" % (info["ip"], info[name + "_port"]))
+    else:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((info["ip"], info[name + "_port"]))
     s.listen(16)
     sel.register(s, selectors.EVENT_READ, "listen")
 def on_int(n, f):
@@ -71,7 +75,8 @@ while True:
             c.sendall(json.dumps({"argv": sys.argv, "env": dict(os.environ),
                 "path": path, "mode": stat.S_IMODE(st.st_mode),
                 "dirmode": stat.S_IMODE(dst.st_mode), "key": info["key"],
-                "ip": info["ip"], "cwd": os.getcwd()}).encode() + b"\n")
+                "ip": info["ip"], "transport": info["transport"],
+                "cwd": os.getcwd()}).encode() + b"\n")
         elif data.startswith(b"exit "):
             sys.exit(int(data.split()[1]))
         else:
@@ -243,6 +248,29 @@ describe('the kernel relay, both ends', () => {
     expect(() => statSync(info.path as string)).toThrow();
     expect(() => process.kill(kernel.pid, 0)).toThrow();
     expect(await kernel.exited).toMatchObject({ pid: kernel.pid });
+  });
+
+  it('lets the kernel listen on Unix sockets in its private directory (ipc)', async () => {
+    const relay = await startRelay();
+    const kernel = await relay.startKernel({
+      key: 'k',
+      signature_scheme: 'hmac-sha256',
+      argv: fakeArgv(),
+      transport: 'ipc'
+    });
+    expect(kernel.remoteTransport).toBe('ipc');
+    expect(Object.values(kernel.remotePorts)).toEqual([1, 2, 3, 4, 5]);
+    const info = await ask(kernel.localPorts.iopub);
+    expect(info.transport).toBe('ipc');
+    expect(info.dirmode).toBe(0o700);
+    expect(info.ip).toBe(join(dirname(info.path as string), 'kernel'));
+    const c = await client(kernel.localPorts.stdin);
+    const data = randomBytes(200_000);
+    c.socket.write(data);
+    expect((await c.read(data.length)).equals(data)).toBe(true);
+    c.socket.destroy();
+    await relay.shutdown();
+    expect(() => statSync(info.ip + '-1')).toThrow();
   });
 
   it('carries many streams at once, large data in order, past the window', async () => {
