@@ -51,8 +51,9 @@ await build({
   sourcemap: true,
   minify: false,
   legalComments: 'linked',
-  // The shell programs (src/sidecar/**/*.sh) are kept as their text.
-  loader: { '.sh': 'text' },
+  // The shell and Python programs (src/sidecar/**/*.sh, *.py) that run on
+  // a cluster are kept as their text.
+  loader: { '.sh': 'text', '.py': 'text' },
   // Optional native speed-ups of ws and ssh2, which fall back to pure JS (and
   // Node's own crypto) without them: a wheel must not carry binaries built
   // for one platform.

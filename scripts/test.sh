@@ -58,6 +58,9 @@ for suite in "${suites[@]}"; do
       run_check typecheck-tests npx tsc --noEmit -p tsconfig.test.json
       run_check shellcheck shellcheck -x scripts/*.sh tests/cluster/*.sh .ci/run \
         src/sidecar/*/*.sh src/sidecar/*/*/*.sh
+      # The Python programs the sidecar runs on a cluster (the .pyc go to the results).
+      run_check py-compile env PYTHONPYCACHEPREFIX="$RESULTS/pycache" \
+        python3 -m py_compile src/sidecar/*/*.py
       ;;
     unit)
       npx jest --config jest.config.js --ci --json --outputFile="$RESULTS/unit.json"

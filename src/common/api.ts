@@ -213,7 +213,9 @@ export type ErrorCode =
   | 'sbatch-refused'
   | 'slurm-unavailable'
   | 'session-exists'
-  | 'session-not-attachable';
+  | 'session-not-attachable'
+  // cluster kernels
+  | 'kernel-relay-failed';
 
 /** Messages pushed on the event WebSocket, one JSON object per frame. */
 export type SidecarEvent =

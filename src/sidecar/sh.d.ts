@@ -4,3 +4,10 @@ declare module '*.sh' {
   const text: string;
   export default text;
 }
+
+// The same for the Python programs that run on a cluster with the user's
+// own interpreter (kernels/relay.py); py_compile checks them in the lint run.
+declare module '*.py' {
+  const text: string;
+  export default text;
+}

@@ -43,6 +43,9 @@ readonly NOACCT_SLURMD_PORT=6828
 # Ended jobs leave squeue 10-70 s after they end (slurmctld purges once a minute), not after
 # 300 s: sessions must then end from what the job itself recorded.
 readonly NOACCT_MIN_JOB_AGE=10
+# Another user of the cluster, with no login and no jobs: what a neighbour on a shared cluster can
+# reach (tests run commands as this user with runuser, e.g. against a kernel's ports).
+readonly OTHER_USER=hpcother
 readonly PACKAGES=(slurm-wlm slurmdbd mariadb-server munge openssh-server python3-venv netcat-openbsd)
 
 readonly CONF_DIR=/etc/jupyterlab-hpc-demo
@@ -884,10 +887,10 @@ write_cluster_json() {
   local slurm
   slurm=$(printf '{"partitions": [{"name": "%s", "default": true, "maxTime": null, "gres": "gpu:%s:%s"},
     {"name": "%s", "default": false, "maxTime": "%s", "gres": "gpu:%s:%s"}],
-    "accounting": true, "accounts": ["%s", "%s"], "defaultAccount": "%s",
+    "otherUser": "%s", "accounting": true, "accounts": ["%s", "%s"], "defaultAccount": "%s",
     "qos": ["normal", "%s"], "qosMaxWall": {"%s": "%s"}}' \
     "$PARTITION" "$GPU_TYPE" "$GPU_COUNT" "$GPU_PARTITION" "$GPU_PARTITION_MAX_TIME" "$GPU_TYPE" "$GPU_COUNT" \
-    "${ACCOUNTS[0]}" "${ACCOUNTS[1]}" "${ACCOUNTS[0]}" "$QOS_SHORT" "$QOS_SHORT" "$QOS_SHORT_MAX_WALL")
+    "$OTHER_USER" "${ACCOUNTS[0]}" "${ACCOUNTS[1]}" "${ACCOUNTS[0]}" "$QOS_SHORT" "$QOS_SHORT" "$QOS_SHORT_MAX_WALL")
   # The second cluster: the same sshd, environments and client key; its own user and Slurm.
   local noacct
   noacct=$(printf '{"name": "%s", "alias": "%s", "user": "%s", "slurmConf": "%s", "node": "%s",
@@ -921,6 +924,7 @@ cmd_start() {
   start_noacct_slurm
   ensure_user "$CLUSTER_USER"
   ensure_user "$NOACCT_USER"
+  ensure_user "$OTHER_USER"
   setup_accounting
   # pam_loginuid and friends can refuse sessions inside some containers: then run without PAM,
   # and remember it.
@@ -996,6 +1000,7 @@ cmd_stop() {
   done
   end_processes_of "$CLUSTER_USER"
   end_processes_of "$NOACCT_USER"
+  end_processes_of "$OTHER_USER"
   say "stopped (packages, $CLUSTER_USER's and $NOACCT_USER's homes and keys stay; start again with: $0 start)"
 }
 

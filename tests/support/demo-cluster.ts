@@ -38,6 +38,11 @@ export interface IDemoCluster {
   condaRoot: string;
   envs: IDemoEnv[];
   partitions: IDemoPartition[];
+  /**
+   * Another Unix user of the cluster (no login, no jobs): a neighbour on a
+   * shared cluster, for tests run as it with runuser.
+   */
+  otherUser: string;
   /** Slurm accounting (slurmdbd) runs, enforcing associations and QOS. */
   accounting: boolean;
   /** The cluster user's accounts; `defaultAccount` is one of them. */

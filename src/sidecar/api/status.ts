@@ -67,7 +67,8 @@ const STATUS: Record<ErrorCode, number> = {
   'sbatch-refused': 422,
   'slurm-unavailable': 502,
   'session-exists': 409,
-  'session-not-attachable': 409
+  'session-not-attachable': 409,
+  'kernel-relay-failed': 502
 };
 
 export function statusOf(code: ErrorCode): number {

@@ -8,6 +8,7 @@
  * server's MaxSessions allows (session-limiter.ts).
  */
 import { constants as osConstants } from 'os';
+import type { Readable } from 'stream';
 
 import { SidecarError } from '../errors';
 import type { IExecChannel, IExecClient } from './exec-client';
@@ -62,7 +63,7 @@ export class SshCommandRunner {
     const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
     this._running++;
     try {
-      if (options.onOutput) {
+      if (options.onOutput || options.stdin) {
         return await this._runStreamed(command, maxOutputBytes, options);
       }
       if (
@@ -282,7 +283,7 @@ export class SshCommandRunner {
         {
           ...command,
           env: { ...command.env, [RUN_TAG_VARIABLE]: tag },
-          stdinFromDevNull: true
+          stdinFromDevNull: !options.stdin
         },
         { nonce }
       );
@@ -293,6 +294,7 @@ export class SshCommandRunner {
     try {
       // Input stays open: ssh2 sends no signal request once it has ended.
       const { channel, exit } = await this._exec(text);
+      const unpipe = options.stdin ? pipeInput(options.stdin, channel) : null;
       const parser = new FramedOutputParser({ maxOutputBytes, onOutput });
       parser.expect({ nonce });
       return await new Promise<ICommandOutput>((resolve, reject) => {
@@ -326,6 +328,7 @@ export class SshCommandRunner {
         );
         channel.on('close', () => {
           markClosed();
+          unpipe?.();
           stop();
           if (stopping) {
             return;
@@ -528,6 +531,32 @@ export function killTaggedCommand(tag: string): IRemoteCommand {
       'jlhpc',
       `${RUN_TAG_VARIABLE}=${tag}`
     ]
+  };
+}
+
+/**
+ * Copy `input` into the channel as it comes, pausing it while the channel's
+ * buffer is full; its end ends the channel's input. Returns the undo, for
+ * when the channel has closed.
+ */
+function pipeInput(input: Readable, channel: IExecChannel): () => void {
+  const resume = (): void => {
+    input.resume();
+  };
+  const onData = (chunk: Buffer | string): void => {
+    if (!channel.write(chunk)) {
+      input.pause();
+      channel.once('drain', resume);
+    }
+  };
+  const onEnd = (): void => {
+    channel.end();
+  };
+  input.on('data', onData);
+  input.once('end', onEnd);
+  return () => {
+    input.off('data', onData);
+    input.off('end', onEnd);
   };
 }
 

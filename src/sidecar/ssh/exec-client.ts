@@ -17,6 +17,8 @@ export interface IExecChannel {
     listener: (code: number | null, signal?: string) => void
   ): unknown;
   on(event: 'close', listener: () => void): unknown;
+  /** After `write` returned false: the input can take more. */
+  once(event: 'drain', listener: () => void): unknown;
   readonly stderr: {
     on(event: 'data', listener: (chunk: Buffer) => void): unknown;
   };

@@ -5,7 +5,7 @@
  * same thing either way:
  *
  * - `$SHELL -c <buildRemoteCommand(command)>` in the home directory, with
- *   stdin from /dev/null, in a session of its own (as sshd's setsid), so that
+ *   stdin from /dev/null (or the caller's `stdin`), in a session of its own (as sshd's setsid), so that
  *   stopping a command stops everything it started.
  * - A fresh environment as sshd builds it (HOME, USER, LOGNAME, SHELL, a
  *   standard PATH, the locale), not the sidecar's: JupyterHub tokens, the
@@ -140,7 +140,7 @@ export class LocalTransport implements ITransport {
           argv0: basename(this.shell),
           cwd: this.home,
           env: this._env,
-          stdio: ['ignore', 'pipe', 'pipe'],
+          stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
           detached: true
         });
       } catch (err) {
@@ -190,6 +190,14 @@ export class LocalTransport implements ITransport {
 
       this._running.add(running);
       signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.stdin) {
+        const input = options.stdin;
+        const sink = child.stdin!;
+        // The command may exit before reading everything: not our error.
+        sink.on('error', () => undefined);
+        input.pipe(sink);
+        child.once('close', () => input.unpipe(sink));
+      }
       child.stdout!.on('data', (chunk: Buffer) =>
         feed(() => parser.pushStdout(chunk))
       );

@@ -1,4 +1,4 @@
-import type { Duplex } from 'stream';
+import type { Duplex, Readable } from 'stream';
 
 import type { ICommandOutput, IRemoteCommand } from '../shell/remote-command';
 
@@ -20,6 +20,13 @@ export interface ICommandOptions {
    * and never holds the shared session.
    */
   onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  /**
+   * Bytes for the command's standard input, piped as they come (with
+   * backpressure); its end closes the input. Only with `onOutput`: such a
+   * command runs on a channel of its own. Without it, input is /dev/null.
+   * Bytes pass unchanged (no terminal), so a binary protocol can use it.
+   */
+  stdin?: Readable;
 }
 
 /**

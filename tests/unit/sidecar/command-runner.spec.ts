@@ -7,8 +7,9 @@
  * channels (streams) are simulated the same way: ssh2 emits 'exit' as it
  * reads it, possibly in the same read as the open.
  */
+import { randomBytes } from 'crypto';
 import { EventEmitter } from 'events';
-import { PassThrough } from 'stream';
+import { Duplex, PassThrough } from 'stream';
 import type { ChildProcess } from 'child_process';
 
 import { DEFAULT_MAX_OUTPUT_BYTES } from '../../../src/sidecar/shell/remote-command';
@@ -182,3 +183,123 @@ describe('SshCommandRunner over ssh2', () => {
     expect(out.exitCode).toBe(3);
   });
 });
+
+/**
+ * A streamed command that echoes its input (`cat`): over ssh2 a Duplex
+ * channel with a small buffer (so writes see backpressure), over OpenSSH the
+ * master's client process. Its end of input ends the command.
+ */
+class EchoSsh2Channel extends Duplex {
+  stderr = new PassThrough();
+  writes = 0;
+  constructor(nonce: string) {
+    super({ writableHighWaterMark: 1024 });
+    // A one-shot command prints begin markers only; its exit status ends it.
+    this.push(begin(nonce));
+    this.stderr.push(begin(nonce));
+  }
+  _read(): void {
+    return;
+  }
+  _write(chunk: Buffer, _enc: string, done: () => void): void {
+    this.writes++;
+    this.push(chunk);
+    // A slow peer: the buffer fills, and 'drain' comes later.
+    setImmediate(done);
+  }
+  _final(done: () => void): void {
+    this.emit('exit', 0);
+    this.push(null);
+    this.stderr.push(null);
+    this.on('end', () => setImmediate(() => this.emit('close')));
+    done();
+  }
+  signal(): void {
+    return;
+  }
+  close(): void {
+    return;
+  }
+}
+
+class EchoClient implements IExecClient {
+  channels: EchoSsh2Channel[] = [];
+  commands: string[] = [];
+  constructor(private readonly _kind: 'ssh2' | 'openssh') {}
+  exec(
+    command: string,
+    callback: (err: Error | undefined, channel: IExecChannel) => void
+  ): void {
+    this.commands.push(command);
+    const { nonce } = parse(command);
+    if (this._kind === 'ssh2') {
+      const channel = new EchoSsh2Channel(nonce);
+      this.channels.push(channel);
+      callback(undefined, channel);
+      return;
+    }
+    const child = new FakeSsh();
+    const channel = new MuxChannel(child as unknown as ChildProcess);
+    channel.whenOpen(err => callback(err, channel));
+    child.stderr.write(BANNER + OPENED + begin(nonce));
+    child.stdout.write(begin(nonce));
+    child.stdin.on('data', (chunk: Buffer) => child.stdout.write(chunk));
+    child.stdin.on('end', () => {
+      child.stdout.end();
+      child.stderr.end();
+      child.exitCode = 0;
+      setImmediate(() => {
+        child.emit('exit', 0, null);
+        setImmediate(() => child.emit('close', 0, null));
+      });
+    });
+  }
+}
+
+describe.each(['ssh2', 'openssh'] as const)(
+  'SshCommandRunner input over %s',
+  kind => {
+    it('pipes the input to the command, binary and in order, and ends it', async () => {
+      const client = new EchoClient(kind);
+      const runner = new SshCommandRunner(
+        client,
+        new SessionLimiter(),
+        'hpc-demo'
+      );
+      const input = new PassThrough();
+      const chunks: Buffer[] = [];
+      const sent: Buffer[] = [];
+      const running = runner.run(
+        { argv: ['cat'] },
+        {
+          stdin: input,
+          onOutput: (stream, chunk) => {
+            if (stream === 'stdout') {
+              chunks.push(chunk);
+            }
+          }
+        }
+      );
+      for (let i = 0; i < 64; i++) {
+        const piece = randomBytes(4096 + i);
+        piece[0] = 0x23; // '#': nothing in the input is a marker
+        sent.push(piece);
+        input.write(piece);
+      }
+      input.end();
+      const out = await running;
+      expect(out.exitCode).toBe(0);
+      expect(Buffer.concat(chunks).equals(Buffer.concat(sent))).toBe(true);
+      // The command reads the channel, not /dev/null.
+      const script = client.commands[0].replace(
+        /\\([0-7]{3})/g,
+        (_, octal: string) => String.fromCharCode(parseInt(octal, 8))
+      );
+      expect(script).toContain("\nexec 'cat'");
+      expect(script).not.toContain("exec 'cat' </dev/null");
+      if (kind === 'ssh2') {
+        expect(client.channels[0].writes).toBeGreaterThan(1);
+      }
+    });
+  }
+);

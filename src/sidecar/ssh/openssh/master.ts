@@ -334,6 +334,7 @@ export class MuxChannel extends EventEmitter implements IExecChannel {
       }
     });
     _child.stdin!.on('error', () => undefined);
+    _child.stdin!.on('drain', () => this.emit('drain'));
     _child.on('error', err => this._settle(err));
     _child.stdout!.on('data', (chunk: Buffer) => {
       // Output can only come from an open session.

@@ -1,0 +1,600 @@
+/**
+ * The sidecar's end of a kernel relay: one job step on a compute node
+ * (relay.py, run by the user's own Python) that starts a kernel on Unix
+ * sockets in its 0700 directory and carries connections to them over the
+ * step's stdio.
+ * Here, each of the kernel's five channels gets a listener on this
+ * computer's 127.0.0.1; every connection a Jupyter client makes to one is a
+ * stream of the relay (relay-protocol.ts) to the same channel on the node.
+ * So nothing of the kernel listens on the cluster network, and nothing but
+ * the cluster's one connection (the transport) is used to reach it. Unix
+ * sockets rather than the node's 127.0.0.1, because other users of a shared
+ * node could reach that (and read iopub through it); `transport: 'tcp'`
+ * binds 127.0.0.1 for kernels that cannot use ipc.
+ *
+ *     const relay = await KernelRelay.start({ transport, command: relayCommand(...) });
+ *     const kernel = await relay.startKernel({ key, signature_scheme: 'hmac-sha256' });
+ *     // kernel.connection: a connection file's fields for a Jupyter client here
+ *     await relay.signal('SIGINT');    // interrupt
+ *     await relay.shutdown();          // kernel and step end
+ */
+import { createServer, type Server, type Socket } from 'net';
+import { constants as osConstants } from 'os';
+import { PassThrough } from 'stream';
+import { deflateSync } from 'zlib';
+
+import { SidecarError } from '../errors';
+import type { IRemoteCommand } from '../shell/remote-command';
+import type { ITransport } from '../transport/types';
+import relaySource from './relay.py';
+import {
+  controlBody,
+  encodeControl,
+  encodeData,
+  encodeFrame,
+  encodeOpen,
+  encodeWindow,
+  FrameDecoder,
+  FrameType,
+  KERNEL_CHANNELS,
+  RELAY_PROTOCOL_VERSION,
+  STREAM_WINDOW,
+  windowBytes,
+  type IFrame,
+  type IKernelExited,
+  type IKernelStarted,
+  type IRelayHello,
+  type IStartKernel,
+  type KernelChannel
+} from './relay-protocol';
+
+/** The relay's source, as relay.py holds it. */
+export const RELAY_SOURCE = relaySource;
+
+/** Stderr of the step kept for error messages, in characters. */
+const STDERR_KEEP = 8192;
+
+/** How long the step may take to say HELLO (srun, Python start). */
+const HELLO_TIMEOUT_MS = 60_000;
+
+/** How long `shutdown` waits for the step to end before it stops it. */
+const SHUTDOWN_WAIT_MS = 10_000;
+
+/**
+ * A one-line Python program that runs the relay: its source compressed, so
+ * the step's argv (shown by `ps` and `scontrol show step`) stays short and
+ * needs no quoting beyond a word. No secret is in it.
+ */
+export function relayBootstrap(source = RELAY_SOURCE): string {
+  const packed = deflateSync(Buffer.from(source, 'utf8'), {
+    level: 9
+  }).toString('base64');
+  return `import zlib,base64;exec(zlib.decompress(base64.b64decode('${packed}')))`;
+}
+
+export interface IRelayCommandOptions {
+  /** The running allocation the relay runs in, as a step. */
+  jobId: string;
+  /** The environment's interpreter on the node (`<prefix>/bin/python`). */
+  python: string;
+  /** More srun options (e.g. `--mem=…`), placed before the program. */
+  srunOptions?: readonly string[];
+}
+
+/**
+ * `srun --overlap --jobid J -n1 -u <python> -I -c <relay>`: the relay as one
+ * more step of a running allocation (beside its batch step and other
+ * kernels), its stdio carried by Slurm. `-I` keeps the user's PYTHON*
+ * variables and site packages away from the relay (not from the kernel).
+ */
+export function relayCommand(options: IRelayCommandOptions): IRemoteCommand {
+  return {
+    argv: [
+      'srun',
+      '--overlap',
+      `--jobid=${options.jobId}`,
+      '--ntasks=1',
+      '--unbuffered',
+      ...(options.srunOptions ?? []),
+      options.python,
+      '-I',
+      '-c',
+      relayBootstrap()
+    ]
+  };
+}
+
+/** The same relay run directly (no Slurm), for "This computer" and tests. */
+export function directRelayCommand(python: string): IRemoteCommand {
+  return { argv: [python, '-I', '-c', relayBootstrap()] };
+}
+
+/** How a relay ended. */
+export interface IRelayEnd {
+  /** The step's exit status, or null when it is not known. */
+  exitCode: number | null;
+  /** Why, in a sentence (the step's last words when it failed). */
+  reason: string;
+}
+
+export interface IRelayedKernel {
+  /** The kernel's pid on the node. */
+  pid: number;
+  /**
+   * The kernel's ports on the node's 127.0.0.1 ('tcp'), or the numbers of
+   * its Unix sockets in the relay's private directory ('ipc').
+   */
+  remotePorts: Record<KernelChannel, number>;
+  /** How the kernel listens on the node. */
+  remoteTransport: 'tcp' | 'ipc';
+  /** The listeners on this computer, one per channel. */
+  localPorts: Record<KernelChannel, number>;
+  /** A connection file's fields for clients on this computer. */
+  connection: {
+    ip: '127.0.0.1';
+    transport: 'tcp';
+    key: string;
+    signature_scheme: string;
+    shell_port: number;
+    iopub_port: number;
+    stdin_port: number;
+    control_port: number;
+    hb_port: number;
+  };
+  /** Resolves when the kernel process has ended. */
+  exited: Promise<IKernelExited>;
+}
+
+export interface IKernelRelayOptions {
+  transport: ITransport;
+  /** relayCommand(…) (or directRelayCommand on this computer). */
+  command: IRemoteCommand;
+  /** For messages: the cluster's name. */
+  label?: string;
+  helloTimeoutMs?: number;
+  /** Every piece of the step's stderr (srun, the relay, the kernel's own). */
+  onStderr?: (text: string) => void;
+}
+
+interface IStream {
+  socket: Socket;
+  /** Bytes we may still send to the relay. */
+  credit: number;
+  /** Bytes handed to the client, not yet given back to the relay as credit. */
+  consumed: number;
+  /** We sent Close (or got it): no more frames for it. */
+  closed: boolean;
+}
+
+type Pending<T> = { resolve: (v: T) => void; reject: (e: Error) => void };
+
+export class KernelRelay {
+  private constructor(
+    private readonly _options: IKernelRelayOptions,
+    private readonly _input: PassThrough
+  ) {}
+
+  /**
+   * Run the relay step and wait for its HELLO. Rejects with a SidecarError
+   * ('kernel-relay-failed') when it ends first (srun's refusal is in the message)
+   * or says nothing in time.
+   */
+  static async start(options: IKernelRelayOptions): Promise<KernelRelay> {
+    const input = new PassThrough();
+    const relay = new KernelRelay(options, input);
+    relay._run();
+    const timeout = options.helloTimeoutMs ?? HELLO_TIMEOUT_MS;
+    const hello = await new Promise<IRelayHello>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          relay._failure(
+            `The kernel relay did not start in ${timeout / 1000} s.`
+          )
+        );
+        relay._abort.abort();
+      }, timeout);
+      relay._helloWaiter = {
+        resolve: h => {
+          clearTimeout(timer);
+          resolve(h);
+        },
+        reject: e => {
+          clearTimeout(timer);
+          reject(e);
+        }
+      };
+    });
+    if (hello.version !== RELAY_PROTOCOL_VERSION) {
+      relay._abort.abort();
+      throw relay._failure(
+        `The kernel relay speaks protocol ${hello.version}, not ${RELAY_PROTOCOL_VERSION}.`
+      );
+    }
+    relay.hello = hello;
+    return relay;
+  }
+
+  /** What the relay said at start (its pid and host on the node). */
+  hello!: IRelayHello;
+
+  /** The kernel now running, if any. */
+  get kernel(): IRelayedKernel | null {
+    return this._kernel;
+  }
+
+  /** Resolves when the step has ended, whatever the reason. */
+  get ended(): Promise<IRelayEnd> {
+    return this._ended;
+  }
+
+  /** The step's last words on stderr (srun, the relay, the kernel). */
+  get stderrTail(): string {
+    return this._stderr;
+  }
+
+  /**
+   * Start a kernel on the node (one at a time; after one has exited,
+   * another may start in the same step: a restart keeps the allocation) and
+   * open this computer's listeners for it.
+   */
+  async startKernel(request: IStartKernel): Promise<IRelayedKernel> {
+    this._checkOpen();
+    if (this._kernel) {
+      throw new SidecarError(
+        'kernel-relay-failed',
+        'A kernel is already running in this relay.'
+      );
+    }
+    if (this._startWaiter) {
+      throw new SidecarError(
+        'kernel-relay-failed',
+        'A kernel is already starting.'
+      );
+    }
+    const started = new Promise<IKernelStarted>((resolve, reject) => {
+      this._startWaiter = { resolve, reject };
+    });
+    this._send(encodeControl(FrameType.Start, request));
+    const info = await started;
+    const servers = await Promise.all(
+      KERNEL_CHANNELS.map(channel => this._listen(info.ports[channel]))
+    );
+    const localPorts = {} as Record<KernelChannel, number>;
+    KERNEL_CHANNELS.forEach((channel, i) => {
+      localPorts[channel] = (servers[i].address() as { port: number }).port;
+    });
+    let exitedResolve!: (e: IKernelExited) => void;
+    const exited = new Promise<IKernelExited>(r => (exitedResolve = r));
+    const kernel: IRelayedKernel = {
+      pid: info.pid,
+      remotePorts: info.ports,
+      remoteTransport: info.transport,
+      localPorts,
+      connection: {
+        ip: '127.0.0.1',
+        transport: 'tcp',
+        key: request.key,
+        signature_scheme: request.signature_scheme,
+        shell_port: localPorts.shell,
+        iopub_port: localPorts.iopub,
+        stdin_port: localPorts.stdin,
+        control_port: localPorts.control,
+        hb_port: localPorts.hb
+      },
+      exited
+    };
+    this._kernel = kernel;
+    this._servers = servers;
+    this._exitedResolve = exitedResolve;
+    if (this._pendingExit) {
+      // It ended while the listeners were being opened.
+      this._kernelEnded(this._pendingExit);
+    }
+    return kernel;
+  }
+
+  /** Send a signal to the kernel's process group (SIGINT interrupts). */
+  signal(signal: NodeJS.Signals | number): void {
+    this._checkOpen();
+    const number =
+      typeof signal === 'number' ? signal : osConstants.signals[signal];
+    if (number === undefined) {
+      throw new SidecarError('bad-request', `Unknown signal ${signal}.`);
+    }
+    this._send(encodeControl(FrameType.Signal, { signal: number }));
+  }
+
+  /**
+   * Stop the kernel (SIGTERM, SIGKILL after 3 s) and end the step. Resolves
+   * when the step has ended; stops it through the transport when it does not
+   * end in time.
+   */
+  async shutdown(waitMs = SHUTDOWN_WAIT_MS): Promise<IRelayEnd> {
+    if (!this._done) {
+      this._send(encodeFrame(FrameType.Shutdown, 0));
+      this._flush();
+      this._input.end();
+      const timer = setTimeout(() => this._abort.abort(), waitMs);
+      await this._ended;
+      clearTimeout(timer);
+    }
+    return this._ended;
+  }
+
+  private _run(): void {
+    let endResolve!: (e: IRelayEnd) => void;
+    this._ended = new Promise(r => (endResolve = r));
+    const onOutput = (stream: 'stdout' | 'stderr', chunk: Buffer): void => {
+      if (stream === 'stderr') {
+        const text = chunk.toString('utf8');
+        this._stderr = (this._stderr + text).slice(-STDERR_KEEP);
+        this._options.onStderr?.(text);
+        return;
+      }
+      let frames: IFrame[];
+      try {
+        frames = this._decoder.push(chunk);
+      } catch (err) {
+        this._protocolError = (err as Error).message;
+        this._abort.abort();
+        return;
+      }
+      for (const frame of frames) {
+        this._onFrame(frame);
+      }
+    };
+    this._options.transport
+      .run(this._options.command, {
+        onOutput,
+        stdin: this._input,
+        signal: this._abort.signal,
+        maxOutputBytes: 64 * 1024
+      })
+      .then(
+        out =>
+          this._finish({
+            exitCode: out.exitCode,
+            reason:
+              out.exitCode === 0
+                ? 'The kernel relay ended.'
+                : `The kernel relay ended with status ${out.exitCode}.${this._lastWords()}`
+          }),
+        (err: Error) =>
+          this._finish({
+            exitCode: null,
+            reason: this._protocolError
+              ? `The kernel relay sent something that is not a frame (${this._protocolError}).${this._lastWords()}`
+              : `${err.message}${this._lastWords()}`
+          })
+      )
+      .then(() => endResolve(this._end!));
+  }
+
+  private _onFrame(frame: IFrame): void {
+    switch (frame.type) {
+      case FrameType.Data: {
+        const stream = this._streams.get(frame.stream);
+        if (!stream || stream.closed) {
+          return;
+        }
+        const n = frame.payload.length;
+        stream.socket.write(frame.payload, () => {
+          // Credit goes back in large steps only: no extra frame per message.
+          stream.consumed += n;
+          if (!stream.closed && stream.consumed >= STREAM_WINDOW / 2) {
+            this._send(encodeWindow(frame.stream, stream.consumed));
+            stream.consumed = 0;
+          }
+        });
+        return;
+      }
+      case FrameType.Window: {
+        const stream = this._streams.get(frame.stream);
+        if (stream) {
+          stream.credit += windowBytes(frame);
+          if (stream.credit > 0) {
+            stream.socket.resume();
+          }
+        }
+        return;
+      }
+      case FrameType.Close: {
+        const stream = this._streams.get(frame.stream);
+        if (stream) {
+          stream.closed = true;
+          this._streams.delete(frame.stream);
+          stream.socket.end();
+        }
+        return;
+      }
+      case FrameType.Hello:
+        this._helloWaiter?.resolve(controlBody<IRelayHello>(frame));
+        this._helloWaiter = null;
+        return;
+      case FrameType.Started:
+        this._pendingExit = null;
+        this._startWaiter?.resolve(controlBody<IKernelStarted>(frame));
+        this._startWaiter = null;
+        return;
+      case FrameType.Exited:
+        this._kernelEnded(controlBody<IKernelExited>(frame));
+        return;
+      case FrameType.Error: {
+        const { message } = controlBody<{ message: string }>(frame);
+        const err = new SidecarError(
+          'kernel-relay-failed',
+          `The kernel relay on ${this._label} says: ${message}`
+        );
+        if (this._startWaiter) {
+          this._startWaiter.reject(err);
+          this._startWaiter = null;
+        } else {
+          this._options.onStderr?.(`relay: ${message}\n`);
+        }
+        return;
+      }
+      default:
+        // Frames only the relay reads: ignore them.
+        return;
+    }
+  }
+
+  private _kernelEnded(exit: IKernelExited): void {
+    if (!this._kernel || this._kernel.pid !== exit.pid) {
+      this._pendingExit = exit;
+      return;
+    }
+    this._pendingExit = null;
+    this._closeListeners();
+    this._kernel = null;
+    this._exitedResolve?.(exit);
+    this._exitedResolve = null;
+  }
+
+  /** A listener on this computer's 127.0.0.1 for one kernel port. */
+  private _listen(remotePort: number): Promise<Server> {
+    const server = createServer({ noDelay: true }, socket =>
+      this._accept(socket, remotePort)
+    );
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve(server);
+      });
+    });
+  }
+
+  private _accept(socket: Socket, remotePort: number): void {
+    if (this._done) {
+      socket.destroy();
+      return;
+    }
+    const id = this._nextStream++;
+    const stream: IStream = {
+      socket,
+      credit: STREAM_WINDOW,
+      consumed: 0,
+      closed: false
+    };
+    this._streams.set(id, stream);
+    socket.setNoDelay(true);
+    this._send(encodeOpen(id, remotePort));
+    socket.on('data', (chunk: Buffer) => {
+      if (stream.closed) {
+        return;
+      }
+      for (const frame of encodeData(id, chunk)) {
+        this._send(frame);
+      }
+      stream.credit -= chunk.length;
+      if (stream.credit <= 0) {
+        socket.pause();
+      }
+    });
+    const close = (): void => {
+      if (!stream.closed) {
+        stream.closed = true;
+        this._streams.delete(id);
+        this._send(encodeFrame(FrameType.Close, id));
+      }
+    };
+    socket.on('end', () => {
+      close();
+      socket.end();
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', close);
+  }
+
+  /**
+   * Frames queued in one turn of the event loop go out in one write: each
+   * small write on a path with Nagle's algorithm (sshd's and srun's sockets)
+   * can wait for a delayed ACK.
+   */
+  private _send(frame: Buffer): void {
+    if (this._done || !this._input.writable) {
+      return;
+    }
+    this._queued.push(frame);
+    if (this._queued.length === 1) {
+      setImmediate(() => this._flush());
+    }
+  }
+
+  private _flush(): void {
+    const frames = this._queued;
+    this._queued = [];
+    if (frames.length > 0 && !this._done && this._input.writable) {
+      this._input.write(
+        frames.length === 1 ? frames[0] : Buffer.concat(frames)
+      );
+    }
+  }
+
+  private _closeListeners(): void {
+    for (const server of this._servers) {
+      server.close();
+    }
+    this._servers = [];
+    for (const stream of this._streams.values()) {
+      stream.closed = true;
+      stream.socket.destroy();
+    }
+    this._streams.clear();
+  }
+
+  private _finish(end: IRelayEnd): void {
+    this._done = true;
+    this._end = end;
+    this._closeListeners();
+    this._input.end();
+    const err = this._failure(end.reason);
+    this._helloWaiter?.reject(err);
+    this._helloWaiter = null;
+    this._startWaiter?.reject(err);
+    this._startWaiter = null;
+    if (this._kernel) {
+      const pid = this._kernel.pid;
+      this._kernel = null;
+      this._exitedResolve?.({ pid, code: null, signal: null });
+      this._exitedResolve = null;
+    }
+  }
+
+  private _checkOpen(): void {
+    if (this._done) {
+      throw this._failure(this._end?.reason ?? 'The kernel relay has ended.');
+    }
+  }
+
+  private _failure(message: string): SidecarError {
+    return new SidecarError('kernel-relay-failed', message);
+  }
+
+  private _lastWords(): string {
+    const said = this._stderr.trim().split('\n').slice(-5).join('\n');
+    return said ? ` It said: ${said}` : '';
+  }
+
+  private get _label(): string {
+    return this._options.label ?? 'the cluster';
+  }
+
+  private readonly _abort = new AbortController();
+  private readonly _decoder = new FrameDecoder();
+  private readonly _streams = new Map<number, IStream>();
+  private _queued: Buffer[] = [];
+  private _nextStream = 1;
+  private _servers: Server[] = [];
+  private _kernel: IRelayedKernel | null = null;
+  private _exitedResolve: ((e: IKernelExited) => void) | null = null;
+  private _pendingExit: IKernelExited | null = null;
+  private _helloWaiter: Pending<IRelayHello> | null = null;
+  private _startWaiter: Pending<IKernelStarted> | null = null;
+  private _stderr = '';
+  private _protocolError: string | null = null;
+  private _ended!: Promise<IRelayEnd>;
+  private _end: IRelayEnd | null = null;
+  private _done = false;
+}

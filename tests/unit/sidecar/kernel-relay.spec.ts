@@ -1,0 +1,411 @@
+/**
+ * Both ends of the kernel relay against each other: the real relay.py run
+ * by this machine's python3 through the LocalTransport (as "This computer"
+ * runs it, without Slurm), and KernelRelay here. The kernel is the boundary:
+ * a small Python stand-in that listens on the five ports of its connection
+ * file and echoes, so streams, flow control, signals, exits and clean-up are
+ * checked without ipykernel (tests/integration/kernel-relay.test.ts drives a
+ * real one through Slurm).
+ */
+import { execFileSync } from 'child_process';
+import { randomBytes } from 'crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
+import { connect, type Socket } from 'net';
+import { tmpdir } from 'os';
+import { dirname, join } from 'path';
+
+import {
+  directRelayCommand,
+  KernelRelay,
+  relayBootstrap,
+  relayCommand,
+  RELAY_SOURCE
+} from '../../../src/sidecar/kernels/relay';
+import { STREAM_WINDOW } from '../../../src/sidecar/kernels/relay-protocol';
+import { LocalTransport } from '../../../src/sidecar/transport/local';
+
+const PYTHON = process.env.JLHPC_TEST_PYTHON ?? 'python3';
+
+/**
+ * Echoes every connection on the five ports; "info\n" answers with its
+ * argv, environment and connection file path and mode; "exit <n>\n" exits;
+ * SIGINT writes "SIGINT\n" to every connection; it ignores SIGTERM when
+ * its argv says "stubborn".
+ */
+const FAKE_KERNEL = String.raw`
+import json, os, selectors, signal, socket, stat, sys
+path = sys.argv[sys.argv.index("-f") + 1]
+info = json.load(open(path))
+sel = selectors.DefaultSelector()
+conns = []
+for name in ("shell", "iopub", "stdin", "control", "hb"):
+    if info["transport"] == "ipc":
+        s = socket.socket(socket.AF_UNIX)
+        s.bind("%s-%d" % (info["ip"], info[name + "_port"]))
+    else:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((info["ip"], info[name + "_port"]))
+    s.listen(16)
+    sel.register(s, selectors.EVENT_READ, "listen")
+def on_int(n, f):
+    for c in conns:
+        c.sendall(b"SIGINT\n")
+signal.signal(signal.SIGINT, on_int)
+if "stubborn" in sys.argv:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("fake kernel up", flush=True)
+while True:
+    for key, _ in sel.select():
+        if key.data == "listen":
+            c, _ = key.fileobj.accept()
+            conns.append(c)
+            sel.register(c, selectors.EVENT_READ, "conn")
+            continue
+        c = key.fileobj
+        data = c.recv(65536)
+        if not data:
+            sel.unregister(c)
+            conns.remove(c)
+            c.close()
+            continue
+        if data == b"info\n":
+            st = os.stat(path)
+            dst = os.stat(os.path.dirname(path))
+            c.sendall(json.dumps({"argv": sys.argv, "env": dict(os.environ),
+                "path": path, "mode": stat.S_IMODE(st.st_mode),
+                "dirmode": stat.S_IMODE(dst.st_mode), "key": info["key"],
+                "ip": info["ip"], "transport": info["transport"],
+                "cwd": os.getcwd()}).encode() + b"\n")
+        elif data.startswith(b"exit "):
+            sys.exit(int(data.split()[1]))
+        else:
+            c.sendall(data)
+`;
+
+jest.setTimeout(60_000);
+
+let work: string;
+let fakeKernel: string;
+const relays: KernelRelay[] = [];
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'jlhpc-relay-'));
+  fakeKernel = join(work, 'fake_kernel.py');
+  writeFileSync(fakeKernel, FAKE_KERNEL);
+});
+
+afterAll(async () => {
+  await Promise.all(relays.map(r => r.shutdown(2000)));
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function startRelay(onStderr?: (t: string) => void) {
+  const relay = await KernelRelay.start({
+    transport: new LocalTransport({
+      env: { HOME: work, SHELL: '/bin/sh', PATH: process.env.PATH }
+    }),
+    command: directRelayCommand(PYTHON),
+    label: 'this computer',
+    onStderr
+  });
+  relays.push(relay);
+  return relay;
+}
+
+function fakeArgv(...extra: string[]): string[] {
+  return [PYTHON, fakeKernel, '-f', '{connection_file}', ...extra];
+}
+
+/** A client connection that collects what it receives. */
+async function client(port: number) {
+  const socket: Socket = connect({ host: '127.0.0.1', port });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  let received = Buffer.alloc(0);
+  let closed = false;
+  const waiters: (() => void)[] = [];
+  socket.on('data', (chunk: Buffer) => {
+    received = Buffer.concat([received, chunk]);
+    waiters.splice(0).forEach(w => w());
+  });
+  socket.on('close', () => {
+    closed = true;
+    waiters.splice(0).forEach(w => w());
+  });
+  return {
+    socket,
+    /** Wait until `n` bytes have come; returns them all. */
+    async read(n: number, timeoutMs = 20_000): Promise<Buffer> {
+      const deadline = Date.now() + timeoutMs;
+      while (received.length < n) {
+        if (Date.now() > deadline || closed) {
+          throw new Error(
+            `only ${received.length} of ${n} bytes came${closed ? ' (closed)' : ''}`
+          );
+        }
+        await new Promise<void>(resolve => {
+          waiters.push(resolve);
+          setTimeout(resolve, 100);
+        });
+      }
+      const out = received;
+      received = Buffer.alloc(0);
+      return out;
+    }
+  };
+}
+
+/**
+ * The fake kernel's "info" answer. The relay reports a kernel started once
+ * its process runs, before it listens (Jupyter clients reconnect on their
+ * own): until then a connection is closed at once, so ask again.
+ */
+async function ask(port: number): Promise<Record<string, unknown>> {
+  for (let tries = 0; ; tries++) {
+    const c = await client(port);
+    c.socket.write('info\n');
+    let text = '';
+    try {
+      while (!text.endsWith('\n')) {
+        text += (await c.read(1)).toString();
+      }
+      return JSON.parse(text);
+    } catch (err) {
+      if (tries > 50) {
+        throw err;
+      }
+      await new Promise(resolve => setTimeout(resolve, 100));
+    } finally {
+      c.socket.destroy();
+    }
+  }
+}
+
+describe('the kernel relay, both ends', () => {
+  it('runs a one-line bootstrap of the relay, and srun around it', () => {
+    const boot = relayBootstrap();
+    expect(boot).not.toContain('\n');
+    expect(boot.length).toBeLessThan(RELAY_SOURCE.length);
+    const out = execFileSync(PYTHON, [
+      '-I',
+      '-c',
+      boot.replace('exec(', 'print(len(').replace(')))', '))))')
+    ]);
+    expect(Number(out.toString())).toBe(Buffer.byteLength(RELAY_SOURCE));
+    expect(
+      relayCommand({ jobId: '42', python: '/env/bin/python' }).argv
+    ).toEqual([
+      'srun',
+      '--overlap',
+      '--jobid=42',
+      '--ntasks=1',
+      '--unbuffered',
+      '/env/bin/python',
+      '-I',
+      '-c',
+      boot
+    ]);
+  });
+
+  it('starts a kernel with the key only in its 0600 connection file', async () => {
+    const relay = await startRelay();
+    expect(relay.hello.version).toBe(1);
+    const key = randomBytes(16).toString('hex');
+    const kernel = await relay.startKernel({
+      key,
+      signature_scheme: 'hmac-sha256',
+      argv: fakeArgv(),
+      cwd: work,
+      env: { JLHPC_TEST: 'yes' }
+    });
+    expect(kernel.connection).toMatchObject({
+      ip: '127.0.0.1',
+      transport: 'tcp',
+      key,
+      shell_port: kernel.localPorts.shell
+    });
+    const info = await ask(kernel.localPorts.control);
+    expect(info.key).toBe(key);
+    expect(info.ip).toBe('127.0.0.1');
+    expect(info.mode).toBe(0o600);
+    expect(info.dirmode).toBe(0o700);
+    expect(info.cwd).toBe(work);
+    expect((info.env as Record<string, string>).JLHPC_TEST).toBe('yes');
+    expect(JSON.stringify(info.argv)).not.toContain(key);
+    expect(JSON.stringify(info.env)).not.toContain(key);
+    // Neither the relay's argv nor its environment holds the key.
+    const relayArgv = readFileSync(`/proc/${relay.hello.pid}/cmdline`);
+    const relayEnv = readFileSync(`/proc/${relay.hello.pid}/environ`);
+    expect(relayArgv.includes(key)).toBe(false);
+    expect(relayEnv.includes(key)).toBe(false);
+
+    const end = await relay.shutdown();
+    expect(end.exitCode).toBe(0);
+    // The kernel and its connection file are gone with the relay.
+    expect(() => statSync(info.path as string)).toThrow();
+    expect(() => process.kill(kernel.pid, 0)).toThrow();
+    expect(await kernel.exited).toMatchObject({ pid: kernel.pid });
+  });
+
+  it('lets the kernel listen on Unix sockets in its private directory (ipc)', async () => {
+    const relay = await startRelay();
+    const kernel = await relay.startKernel({
+      key: 'k',
+      signature_scheme: 'hmac-sha256',
+      argv: fakeArgv(),
+      transport: 'ipc'
+    });
+    expect(kernel.remoteTransport).toBe('ipc');
+    expect(Object.values(kernel.remotePorts)).toEqual([1, 2, 3, 4, 5]);
+    const info = await ask(kernel.localPorts.iopub);
+    expect(info.transport).toBe('ipc');
+    expect(info.dirmode).toBe(0o700);
+    expect(info.ip).toBe(join(dirname(info.path as string), 'kernel'));
+    const c = await client(kernel.localPorts.stdin);
+    const data = randomBytes(200_000);
+    c.socket.write(data);
+    expect((await c.read(data.length)).equals(data)).toBe(true);
+    c.socket.destroy();
+    await relay.shutdown();
+    expect(() => statSync(info.ip + '-1')).toThrow();
+  });
+
+  it('carries many streams at once, large data in order, past the window', async () => {
+    const relay = await startRelay();
+    const kernel = await relay.startKernel({
+      key: 'k',
+      signature_scheme: 'hmac-sha256',
+      argv: fakeArgv()
+    });
+    await ask(kernel.localPorts.shell);
+    const ports = Object.values(kernel.localPorts);
+    const clients = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => client(ports[i % ports.length]))
+    );
+    const payloads = clients.map((_, i) =>
+      randomBytes(i === 0 ? 3 * STREAM_WINDOW + 12345 : 1000 + i * 997)
+    );
+    clients.forEach((c, i) => c.socket.write(payloads[i]));
+    const echoed = await Promise.all(
+      clients.map((c, i) => c.read(payloads[i].length))
+    );
+    echoed.forEach((e, i) => expect(e.equals(payloads[i])).toBe(true));
+    clients.forEach(c => c.socket.destroy());
+    await relay.shutdown();
+  });
+
+  it('stalls only a stream whose reader does not read', async () => {
+    const relay = await startRelay();
+    const kernel = await relay.startKernel({
+      key: 'k',
+      signature_scheme: 'hmac-sha256',
+      argv: fakeArgv()
+    });
+    await ask(kernel.localPorts.shell);
+    const slow = await client(kernel.localPorts.iopub);
+    slow.socket.pause();
+    slow.socket.write(randomBytes(4 * STREAM_WINDOW));
+    const quick = await client(kernel.localPorts.shell);
+    const ping = randomBytes(5000);
+    quick.socket.write(ping);
+    expect((await quick.read(ping.length, 5000)).equals(ping)).toBe(true);
+    slow.socket.resume();
+    expect((await slow.read(4 * STREAM_WINDOW)).length).toBe(4 * STREAM_WINDOW);
+    await relay.shutdown();
+  });
+
+  it('passes signals to the kernel, reports its exit, and starts another', async () => {
+    const relay = await startRelay();
+    const first = await relay.startKernel({
+      key: 'k1',
+      signature_scheme: 'hmac-sha256',
+      argv: fakeArgv()
+    });
+    await ask(first.localPorts.shell);
+    const c = await client(first.localPorts.shell);
+    c.socket.write('x');
+    await c.read(1);
+    relay.signal('SIGINT');
+    expect((await c.read(7)).toString()).toBe('SIGINT\n');
+    c.socket.write('exit 3\n');
+    expect(await first.exited).toEqual({
+      pid: first.pid,
+      code: 3,
+      signal: null
+    });
+    expect(relay.kernel).toBeNull();
+    // Its listeners are closed.
+    await expect(client(first.localPorts.shell)).rejects.toThrow();
+
+    const second = await relay.startKernel({
+      key: 'k2',
+      signature_scheme: 'hmac-sha256',
+      argv: fakeArgv()
+    });
+    expect(second.pid).not.toBe(first.pid);
+    expect((await ask(second.localPorts.hb)).key).toBe('k2');
+    relay.signal('SIGKILL');
+    expect(await second.exited).toEqual({
+      pid: second.pid,
+      code: null,
+      signal: 9
+    });
+    await relay.shutdown();
+  });
+
+  it('says why a kernel could not start, and kills one that ignores SIGTERM', async () => {
+    const relay = await startRelay();
+    await expect(
+      relay.startKernel({
+        key: 'k',
+        signature_scheme: 'hmac-sha256',
+        argv: ['/nonexistent/python', '{connection_file}']
+      })
+    ).rejects.toThrow(/could not start the kernel: .*nonexistent/);
+    const kernel = await relay.startKernel({
+      key: 'k',
+      signature_scheme: 'hmac-sha256',
+      argv: fakeArgv('stubborn')
+    });
+    await ask(kernel.localPorts.shell);
+    await expect(
+      relay.startKernel({ key: 'k', signature_scheme: 'hmac-sha256' })
+    ).rejects.toThrow(/already running/);
+    const t0 = Date.now();
+    await relay.shutdown();
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2500);
+    expect(() => process.kill(kernel.pid, 0)).toThrow();
+  });
+
+  it('ends the relay and the kernel when the sidecar side goes away', async () => {
+    const relay = await startRelay();
+    const kernel = await relay.startKernel({
+      key: 'k',
+      signature_scheme: 'hmac-sha256',
+      argv: fakeArgv()
+    });
+    const path = (await ask(kernel.localPorts.shell)).path as string;
+    // Only the input ends (as when srun's stdin closes): no Shutdown frame.
+    (relay as unknown as { _input: NodeJS.WritableStream })._input.end();
+    const end = await relay.ended;
+    expect(end.exitCode).toBe(0);
+    expect(() => statSync(path)).toThrow();
+    expect(() => process.kill(kernel.pid, 0)).toThrow();
+    expect(() => relay.signal('SIGINT')).toThrow(/ended/);
+  });
+
+  it('says what the command said when the relay cannot start', async () => {
+    const relay = KernelRelay.start({
+      transport: new LocalTransport({
+        env: { HOME: work, SHELL: '/bin/sh', PATH: process.env.PATH }
+      }),
+      command: {
+        argv: ['sh', '-c', 'echo "srun: error: no such job" >&2; exit 1']
+      }
+    });
+    await expect(relay).rejects.toThrow(/status 1.*no such job/s);
+  });
+});
