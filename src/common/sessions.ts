@@ -37,6 +37,18 @@ export interface ILaunchRequest extends IJobResources {
   startTimeoutSeconds: number;
 }
 
+/** The fields of a launch request that hold text. */
+export const LAUNCH_TEXT_FIELDS = [
+  'partition',
+  'account',
+  'qos',
+  'wallTime',
+  'memory',
+  'constraint',
+  'environment',
+  'workingDirectory'
+] as const;
+
 /** The form fields a check can point at. */
 export type LaunchField =
   | keyof IJobResources

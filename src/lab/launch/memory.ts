@@ -1,7 +1,7 @@
 import { IStateDB } from '@jupyterlab/statedb';
 import { ReadonlyPartialJSONValue } from '@lumino/coreutils';
 
-import { ILaunchRequest } from '../../common/sessions';
+import { ILaunchRequest, LAUNCH_TEXT_FIELDS } from '../../common/sessions';
 
 /** The last launch choices per cluster, the form's first defaults. */
 export interface ILaunchMemory {
@@ -45,16 +45,7 @@ export function isLaunchRequest(value: unknown): value is ILaunchRequest {
   const v = value as Record<string, unknown>;
   const gpus = v.gpus as Record<string, unknown> | null | undefined;
   return (
-    [
-      'partition',
-      'account',
-      'qos',
-      'wallTime',
-      'memory',
-      'constraint',
-      'environment',
-      'workingDirectory'
-    ].every(key => typeof v[key] === 'string') &&
+    LAUNCH_TEXT_FIELDS.every(key => typeof v[key] === 'string') &&
     typeof v.cpus === 'number' &&
     typeof v.startTimeoutSeconds === 'number' &&
     typeof gpus === 'object' &&

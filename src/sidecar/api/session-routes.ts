@@ -5,6 +5,7 @@
  * page's visibility (which slows polling).
  */
 import {
+  LAUNCH_TEXT_FIELDS,
   Routes,
   type IAccountingInfo,
   type IAttachableSessionList,
@@ -37,23 +38,12 @@ import {
 } from './router';
 import { BadRequest, jsonObject } from './validate';
 
-const STRING_FIELDS = [
-  'partition',
-  'account',
-  'qos',
-  'wallTime',
-  'memory',
-  'constraint',
-  'environment',
-  'workingDirectory'
-] as const;
-
 /** A POST body as an ILaunchRequest: types only; launch-check does the rest. */
 export function parseLaunchRequest(
   body: Record<string, unknown>
 ): ILaunchRequest {
   const out: Partial<ILaunchRequest> = {};
-  for (const field of STRING_FIELDS) {
+  for (const field of LAUNCH_TEXT_FIELDS) {
     const value = body[field] ?? '';
     if (typeof value !== 'string' || value.length > 8192) {
       throw new BadRequest(`${field} must be text.`);
