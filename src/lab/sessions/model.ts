@@ -20,6 +20,16 @@ import { ISidecarModel, SidecarState } from '../sidecar/model';
 import { requestSidecar } from '../sidecar/request';
 import { Coalescer } from '../util/coalesce';
 
+/**
+ * What a check of a launch request found: `problems` keep it from being
+ * submitted; `unchecked` are values passed on as typed because the cluster
+ * cannot tell whether they are right (an account or QOS without accounting).
+ */
+export interface ILaunchCheckResult {
+  problems: ILaunchProblem[];
+  unchecked: ILaunchProblem[];
+}
+
 /** One session's change, with what it was before (null: new to the list). */
 export interface ISessionChange {
   session: ISessionInfo;
@@ -42,8 +52,11 @@ export interface ISessionsModel extends IDisposable {
   refresh(): Promise<void>;
   /** What the launch form offers; `refresh` reads it from the cluster again. */
   offer(cluster: string, refresh?: boolean): Promise<ILaunchOffer>;
-  /** The problems of a request against the offer; [] when it may be submitted. */
-  check(cluster: string, request: ILaunchRequest): Promise<ILaunchProblem[]>;
+  /**
+   * Check a request against the offer: no `problems` when it may be
+   * submitted; `unchecked` values go to sbatch as they are.
+   */
+  check(cluster: string, request: ILaunchRequest): Promise<ILaunchCheckResult>;
   /**
    * Submit a session. Rejects with a SidecarRequestError: `launch-invalid`
    * with `problems`, or `sbatch-refused` with the scheduler's own words.
@@ -126,12 +139,12 @@ export class SessionsModel implements ISessionsModel {
   async check(
     cluster: string,
     request: ILaunchRequest
-  ): Promise<ILaunchProblem[]> {
+  ): Promise<ILaunchCheckResult> {
     const answer = await this._request<ILaunchCheck>(
       Routes.launchCheck(cluster),
       { method: 'POST', body: JSON.stringify(request) }
     );
-    return answer.problems;
+    return { problems: answer.problems, unchecked: answer.unchecked ?? [] };
   }
 
   async launch(

@@ -304,4 +304,29 @@ describe('SessionsModel', () => {
     await until(() => puts().length === 2);
     expect(puts()[1].body).toEqual({ visible: false });
   });
+
+  it('carries the values a cluster without accounting cannot check apart from the problems', async () => {
+    await setUp();
+    const note = {
+      field: 'account',
+      message: 'Not checked: this cluster has no accounting to list accounts.'
+    };
+    let answer: object = { problems: [], unchecked: [note] };
+    fake.on('POST', '/api/v1/clusters/demo/launch-check', () => answer);
+    const request = { ...REQUEST, account: 'proj-42' };
+
+    expect(await model.check('demo', request)).toEqual({
+      problems: [],
+      unchecked: [note]
+    });
+    expect(fake.requests.at(-1)?.body).toEqual(request);
+
+    // A sidecar that sends no `unchecked` (a cluster with accounting).
+    const problem = { field: 'qos', message: 'There is no QOS "x".' };
+    answer = { problems: [problem] };
+    expect(await model.check('demo', request)).toEqual({
+      problems: [problem],
+      unchecked: []
+    });
+  });
 });
