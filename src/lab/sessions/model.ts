@@ -3,6 +3,8 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import {
+  IAttachableSession,
+  IAttachableSessionList,
   ILaunchCheck,
   ILaunchOffer,
   ILaunchProblem,
@@ -62,6 +64,17 @@ export interface ISessionsModel extends IDisposable {
    * with `problems`, or `sbatch-refused` with the scheduler's own words.
    */
   launch(cluster: string, request: ILaunchRequest): Promise<ISessionInfo>;
+  /**
+   * The sessions on `cluster` whose job is alive and that the sidecar does
+   * not follow: started from another computer, or by a sidecar whose state
+   * was lost. Read from the cluster at each call.
+   */
+  attachable(cluster: string): Promise<IAttachableSession[]>;
+  /**
+   * Follow a session of `attachable` from now on. Rejects with a
+   * SidecarRequestError `session-exists` or `session-not-attachable`.
+   */
+  attach(cluster: string, id: string): Promise<ISessionInfo>;
   /** scancel the session's job. */
   cancel(id: string): Promise<ISessionInfo>;
   /** Remove an ended session from the list. */
@@ -159,6 +172,25 @@ export class SessionsModel implements ISessionsModel {
     return session;
   }
 
+  async attachable(cluster: string): Promise<IAttachableSession[]> {
+    const list = await this._request<IAttachableSessionList>(
+      Routes.attachableSessions(cluster)
+    );
+    return list.sessions;
+  }
+
+  async attach(cluster: string, id: string): Promise<ISessionInfo> {
+    // A session this page saw leave (its sidecar lost its state) comes
+    // back: its events and the answer count again.
+    this._removed.delete(id);
+    const session = await this._request<ISessionInfo>(
+      Routes.attachSession(cluster, id),
+      { method: 'POST' }
+    );
+    this._apply(session, false);
+    return session;
+  }
+
   async cancel(id: string): Promise<ISessionInfo> {
     const session = await this._request<ISessionInfo>(
       Routes.sessionCancel(id),
@@ -238,8 +270,9 @@ export class SessionsModel implements ISessionsModel {
       }
       this._sessions.delete(session.id);
     } else {
-      // Session ids are never reused: a removed one is gone for good, and
-      // an answer that still lists it was sent before it went.
+      // Session ids are never reused: a removed one is gone for good (until
+      // attached again), and an answer that still lists it was sent before
+      // it went.
       if (this._removed.has(session.id)) {
         return;
       }
@@ -293,7 +326,7 @@ export class SessionsModel implements ISessionsModel {
   private _sidecar: ISidecarModel;
   private _serverSettings: ServerConnection.ISettings;
   private _sessions = new Map<string, ISessionInfo>();
-  /** Ids the sidecar removed: never listed again. */
+  /** Ids the sidecar removed: never listed again unless attached. */
   private _removed = new Set<string>();
   /**
    * Sessions last heard of before the latest hello: their next view is
