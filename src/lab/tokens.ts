@@ -31,6 +31,8 @@ export namespace CommandIDs {
   export const showTask = 'hpc:show-task';
   /** args `{ name }`: the launch form of "JupyterLab on <name>". */
   export const launchSession = 'hpc:launch-session';
+  /** args `{ name }`: attach to a session on <name> started elsewhere. */
+  export const attachSession = 'hpc:attach-session';
   /** args `{ id }` for each of the session commands. */
   export const openSession = 'hpc:open-session';
   export const cancelSession = 'hpc:cancel-session';

@@ -366,6 +366,11 @@ export class LaunchForm extends ReactWidget {
     const { trans } = this._options;
     const { accounting } = offer;
     if (!accounting.enabled) {
+      const unchecked = (field: 'account' | 'qos') =>
+        this._unchecked
+          .filter(u => u.field === field)
+          .map(u => u.message)
+          .join(' ') || undefined;
       const why = trans.__(
         'This cluster reports no Slurm accounting (%1), so accounts and QOS cannot be listed: type them if your site needs them, or leave them empty.',
         accounting.reason ?? trans.__('no reason given')
@@ -379,6 +384,7 @@ export class LaunchForm extends ReactWidget {
               label={trans.__('Account')}
               value={draft.account}
               placeholder={trans.__('your default')}
+              hint={unchecked('account')}
               problem={problem('account')}
               onChange={value => this._change({ account: value })}
             />
@@ -387,6 +393,7 @@ export class LaunchForm extends ReactWidget {
               label={trans.__('QOS')}
               value={draft.qos}
               placeholder={trans.__('your default')}
+              hint={unchecked('qos')}
               problem={problem('qos')}
               onChange={value => this._change({ qos: value })}
             />
@@ -794,13 +801,15 @@ export class LaunchForm extends ReactWidget {
     });
     if (!request) {
       this._serverProblems = [];
+      this._unchecked = [];
       this._changed();
       return;
     }
     this._options.sessions.check(this._options.cluster, request).then(
-      problems => {
+      ({ problems, unchecked }) => {
         if (seq === this._checkSeq && !this.isDisposed) {
           this._serverProblems = problems;
+          this._unchecked = unchecked;
           this._changed();
         }
       },
@@ -808,6 +817,7 @@ export class LaunchForm extends ReactWidget {
         // The sidecar checks again on submit; nothing to show meanwhile.
         if (seq === this._checkSeq && !this.isDisposed) {
           this._serverProblems = [];
+          this._unchecked = [];
           this._changed();
         }
       }
@@ -927,6 +937,8 @@ export class LaunchForm extends ReactWidget {
   private _offer: OfferState = { status: 'loading' };
   private _draft: ILaunchDraft | null = null;
   private _serverProblems: ILaunchProblem[] = [];
+  /** Values the cluster cannot check (no accounting): a note, not a problem. */
+  private _unchecked: ILaunchProblem[] = [];
   private _refusal: { title: string; text: string } | null = null;
   private _submitting = false;
   private _launched: ISessionInfo | null = null;

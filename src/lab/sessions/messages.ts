@@ -1,6 +1,11 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 
-import { ISessionInfo, SessionOutcome } from '../../common/api';
+import {
+  IAttachableSession,
+  ISessionInfo,
+  ISessionOrigin,
+  SessionOutcome
+} from '../../common/api';
 
 export type SessionTone = 'ok' | 'busy' | 'warning' | 'error' | 'off';
 
@@ -206,4 +211,46 @@ export function sessionTitle(
   return session.jobId
     ? trans.__('%1 · job %2', session.cluster, session.jobId)
     : trans.__('%1 · not submitted yet', session.cluster);
+}
+
+/** A session started elsewhere, as the attach dialog lists it. */
+export function attachableStatus(
+  session: IAttachableSession,
+  now: number,
+  trans: TranslationBundle
+): { label: string; detail: string } {
+  const reason = session.reason?.trim();
+  const said = reason && reason !== 'None' && reason !== '(null)';
+  let label: string;
+  switch (session.jobState) {
+    case 'RUNNING':
+      label = session.node
+        ? trans.__('Running on %1', session.node)
+        : trans.__('Running');
+      break;
+    case 'PENDING':
+      label = said ? trans.__('Queued (%1)', reason) : trans.__('Queued');
+      break;
+    default:
+      label = session.jobState;
+  }
+  const parts: string[] = [];
+  if (session.jobState === 'RUNNING' && session.timeLeftSeconds !== null) {
+    parts.push(trans.__('%1 left', formatSpan(session.timeLeftSeconds, trans)));
+  }
+  parts.push(startedOn(session.origin, trans));
+  if (session.createdAt !== null) {
+    parts.push(trans.__('submitted %1', formatWhen(session.createdAt, now)));
+  }
+  return { label, detail: parts.join(' · ') };
+}
+
+/** "started on laptop-7", or that the cluster has no record of where. */
+export function startedOn(
+  origin: ISessionOrigin | null,
+  trans: TranslationBundle
+): string {
+  return origin?.host
+    ? trans.__('started on %1', origin.host)
+    : trans.__('started on an unrecorded computer');
 }

@@ -3,6 +3,8 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import {
+  IAttachableSession,
+  IAttachableSessionList,
   ILaunchCheck,
   ILaunchOffer,
   ILaunchProblem,
@@ -19,6 +21,16 @@ import {
 import { ISidecarModel, SidecarState } from '../sidecar/model';
 import { requestSidecar } from '../sidecar/request';
 import { Coalescer } from '../util/coalesce';
+
+/**
+ * What a check of a launch request found: `problems` keep it from being
+ * submitted; `unchecked` are values passed on as typed because the cluster
+ * cannot tell whether they are right (an account or QOS without accounting).
+ */
+export interface ILaunchCheckResult {
+  problems: ILaunchProblem[];
+  unchecked: ILaunchProblem[];
+}
 
 /** One session's change, with what it was before (null: new to the list). */
 export interface ISessionChange {
@@ -42,13 +54,27 @@ export interface ISessionsModel extends IDisposable {
   refresh(): Promise<void>;
   /** What the launch form offers; `refresh` reads it from the cluster again. */
   offer(cluster: string, refresh?: boolean): Promise<ILaunchOffer>;
-  /** The problems of a request against the offer; [] when it may be submitted. */
-  check(cluster: string, request: ILaunchRequest): Promise<ILaunchProblem[]>;
+  /**
+   * Check a request against the offer: no `problems` when it may be
+   * submitted; `unchecked` values go to sbatch as they are.
+   */
+  check(cluster: string, request: ILaunchRequest): Promise<ILaunchCheckResult>;
   /**
    * Submit a session. Rejects with a SidecarRequestError: `launch-invalid`
    * with `problems`, or `sbatch-refused` with the scheduler's own words.
    */
   launch(cluster: string, request: ILaunchRequest): Promise<ISessionInfo>;
+  /**
+   * The sessions on `cluster` whose job is alive and that the sidecar does
+   * not follow: started from another computer, or by a sidecar whose state
+   * was lost. Read from the cluster at each call.
+   */
+  attachable(cluster: string): Promise<IAttachableSession[]>;
+  /**
+   * Follow a session of `attachable` from now on. Rejects with a
+   * SidecarRequestError `session-exists` or `session-not-attachable`.
+   */
+  attach(cluster: string, id: string): Promise<ISessionInfo>;
   /** scancel the session's job. */
   cancel(id: string): Promise<ISessionInfo>;
   /** Remove an ended session from the list. */
@@ -126,12 +152,12 @@ export class SessionsModel implements ISessionsModel {
   async check(
     cluster: string,
     request: ILaunchRequest
-  ): Promise<ILaunchProblem[]> {
+  ): Promise<ILaunchCheckResult> {
     const answer = await this._request<ILaunchCheck>(
       Routes.launchCheck(cluster),
       { method: 'POST', body: JSON.stringify(request) }
     );
-    return answer.problems;
+    return { problems: answer.problems, unchecked: answer.unchecked ?? [] };
   }
 
   async launch(
@@ -141,6 +167,25 @@ export class SessionsModel implements ISessionsModel {
     const session = await this._request<ISessionInfo>(
       Routes.clusterSessions(cluster),
       { method: 'POST', body: JSON.stringify(request) }
+    );
+    this._apply(session, false);
+    return session;
+  }
+
+  async attachable(cluster: string): Promise<IAttachableSession[]> {
+    const list = await this._request<IAttachableSessionList>(
+      Routes.attachableSessions(cluster)
+    );
+    return list.sessions;
+  }
+
+  async attach(cluster: string, id: string): Promise<ISessionInfo> {
+    // A session this page saw leave (its sidecar lost its state) comes
+    // back: its events and the answer count again.
+    this._removed.delete(id);
+    const session = await this._request<ISessionInfo>(
+      Routes.attachSession(cluster, id),
+      { method: 'POST' }
     );
     this._apply(session, false);
     return session;
@@ -225,8 +270,9 @@ export class SessionsModel implements ISessionsModel {
       }
       this._sessions.delete(session.id);
     } else {
-      // Session ids are never reused: a removed one is gone for good, and
-      // an answer that still lists it was sent before it went.
+      // Session ids are never reused: a removed one is gone for good (until
+      // attached again), and an answer that still lists it was sent before
+      // it went.
       if (this._removed.has(session.id)) {
         return;
       }
@@ -280,7 +326,7 @@ export class SessionsModel implements ISessionsModel {
   private _sidecar: ISidecarModel;
   private _serverSettings: ServerConnection.ISettings;
   private _sessions = new Map<string, ISessionInfo>();
-  /** Ids the sidecar removed: never listed again. */
+  /** Ids the sidecar removed: never listed again unless attached. */
   private _removed = new Set<string>();
   /**
    * Sessions last heard of before the latest hello: their next view is

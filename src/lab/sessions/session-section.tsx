@@ -42,21 +42,55 @@ export function SessionList(props: ISessionListProps): React.ReactElement {
     1000
   );
   if (sessions.length === 0) {
-    return <EmptySessions {...props} />;
+    return (
+      <>
+        <EmptySessions {...props} />
+        <StartedElsewhere {...props} />
+      </>
+    );
   }
   const at = now();
   return (
-    <ul className="jp-HpcSessions-list">
-      {sessions.map(session => (
-        <SessionRow
-          key={session.id}
-          session={session}
-          now={at}
-          commands={commands}
-          trans={trans}
-        />
-      ))}
-    </ul>
+    <>
+      <ul className="jp-HpcSessions-list">
+        {sessions.map(session => (
+          <SessionRow
+            key={session.id}
+            session={session}
+            now={at}
+            commands={commands}
+            trans={trans}
+          />
+        ))}
+      </ul>
+      <StartedElsewhere {...props} />
+    </>
+  );
+}
+
+/**
+ * The way to sessions this JupyterLab does not follow (started from another
+ * computer): with one cluster it is named, with more the command asks.
+ */
+function StartedElsewhere(props: ISessionListProps): React.ReactElement | null {
+  const { clusters, commands, trans } = props;
+  if (!commands.hasCommand(CommandIDs.attachSession) || clusters.length === 0) {
+    return null;
+  }
+  const args = clusters.length === 1 ? { name: clusters[0] } : {};
+  return (
+    <div className="jp-HpcSessions-elsewhere">
+      <Button
+        small={true}
+        minimal={true}
+        className="jp-HpcPanel-action"
+        title={commands.caption(CommandIDs.attachSession, args)}
+        disabled={!commands.isEnabled(CommandIDs.attachSession, args)}
+        onClick={() => void commands.execute(CommandIDs.attachSession, args)}
+      >
+        {trans.__('Sessions started elsewhere…')}
+      </Button>
+    </div>
   );
 }
 
@@ -144,6 +178,13 @@ function SessionRow(props: {
       </div>
       {status.detail && (
         <div className="jp-HpcSessions-detail">{status.detail}</div>
+      )}
+      {session.attached && (
+        <div className="jp-HpcSessions-detail jp-HpcSessions-origin">
+          {session.origin?.host
+            ? trans.__('attached, started on %1', session.origin.host)
+            : trans.__('attached, started on another computer')}
+        </div>
       )}
       {status.warning && (
         <div className="jp-HpcSessions-warning" role="alert">

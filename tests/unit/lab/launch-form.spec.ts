@@ -414,6 +414,69 @@ describe('the launch form', () => {
       type(input(dialog, 'QOS'), 'long');
       await checked({ account: 'proj-42', qos: 'long' });
     });
+
+    it('notes next to account and QOS that a cluster without accounting cannot check them, and still launches', async () => {
+      await setUp();
+      offer = demoOffer({
+        accounting: {
+          enabled: false,
+          reason: 'sacctmgr: accounting storage is disabled',
+          accounts: [],
+          defaultAccount: null,
+          qosByAccount: {},
+          qosMaxWallSeconds: {}
+        }
+      });
+      // As the sidecar's uncheckedFields answers.
+      check = request => ({
+        problems: [],
+        unchecked: [
+          ...(request.account
+            ? [
+                {
+                  field: 'account',
+                  message: `Not checked: the job is labelled ${request.account} as given.`
+                }
+              ]
+            : []),
+          ...(request.qos
+            ? [
+                {
+                  field: 'qos',
+                  message: `Not checked: Slurm accepts ${request.qos} and ignores it.`
+                }
+              ]
+            : [])
+        ]
+      });
+      const { dialog } = await openForm();
+      const account = () => input(dialog, 'Account');
+      const qos = () => input(dialog, 'QOS');
+      expect(noteOf(account())).toBeNull();
+
+      type(account(), 'proj-42');
+      await says(account, 'Not checked: the job is labelled proj-42 as given.');
+      expect(noteOf(qos())).toBeNull();
+      type(qos(), 'long');
+      await says(qos, 'Not checked: Slurm accepts long and ignores it.');
+      // A note, not a problem: the fields are valid and Launch stays on.
+      expect(account().getAttribute('aria-invalid')).toBeNull();
+      expect(qos().getAttribute('aria-invalid')).toBeNull();
+      const note = document.getElementById(
+        qos().getAttribute('aria-describedby')!
+      )!;
+      expect(note.className).toContain('jp-HpcForm-hint');
+      expect(launchButton(dialog).disabled).toBe(false);
+
+      // Emptied, the value is the user's default again: nothing to note.
+      type(qos(), '');
+      await until(() => noteOf(qos()) === null);
+      expect(noteOf(account())).toContain('proj-42');
+
+      launchButton(dialog).click();
+      await until(() => launches().length === 1);
+      expect(launches()[0]).toMatchObject({ account: 'proj-42', qos: '' });
+    });
   });
 
   describe('checks', () => {

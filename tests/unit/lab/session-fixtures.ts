@@ -1,6 +1,10 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
-import type { ISessionInfo, ISessionLog } from '../../../src/common/api';
+import type {
+  IAttachableSession,
+  ISessionInfo,
+  ISessionLog
+} from '../../../src/common/api';
 import type {
   ISessionChange,
   ISessionsModel
@@ -90,6 +94,14 @@ export class FakeSessions implements ISessionsModel {
   });
   openAnswer: () => Promise<string> = async () =>
     'http://127.0.0.1:40001/lab?token=secret';
+  /** What `attachable` answers for a cluster; the test sets it. */
+  attachableAnswer: (cluster: string) => Promise<IAttachableSession[]> =
+    async () => [];
+  /** What `attach` answers; by default the session, followed from now on. */
+  attachAnswer: (cluster: string, id: string) => Promise<ISessionInfo> = async (
+    cluster,
+    id
+  ) => running({ id, cluster, attached: true });
 
   get sessions(): readonly ISessionInfo[] {
     return [...this._sessions.values()];
@@ -139,6 +151,16 @@ export class FakeSessions implements ISessionsModel {
   launch(): Promise<never> {
     throw new Error('not in these tests');
   }
+  attachable(cluster: string): Promise<IAttachableSession[]> {
+    this.calls.push(`attachable ${cluster}`);
+    return this.attachableAnswer(cluster);
+  }
+  async attach(cluster: string, id: string): Promise<ISessionInfo> {
+    this.calls.push(`attach ${cluster} ${id}`);
+    const session = await this.attachAnswer(cluster, id);
+    this.set(session);
+    return session;
+  }
   async cancel(id: string): Promise<ISessionInfo> {
     this.calls.push(`cancel ${id}`);
     const next = { ...this.get(id)!, phase: 'ending' as const };
@@ -167,4 +189,24 @@ export class FakeSessions implements ISessionsModel {
   private _sessions = new Map<string, ISessionInfo>();
   private _changed = new Signal<ISessionsModel, void>(this);
   private _sessionChanged = new Signal<ISessionsModel, ISessionChange>(this);
+}
+
+/** A session on the cluster that this sidecar does not follow. */
+export function attachable(
+  more: Partial<IAttachableSession> = {}
+): IAttachableSession {
+  return {
+    id: 'far1',
+    cluster: 'demo',
+    jobId: '77',
+    jobState: 'RUNNING',
+    reason: 'None',
+    node: 'node2',
+    startTime: 1_500,
+    timeLeftSeconds: 45 * 60,
+    origin: { host: 'laptop-7', sidecar: 'a1b2' },
+    createdAt: 1_000,
+    request: REQUEST,
+    ...more
+  };
 }

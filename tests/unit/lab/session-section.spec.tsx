@@ -208,4 +208,42 @@ describe('SessionList', () => {
     act(() => launch[1].click());
     expect(launched).toEqual([{ name: 'gpu' }]);
   });
+
+  it('says a session was attached, and from which computer it was started', () => {
+    render([
+      running({ attached: true, origin: { host: 'laptop-7', sidecar: 'a1' } }),
+      running({ id: 's2', attached: true, origin: null }),
+      running({ id: 's3', origin: { host: 'this-pc', sidecar: 'b2' } })
+    ]);
+    const origin = (id: string) =>
+      row(id).querySelector('.jp-HpcSessions-origin')?.textContent ?? null;
+    expect(origin('s1')).toBe('attached, started on laptop-7');
+    expect(origin('s2')).toBe('attached, started on another computer');
+    // Its own sessions say nothing of where they were started.
+    expect(origin('s3')).toBeNull();
+  });
+
+  it('leads to the sessions started elsewhere once the attach command exists', () => {
+    render([running()], ['demo']);
+    const elsewhere = () =>
+      Array.from(host.querySelectorAll('button')).find(
+        b => b.textContent === 'Sessions started elsewhere…'
+      );
+    expect(elsewhere()).toBeUndefined();
+
+    const asked: unknown[] = [];
+    commands.addCommand(CommandIDs.attachSession, {
+      label: 'Attach',
+      describedBy: { args: { type: 'object', properties: {} } },
+      execute: args => {
+        asked.push(args);
+      }
+    });
+    // One cluster: it is named; several: the command asks which.
+    render([running()], ['demo']);
+    act(() => elsewhere()!.click());
+    render([], ['demo', 'gpu']);
+    act(() => elsewhere()!.click());
+    expect(asked).toEqual([{ name: 'demo' }, {}]);
+  });
 });

@@ -12,7 +12,13 @@ import {
   until,
   whenSignalled
 } from './fixtures';
-import { ended, REQUEST, running, sessionInfo } from './session-fixtures';
+import {
+  attachable,
+  ended,
+  REQUEST,
+  running,
+  sessionInfo
+} from './session-fixtures';
 
 let fake: FakeSidecar;
 let sidecar: SidecarModel;
@@ -303,5 +309,84 @@ describe('SessionsModel', () => {
     fake.socket.send({ type: 'hello', health: { ...health, pid: 5 } });
     await until(() => puts().length === 2);
     expect(puts()[1].body).toEqual({ visible: false });
+  });
+
+  it('carries the values a cluster without accounting cannot check apart from the problems', async () => {
+    await setUp();
+    const note = {
+      field: 'account',
+      message: 'Not checked: this cluster has no accounting to list accounts.'
+    };
+    let answer: object = { problems: [], unchecked: [note] };
+    fake.on('POST', '/api/v1/clusters/demo/launch-check', () => answer);
+    const request = { ...REQUEST, account: 'proj-42' };
+
+    expect(await model.check('demo', request)).toEqual({
+      problems: [],
+      unchecked: [note]
+    });
+    expect(fake.requests.at(-1)?.body).toEqual(request);
+
+    // A sidecar that sends no `unchecked` (a cluster with accounting).
+    const problem = { field: 'qos', message: 'There is no QOS "x".' };
+    answer = { problems: [problem] };
+    expect(await model.check('demo', request)).toEqual({
+      problems: [problem],
+      unchecked: []
+    });
+  });
+
+  it('lists the sessions started elsewhere without following them', async () => {
+    await setUp([running()]);
+    const far = attachable();
+    fake.on('GET', '/api/v1/clusters/demo/sessions/attachable', () => ({
+      cluster: 'demo',
+      sessions: [far]
+    }));
+    changes = [];
+
+    expect(await model.attachable('demo')).toEqual([far]);
+    expect(model.sessions.map(s => s.id)).toEqual(['s1']);
+    expect(changes).toEqual([]);
+  });
+
+  it('follows an attached session at once, even one this page saw go', async () => {
+    // The sidecar lost its state: its list no longer has the session.
+    await setUp([running({ id: 'far1' })]);
+    listed = [];
+    fake.socket.send({ type: 'hello', health: { ...health, pid: 101 } });
+    await whenSignalled(model.changed, () => model.get('far1') === null);
+
+    const attached = running({
+      id: 'far1',
+      attached: true,
+      origin: { host: 'laptop-7', sidecar: 'a1' },
+      observedAt: 7_000
+    });
+    fake.on('POST', '/api/v1/clusters/demo/sessions/far1/attach', () =>
+      json(201, attached)
+    );
+    changes = [];
+
+    expect(await model.attach('demo', 'far1')).toEqual(attached);
+    expect(model.get('far1')).toEqual(attached);
+    expect(changes.map(c => [c.session.id, c.removed])).toEqual([
+      ['far1', false]
+    ]);
+    // Its events count again.
+    push({ ...attached, phase: 'ending', observedAt: 8_000 });
+    expect(model.get('far1')?.phase).toBe('ending');
+  });
+
+  it('carries the reason an attach is refused', async () => {
+    await setUp();
+    fake.on('POST', '/api/v1/clusters/demo/sessions/far1/attach', () =>
+      sidecarError(409, 'session-not-attachable', 'Job 77 on demo is over.')
+    );
+    const error = await model.attach('demo', 'far1').catch(e => e);
+    expect(error).toBeInstanceOf(SidecarRequestError);
+    expect(error.code).toBe('session-not-attachable');
+    expect(error.message).toBe('Job 77 on demo is over.');
+    expect(model.sessions).toEqual([]);
   });
 });
