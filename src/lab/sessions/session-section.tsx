@@ -114,7 +114,7 @@ function EmptySessions(props: ISessionListProps): React.ReactElement {
             <Button
               key={name}
               small={true}
-              className="jp-HpcPanel-action"
+              className="jp-HpcPanel-action jp-HpcSessions-launch"
               title={commands.caption(CommandIDs.launchSession, { name })}
               disabled={!commands.isEnabled(CommandIDs.launchSession, { name })}
               onClick={() =>

@@ -229,7 +229,10 @@ describe('the kernel relay, both ends', () => {
     });
     const info = await ask(kernel.localPorts.control);
     expect(info.key).toBe(key);
-    expect(info.ip).toBe('127.0.0.1');
+    // By default on Unix sockets in the relay's private directory.
+    expect(kernel.remoteTransport).toBe('ipc');
+    expect(info.transport).toBe('ipc');
+    expect(info.ip).toBe(join(dirname(info.path as string), 'kernel'));
     expect(info.mode).toBe(0o600);
     expect(info.dirmode).toBe(0o700);
     expect(info.cwd).toBe(work);
@@ -250,13 +253,12 @@ describe('the kernel relay, both ends', () => {
     expect(await kernel.exited).toMatchObject({ pid: kernel.pid });
   });
 
-  it('lets the kernel listen on Unix sockets in its private directory (ipc)', async () => {
+  it('lets the kernel listen on Unix sockets in its private directory (ipc, the default)', async () => {
     const relay = await startRelay();
     const kernel = await relay.startKernel({
       key: 'k',
       signature_scheme: 'hmac-sha256',
-      argv: fakeArgv(),
-      transport: 'ipc'
+      argv: fakeArgv()
     });
     expect(kernel.remoteTransport).toBe('ipc');
     expect(Object.values(kernel.remotePorts)).toEqual([1, 2, 3, 4, 5]);
@@ -271,6 +273,21 @@ describe('the kernel relay, both ends', () => {
     c.socket.destroy();
     await relay.shutdown();
     expect(() => statSync(info.ip + '-1')).toThrow();
+  });
+
+  it("binds the node's 127.0.0.1 when asked (tcp)", async () => {
+    const relay = await startRelay();
+    const kernel = await relay.startKernel({
+      key: 'k',
+      signature_scheme: 'hmac-sha256',
+      argv: fakeArgv(),
+      transport: 'tcp'
+    });
+    expect(kernel.remoteTransport).toBe('tcp');
+    const info = await ask(kernel.localPorts.shell);
+    expect(info.transport).toBe('tcp');
+    expect(info.ip).toBe('127.0.0.1');
+    await relay.shutdown();
   });
 
   it('carries many streams at once, large data in order, past the window', async () => {
