@@ -128,6 +128,24 @@ describe('MuxChannel', () => {
     expect(c.stderr()).toBe('err\n');
   });
 
+  it("passes on, in order and at once, the program's stderr held until a late client line", async () => {
+    // Opened by stdout first; the program's stderr then comes before the
+    // client's "master session id" line, and more of it after.
+    const child = new FakeChild();
+    const c = open(child);
+    child.stdout.write('out\n');
+    await tick();
+    child.stderr.write(BANNER + 'err\n' + OPENED);
+    await tick();
+    child.stderr.write('more\n');
+    await tick();
+    // Not only at close: a login shell's session stays open for the next
+    // command, and its frame's end marker comes after this text.
+    expect(c.stderr()).toBe('err\nmore\n');
+    await child.finish(0);
+    expect(c.stderr()).toBe('err\nmore\n');
+  });
+
   it('holds everything for a consumer that listens only after awaiting the open', async () => {
     const child = new FakeChild();
     const channel = new MuxChannel(child as unknown as ChildProcess);

@@ -422,7 +422,13 @@ export class MuxChannel extends EventEmitter implements IExecChannel {
       if (/^debug1: .*master session id:/.test(line)) {
         this._clientDone = true;
         this._pending = Buffer.concat([...held, all.subarray(from)]);
-        this._settle();
+        if (this._opened) {
+          // Opened earlier by output on stdout: what was held goes on now,
+          // before anything the program writes next (it passes straight).
+          this._flush();
+        } else {
+          this._settle();
+        }
         return;
       }
       const refused = /session request failed: (.*)$/.exec(line);
