@@ -133,7 +133,11 @@ describe('sessions through the sidecar', () => {
       { wallTime: `10\ntouch ${canary}` },
       { memory: '1G --wrap=id' },
       { environment: `relative/${canary}` },
-      { workingDirectory: `x\0y` }
+      { workingDirectory: `x\0y` },
+      { partition: 'p'.repeat(5000) },
+      { account: 'fysik\u2713' },
+      { qos: '--qos=normal' },
+      { constraint: '\u202e' + 'a'.repeat(5000) }
     ];
     for (const change of hostile) {
       const r = await sidecar.api('POST', '/api/v1/clusters/demo/sessions', {
@@ -144,6 +148,13 @@ describe('sessions through the sidecar', () => {
       expect(r.body.error.code).toBe('launch-invalid');
       expect(r.body.error.problems[0].field).toBe(Object.keys(change)[0]);
     }
+    // Past what any field may hold: refused as a malformed body.
+    const huge = await sidecar.api('POST', '/api/v1/clusters/demo/sessions', {
+      ...request,
+      environment: `/${'e'.repeat(100_000)}`
+    });
+    expect(huge.status).toBe(400);
+    expect(huge.body.error.code).toBe('bad-request');
     const impossible = await sidecar.api(
       'POST',
       '/api/v1/clusters/demo/sessions',
@@ -157,6 +168,33 @@ describe('sessions through the sidecar', () => {
     expect(ssh(`test -e ${canary} && echo yes || echo no`).trim()).toBe('no');
     const list = await sidecar.api('GET', '/api/v1/sessions');
     expect(list.body.sessions).toEqual([]);
+  });
+
+  it('passes a hostile path that is a valid path to the job quoted: the job fails for it, nothing runs', async () => {
+    const canary = `/tmp/jlhpc-canary-path-${process.pid}`;
+    const dir = `~/no such dir $(touch ${canary}) \`touch ${canary}\` 'q' "d" ; touch ${canary} \u00fc\u2603`;
+    const r = await sidecar.api<ISessionInfo>(
+      'POST',
+      '/api/v1/clusters/demo/sessions',
+      { ...request, workingDirectory: dir }
+    );
+    expect(r.status).toBe(201);
+    jobs.push(r.body.jobId!);
+    const ended = (
+      await sidecar.waitForEvent(isSession(r.body.id, 'ended'), 120_000)
+    ).session;
+    expect(ended.end!.outcome).toBe('failed');
+    const log = await sidecar.api(
+      'GET',
+      `/api/v1/sessions/${r.body.id}/log?offset=0`
+    );
+    // The job names the directory exactly as given: it reached it whole.
+    expect(log.body.text).toContain(
+      `the working directory ${dir.replace('~', ssh('printf %s "$HOME"'))} does not exist`
+    );
+    expect(existsSync(canary)).toBe(false);
+    expect(ssh(`test -e ${canary} && echo yes || echo no`).trim()).toBe('no');
+    await sidecar.api('DELETE', `/api/v1/sessions/${r.body.id}`);
   });
 
   it('runs two sessions at once, each with its own forward', async () => {
