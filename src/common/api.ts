@@ -12,9 +12,15 @@ import type {
   ILaunchProblem,
   ISessionInfo
 } from './sessions';
+import type {
+  IAllocationInfo,
+  IKernelProfile,
+  IKernelStartInfo
+} from './kernels';
 import type { IClusterConfig } from './settings';
 
 export * from './sessions';
+export * from './kernels';
 
 /** The jupyter-server-proxy server name, and so the URL prefix. */
 export const SIDECAR_NAME = 'jupyterlab-hpc';
@@ -132,6 +138,32 @@ export namespace Routes {
   export const sessionOpen = (id: string): string => `${session(id)}/open`;
   /** PUT IVisibility: whether a JupyterLab page is visible (polling speed). */
   export const visibility = '/api/v1/visibility';
+
+  // Cluster kernels (kernels.ts).
+  /**
+   * GET: IKernelProfileList. POST IKernelProfileRequest: IKernelProfile (201),
+   * after its kernelspec is written; 400 `profile-invalid` with problems.
+   */
+  export const kernelProfiles = '/api/v1/kernel-profiles';
+  /** PUT IKernelProfileRequest: IKernelProfile. DELETE: remove it and its kernelspec. */
+  export const kernelProfile = (id: string): string =>
+    `${kernelProfiles}/${encodeURIComponent(id)}`;
+  /** GET: IAllocationList. */
+  export const kernelAllocations = '/api/v1/kernel-allocations';
+  /** DELETE: end the allocation (scancel); its kernels end as dead, with the reason. */
+  export const kernelAllocation = (id: string): string =>
+    `${kernelAllocations}/${encodeURIComponent(id)}`;
+  /** GET: IKernelStartList, the starts the Jupyter server waits for. */
+  export const kernelStarts = '/api/v1/kernel-starts';
+  /** POST (no body): give up a waiting start; the kernel error dialog says "cancelled". */
+  export const kernelStartCancel = (kernelId: string): string =>
+    `${kernelStarts}/${encodeURIComponent(kernelId)}/cancel`;
+  /**
+   * WebSocket: a kernel's lease (LeaseRequest/LeaseReply). Only the
+   * provisioner inside the Jupyter server uses it, over the unix socket;
+   * browsers are refused (they always send Origin).
+   */
+  export const kernelLease = '/api/v1/kernel-lease';
 }
 
 /** The `target` of the environment routes that means this computer. */
@@ -215,7 +247,11 @@ export type ErrorCode =
   | 'session-exists'
   | 'session-not-attachable'
   // cluster kernels
-  | 'kernel-relay-failed';
+  | 'kernel-relay-failed'
+  | 'profile-invalid'
+  | 'profile-not-found'
+  | 'allocation-not-found'
+  | 'kernel-start-not-found';
 
 /** Messages pushed on the event WebSocket, one JSON object per frame. */
 export type SidecarEvent =
@@ -228,7 +264,30 @@ export type SidecarEvent =
   | IEnvsChangedEvent
   | ITaskEvent
   | ITaskOutputEvent
-  | ISessionEvent;
+  | ISessionEvent
+  | IKernelProfileEvent
+  | IAllocationEvent
+  | IKernelStartEvent;
+
+/** A kernel profile was added or changed, or (`removed`) deleted. */
+export interface IKernelProfileEvent {
+  type: 'kernel-profile';
+  profile: IKernelProfile;
+  removed?: boolean;
+}
+
+/** An allocation changed, or (`removed`) left the list. */
+export interface IAllocationEvent {
+  type: 'kernel-allocation';
+  allocation: IAllocationInfo;
+  removed?: boolean;
+}
+
+/** A waiting kernel start moved on (queued, starting, started, failed, cancelled). */
+export interface IKernelStartEvent {
+  type: 'kernel-start';
+  start: IKernelStartInfo;
+}
 
 /** A session changed, or (`removed`) left the list. */
 export interface ISessionEvent {
@@ -352,7 +411,10 @@ const EVENT_TYPES = new Set([
   'envs-changed',
   'task',
   'task-output',
-  'session'
+  'session',
+  'kernel-profile',
+  'kernel-allocation',
+  'kernel-start'
 ]);
 
 /** Narrow an unknown JSON value to a SidecarEvent, or null. */

@@ -68,7 +68,11 @@ const STATUS: Record<ErrorCode, number> = {
   'slurm-unavailable': 502,
   'session-exists': 409,
   'session-not-attachable': 409,
-  'kernel-relay-failed': 502
+  'kernel-relay-failed': 502,
+  'profile-invalid': 400,
+  'profile-not-found': 404,
+  'allocation-not-found': 404,
+  'kernel-start-not-found': 404
 };
 
 export function statusOf(code: ErrorCode): number {
