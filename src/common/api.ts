@@ -251,7 +251,9 @@ export type ErrorCode =
   | 'profile-invalid'
   | 'profile-not-found'
   | 'allocation-not-found'
-  | 'kernel-start-not-found';
+  | 'allocation-ended'
+  | 'kernel-start-not-found'
+  | 'kernel-start-cancelled';
 
 /** Messages pushed on the event WebSocket, one JSON object per frame. */
 export type SidecarEvent =

@@ -16,12 +16,18 @@ import { EnvironmentService, localEnvTarget } from './conda/service';
 import type { ILogger } from './log';
 import { TaskManager } from './tasks/manager';
 import { LocalTransport } from './transport/local';
+import { kernelAllocationRoutes } from './api/allocation-routes';
 import { sessionRoutes } from './api/session-routes';
+import {
+  emptyAllocationState,
+  parseAllocationState
+} from './kernels/allocation-record';
+import { AllocationService } from './kernels/allocations';
 import { emptyState, parseSessionState } from './sessions/record';
 import { SessionService } from './sessions/service';
 import { StateFile } from './state/json-file';
 import { hostname, homedir } from 'os';
-import { join } from 'path';
+import { dirname, join } from 'path';
 
 export interface IServices {
   routes: IRoute[];
@@ -78,9 +84,31 @@ export function createServices(
     .catch(err =>
       log.error(`sessions could not be restored: ${describe(err)}`)
     );
+  const allocations = new AllocationService({
+    host: {
+      transport: async name =>
+        name === LOCAL_TARGET ? local : manager.transport(name),
+      sessions: () => sessions?.list() ?? []
+    },
+    state: new StateFile({
+      path: allocationStatePath(process.env),
+      parse: parseAllocationState,
+      empty: emptyAllocationState
+    }),
+    log,
+    onChange: (allocation, removed) =>
+      broadcast({ type: 'kernel-allocation', allocation, removed }),
+    origin: hostname()
+  });
+  allocations
+    .restore()
+    .catch(err =>
+      log.error(`allocations could not be restored: ${describe(err)}`)
+    );
   const routes = [
     ...clusterRoutes(manager, prompts),
     ...sessionRoutes(sessions),
+    ...kernelAllocationRoutes(allocations),
     ...taskRoutes({
       tasks,
       transport: target =>
@@ -101,6 +129,7 @@ export function createServices(
     routes,
     close: async () => {
       sessions.dispose();
+      await allocations.close();
       prompts.cancelAll();
       // Running installs are stopped first, while their connections are up.
       await tasks.close(2000);
@@ -118,4 +147,9 @@ export function sessionStatePath(env: NodeJS.ProcessEnv): string {
     env.JUPYTERLAB_HPC_JUPYTER_DATA_DIR ||
     join(env.HOME || homedir(), '.local', 'share', 'jupyter');
   return join(data, 'jupyterlab_hpc', 'sessions.json');
+}
+
+/** Where the kernel allocations are kept: beside the sessions. */
+export function allocationStatePath(env: NodeJS.ProcessEnv): string {
+  return join(dirname(sessionStatePath(env)), 'allocations.json');
 }

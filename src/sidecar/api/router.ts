@@ -13,7 +13,13 @@ export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
 
 /** The names a path parameter can have; each is checked the same way. */
 export type ParamName =
-  'cluster' | 'forward' | 'prompt' | 'task' | 'kernel' | 'session';
+  | 'cluster'
+  | 'forward'
+  | 'prompt'
+  | 'task'
+  | 'kernel'
+  | 'session'
+  | 'allocation';
 
 /** Placeholders to pass to the `Routes` builders. */
 export const CLUSTER = placeholder('cluster');
@@ -22,6 +28,7 @@ export const PROMPT = placeholder('prompt');
 export const TASK = placeholder('task');
 export const KERNEL = placeholder('kernel');
 export const SESSION = placeholder('session');
+export const ALLOCATION = placeholder('allocation');
 
 function placeholder(name: ParamName): string {
   return `{${name}}`;
@@ -74,7 +81,7 @@ export type Match =
   | { kind: 'not-found' }
   | { kind: 'method-not-allowed'; allowed: string[] };
 
-const PARAM = /^\{(cluster|forward|prompt|task|kernel|session)\}$/;
+const PARAM = /^\{(cluster|forward|prompt|task|kernel|session|allocation)\}$/;
 
 function parsePattern(path: string): Segment[] {
   return path.split('/').map(raw => {

@@ -72,6 +72,8 @@ const STATUS: Record<ErrorCode, number> = {
   'profile-invalid': 400,
   'profile-not-found': 404,
   'allocation-not-found': 404,
+  'allocation-ended': 409,
+  'kernel-start-cancelled': 409,
   'kernel-start-not-found': 404
 };
 

@@ -10,7 +10,7 @@
  * the log must exist (0600) before sbatch runs, since slurmstepd creates a
  * missing one world-readable.
  */
-import type { ILaunchRequest } from '../../common/sessions';
+import type { IJobResources, ILaunchRequest } from '../../common/sessions';
 import { quoteArg } from '../shell/quote';
 import { formatSlurmDuration, parseWallTime } from '../slurm/duration';
 import JOB_BODY from './job.sh';
@@ -70,28 +70,38 @@ function outputPattern(path: string): string {
 }
 
 /**
- * sbatch's argv, to run in the session directory with the script as its
- * last word. `--parsable` prints `<job id>[;<cluster>]`.
+ * sbatch's argv, to run in the job's directory with the script as its
+ * last word. `--parsable` prints `<job id>[;<cluster>]`. The job is named
+ * `<namePrefix><id>` (sessions `jlhpc-<id>`, kernel allocations
+ * `jlhpc-k-<id>`). An empty wall time or no CPU count (a kernel profile
+ * left to the cluster's defaults) passes no option.
  */
 export function sbatchArgv(
   sessionId: string,
-  request: ILaunchRequest,
-  scriptName = 'job.sh'
+  request: IJobResources,
+  scriptName = 'job.sh',
+  namePrefix = JOB_NAME_PREFIX
 ): string[] {
   if (!isSessionId(sessionId)) {
     throw new Error(`Not a session id: ${JSON.stringify(sessionId)}`);
   }
+  if (!namePrefix.startsWith(JOB_NAME_PREFIX)) {
+    throw new Error(`Every job of ours is named ${JOB_NAME_PREFIX}…`);
+  }
   const argv = [
     'sbatch',
     '--parsable',
-    `--job-name=${JOB_NAME_PREFIX}${sessionId}`,
+    `--job-name=${namePrefix}${sessionId}`,
     `--output=${outputPattern('job.log')}`,
-    '--open-mode=append',
-    `--time=${formatSlurmDuration(parseWallTime(request.wallTime))}`,
-    '--nodes=1',
-    '--ntasks=1',
-    `--cpus-per-task=${request.cpus}`
+    '--open-mode=append'
   ];
+  if (request.wallTime.trim() !== '') {
+    argv.push(`--time=${formatSlurmDuration(parseWallTime(request.wallTime))}`);
+  }
+  argv.push('--nodes=1', '--ntasks=1');
+  if (request.cpus > 0) {
+    argv.push(`--cpus-per-task=${request.cpus}`);
+  }
   if (request.memory !== '') {
     argv.push(`--mem=${request.memory}`);
   }

@@ -34,18 +34,36 @@ function checkId(id: string): void {
   }
 }
 
+/** Where a job's directory lies under ~/.jupyterlab-hpc (see submit.sh). */
+export type JobDirKind = 'sessions' | 'allocations';
+
+/**
+ * Lay out the job's directory (`~/.jupyterlab-hpc/<kind>/<id>`, 0700, with
+ * its script, META and an 0600 log) and run sbatch there.
+ */
 export function submitCommand(
   id: string,
   script: string,
   meta: string,
-  sbatch: readonly string[]
+  sbatch: readonly string[],
+  kind: JobDirKind = 'sessions'
 ): IRemoteCommand {
   checkId(id);
   if (sbatch[0] !== 'sbatch') {
     throw new Error('A session is submitted with sbatch.');
   }
   return {
-    argv: ['sh', '-c', SUBMIT_SH, 'jlhpc-submit', id, script, meta, ...sbatch],
+    argv: [
+      'sh',
+      '-c',
+      SUBMIT_SH,
+      'jlhpc-submit',
+      kind,
+      id,
+      script,
+      meta,
+      ...sbatch
+    ],
     timeoutSeconds: 60
   };
 }

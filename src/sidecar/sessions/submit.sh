@@ -1,22 +1,30 @@
 # shellcheck shell=sh
-# Lay out a session's directory on the login node and submit its job, in
-# one round trip: sh -c "$(cat submit.sh)" jlhpc-submit ID SCRIPT META sbatch ARGS...
-#   ID      the session id (checked by the caller: [a-z0-9]{8,32})
-#   SCRIPT  the job script (batch-script.ts)
-#   META    session.json: who started it, from where, with which request
+# Lay out a job's directory on the login node and submit the job, in one
+# round trip: sh -c "$(cat submit.sh)" jlhpc-submit KIND ID SCRIPT META sbatch ARGS...
+#   KIND    sessions (JupyterLab sessions) or allocations (kernel hold jobs)
+#   ID      the session or allocation id (checked by the caller: [a-z0-9]{8,32})
+#   SCRIPT  the job script (batch-script.ts, kernels/allocation-job.ts)
+#   META    session.json / allocation.json: who started it, from where, with what
 # Everything is created owner-only. The job's log exists before sbatch runs,
 # since slurmstepd would create a missing one world-readable. Prints
 # sbatch's own output (the job id, or why it refused).
 umask 077
-id=$1 script=$2 meta=$3
-shift 3
+kind=$1 id=$2 script=$3 meta=$4
+shift 4
+case $kind in
+sessions | allocations) ;;
+*)
+  echo "jlhpc-submit: unknown kind $kind" >&2
+  exit 2
+  ;;
+esac
 base=$HOME/.jupyterlab-hpc
-dir=$base/sessions/$id
-mkdir -p "$base/sessions" || exit 1
-chmod 700 "$base" "$base/sessions" || exit 1
+dir=$base/$kind/$id
+mkdir -p "$base/$kind" || exit 1
+chmod 700 "$base" "$base/$kind" || exit 1
 mkdir "$dir" || exit 1
 printf '%s' "$script" >"$dir/job.sh" || exit 1
-printf '%s\n' "$meta" >"$dir/session.json" || exit 1
+printf '%s\n' "$meta" >"$dir/${kind%s}.json" || exit 1
 : >"$dir/job.log" || exit 1
 cd "$dir" || exit 1
 out=$("$@" 2>&1)

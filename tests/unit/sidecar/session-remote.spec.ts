@@ -31,6 +31,7 @@ describe('commands', () => {
     expect(c.argv.slice(0, 2)).toEqual(['sh', '-c']);
     expect(c.argv.slice(3)).toEqual([
       'jlhpc-submit',
+      'sessions',
       ID,
       '#!/bin/bash\n',
       '{"a":1}',
