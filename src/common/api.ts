@@ -440,6 +440,8 @@ export function parseEvent(data: unknown): SidecarEvent | null {
  */
 export interface IClusterConfigSync {
   clusters: IClusterConfig[];
+  /** clusterKernels.allocationGraceMinutes of the settings, when known. */
+  allocationGraceMinutes?: number;
 }
 
 /**

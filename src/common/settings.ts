@@ -87,6 +87,7 @@ export interface IHpcSettings {
   sessionPresets: ISessionPreset[];
   conda: ICondaSettings;
   sessionWarnings: ISessionWarnings;
+  clusterKernels: IClusterKernelSettings;
 }
 
 export const DEFAULT_CONDA_SETTINGS: ICondaSettings = {
@@ -129,6 +130,28 @@ export function readSessionWarnings(value: unknown): ISessionWarnings {
   );
   return {
     minutesBeforeWallTime: [...new Set(valid)].sort((a, b) => b - a)
+  };
+}
+
+/** Cluster kernels: how long an allocation outlives its last kernel. */
+export interface IClusterKernelSettings {
+  allocationGraceMinutes: number;
+}
+
+export const DEFAULT_CLUSTER_KERNEL_SETTINGS: IClusterKernelSettings = {
+  allocationGraceMinutes: 10
+};
+
+export function readClusterKernelSettings(
+  value: unknown
+): IClusterKernelSettings {
+  const m = (value as Partial<IClusterKernelSettings> | null)
+    ?.allocationGraceMinutes;
+  return {
+    allocationGraceMinutes:
+      typeof m === 'number' && Number.isFinite(m) && m >= 0 && m <= 1440
+        ? m
+        : DEFAULT_CLUSTER_KERNEL_SETTINGS.allocationGraceMinutes
   };
 }
 

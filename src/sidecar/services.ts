@@ -106,7 +106,9 @@ export function createServices(
       log.error(`allocations could not be restored: ${describe(err)}`)
     );
   const routes = [
-    ...clusterRoutes(manager, prompts),
+    ...clusterRoutes(manager, prompts, minutes =>
+      allocations.setGraceSeconds(minutes * 60)
+    ),
     ...sessionRoutes(sessions),
     ...kernelAllocationRoutes(allocations),
     ...taskRoutes({

@@ -190,6 +190,10 @@ export class ClusterModel implements IClusterModel {
       return;
     }
     const body: IClusterConfigSync = { clusters: [...this._settings.clusters] };
+    const kernels = this._settings.clusterKernels;
+    if (kernels) {
+      body.allocationGraceMinutes = kernels.allocationGraceMinutes;
+    }
     try {
       await this._request(Routes.clusters, {
         method: 'PUT',

@@ -7,12 +7,14 @@ import {
   DEFAULT_CONDA_SETTINGS,
   DEFAULT_JOB_DEFAULTS,
   IClusterConfig,
+  IClusterKernelSettings,
   ICondaSettings,
   IJobDefaults,
   ISessionPreset,
   ISessionWarnings,
   checkClusters,
   describeRejected,
+  readClusterKernelSettings,
   readCondaSettings,
   readJobDefaults,
   readSessionPresets,
@@ -30,6 +32,8 @@ export interface IClusterSettings extends IDisposable {
   readonly conda: ICondaSettings;
   /** When to warn that a session nears its wall time. */
   readonly sessionWarnings: ISessionWarnings;
+  /** Cluster kernels (the allocation grace period); absent in older fakes. */
+  readonly clusterKernels?: IClusterKernelSettings;
   /** Why the settings could not be read (e.g. invalid JSON), or null. */
   readonly error: string | null;
   /**
@@ -77,6 +81,10 @@ export class ClusterSettings implements IClusterSettings {
 
   get sessionWarnings(): ISessionWarnings {
     return this._sessionWarnings;
+  }
+
+  get clusterKernels(): IClusterKernelSettings {
+    return this._clusterKernels;
   }
 
   get error(): string | null {
@@ -158,6 +166,9 @@ export class ClusterSettings implements IClusterSettings {
     this._sessionWarnings = readSessionWarnings(
       settings.composite.sessionWarnings
     );
+    this._clusterKernels = readClusterKernelSettings(
+      settings.composite.clusterKernels
+    );
     this._changed.emit();
   }
 
@@ -169,6 +180,8 @@ export class ClusterSettings implements IClusterSettings {
   private _presets: ISessionPreset[] = [];
   private _conda: ICondaSettings = { ...DEFAULT_CONDA_SETTINGS };
   private _sessionWarnings: ISessionWarnings = readSessionWarnings(undefined);
+  private _clusterKernels: IClusterKernelSettings =
+    readClusterKernelSettings(undefined);
   private _changed = new Signal<IClusterSettings, void>(this);
   private _ready = new PromiseDelegate<void>();
   private _isDisposed = false;

@@ -164,13 +164,30 @@ function runResult(
 /** The cluster routes: the list, one cluster's actions, forwards, prompts. */
 export function clusterRoutes(
   clusters: ClusterManager,
-  prompts: PromptBroker
+  prompts: PromptBroker,
+  /** The settings' allocation grace period, sent with the cluster list. */
+  onGraceMinutes?: (minutes: number) => void
 ): IRoute[] {
   const optional = (body: Buffer) => jsonObject(body, { emptyIsObject: true });
   return [
     get(Routes.clusters, () => ok({ clusters: clusters.list() })),
     put(Routes.clusters, async ({ body }) => {
-      await clusters.setClusters(parseClusterSync(optional(body)));
+      const sync = optional(body);
+      const grace = sync.allocationGraceMinutes;
+      if (grace !== undefined) {
+        if (
+          typeof grace !== 'number' ||
+          !Number.isFinite(grace) ||
+          grace < 0 ||
+          grace > 1440
+        ) {
+          throw new BadRequest(
+            'allocationGraceMinutes must be a number of minutes from 0 to 1440.'
+          );
+        }
+        onGraceMinutes?.(grace);
+      }
+      await clusters.setClusters(parseClusterSync(sync));
       return ok({ clusters: clusters.list() });
     }),
     get(Routes.sshHosts, () => ok(clusters.sshHosts())),

@@ -8,7 +8,8 @@ import {
   readCondaSettings,
   DEFAULT_CONDA_SETTINGS,
   readJobDefaults,
-  readSessionPresets
+  readSessionPresets,
+  readClusterKernelSettings
 } from '../../../src/common/settings';
 
 describe('readClusters', () => {
@@ -300,5 +301,27 @@ describe('readSessionPresets', () => {
   it('reads anything else as no presets', () => {
     expect(readSessionPresets(undefined)).toEqual([]);
     expect(readSessionPresets({ name: 'p' })).toEqual([]);
+  });
+});
+
+describe('readClusterKernelSettings', () => {
+  it('takes a grace period in range and falls back to 10 minutes', () => {
+    expect(readClusterKernelSettings({ allocationGraceMinutes: 0 })).toEqual({
+      allocationGraceMinutes: 0
+    });
+    expect(readClusterKernelSettings({ allocationGraceMinutes: 2.5 })).toEqual({
+      allocationGraceMinutes: 2.5
+    });
+    for (const bad of [
+      undefined,
+      null,
+      {},
+      { allocationGraceMinutes: -1 },
+      { allocationGraceMinutes: '5' }
+    ]) {
+      expect(readClusterKernelSettings(bad)).toEqual({
+        allocationGraceMinutes: 10
+      });
+    }
   });
 });

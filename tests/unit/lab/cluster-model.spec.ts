@@ -122,7 +122,10 @@ describe('ClusterModel', () => {
         'PUT /api/v1/clusters',
         'GET /api/v1/clusters'
       ]);
-      expect(puts()[0]).toEqual({ clusters: [normalized.demo] });
+      expect(puts()[0]).toEqual({
+        clusters: [normalized.demo],
+        allocationGraceMinutes: 10
+      });
       expect(model.status('demo')).toEqual(status('demo', 'idle'));
       expect(model.clusters.map(c => c.name)).toEqual(['demo']);
       expect(model.syncError).toBeNull();
@@ -148,7 +151,10 @@ describe('ClusterModel', () => {
       await whenSignalled(model.changed, () => model.status('gpu'));
 
       expect(puts().slice(before)).toEqual([
-        { clusters: [normalized.demo, normalized.gpu] }
+        {
+          clusters: [normalized.demo, normalized.gpu],
+          allocationGraceMinutes: 10
+        }
       ]);
     });
 
@@ -263,7 +269,10 @@ describe('ClusterModel', () => {
       const { registry } = await settingsWith({ clusters: [demo] });
       settings.attach(await registry.load(PLUGIN_ID));
       await until(() => puts().length > 0);
-      expect(puts()[0]).toEqual({ clusters: [normalized.demo] });
+      expect(puts()[0]).toEqual({
+        clusters: [normalized.demo],
+        allocationGraceMinutes: 10
+      });
     });
 
     it('says why the sidecar refused the list, until a sync works', async () => {

@@ -426,6 +426,28 @@ describe('PUT the cluster list', () => {
     );
   });
 
+  it('passes the allocation grace period on, and refuses one out of range', async () => {
+    const broadcast = () => undefined;
+    const prompts = new PromptBroker(broadcast);
+    const manager = new ClusterManager({ broadcast, prompts });
+    const minutes: number[] = [];
+    await start({
+      routes: clusterRoutes(manager, prompts, m => minutes.push(m))
+    });
+    const body = (grace: unknown) =>
+      send(
+        'PUT',
+        Routes.clusters,
+        { 'Content-Type': 'application/json' },
+        JSON.stringify({ clusters: [], allocationGraceMinutes: grace })
+      );
+    expect((await body(2.5)).status).toBe(200);
+    expect((await body(-1)).status).toBe(400);
+    expect((await body('10')).status).toBe(400);
+    expect((await put([])).status).toBe(200);
+    expect(minutes).toEqual([2.5]);
+  });
+
   it('applies a valid list', async () => {
     await startWithClusters();
     const reply = await put([{ name: 'swc', host: 'hpc-gw1', port: 2222 }]);
