@@ -163,7 +163,16 @@ export class AllocationService {
       return this._grant(current);
     }
     if (current) {
-      this._dropKernel(current, kernelId);
+      // Asked again while its job waits: wait again, for the same job.
+      const old = this._waiters.get(current.id)?.get(kernelId);
+      this._waiters.get(current.id)?.delete(kernelId);
+      old?.reject(
+        new SidecarError(
+          'kernel-start-cancelled',
+          'The kernel start was asked for again.'
+        )
+      );
+      current.kernels = current.kernels.filter(k => k.kernelId !== kernelId);
     }
     o.onProgress({
       state: 'waiting',

@@ -423,6 +423,21 @@ describe('acquire', () => {
     });
   });
 
+  it('keeps waiting for the same job when a waiting kernel is started again', async () => {
+    const svc = service();
+    const a = starter(svc, 'k1');
+    await until('queued', () => a.progress.some(p => p.state === 'queued'));
+    const again = starter(svc, 'k1');
+    await expect(a.done).rejects.toMatchObject({
+      code: 'kernel-start-cancelled'
+    });
+    node.run1('70');
+    await expect(again.done).resolves.toMatchObject({ jobId: '70' });
+    expect(node.submits).toHaveLength(1);
+    expect(node.calls.some(c => c[0] === 'scancel')).toBe(false);
+    expect(svc.list()[0].kernels.map(k => k.kernelId)).toEqual(['k1']);
+  });
+
   it('cancels the job when every kernel waiting for it gave up', async () => {
     const svc = service();
     const a = starter(svc, 'k1');
