@@ -101,6 +101,16 @@ export interface IAllocationServiceOptions {
 
 export const DEFAULT_GRACE_SECONDS = 600;
 
+/** How long before a failed scancel of ours is tried again. */
+const CANCEL_RETRY_MS = 30_000;
+
+const WAITING: IProgress = {
+  state: 'waiting',
+  jobId: null,
+  reason: null,
+  estimatedStart: null
+};
+
 interface IWaiter {
   onProgress(p: IProgress): void;
   resolve(grant: IAllocationGrant): void;
@@ -174,12 +184,7 @@ export class AllocationService {
       );
       current.kernels = current.kernels.filter(k => k.kernelId !== kernelId);
     }
-    o.onProgress({
-      state: 'waiting',
-      jobId: null,
-      reason: null,
-      estimatedStart: null
-    });
+    o.onProgress({ ...WAITING });
     const kernel: IClusterKernelInfo = {
       kernelId,
       profile: profile.id,
@@ -217,7 +222,8 @@ export class AllocationService {
           o.signal.removeEventListener('abort', onAbort);
           reject(err);
         },
-        last: ''
+        // acquire said 'waiting' already.
+        last: JSON.stringify(WAITING)
       };
       o.signal.addEventListener('abort', onAbort, { once: true });
       let waiters = this._waiters.get(target.id);
@@ -599,7 +605,7 @@ export class AllocationService {
     }
     const p: IProgress =
       r.phase === 'submitting'
-        ? { state: 'waiting', jobId: null, reason: null, estimatedStart: null }
+        ? { ...WAITING }
         : r.phase === 'queued'
           ? {
               state: 'queued',
@@ -680,6 +686,7 @@ export class AllocationService {
       }
       return;
     }
+    const before = r.phase;
     r.phase = 'ending';
     this._changed(r);
     const poller = this._cluster(r.cluster).poller;
@@ -696,9 +703,44 @@ export class AllocationService {
           `scancel ${r.jobId} failed: ${out.stderr.trim() || `status ${out.exitCode}`}`
         );
       }
+    } catch (err) {
+      // Not cancelled (the cluster is out of reach): the job still holds
+      // its resources, so the panel shows it as before, and a cancel the
+      // user did not ask for is tried again.
+      if (r.phase === 'ending') {
+        r.phase = before;
+        this._ownEnds.delete(r.id);
+        this._changed(r);
+        if (why !== 'ended-from-panel') {
+          this._retryCancel(r, why);
+        }
+      }
+      throw err;
     } finally {
       void poller.pollNow();
     }
+  }
+
+  private _retryCancel(r: IAllocationRecord, why: AllocationOutcome): void {
+    const key = `cancel:${r.id}`;
+    clearTimeout(this._timers.get(key));
+    const t = setTimeout(() => {
+      this._timers.delete(key);
+      if (
+        this._records.get(r.id) === r &&
+        r.kernels.length === 0 &&
+        r.phase !== 'ended' &&
+        r.phase !== 'ending'
+      ) {
+        void this._cancel(r, why).catch(err =>
+          this._o.log.warn(
+            `allocations: cancelling ${r.id} again: ${(err as Error).message}`
+          )
+        );
+      }
+    }, CANCEL_RETRY_MS);
+    t.unref?.();
+    this._timers.set(key, t);
   }
 
   private _end(

@@ -356,11 +356,10 @@ describe('acquire', () => {
     });
     expect(progress.map(p => p.state)).toEqual([
       'waiting',
-      'waiting',
       'queued',
       'starting'
     ]);
-    expect(progress[2]).toEqual({
+    expect(progress[1]).toEqual({
       state: 'queued',
       jobId: '70',
       reason: 'Priority',
@@ -577,6 +576,33 @@ describe('grace period', () => {
       [svc.list()[0].id, expect.stringMatching(/released/)]
     ]);
     expect(node.submits).toHaveLength(1);
+  });
+
+  it('cancels again later when the cluster could not be reached at the end of the grace period', async () => {
+    jest.useFakeTimers({ now: Date.parse('2026-12-06T12:00:00Z') });
+    const svc = service({ graceSeconds: 10 });
+    const a = starter(svc, 'k1');
+    await jest.advanceTimersByTimeAsync(50);
+    node.run1('70');
+    await jest.advanceTimersByTimeAsync(50);
+    await a.done;
+    const run = node.run.bind(node);
+    let down = true;
+    node.run = async c => {
+      if (down && c.argv[0] === 'scancel') {
+        throw new Error('connection lost');
+      }
+      return run(c);
+    };
+    svc.release('k1');
+    await jest.advanceTimersByTimeAsync(10_100);
+    expect(svc.list()[0].phase).toBe('running');
+    expect(node.jobs.get('70')!.state).toBe('RUNNING');
+    down = false;
+    await jest.advanceTimersByTimeAsync(30_000);
+    expect(node.jobs.get('70')!.state).toBe('CANCELLED');
+    await jest.advanceTimersByTimeAsync(100);
+    expect(svc.list()[0].end?.message).toMatch(/released/);
   });
 
   it('takes the grace period from the settings and keeps it in the state file', async () => {
