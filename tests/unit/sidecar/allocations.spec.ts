@@ -15,6 +15,12 @@ import type {
 import type { IJobResources, ISessionInfo } from '../../../src/common/sessions';
 import { fits, memoryMiB } from '../../../src/sidecar/kernels/allocation-fit';
 import {
+  holdScript,
+  parseAllocationList,
+  parseKernelSteps,
+  submitAllocationCommand
+} from '../../../src/sidecar/kernels/allocation-job';
+import {
   emptyAllocationState,
   parseAllocationState,
   type IAllocationState
@@ -743,5 +749,50 @@ describe('restore', () => {
     await svc.restore();
     await until('ended', () => ended.length === 1);
     expect(svc.list()[0].phase).toBe('ended');
+  });
+});
+
+describe('the hold job', () => {
+  it('submits through submit.sh into the allocations directory, with a script that only waits', () => {
+    const c = submitAllocationCommand(
+      {
+        id: 'abcdef01',
+        profile: 'p1',
+        resources: RESOURCES,
+        createdAt: 1,
+        origin: 'x'
+      },
+      { ...RESOURCES, partition: "it's; rm -rf ~" }
+    );
+    expect(c.argv.slice(3, 6)).toEqual([
+      'jlhpc-submit',
+      'allocations',
+      'abcdef01'
+    ]);
+    expect(c.argv[6]).toBe(holdScript('abcdef01'));
+    expect(c.argv[6]).toMatch(/\nexec sleep infinity\n$/);
+    expect(JSON.parse(c.argv[7])).toMatchObject({ id: 'abcdef01' });
+    // A user value is one argv word of sbatch's, never shell text.
+    expect(c.argv).toContain("--partition=it's; rm -rf ~");
+    expect(() => holdScript('../x')).toThrow(/allocation id/);
+  });
+
+  it('reads the restore listing, skipping what is not ours', () => {
+    const listed = parseAllocationList(
+      '+0100\nalloc 12 abcdef01 {"id":"abcdef01","profile":"p","resources":{"cpus":1,"gpus":{"type":"","count":0}},"createdAt":3}\nalloc 13 abcdef02 \nnoise\n'
+    );
+    expect(listed.utcOffsetMinutes).toBe(60);
+    expect(listed.allocations).toEqual([
+      {
+        jobId: '12',
+        id: 'abcdef01',
+        meta: expect.objectContaining({ profile: 'p', createdAt: 3 })
+      },
+      { jobId: '13', id: 'abcdef02', meta: null }
+    ]);
+    expect(parseKernelSteps('12.0\n12.batch\n12.extern\n13.4\n')).toEqual([
+      '12.0',
+      '13.4'
+    ]);
   });
 });

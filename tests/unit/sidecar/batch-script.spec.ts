@@ -31,6 +31,21 @@ const request: ILaunchRequest = {
 };
 
 describe('sbatchArgv', () => {
+  it('names kernel allocations jlhpc-k-<id> and leaves unset time and CPUs to the cluster', () => {
+    const argv = sbatchArgv(
+      'abcdef0123456789',
+      { ...request, wallTime: '', cpus: 0 },
+      'job.sh',
+      'jlhpc-k-'
+    );
+    expect(argv).toContain('--job-name=jlhpc-k-abcdef0123456789');
+    expect(argv.some(a => a.startsWith('--time'))).toBe(false);
+    expect(argv.some(a => a.startsWith('--cpus-per-task'))).toBe(false);
+    expect(() =>
+      sbatchArgv('abcdef0123456789', request, 'job.sh', 'other-')
+    ).toThrow(/jlhpc-/);
+  });
+
   it('passes only what the form set, each as its own word', () => {
     expect(sbatchArgv('abcdef0123456789', request)).toEqual([
       'sbatch',
