@@ -24,7 +24,9 @@ import {
 } from './kernels/allocation-record';
 import { AllocationService } from './kernels/allocations';
 import { emptyState, parseSessionState } from './sessions/record';
+import { asText } from './sessions/offer';
 import { SessionService } from './sessions/service';
+import { SharedJobPollers } from './slurm/shared-pollers';
 import { StateFile } from './state/json-file';
 import { hostname, homedir } from 'os';
 import { dirname, join } from 'path';
@@ -60,7 +62,15 @@ export function createServices(
     local: localEnvTarget(local, process.env, local.home),
     log
   });
+  const transport = async (name: string) =>
+    name === LOCAL_TARGET ? local : manager.transport(name);
+  // One squeue per cluster per poll for the sessions' and kernels' jobs.
+  const pollers = new SharedJobPollers({
+    run: async (cluster, argv) =>
+      asText(await (await transport(cluster)).run({ argv, timeoutSeconds: 30 }))
+  });
   sessions = new SessionService({
+    pollers,
     host: {
       transport: async name => manager.transport(name),
       openForward: (name, request) => manager.openForward(name, request),
@@ -86,10 +96,10 @@ export function createServices(
     );
   const allocations = new AllocationService({
     host: {
-      transport: async name =>
-        name === LOCAL_TARGET ? local : manager.transport(name),
+      transport,
       sessions: () => sessions?.list() ?? []
     },
+    pollers,
     state: new StateFile({
       path: allocationStatePath(process.env),
       parse: parseAllocationState,
@@ -132,6 +142,7 @@ export function createServices(
     close: async () => {
       sessions.dispose();
       await allocations.close();
+      pollers.dispose();
       prompts.cancelAll();
       // Running installs are stopped first, while their connections are up.
       await tasks.close(2000);

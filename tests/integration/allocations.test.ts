@@ -25,6 +25,8 @@ import {
   type IProgress
 } from '../../src/sidecar/kernels/allocations';
 import { createLogger } from '../../src/sidecar/log';
+import { asText } from '../../src/sidecar/sessions/offer';
+import { SharedJobPollers } from '../../src/sidecar/slurm/shared-pollers';
 import { AskpassBridge } from '../../src/sidecar/ssh/askpass';
 import { KeyCache } from '../../src/sidecar/ssh/auth';
 import { resolveRoute } from '../../src/sidecar/ssh/config';
@@ -71,6 +73,16 @@ function profile(id: string, cluster = 'demo'): IKernelProfile {
   };
 }
 
+const POLL_POLICY = {
+  startingMs: 300,
+  queuedMs: 500,
+  runningMs: 1000,
+  hiddenFactor: 1,
+  jitter: 0,
+  failureMs: 500,
+  maxMs: 5000
+};
+
 let home: string;
 let localHome: string;
 let askpass: AskpassBridge;
@@ -82,11 +94,18 @@ const jobs = new Set<string>();
 const localJobs = new Set<string>();
 
 function service(statePath: string, graceSeconds = 2) {
+  const transport = async (name: string): Promise<ITransport> =>
+    name === LOCAL_TARGET ? local : connection;
   const s = new AllocationService({
-    host: {
-      transport: async (name): Promise<ITransport> =>
-        name === LOCAL_TARGET ? local : connection
-    },
+    host: { transport },
+    // As the sidecar does (services.ts): polling shared with the sessions.
+    pollers: new SharedJobPollers({
+      run: async (cluster, argv) =>
+        asText(
+          await (await transport(cluster)).run({ argv, timeoutSeconds: 30 })
+        ),
+      policy: POLL_POLICY
+    }),
     state: new StateFile({
       path: statePath,
       parse: parseAllocationState,
@@ -100,15 +119,7 @@ function service(statePath: string, graceSeconds = 2) {
     },
     origin: 'allocations.test.ts',
     graceSeconds,
-    pollPolicy: {
-      startingMs: 300,
-      queuedMs: 500,
-      runningMs: 1000,
-      hiddenFactor: 1,
-      jitter: 0,
-      failureMs: 500,
-      maxMs: 5000
-    },
+
     stepSettleMs: 1500
   });
   made.push(s);

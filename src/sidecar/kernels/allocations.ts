@@ -35,6 +35,7 @@ import {
   type PollOutcome
 } from '../slurm/job-poller';
 import type { ICommandText } from '../slurm/output';
+import type { IJobTracker, SharedJobPollers } from '../slurm/shared-pollers';
 import type { StateFile } from '../state/json-file';
 import type { ITransport } from '../transport/types';
 import { fits } from './allocation-fit';
@@ -97,6 +98,8 @@ export interface IAllocationServiceOptions {
   pollPolicy?: IPollPolicy;
   /** Pauses before asking sacct again about a job it does not know yet. */
   sacctRetryMs?: number[];
+  /** The sidecar's pollers, shared with the sessions (one squeue per cluster per poll). */
+  pollers?: SharedJobPollers;
 }
 
 export const DEFAULT_GRACE_SECONDS = 600;
@@ -119,9 +122,11 @@ interface IWaiter {
 }
 
 interface ICluster {
-  poller: JobPoller;
+  poller: IJobTracker;
   utcOffsetMinutes: number;
+  /** Whether utcOffsetMinutes was read from the cluster. */
   offsetAsked: boolean;
+  askingOffset: boolean;
 }
 
 type Listener = (allocationId: string, reason: string) => void;
@@ -796,7 +801,11 @@ export class AllocationService {
   // -- polling ----------------------------------------------------------------------
 
   private _onPoll(cluster: string, outcome: PollOutcome): void {
-    const { poller } = this._cluster(cluster);
+    const c = this._cluster(cluster);
+    const { poller } = c;
+    if (outcome.kind === 'answered' && !c.offsetAsked) {
+      void this._askOffset(cluster, c);
+    }
     const ended: { r: IAllocationRecord; outcome: AllocationOutcome }[] = [];
     for (const jobId of outcome.asked) {
       const r = [...this._records.values()].find(
@@ -1046,35 +1055,45 @@ export class AllocationService {
       const entry: ICluster = {
         utcOffsetMinutes: 0,
         offsetAsked: false,
-        poller: new JobPoller({
-          run: async argv => {
-            if (!entry.offsetAsked) {
-              entry.offsetAsked = true;
-              await this._askOffset(name, entry);
-            }
-            return this._run(name, argv);
-          },
-          utcOffsetMinutes: () => entry.utcOffsetMinutes,
-          onPoll: outcome => this._onPoll(name, outcome),
-          policy: this._o.pollPolicy
-        })
+        askingOffset: false,
+        poller: null as unknown as IJobTracker
       };
+      const onPoll = (outcome: PollOutcome) => this._onPoll(name, outcome);
+      entry.poller = this._o.pollers
+        ? this._o.pollers.tracker(name, {
+            utcOffsetMinutes: () =>
+              entry.offsetAsked ? entry.utcOffsetMinutes : null,
+            onPoll
+          })
+        : new JobPoller({
+            run: argv => this._run(name, argv),
+            utcOffsetMinutes: () => entry.utcOffsetMinutes,
+            onPoll,
+            policy: this._o.pollPolicy
+          });
       c = entry;
       this._clusters.set(name, c);
+      void this._askOffset(name, c);
     }
     return c;
   }
 
   /** squeue's times are the cluster's local time: its offset, once. */
   private async _askOffset(cluster: string, c: ICluster): Promise<void> {
+    if (c.offsetAsked || c.askingOffset) {
+      return;
+    }
+    c.askingOffset = true;
     try {
       const out = await this._run(cluster, ['date', '+%z']);
       c.utcOffsetMinutes = parseUtcOffset(out.stdout.trim());
+      c.offsetAsked = true;
     } catch (err) {
-      c.offsetAsked = false;
       this._o.log.debug(
         `allocations: no UTC offset for ${cluster}: ${(err as Error).message}`
       );
+    } finally {
+      c.askingOffset = false;
     }
   }
 

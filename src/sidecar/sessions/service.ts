@@ -34,6 +34,7 @@ import {
   type TrackedPhase
 } from '../slurm/job-poller';
 import type { IAccountedEnd } from '../slurm/sacct';
+import type { IJobTracker, SharedJobPollers } from '../slurm/shared-pollers';
 import type { ILoadReport, StateFile } from '../state/json-file';
 import type { ITransport } from '../transport/types';
 import {
@@ -103,10 +104,15 @@ export interface ISessionServiceOptions {
   factsTtlMs?: number;
   /** Pauses before asking sacct again about jobs it does not know yet. */
   sacctRetryMs?: number[];
+  /**
+   * The sidecar's pollers, shared with the other services that follow jobs
+   * (one squeue per cluster per poll); without, the service polls alone.
+   */
+  pollers?: SharedJobPollers;
 }
 
 interface IClusterSessions {
-  poller: JobPoller;
+  poller: IJobTracker;
   watcher: SessionWatcher;
   utcOffsetMinutes: number;
   facts: { at: number; value: Promise<IClusterFacts> } | null;
@@ -840,16 +846,21 @@ export class SessionService {
         utcOffsetMinutes: 0,
         facts: null,
         accounting: null,
-        poller: new JobPoller({
-          run: async argv =>
-            asText(
-              await (
-                await this._o.host.transport(name)
-              ).run({ argv, timeoutSeconds: 30 })
-            ),
-          utcOffsetMinutes: () => entry.utcOffsetMinutes,
-          onPoll: outcome => this._onPoll(name, outcome)
-        })
+        poller: this._o.pollers
+          ? this._o.pollers.tracker(name, {
+              utcOffsetMinutes: () => entry.utcOffsetMinutes,
+              onPoll: outcome => this._onPoll(name, outcome)
+            })
+          : new JobPoller({
+              run: async argv =>
+                asText(
+                  await (
+                    await this._o.host.transport(name)
+                  ).run({ argv, timeoutSeconds: 30 })
+                ),
+              utcOffsetMinutes: () => entry.utcOffsetMinutes,
+              onPoll: outcome => this._onPoll(name, outcome)
+            })
       };
       c = entry;
       this._clusters.set(name, c);
