@@ -25,26 +25,16 @@ import {
   draftFromJobDefaults,
   draftFromRequest,
   fitDraft,
-  gpusOf,
   hasJupyterLab,
   ILaunchDraft,
-  partitionOf,
   presetFromDraft,
   presetsFor,
-  qosFor,
   requestFromDraft
 } from './draft';
+import { CheckLoop, ICheckAnswer } from './check-loop';
 import { ILaunchMemory } from './memory';
-import {
-  constraintHint,
-  cpusHint,
-  gpuTypeOptions,
-  installJupyterLabCommand,
-  memoryHint,
-  partitionLabel,
-  qosHint,
-  wallTimeHint
-} from './messages';
+import { installJupyterLabCommand } from './messages';
+import { ResourceFields } from './resource-fields';
 
 export interface ILaunchFormOptions {
   trans: TranslationBundle;
@@ -146,8 +136,7 @@ export class LaunchForm extends ReactWidget {
     if (!request) {
       return null;
     }
-    clearTimeout(this._checkTimer);
-    this._checkSeq++;
+    this._checks.cancel();
     this._submitting = true;
     this._refusal = null;
     this._changed();
@@ -188,7 +177,7 @@ export class LaunchForm extends ReactWidget {
   }
 
   dispose(): void {
-    clearTimeout(this._checkTimer);
+    this._checks.dispose();
     Signal.clearData(this);
     super.dispose();
   }
@@ -236,8 +225,6 @@ export class LaunchForm extends ReactWidget {
     const offer = (this._offer as { offer: ILaunchOffer }).offer;
     const draft = this._draft!;
     const problem = this._problemsByField();
-    const partition = partitionOf(offer, draft.partition);
-    const gpus = gpusOf(partition);
     const text = (
       field: DraftField,
       label: string,
@@ -255,88 +242,18 @@ export class LaunchForm extends ReactWidget {
         onChange={value => this._change({ [field]: value })}
       />
     );
-    const withUnknown = (
-      options: { value: string; label: string; disabled?: boolean }[],
-      value: string
-    ) =>
-      value === '' || options.some(o => o.value === value)
-        ? options
-        : [...options, { value, label: trans.__('%1 (not offered)', value) }];
-
-    const partitionOptions = withUnknown(
-      offer.partitions.map(p => ({
-        value: p.name,
-        label: partitionLabel(p, trans)
-      })),
-      draft.partition
-    );
     return (
       <>
-        <div className="jp-HpcLaunchForm-partition">
-          <SelectField
-            id={this.ids.partition}
-            label={trans.__('Partition')}
-            value={draft.partition}
-            options={partitionOptions}
-            problem={problem('partition')}
-            hint={trans.__(
-              'Read from the cluster %1.',
-              new Date(offer.fetchedAt).toLocaleTimeString()
-            )}
-            onChange={value => this._changePartition(value)}
-          />
-          <Button
-            small={true}
-            minimal={true}
-            className="jp-HpcLaunchForm-reread"
-            title={trans.__('Read the partitions and accounts again')}
-            onClick={() => void this._load(true)}
-          >
-            {trans.__('Read again')}
-          </Button>
-        </div>
-        {this._renderAccounting(offer, draft, problem)}
-        {text(
-          'wallTime',
-          trans.__('Wall time'),
-          wallTimeHint(offer, partition, draft.qos, trans)
-        )}
-        <div className="jp-HpcLaunchForm-row">
-          {text('cpus', trans.__('CPUs'), cpusHint(partition, trans), {
-            numeric: true
-          })}
-          {text('memory', trans.__('Memory'), memoryHint(partition, trans), {
-            placeholder: trans.__('partition default')
-          })}
-        </div>
-        {gpus.length > 0 ? (
-          <div className="jp-HpcLaunchForm-row">
-            {text('gpuCount', trans.__('GPUs'), trans.__('0 for none.'), {
-              numeric: true
-            })}
-            <SelectField
-              id={this.ids.gpuType}
-              label={trans.__('GPU type')}
-              value={draft.gpuType}
-              options={withUnknown(
-                gpuTypeOptions(partition, trans),
-                draft.gpuType
-              )}
-              problem={problem('gpuType')}
-              disabled={draft.gpuCount.trim() === '0'}
-              onChange={value => this._change({ gpuType: value })}
-            />
-          </div>
-        ) : (
-          <p className="jp-HpcForm-hint">
-            {trans.__('The %1 partition has no GPUs.', partition?.name ?? '')}
-          </p>
-        )}
-        {text(
-          'constraint',
-          trans.__('Constraint'),
-          constraintHint(partition, trans)
-        )}
+        <ResourceFields
+          trans={trans}
+          offer={offer}
+          draft={draft}
+          ids={this.ids}
+          problem={problem}
+          unchecked={this._unchecked}
+          onChange={change => this._change(change)}
+          onReload={() => void this._load(true)}
+        />
         {this._renderEnvironment(problem('environment'))}
         {text(
           'workingDirectory',
@@ -355,96 +272,6 @@ export class LaunchForm extends ReactWidget {
           { numeric: true }
         )}
       </>
-    );
-  }
-
-  private _renderAccounting(
-    offer: ILaunchOffer,
-    draft: ILaunchDraft,
-    problem: (field: DraftField) => string | null
-  ): React.ReactElement {
-    const { trans } = this._options;
-    const { accounting } = offer;
-    if (!accounting.enabled) {
-      const unchecked = (field: 'account' | 'qos') =>
-        this._unchecked
-          .filter(u => u.field === field)
-          .map(u => u.message)
-          .join(' ') || undefined;
-      const why = trans.__(
-        'This cluster reports no Slurm accounting (%1), so accounts and QOS cannot be listed: type them if your site needs them, or leave them empty.',
-        accounting.reason ?? trans.__('no reason given')
-      );
-      return (
-        <>
-          <p className="jp-HpcForm-hint jp-HpcLaunchForm-noAccounting">{why}</p>
-          <div className="jp-HpcLaunchForm-row">
-            <TextField
-              id={this.ids.account}
-              label={trans.__('Account')}
-              value={draft.account}
-              placeholder={trans.__('your default')}
-              hint={unchecked('account')}
-              problem={problem('account')}
-              onChange={value => this._change({ account: value })}
-            />
-            <TextField
-              id={this.ids.qos}
-              label={trans.__('QOS')}
-              value={draft.qos}
-              placeholder={trans.__('your default')}
-              hint={unchecked('qos')}
-              problem={problem('qos')}
-              onChange={value => this._change({ qos: value })}
-            />
-          </div>
-        </>
-      );
-    }
-    const defaultAccount = accounting.defaultAccount
-      ? trans.__('Your default (%1)', accounting.defaultAccount)
-      : trans.__('Your default');
-    const accounts = [
-      { value: '', label: defaultAccount },
-      ...accounting.accounts.map(a => ({ value: a, label: a }))
-    ];
-    const qos = [
-      { value: '', label: trans.__('The default QOS') },
-      ...qosFor(offer, draft.account).map(q => {
-        const wall = accounting.qosMaxWallSeconds[q];
-        return {
-          value: q,
-          label:
-            typeof wall === 'number'
-              ? trans.__('%1 (at most %2)', q, formatWall(wall))
-              : q
-        };
-      })
-    ];
-    const add = (list: typeof accounts, value: string) =>
-      value === '' || list.some(o => o.value === value)
-        ? list
-        : [...list, { value, label: trans.__('%1 (not yours)', value) }];
-    return (
-      <div className="jp-HpcLaunchForm-row">
-        <SelectField
-          id={this.ids.account}
-          label={trans.__('Account')}
-          value={draft.account}
-          options={add(accounts, draft.account)}
-          problem={problem('account')}
-          onChange={value => this._changeAccount(value)}
-        />
-        <SelectField
-          id={this.ids.qos}
-          label={trans.__('QOS')}
-          value={draft.qos}
-          options={add(qos, draft.qos)}
-          problem={problem('qos')}
-          hint={qosHint(offer, draft.account, trans)}
-          onChange={value => this._change({ qos: value })}
-        />
-      </div>
     );
   }
 
@@ -683,34 +510,6 @@ export class LaunchForm extends ReactWidget {
     this._scheduleCheck();
   }
 
-  /** A partition without the chosen GPU type or any GPUs drops them. */
-  private _changePartition(name: string): void {
-    const offer = this._offerOrNull();
-    const gpus = gpusOf(partitionOf(offer, name));
-    const change: Partial<ILaunchDraft> = { partition: name };
-    if (gpus.length === 0) {
-      change.gpuCount = '0';
-      change.gpuType = '';
-    } else if (!gpus.some(g => g.type === this._draft?.gpuType)) {
-      change.gpuType = '';
-    }
-    this._change(change);
-  }
-
-  /** The QOS follows the account: one it cannot use goes back to the default. */
-  private _changeAccount(account: string): void {
-    const offer = this._offerOrNull();
-    const change: Partial<ILaunchDraft> = { account };
-    if (
-      offer &&
-      this._draft?.qos &&
-      !qosFor(offer, account).includes(this._draft.qos)
-    ) {
-      change.qos = '';
-    }
-    this._change(change);
-  }
-
   private _applyPreset(name: string): void {
     const preset = presetsFor(
       this._options.settings.sessionPresets,
@@ -781,47 +580,25 @@ export class LaunchForm extends ReactWidget {
   }
 
   private _scheduleCheck(): void {
-    clearTimeout(this._checkTimer);
-    this._checkSeq++;
-    this._checkTimer = setTimeout(
-      () => this._runCheck(),
-      this._options.checkDelay ?? 400
-    );
+    this._checks.schedule();
   }
 
-  /** Ask the sidecar about the values now; a newer edit wins. */
   private _runCheck(): void {
+    this._checks.run();
+  }
+
+  /** The sidecar's check of the values now (null: not a request yet). */
+  private _check(): Promise<ICheckAnswer> | null {
     const draft = this._draft;
     if (!draft || this.isDisposed) {
-      return;
+      return null;
     }
-    const seq = ++this._checkSeq;
     const { request } = requestFromDraft(draft, this._offerOrNull(), {
       wholeNumber: f => this._numberMessage(f)
     });
-    if (!request) {
-      this._serverProblems = [];
-      this._unchecked = [];
-      this._changed();
-      return;
-    }
-    this._options.sessions.check(this._options.cluster, request).then(
-      ({ problems, unchecked }) => {
-        if (seq === this._checkSeq && !this.isDisposed) {
-          this._serverProblems = problems;
-          this._unchecked = unchecked;
-          this._changed();
-        }
-      },
-      () => {
-        // The sidecar checks again on submit; nothing to show meanwhile.
-        if (seq === this._checkSeq && !this.isDisposed) {
-          this._serverProblems = [];
-          this._unchecked = [];
-          this._changed();
-        }
-      }
-    );
+    return request
+      ? this._options.sessions.check(this._options.cluster, request)
+      : null;
   }
 
   /** What the form itself knows is wrong: numbers, and the environment. */
@@ -946,15 +723,18 @@ export class LaunchForm extends ReactWidget {
   /** The preset name being typed; null while not saving one. */
   private _presetName: string | null = null;
   private _presetError: string | null = null;
-  private _checkTimer: ReturnType<typeof setTimeout> | undefined;
-  private _checkSeq = 0;
+  private _checks = new CheckLoop({
+    check: () => this._check(),
+    onAnswer: ({ problems, unchecked }) => {
+      if (!this.isDisposed) {
+        this._serverProblems = problems;
+        this._unchecked = unchecked;
+        this._changed();
+      }
+    },
+    delay: this._options.checkDelay
+  });
   private _stateChanged = new Signal<this, void>(this);
-}
-
-function formatWall(seconds: number): string {
-  const h = Math.floor(seconds / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  return `${h}:${String(m).padStart(2, '0')}:00`;
 }
 
 /**
