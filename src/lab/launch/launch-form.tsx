@@ -32,6 +32,7 @@ import {
   requestFromDraft
 } from './draft';
 import { CheckLoop, ICheckAnswer } from './check-loop';
+import { SubmitDialog } from './submit-dialog';
 import { ILaunchMemory } from './memory';
 import { installJupyterLabCommand } from './messages';
 import { ResourceFields } from './resource-fields';
@@ -738,61 +739,6 @@ export class LaunchForm extends ReactWidget {
 }
 
 /**
- * A dialog whose Launch button submits and stays open until the session is
- * accepted; it is disabled while the form has problems.
- */
-export class LaunchDialog extends Dialog<ISessionInfo | null> {
-  constructor(
-    options: Partial<Dialog.IOptions<ISessionInfo | null>> & {
-      body: LaunchForm;
-      buttons: ReadonlyArray<Dialog.IButton>;
-    }
-  ) {
-    super(options);
-    this._form = options.body;
-    this._buttonList = options.buttons;
-    this._defaultIndex = options.defaultButton ?? options.buttons.length - 1;
-    this._form.stateChanged.connect(this._sync, this);
-    this._sync();
-  }
-
-  resolve(index?: number): void {
-    const i = index ?? this._defaultIndex;
-    const button = this._buttonList[i];
-    if (!button?.accept) {
-      super.resolve(i);
-      return;
-    }
-    void this._form.submit().then(session => {
-      if (session && !this.isDisposed) {
-        super.resolve(i);
-      }
-    });
-  }
-
-  /** The form, not the inputs' `:invalid`, decides whether Launch works. */
-  protected _checkValidation(): void {
-    this._sync();
-  }
-
-  /** Launch is pressable only when the form can submit. */
-  private _sync(): void {
-    if (!this._form) {
-      return;
-    }
-    this.node
-      .querySelectorAll<HTMLButtonElement>('.jp-Dialog-button.jp-mod-accept')
-      .forEach(node => {
-        node.disabled = !this._form.canSubmit;
-      });
-  }
-
-  private _form: LaunchForm;
-  private _buttonList: ReadonlyArray<Dialog.IButton>;
-  private _defaultIndex: number;
-}
-
-/**
  * "JupyterLab on <cluster>": resolves with the session launched, or null
  * when the form was closed without launching.
  */
@@ -802,7 +748,7 @@ export async function showLaunchDialog(
   const { trans, cluster } = options;
   const form = new LaunchForm(options);
   const title = trans.__('JupyterLab on %1', cluster);
-  const dialog = new LaunchDialog({
+  const dialog = new SubmitDialog<ISessionInfo>({
     title,
     body: form,
     buttons: [
