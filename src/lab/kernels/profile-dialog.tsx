@@ -24,7 +24,7 @@ import {
   resourcesFromDraft,
   ResourceField
 } from '../launch/draft';
-import { ResourceFields } from '../launch/resource-fields';
+import { resolveChange, ResourceFields } from '../launch/resource-fields';
 import { SubmitDialog } from '../launch/submit-dialog';
 import { ISessionsModel } from '../sessions/model';
 import { IClusterSettings } from '../settings/model';
@@ -232,7 +232,9 @@ export class ProfileForm extends ReactWidget {
               ids={this.ids}
               problem={problem}
               unchecked={this._unchecked}
-              onChange={change => this._change(change)}
+              onChange={change =>
+                this._draft && this._change(resolveChange(change, this._draft))
+              }
               onReload={() => void this._load(true)}
             />
             <TextField

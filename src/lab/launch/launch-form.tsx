@@ -35,7 +35,7 @@ import { CheckLoop, ICheckAnswer } from './check-loop';
 import { SubmitDialog } from './submit-dialog';
 import { ILaunchMemory } from './memory';
 import { installJupyterLabCommand } from './messages';
-import { ResourceFields } from './resource-fields';
+import { resolveChange, ResourceFields } from './resource-fields';
 
 export interface ILaunchFormOptions {
   trans: TranslationBundle;
@@ -252,7 +252,9 @@ export class LaunchForm extends ReactWidget {
           ids={this.ids}
           problem={problem}
           unchecked={this._unchecked}
-          onChange={change => this._change(change)}
+          onChange={change =>
+            this._draft && this._change(resolveChange(change, this._draft))
+          }
           onReload={() => void this._load(true)}
         />
         {this._renderEnvironment(problem('environment'))}

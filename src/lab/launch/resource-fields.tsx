@@ -33,9 +33,25 @@ export interface IResourceFieldsProps {
   problem: (field: ResourceField) => string | null;
   /** Values passed on unchecked (no accounting): a note under the field. */
   unchecked: readonly ILaunchProblem[];
-  onChange: (change: Partial<IResourceDraft>) => void;
+  /**
+   * A change of the fields. A function is given the form's current draft:
+   * a change that depends on other fields must not read a stale render's.
+   */
+  onChange: (change: ResourceChange) => void;
   /** "Read again": read the partitions and accounts from the cluster again. */
   onReload: () => void;
+}
+
+export type ResourceChange =
+  | Partial<IResourceDraft>
+  | ((current: IResourceDraft) => Partial<IResourceDraft>);
+
+/** The fields a change sets, against the form's current draft. */
+export function resolveChange(
+  change: ResourceChange,
+  current: IResourceDraft
+): Partial<IResourceDraft> {
+  return typeof change === 'function' ? change(current) : change;
 }
 
 type Option = { value: string; label: string; disabled?: boolean };
@@ -89,7 +105,9 @@ export function ResourceFields(
             'Read from the cluster %1.',
             new Date(offer.fetchedAt).toLocaleTimeString()
           )}
-          onChange={value => onChange(partitionChange(offer, draft, value))}
+          onChange={value =>
+            onChange(current => partitionChange(offer, current, value))
+          }
         />
         <Button
           small={true}
@@ -234,7 +252,9 @@ function AccountingFields(props: IResourceFieldsProps): React.ReactElement {
         value={draft.account}
         options={add(accounts, draft.account)}
         problem={problem('account')}
-        onChange={value => onChange(accountChange(offer, draft, value))}
+        onChange={value =>
+          onChange(current => accountChange(offer, current, value))
+        }
       />
       <SelectField
         id={ids.qos}
