@@ -10,8 +10,6 @@ import {
   ILaunchProblem,
   ISessionInfo
 } from '../../common/sessions';
-import { ISessionPreset } from '../../common/settings';
-import { sessionPresetSchemaErrors } from '../../common/settings-schema';
 import { newFormId, SelectField, TextField } from '../clusters/form-field';
 import { toFailure } from '../clusters/model';
 import { IEnvironmentsModel } from '../envs/model';
@@ -27,11 +25,10 @@ import {
   fitDraft,
   hasJupyterLab,
   ILaunchDraft,
-  presetFromDraft,
-  presetsFor,
   requestFromDraft
 } from './draft';
 import { CheckLoop, ICheckAnswer } from './check-loop';
+import { PresetPicker } from './presets';
 import { SubmitDialog } from './submit-dialog';
 import { ILaunchMemory } from './memory';
 import { installJupyterLabCommand } from './messages';
@@ -69,8 +66,6 @@ const FIELD_ORDER: DraftField[] = [
   'startTimeout'
 ];
 
-const PRESET_NAME = /^\S(.{0,62}\S)?$/;
-
 /**
  * The body of "JupyterLab on <cluster>": the job's resources from what the
  * cluster offers, the environment that runs JupyterLab, presets, and the
@@ -84,6 +79,19 @@ export class LaunchForm extends ReactWidget {
     this.ids = Object.fromEntries(
       [...FIELD_ORDER, 'preset', 'presetName'].map(f => [f, newFormId(f)])
     ) as Record<DraftField | 'preset' | 'presetName', string>;
+    this._presets = new PresetPicker({
+      trans: this._options.trans,
+      cluster: this._options.cluster,
+      settings: this._options.settings,
+      ids: this.ids,
+      draft: () => this._draft,
+      apply: preset => {
+        if (this._draft) {
+          this._change(applyPreset(this._draft, preset));
+        }
+      },
+      update: () => this.update()
+    });
     _options.envs?.changed.connect(this._onEnvsChanged, this);
     _options.settings.changed.connect(this._onSettingsChanged, this);
     void this._load(false);
@@ -188,7 +196,9 @@ export class LaunchForm extends ReactWidget {
     const state = this._offer;
     return (
       <div className="jp-HpcForm jp-HpcLaunchForm-body">
-        {this._renderPresets()}
+        {this._presets.render(
+          this._draft !== null && this._offer.status === 'loaded'
+        )}
         {state.status === 'loading' && (
           <p className="jp-HpcForm-hint" role="status">
             {trans.__('Reading partitions and accounts on %1…', cluster)}
@@ -364,102 +374,6 @@ export class LaunchForm extends ReactWidget {
     );
   }
 
-  private _renderPresets(): React.ReactElement | null {
-    const { trans, cluster, settings } = this._options;
-    const presets = presetsFor(settings.sessionPresets, cluster);
-    const ready = this._draft !== null && this._offer.status === 'loaded';
-    if (!ready && presets.length === 0) {
-      return null;
-    }
-    const chosen = presets.find(p => p.name === this._preset) ?? null;
-    return (
-      <div className="jp-HpcLaunchForm-presets">
-        <div className="jp-HpcLaunchForm-row">
-          <SelectField
-            id={this.ids.preset}
-            label={trans.__('Preset')}
-            value={chosen?.name ?? ''}
-            disabled={!ready || presets.length === 0}
-            options={[
-              {
-                value: '',
-                label:
-                  presets.length === 0
-                    ? trans.__('No presets saved yet')
-                    : trans.__('Choose a preset…')
-              },
-              ...presets.map(p => ({
-                value: p.name,
-                label: p.cluster
-                  ? p.name
-                  : trans.__('%1 (every cluster)', p.name)
-              }))
-            ]}
-            onChange={value => this._applyPreset(value)}
-          />
-          <div className="jp-HpcLaunchForm-presetActions">
-            {this._presetName === null ? (
-              <Button
-                small={true}
-                disabled={!ready}
-                onClick={() => {
-                  this._presetName = chosen?.name ?? '';
-                  this._presetError = null;
-                  this.update();
-                }}
-              >
-                {trans.__('Save as preset…')}
-              </Button>
-            ) : null}
-            {chosen && this._presetName === null && (
-              <Button
-                small={true}
-                minimal={true}
-                onClick={() => void this._deletePreset(chosen)}
-              >
-                {trans.__('Delete preset')}
-              </Button>
-            )}
-          </div>
-        </div>
-        {this._presetName !== null && (
-          <div className="jp-HpcLaunchForm-row jp-HpcLaunchForm-saveRow">
-            <TextField
-              id={this.ids.presetName}
-              label={trans.__('Preset name')}
-              value={this._presetName}
-              problem={this._presetError}
-              hint={trans.__(
-                'Saved in your HPC settings, for %1. A preset with this name is replaced.',
-                cluster
-              )}
-              onChange={value => {
-                this._presetName = value;
-                this._presetError = null;
-                this.update();
-              }}
-            />
-            <div className="jp-HpcLaunchForm-presetActions">
-              <Button small={true} onClick={() => void this._savePreset()}>
-                {trans.__('Save preset')}
-              </Button>
-              <Button
-                small={true}
-                minimal={true}
-                onClick={() => {
-                  this._presetName = null;
-                  this.update();
-                }}
-              >
-                {trans.__('Cancel')}
-              </Button>
-            </div>
-          </div>
-        )}
-      </div>
-    );
-  }
-
   /** Read the offer (again), then make the first draft from the defaults. */
   private async _load(refresh: boolean): Promise<void> {
     const { sessions, cluster, envs, memory } = this._options;
@@ -511,75 +425,6 @@ export class LaunchForm extends ReactWidget {
     this._refusal = null;
     this._changed();
     this._scheduleCheck();
-  }
-
-  private _applyPreset(name: string): void {
-    const preset = presetsFor(
-      this._options.settings.sessionPresets,
-      this._options.cluster
-    ).find(p => p.name === name);
-    this._preset = preset ? name : null;
-    if (preset && this._draft) {
-      this._change(applyPreset(this._draft, preset));
-    } else {
-      this.update();
-    }
-  }
-
-  private async _savePreset(): Promise<void> {
-    const { trans, settings, cluster } = this._options;
-    const name = (this._presetName ?? '').trim();
-    if (!this._draft) {
-      return;
-    }
-    if (!PRESET_NAME.test(name)) {
-      this._presetError = trans.__(
-        'A name of 1 to 64 characters on one line, not starting or ending with a space.'
-      );
-      this.update();
-      return;
-    }
-    const preset = presetFromDraft(name, cluster, this._draft);
-    const errors = sessionPresetSchemaErrors(preset);
-    if (errors.length > 0) {
-      const fields = [
-        ...new Set(errors.map(e => e.instancePath.split('/')[1] ?? ''))
-      ].filter(Boolean);
-      this._presetError = trans.__(
-        'These values cannot be saved as a preset: %1. Correct them first.',
-        fields.join(', ')
-      );
-      this.update();
-      return;
-    }
-    const others = settings.sessionPresets.filter(
-      p => !(p.name === name && (p.cluster ?? '') === cluster)
-    );
-    try {
-      await settings.setSessionPresets([...others, preset]);
-      this._preset = name;
-      this._presetName = null;
-      this._presetError = null;
-    } catch (err) {
-      this._presetError = trans.__(
-        'The preset could not be saved: %1',
-        toFailure(err).message
-      );
-    }
-    this.update();
-  }
-
-  private async _deletePreset(preset: ISessionPreset): Promise<void> {
-    const { settings } = this._options;
-    try {
-      await settings.setSessionPresets(
-        settings.sessionPresets.filter(p => p !== preset)
-      );
-      this._preset = null;
-    } catch (err) {
-      this._presetError = toFailure(err).message;
-    }
-    this.update();
   }
 
   private _scheduleCheck(): void {
@@ -722,10 +567,7 @@ export class LaunchForm extends ReactWidget {
   private _refusal: { title: string; text: string } | null = null;
   private _submitting = false;
   private _launched: ISessionInfo | null = null;
-  private _preset: string | null = null;
-  /** The preset name being typed; null while not saving one. */
-  private _presetName: string | null = null;
-  private _presetError: string | null = null;
+  private _presets: PresetPicker;
   private _checks = new CheckLoop({
     check: () => this._check(),
     onAnswer: ({ problems, unchecked }) => {
