@@ -7,7 +7,7 @@
  * kernel of the local env its fallback python lives in; removing it leaves
  * nothing.
  */
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import {
   mkdirSync,
   readdirSync,
@@ -26,7 +26,7 @@ import type {
   SidecarEvent
 } from '../../src/common/api';
 import { demoCluster, writeDemoSshFiles } from '../support/demo-cluster';
-import { VENV } from '../support/jupyter-lab';
+import { REPO, VENV } from '../support/jupyter-lab';
 import { ISidecar, makeHome, startSidecar } from '../support/sidecar';
 
 const demo = demoCluster();
@@ -179,6 +179,19 @@ describe('kernel profiles through the sidecar', () => {
         }
       }
     });
+  });
+
+  it('run by its argv, without the provisioner, says where it can start', () => {
+    const [, ...args] = JSON.parse(
+      readFileSync(
+        join(data, 'kernels', profile.specName, 'kernel.json'),
+        'utf8'
+      )
+    ).argv as string[];
+    // This checkout's jupyterlab_hpc (cwd first on sys.path for -m).
+    const ran = spawnSync(PYTHON, args, { cwd: REPO, encoding: 'utf8' });
+    expect(ran.status).toBe(2);
+    expect(ran.stderr).toContain('This is a cluster kernel of jupyterlab-hpc');
   });
 
   it('is listed by `jupyter kernelspec list` exactly when the provisioner is installed', () => {
