@@ -53,10 +53,9 @@ export function kernelEnvFacts(
       `ipykernel is not installed in the environment ${env.name} (${env.prefix}) on ${where(target)}, so it cannot run a kernel: install it with \`conda install -p ${quoteArg(env.prefix)} ipykernel\` (or "Install ipykernel…" in its row), then add the cluster kernel again.`
     );
   }
-  // The env's own kernelspec (ipykernel's python3), when it ships one.
-  const own =
-    env.kernelspecs.find(k => k.name === 'python3') ??
-    env.kernelspecs.find(k => k.language !== '');
+  // ipykernel's own kernelspec in the env, when it ships one (another
+  // language's kernel there is not what the profile runs).
+  const own = env.kernelspecs.find(k => k.name === 'python3');
   const named = /^Python \[conda env:(.*)\]$/s.exec(env.displayName);
   return {
     language: own?.language || 'python',

@@ -287,6 +287,25 @@ describe('kernelEnvFacts', () => {
     });
   });
 
+  it("takes no other language's kernel in the env for the profile's", () => {
+    const l = list([
+      env({
+        kernelspecs: [
+          {
+            name: 'ir',
+            displayName: 'R',
+            language: 'R',
+            executable: `${ENV}/bin/R`,
+            path: `${ENV}/share/jupyter/kernels/ir`,
+            envPrefix: ENV,
+            managed: false
+          }
+        ]
+      })
+    ]);
+    expect(kernelEnvFacts(l, findEnv(l, ENV), ENV).language).toBe('python');
+  });
+
   it('refuses an env without ipykernel, naming the install command', () => {
     const l = list([env({ ipykernelVersion: null, prefix: '/h/my env' })]);
     expect(() =>
