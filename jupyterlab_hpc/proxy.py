@@ -9,6 +9,7 @@ block under ``jupyter_server_config.d/`` would be silently ignored.
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir, jupyter_path
@@ -70,6 +71,9 @@ def setup_sidecar():
             # go to the first (the user's), and every one is looked at.
             "JUPYTERLAB_HPC_JUPYTER_DATA_DIR": jupyter_data_dir(),
             "JUPYTERLAB_HPC_KERNEL_PATH": os.pathsep.join(jupyter_path("kernels")),
+            # The fallback argv[0] of cluster kernelspecs: this server's python,
+            # which has jupyterlab_hpc.cluster_kernel to explain itself.
+            "JUPYTERLAB_HPC_PYTHON": sys.executable,
         },
         "timeout": 30,
         "absolute_url": False,

@@ -7,12 +7,15 @@
 import { LOCAL_TARGET, type SidecarEvent } from '../common/api';
 import { clusterRoutes } from './api/cluster-routes';
 import { envRoutes } from './api/env-routes';
+import { kernelProfileRoutes } from './api/kernel-routes';
 import type { IRoute } from './api/router';
 import { describe } from './api/server';
 import { taskRoutes } from './api/task-routes';
 import { ClusterManager } from './clusters/manager';
 import { PromptBroker } from './clusters/prompts';
 import { EnvironmentService, localEnvTarget } from './conda/service';
+import { findEnv, kernelEnvFacts } from './kernels/env-facts';
+import { KernelProfileStore } from './kernels/profiles';
 import type { ILogger } from './log';
 import { TaskManager } from './tasks/manager';
 import { LocalTransport } from './transport/local';
@@ -78,6 +81,13 @@ export function createServices(
     .catch(err =>
       log.error(`sessions could not be restored: ${describe(err)}`)
     );
+  // Kernel profiles are kernelspecs in the Jupyter server's data dir.
+  const dataDir = process.env.JUPYTERLAB_HPC_JUPYTER_DATA_DIR;
+  const profiles = new KernelProfileStore({
+    kernelsDir: dataDir ? join(dataDir, 'kernels') : null,
+    localPython: process.env.JUPYTERLAB_HPC_PYTHON,
+    log
+  });
   const routes = [
     ...clusterRoutes(manager, prompts),
     ...sessionRoutes(sessions),
@@ -95,7 +105,22 @@ export function createServices(
           );
       }
     }),
-    ...envRoutes(envs)
+    ...envRoutes(envs),
+    ...kernelProfileRoutes({
+      profiles,
+      // The cached scan, or a new one when it does not know the env yet.
+      facts: async (cluster, prefix) => {
+        let list = await envs.list(cluster);
+        let env = findEnv(list, prefix);
+        if (!env && list.cached) {
+          list = await envs.list(cluster, true);
+          env = findEnv(list, prefix);
+        }
+        return kernelEnvFacts(list, env, prefix);
+      },
+      broadcast,
+      isCluster: name => manager.list().some(c => c.name === name)
+    })
   ];
   return {
     routes,
