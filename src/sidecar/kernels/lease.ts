@@ -1,0 +1,724 @@
+/**
+ * Kernel leases: one WebSocket per cluster kernel between the kernel
+ * provisioner inside the Jupyter server and the sidecar (Routes.kernelLease,
+ * LeaseRequest/LeaseReply of src/common/kernels.ts).
+ *
+ * A lease starts its kernel (an allocation from the AllocationService, then a
+ * relay step in it), interrupts, stops and starts it again in the same
+ * allocation (a restart never requeues), and tells the provisioner when the
+ * kernel or its allocation ended. The socket is the kernel's life line: when
+ * it closes (the Jupyter server died, or gave up a start), the kernel step
+ * ends and the allocation is told the kernel is gone.
+ *
+ * The kernel's HMAC key arrives in the `start` message and goes only into the
+ * relay's stdin: it is never logged, broadcast or kept here beyond the call.
+ */
+import { constants as osConstants } from 'os';
+import { posix } from 'path';
+
+import type { RawData, WebSocket } from 'ws';
+
+import {
+  LEASE_PROTOCOL_VERSION,
+  LOCAL_TARGET,
+  type IClusterKernelInfo,
+  type IKernelProfile,
+  type IKernelStartInfo,
+  type ILeaseConnection,
+  type LeaseReply,
+  type LeaseRequest,
+  type SidecarEvent
+} from '../../common/api';
+import { isSidecarError } from '../errors';
+import type { ILogger } from '../log';
+import type { ITransport } from '../transport/types';
+import {
+  KernelRelay,
+  relayCommand,
+  type IKernelRelayOptions,
+  type IRelayedKernel,
+  type IRelayEnd
+} from './relay';
+import type { IStartKernel } from './relay-protocol';
+
+/** Where a kernel's allocation is while the start waits (allocations.ts). */
+export interface IAllocationProgress {
+  state: 'waiting' | 'queued' | 'starting';
+  jobId: string | null;
+  reason: string | null;
+  estimatedStart: number | null;
+}
+
+/** A running allocation a kernel may start in (allocations.ts). */
+export interface IAllocationGrant {
+  allocationId: string;
+  cluster: string;
+  jobId: string;
+  node: string;
+}
+
+/** What leases need of the AllocationService (allocations.ts). */
+export interface ILeaseAllocations {
+  acquire(
+    profile: IKernelProfile,
+    kernelId: string,
+    o: {
+      signal: AbortSignal;
+      onProgress(p: IAllocationProgress): void;
+      notebookPath: string | null;
+    }
+  ): Promise<IAllocationGrant>;
+  kernelState(
+    kernelId: string,
+    state: IClusterKernelInfo['state'],
+    stepId?: string | null
+  ): void;
+  release(kernelId: string): void;
+  onEnded(listener: (allocationId: string, reason: string) => void): () => void;
+}
+
+/** What leases use of a KernelRelay: the boundary unit tests stub. */
+export interface ILeaseRelay {
+  startKernel(request: IStartKernel): Promise<IRelayedKernel>;
+  signal(signal: NodeJS.Signals): void;
+  shutdown(waitMs?: number): Promise<IRelayEnd>;
+  readonly ended: Promise<IRelayEnd>;
+}
+
+export type RelayStarter = (
+  options: IKernelRelayOptions
+) => Promise<ILeaseRelay>;
+
+export interface IKernelLeasesOptions {
+  profiles: { get(id: string): Promise<IKernelProfile | null> };
+  allocations: ILeaseAllocations;
+  transport(cluster: string): Promise<ITransport>;
+  broadcast(event: SidecarEvent): void;
+  log: ILogger;
+  /** This sidecar process (random): a new one tells the provisioner its kernels are lost. */
+  sidecarId: string;
+  /** How relays are started (default KernelRelay.start). */
+  startRelay?: RelayStarter;
+  /** How long a finished start stays in `starts()` (ms). */
+  keepFinishedMs?: number;
+  now?: () => number;
+}
+
+export const CANCELLED_MESSAGE =
+  'Cancelled: the kernel start was cancelled from JupyterLab.';
+
+/** Finished starts stay listed this long, so a tab that asks late sees the end. */
+const KEEP_FINISHED_MS = 30_000;
+
+type AbortWhy = 'cancelled' | 'closed' | 'stopped' | { ended: string };
+
+interface IStarting {
+  abort: AbortController;
+  why: AbortWhy | null;
+}
+
+/** One provisioner's socket: one kernel, started again on restarts. */
+class Lease {
+  constructor(readonly ws: WebSocket) {}
+  kernelId: string | null = null;
+  /** The allocation knows the kernel (acquire was called; not released yet). */
+  registered = false;
+  grant: IAllocationGrant | null = null;
+  relay: ILeaseRelay | null = null;
+  starting: IStarting | null = null;
+  closed = false;
+  /** start/stop/release run one after another; signal does not wait. */
+  queue: Promise<void> = Promise.resolve();
+}
+
+interface IKeptStart {
+  info: IKernelStartInfo;
+  timer: NodeJS.Timeout | null;
+}
+
+export class KernelLeases {
+  constructor(private readonly _o: IKernelLeasesOptions) {
+    this._startRelay = _o.startRelay ?? (o => KernelRelay.start(o));
+    this._now = _o.now ?? Date.now;
+    this._stopListening = _o.allocations.onEnded((id, reason) =>
+      this._allocationEnded(id, reason)
+    );
+  }
+
+  /** Take a lease socket (the server's upgrade of Routes.kernelLease). */
+  accept(ws: WebSocket): void {
+    if (this._closed) {
+      ws.close(1001, 'sidecar shutting down');
+      return;
+    }
+    const lease = new Lease(ws);
+    this._leases.add(lease);
+    ws.on('message', (data: RawData, isBinary: boolean) =>
+      this._onMessage(lease, data, isBinary)
+    );
+    ws.on('close', () => this._onClose(lease));
+    ws.on('error', () => this._onClose(lease));
+    this._send(lease, {
+      type: 'hello',
+      version: LEASE_PROTOCOL_VERSION,
+      sidecar: this._o.sidecarId
+    });
+  }
+
+  /** Starts in progress, and those that ended a moment ago. */
+  starts(): IKernelStartInfo[] {
+    return [...this._starts.values()].map(s => ({ ...s.info }));
+  }
+
+  /** Give up a start in progress (the notebook's Cancel). False: none. */
+  cancel(kernelId: string): boolean {
+    for (const lease of this._leases) {
+      if (lease.kernelId === kernelId && lease.starting) {
+        this._abortStart(lease, 'cancelled');
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The sidecar exits: every kernel step ends (allocations stay, for the next sidecar). */
+  async close(): Promise<void> {
+    this._closed = true;
+    this._stopListening();
+    const leases = [...this._leases];
+    this._leases.clear();
+    for (const lease of leases) {
+      lease.closed = true;
+      this._abortStart(lease, 'closed');
+      lease.ws.close(1001, 'sidecar shutting down');
+    }
+    await Promise.all(leases.map(lease => this._endRelay(lease)));
+    for (const kept of this._starts.values()) {
+      if (kept.timer) {
+        clearTimeout(kept.timer);
+      }
+    }
+    this._starts.clear();
+  }
+
+  private _onMessage(lease: Lease, data: RawData, isBinary: boolean): void {
+    if (lease.closed) {
+      return;
+    }
+    const request = isBinary ? null : parseLeaseRequest(String(data));
+    if (typeof request === 'string' || request === null) {
+      this._send(lease, {
+        type: 'error',
+        message: request ?? 'Lease messages are JSON text.'
+      });
+      return;
+    }
+    switch (request.type) {
+      case 'start':
+        if (lease.starting) {
+          this._send(lease, {
+            type: 'error',
+            message: 'The kernel is already starting.'
+          });
+          return;
+        }
+        if (lease.kernelId !== null && lease.kernelId !== request.kernelId) {
+          this._send(lease, {
+            type: 'error',
+            message: 'This lease belongs to another kernel.'
+          });
+          return;
+        }
+        // Marked before it is queued: a stop or cancel right after it finds it.
+        lease.kernelId = request.kernelId;
+        lease.starting = { abort: new AbortController(), why: null };
+        this._enqueue(lease, () => this._start(lease, request));
+        return;
+      case 'signal':
+        this._signal(lease, request.signal);
+        return;
+      case 'stop':
+        this._abortStart(lease, 'stopped');
+        this._enqueue(lease, async () => {
+          await this._endRelay(lease);
+          this._send(lease, { type: 'stopped' });
+        });
+        return;
+      case 'release':
+        this._abortStart(lease, 'closed');
+        this._enqueue(lease, () => this._release(lease));
+        return;
+    }
+  }
+
+  private _onClose(lease: Lease): void {
+    if (lease.closed) {
+      return;
+    }
+    lease.closed = true;
+    this._leases.delete(lease);
+    this._abortStart(lease, 'closed');
+    this._enqueue(lease, () => this._release(lease));
+  }
+
+  private _enqueue(lease: Lease, work: () => Promise<void>): void {
+    lease.queue = lease.queue.then(work).catch(err => {
+      this._o.log.error(
+        `kernel ${lease.kernelId ?? '(none)'}: lease failed: ${describeError(err)}`
+      );
+    });
+  }
+
+  private _abortStart(lease: Lease, why: AbortWhy): void {
+    if (lease.starting && !lease.starting.abort.signal.aborted) {
+      lease.starting.why = why;
+      lease.starting.abort.abort();
+    }
+  }
+
+  private async _start(
+    lease: Lease,
+    request: Extract<LeaseRequest, { type: 'start' }>
+  ): Promise<void> {
+    const starting = lease.starting!;
+    const kernelId = request.kernelId;
+    const { log } = this._o;
+    let kept: IKeptStart | null = null;
+    try {
+      if (request.version !== LEASE_PROTOCOL_VERSION) {
+        throw new LeaseFailure(
+          `This JupyterLab's kernel provisioner speaks lease protocol ${request.version} and its sidecar ${LEASE_PROTOCOL_VERSION}: restart the Jupyter server so both come from the same jupyterlab-hpc.`
+        );
+      }
+      const profile = await this._o.profiles.get(request.profile);
+      if (!profile) {
+        throw new LeaseFailure(
+          `The cluster kernel's profile ${request.profile} no longer exists; remove and add it again from the HPC panel.`
+        );
+      }
+      kept = this._track({
+        kernelId,
+        profile: profile.id,
+        specName: profile.specName,
+        notebookPath: request.notebookPath,
+        state: 'waiting',
+        allocationId: null,
+        jobId: null,
+        reason: null,
+        estimatedStart: null,
+        message: null,
+        restart: request.restart,
+        at: this._now()
+      });
+      // A start while a kernel still runs (no stop before it): end that one.
+      await this._endRelay(lease);
+      checkAborted(starting);
+
+      let grant = lease.grant;
+      if (grant) {
+        this._o.allocations.kernelState(kernelId, 'restarting');
+      } else {
+        lease.registered = true;
+        grant = await untilAborted(
+          starting,
+          this._o.allocations.acquire(profile, kernelId, {
+            signal: starting.abort.signal,
+            notebookPath: request.notebookPath,
+            onProgress: p => {
+              if (starting.abort.signal.aborted) {
+                return;
+              }
+              this._update(kept!, {
+                state: p.state,
+                jobId: p.jobId,
+                reason: p.reason,
+                estimatedStart: p.estimatedStart
+              });
+              this._send(lease, { type: 'progress', ...p });
+            }
+          })
+        );
+        lease.grant = grant;
+        checkAborted(starting);
+        this._o.allocations.kernelState(kernelId, 'starting');
+      }
+      this._update(kept, {
+        state: 'starting',
+        allocationId: grant.allocationId,
+        jobId: grant.jobId,
+        reason: null,
+        estimatedStart: null
+      });
+      this._send(lease, {
+        type: 'progress',
+        state: 'starting',
+        jobId: grant.jobId,
+        reason: null,
+        estimatedStart: null
+      });
+
+      const transport = await this._o.transport(profile.cluster);
+      checkAborted(starting);
+      const relay = await this._startRelay({
+        transport,
+        command: relayCommand({
+          jobId: grant.jobId,
+          python: posix.join(profile.environment, 'bin', 'python')
+        }),
+        label:
+          profile.cluster === LOCAL_TARGET ? 'this computer' : profile.cluster
+      });
+      lease.relay = relay;
+      // From here an abort ends the step, which fails startKernel at once.
+      const onAbort = () => void relay.shutdown();
+      starting.abort.signal.addEventListener('abort', onAbort);
+      checkAborted(starting);
+      let kernel: IRelayedKernel;
+      try {
+        // The env's own ipykernel: the relay's default argv runs its Python.
+        kernel = await relay.startKernel({
+          key: request.key,
+          signature_scheme: request.signatureScheme,
+          ...(profile.workingDirectory ? { cwd: profile.workingDirectory } : {})
+        });
+      } finally {
+        starting.abort.signal.removeEventListener('abort', onAbort);
+      }
+      checkAborted(starting);
+      const c = kernel.connection;
+      const connection: ILeaseConnection = {
+        transport: c.transport,
+        ip: c.ip,
+        shell_port: c.shell_port,
+        iopub_port: c.iopub_port,
+        stdin_port: c.stdin_port,
+        control_port: c.control_port,
+        hb_port: c.hb_port,
+        signature_scheme: c.signature_scheme
+      };
+      this._watch(lease, relay, kernel);
+      this._o.allocations.kernelState(kernelId, 'running', null);
+      this._update(kept, { state: 'started' });
+      log.info(
+        `kernel ${kernelId}: ${request.restart ? 'restarted' : 'started'} in job ${grant.jobId} on ${grant.node} (profile ${profile.id})`
+      );
+      this._send(lease, {
+        type: 'started',
+        connection,
+        allocationId: grant.allocationId,
+        jobId: grant.jobId,
+        node: grant.node,
+        stepId: null
+      });
+    } catch (err) {
+      const why = starting.abort.signal.aborted ? starting.why : null;
+      const message =
+        why === 'cancelled'
+          ? CANCELLED_MESSAGE
+          : why !== null && typeof why === 'object'
+            ? why.ended
+            : why === 'closed' || why === 'stopped'
+              ? 'The Jupyter server gave up the kernel start.'
+              : failureMessage(err);
+      if (!(err instanceof LeaseFailure) && !isSidecarError(err) && !why) {
+        log.error(`kernel ${kernelId}: start failed: ${describeError(err)}`);
+      } else {
+        log.info(`kernel ${kernelId}: start failed: ${message}`);
+      }
+      await this._endRelay(lease);
+      // The kernel is gone: the allocation may start its grace period.
+      this._forgetAllocation(lease);
+      if (kept) {
+        this._update(kept, {
+          state: why === 'cancelled' ? 'cancelled' : 'failed',
+          message
+        });
+      }
+      this._send(lease, {
+        type: 'failed',
+        message,
+        cancelled: why === 'cancelled'
+      });
+    } finally {
+      if (lease.starting === starting) {
+        lease.starting = null;
+      }
+      if (kept) {
+        this._finishLater(kept);
+      }
+    }
+  }
+
+  /** Tell the provisioner when the kernel or its step ends on its own. */
+  private _watch(
+    lease: Lease,
+    relay: ILeaseRelay,
+    kernel: IRelayedKernel
+  ): void {
+    void kernel.exited.then(async exit => {
+      if (lease.relay !== relay) {
+        return; // stopped or released on purpose
+      }
+      // No code and no signal: the step ended under it; the relay says why.
+      const reason =
+        exit.code === null && exit.signal === null
+          ? (await relay.ended).reason
+          : exitReason(exit.code, exit.signal);
+      if (lease.relay !== relay) {
+        return;
+      }
+      lease.relay = null;
+      void relay.shutdown().catch(() => undefined);
+      if (lease.kernelId) {
+        this._o.allocations.kernelState(lease.kernelId, 'ended');
+      }
+      this._o.log.info(`kernel ${lease.kernelId}: ended: ${reason}`);
+      this._send(lease, {
+        type: 'exited',
+        reason,
+        exitCode: exit.code,
+        fatal: false
+      });
+    });
+  }
+
+  private _allocationEnded(allocationId: string, reason: string): void {
+    for (const lease of this._leases) {
+      if (lease.grant?.allocationId !== allocationId) {
+        continue;
+      }
+      if (lease.starting) {
+        this._abortStart(lease, { ended: reason });
+        continue;
+      }
+      const relay = lease.relay;
+      lease.relay = null;
+      lease.grant = null;
+      void relay?.shutdown().catch(() => undefined);
+      this._forgetAllocation(lease);
+      this._o.log.info(
+        `kernel ${lease.kernelId}: its allocation ended: ${reason}`
+      );
+      this._send(lease, {
+        type: 'exited',
+        reason,
+        exitCode: null,
+        fatal: true
+      });
+    }
+  }
+
+  private _signal(lease: Lease, signal: NodeJS.Signals): void {
+    try {
+      lease.relay?.signal(signal);
+    } catch {
+      // The kernel is gone already: nothing to interrupt (research §1.3).
+    }
+  }
+
+  private async _release(lease: Lease): Promise<void> {
+    await this._endRelay(lease);
+    this._forgetAllocation(lease);
+    lease.grant = null;
+  }
+
+  private _forgetAllocation(lease: Lease): void {
+    if (lease.registered && lease.kernelId) {
+      lease.registered = false;
+      this._o.allocations.release(lease.kernelId);
+    }
+    lease.grant = null;
+  }
+
+  private async _endRelay(lease: Lease): Promise<void> {
+    const relay = lease.relay;
+    lease.relay = null;
+    if (relay) {
+      await relay.shutdown().catch(err => {
+        this._o.log.warn(
+          `kernel ${lease.kernelId}: stopping its relay failed: ${describeError(err)}`
+        );
+      });
+    }
+  }
+
+  private _track(info: IKernelStartInfo): IKeptStart {
+    const old = this._starts.get(info.kernelId);
+    if (old?.timer) {
+      clearTimeout(old.timer);
+    }
+    const kept: IKeptStart = { info, timer: null };
+    this._starts.set(info.kernelId, kept);
+    this._o.broadcast({ type: 'kernel-start', start: { ...info } });
+    return kept;
+  }
+
+  private _update(kept: IKeptStart, patch: Partial<IKernelStartInfo>): void {
+    Object.assign(kept.info, patch, { at: this._now() });
+    this._o.broadcast({ type: 'kernel-start', start: { ...kept.info } });
+  }
+
+  private _finishLater(kept: IKeptStart): void {
+    if (this._closed) {
+      return;
+    }
+    kept.timer = setTimeout(() => {
+      if (this._starts.get(kept.info.kernelId) === kept) {
+        this._starts.delete(kept.info.kernelId);
+      }
+    }, this._o.keepFinishedMs ?? KEEP_FINISHED_MS);
+    kept.timer.unref();
+  }
+
+  private _send(lease: Lease, reply: LeaseReply): void {
+    if (lease.ws.readyState === lease.ws.OPEN) {
+      lease.ws.send(JSON.stringify(reply));
+    }
+  }
+
+  private readonly _startRelay: RelayStarter;
+  private readonly _now: () => number;
+  private readonly _stopListening: () => void;
+  private readonly _leases = new Set<Lease>();
+  private readonly _starts = new Map<string, IKeptStart>();
+  private _closed = false;
+}
+
+/** A start refused with a message for the user as it stands. */
+class LeaseFailure extends Error {}
+
+function checkAborted(starting: IStarting): void {
+  if (starting.abort.signal.aborted) {
+    throw new LeaseFailure('aborted');
+  }
+}
+
+/** The promise, or a rejection as soon as the start is aborted. */
+function untilAborted<T>(starting: IStarting, promise: Promise<T>): Promise<T> {
+  const signal = starting.abort.signal;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new LeaseFailure('aborted'));
+    if (signal.aborted) {
+      onAbort();
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      value => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      err => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      }
+    );
+  });
+}
+
+function failureMessage(err: unknown): string {
+  if (err instanceof LeaseFailure || isSidecarError(err)) {
+    return err.message;
+  }
+  return 'The cluster kernel could not start because of an error in the jupyterlab-hpc sidecar; its log (in the Jupyter server log) says more.';
+}
+
+function describeError(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+const SIGNAL_NAMES = new Map<number, string>(
+  Object.entries(osConstants.signals).map(([name, n]) => [n, name])
+);
+
+export function exitReason(code: number | null, signal: number | null): string {
+  if (signal !== null) {
+    return `The kernel was ended by signal ${SIGNAL_NAMES.get(signal) ?? signal}.`;
+  }
+  if (code === 0) {
+    return 'The kernel ended.';
+  }
+  return `The kernel exited with status ${code}.`;
+}
+
+const SIGNALS = new Set(['SIGINT', 'SIGTERM', 'SIGKILL']);
+const MAX_TEXT = 4096;
+
+function text(value: unknown, max = MAX_TEXT): value is string {
+  return (
+    typeof value === 'string' && value.length <= max && !value.includes('\0')
+  );
+}
+
+/**
+ * A LeaseRequest from a text frame, or what is wrong with it. Messages never
+ * repeat a field's value: one of them is the key.
+ */
+export function parseLeaseRequest(raw: string): LeaseRequest | string {
+  let m: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    if (
+      typeof parsed !== 'object' ||
+      parsed === null ||
+      Array.isArray(parsed)
+    ) {
+      return 'A lease message is a JSON object.';
+    }
+    m = parsed as Record<string, unknown>;
+  } catch {
+    return 'A lease message is a JSON object.';
+  }
+  switch (m.type) {
+    case 'start': {
+      if (typeof m.version !== 'number') {
+        return 'start: version must be a number.';
+      }
+      if (!text(m.kernelId, 200) || !m.kernelId) {
+        return 'start: kernelId must be a non-empty string.';
+      }
+      if (!text(m.profile, 200) || !m.profile) {
+        return 'start: profile must be a non-empty string.';
+      }
+      if (!text(m.key) || !m.key) {
+        return 'start: key must be a non-empty string.';
+      }
+      if (
+        typeof m.signatureScheme !== 'string' ||
+        !/^hmac-[a-z0-9]{1,20}$/.test(m.signatureScheme)
+      ) {
+        return 'start: signatureScheme must be hmac-<hash>.';
+      }
+      if (
+        m.notebookPath !== null &&
+        m.notebookPath !== undefined &&
+        !text(m.notebookPath)
+      ) {
+        return 'start: notebookPath must be a string or null.';
+      }
+      if (typeof m.restart !== 'boolean') {
+        return 'start: restart must be true or false.';
+      }
+      return {
+        type: 'start',
+        version: m.version,
+        kernelId: m.kernelId,
+        profile: m.profile,
+        key: m.key,
+        signatureScheme: m.signatureScheme,
+        notebookPath: (m.notebookPath as string | null | undefined) ?? null,
+        restart: m.restart
+      };
+    }
+    case 'signal':
+      if (typeof m.signal !== 'string' || !SIGNALS.has(m.signal)) {
+        return 'signal: signal must be SIGINT, SIGTERM or SIGKILL.';
+      }
+      return { type: 'signal', signal: m.signal as 'SIGINT' };
+    case 'stop':
+      return { type: 'stop' };
+    case 'release':
+      return { type: 'release' };
+    default:
+      return 'Unknown lease message type.';
+  }
+}
