@@ -101,6 +101,10 @@ export interface IKernelLeasesOptions {
   startRelay?: RelayStarter;
   /** How long a finished start stays in `starts()` (ms). */
   keepFinishedMs?: number;
+  /** How long a dead kernel's step may take to end with it (ms). */
+  stepEndWaitMs?: number;
+  /** How long a kernel whose job is gone waits for the allocation's reason (ms). */
+  jobEndWaitMs?: number;
   now?: () => number;
 }
 
@@ -109,6 +113,12 @@ export const CANCELLED_MESSAGE =
 
 /** Finished starts stay listed this long, so a tab that asks late sees the end. */
 const KEEP_FINISHED_MS = 30_000;
+
+/** How long a dead kernel's step may take to end with it. */
+const STEP_END_WAIT_MS = 2_000;
+
+/** How long a kernel whose job is gone waits for the allocation service's reason. */
+const JOB_END_WAIT_MS = 30_000;
 
 type AbortWhy = 'cancelled' | 'closed' | 'stopped' | { ended: string };
 
@@ -126,6 +136,8 @@ class Lease {
   grant: IAllocationGrant | null = null;
   relay: ILeaseRelay | null = null;
   starting: IStarting | null = null;
+  /** Fired when the allocation's end is known: ends the wait of _watch. */
+  goneWaiter = new AbortController();
   closed = false;
   /** start/stop/release run one after another; signal does not wait. */
   queue: Promise<void> = Promise.resolve();
@@ -396,7 +408,7 @@ export class KernelLeases {
         hb_port: c.hb_port,
         signature_scheme: c.signature_scheme
       };
-      this._watch(lease, relay, kernel);
+      this._watch(lease, relay, kernel, grant, transport);
       this._o.allocations.kernelState(kernelId, 'running', null);
       this._update(kept, { state: 'started' });
       log.info(
@@ -449,37 +461,76 @@ export class KernelLeases {
     }
   }
 
-  /** Tell the provisioner when the kernel or its step ends on its own. */
+  /**
+   * Tell the provisioner when the kernel or its step ends on its own. When
+   * Slurm ends the whole job (wall time, scancel, node failure) the kernel
+   * dies first (SIGTERM), and the allocation service hears of the job only
+   * at its next poll: reported then as "not fatal", the Jupyter server would
+   * restart the kernel into a dead job. So when the step went with the
+   * kernel and squeue no longer shows the job running, the kernel's end
+   * waits for the service's word (fatal, with its reason) for a while.
+   */
   private _watch(
     lease: Lease,
     relay: ILeaseRelay,
-    kernel: IRelayedKernel
+    kernel: IRelayedKernel,
+    grant: IAllocationGrant,
+    transport: ITransport
   ): void {
     void kernel.exited.then(async exit => {
       if (lease.relay !== relay) {
         return; // stopped or released on purpose
       }
-      // No code and no signal: the step ended under it; the relay says why.
-      const reason =
-        exit.code === null && exit.signal === null
-          ? (await relay.ended).reason
-          : exitReason(exit.code, exit.signal);
-      if (lease.relay !== relay) {
+      // Ours from here: a stop finds nothing to stop.
+      lease.relay = null;
+      let reason = exitReason(exit.code, exit.signal);
+      const stepEnd = await Promise.race([
+        relay.ended,
+        delay(this._o.stepEndWaitMs ?? STEP_END_WAIT_MS).then(() => null)
+      ]);
+      void relay.shutdown().catch(() => undefined);
+      if (stepEnd && exit.code === null && exit.signal === null) {
+        reason = stepEnd.reason;
+      }
+      if (stepEnd && !(await jobRunning(transport, grant.jobId))) {
+        this._o.log.info(
+          `kernel ${lease.kernelId}: its job ${grant.jobId} is not running any more; waiting for the allocation's end`
+        );
+        await delay(this._o.jobEndWaitMs ?? JOB_END_WAIT_MS, lease.goneWaiter);
+        if (lease.grant !== grant) {
+          return; // told fatal by _allocationEnded, or released
+        }
+        lease.grant = null;
+        this._forgetAllocation(lease);
+        this._sendExited(lease, {
+          reason: `The job ${grant.jobId} is not running any more. ${reason}`,
+          exitCode: exit.code,
+          fatal: true
+        });
         return;
       }
-      lease.relay = null;
-      void relay.shutdown().catch(() => undefined);
+      if (lease.grant !== grant) {
+        return;
+      }
       if (lease.kernelId) {
         this._o.allocations.kernelState(lease.kernelId, 'ended');
       }
-      this._o.log.info(`kernel ${lease.kernelId}: ended: ${reason}`);
-      this._send(lease, {
-        type: 'exited',
+      this._sendExited(lease, {
         reason,
         exitCode: exit.code,
         fatal: false
       });
     });
+  }
+
+  private _sendExited(
+    lease: Lease,
+    exited: { reason: string; exitCode: number | null; fatal: boolean }
+  ): void {
+    this._o.log.info(
+      `kernel ${lease.kernelId}: ended${exited.fatal ? ' with its allocation' : ''}: ${exited.reason}`
+    );
+    this._send(lease, { type: 'exited', ...exited });
   }
 
   private _allocationEnded(allocationId: string, reason: string): void {
@@ -496,15 +547,9 @@ export class KernelLeases {
       lease.grant = null;
       void relay?.shutdown().catch(() => undefined);
       this._forgetAllocation(lease);
-      this._o.log.info(
-        `kernel ${lease.kernelId}: its allocation ended: ${reason}`
-      );
-      this._send(lease, {
-        type: 'exited',
-        reason,
-        exitCode: null,
-        fatal: true
-      });
+      lease.goneWaiter.abort();
+      lease.goneWaiter = new AbortController();
+      this._sendExited(lease, { reason, exitCode: null, fatal: true });
     }
   }
 
@@ -517,6 +562,7 @@ export class KernelLeases {
   }
 
   private async _release(lease: Lease): Promise<void> {
+    lease.goneWaiter.abort();
     await this._endRelay(lease);
     this._forgetAllocation(lease);
     lease.grant = null;
@@ -590,6 +636,40 @@ class LeaseFailure extends Error {}
 function checkAborted(starting: IStarting): void {
   if (starting.abort.signal.aborted) {
     throw new LeaseFailure('aborted');
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` fires. */
+function delay(ms: number, signal?: AbortController): Promise<void> {
+  return new Promise(resolve => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref?.();
+    signal?.signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Whether squeue shows the job running. An answer we cannot read counts as
+ * running: the kernel's end is then reported as it is, not held.
+ */
+async function jobRunning(
+  transport: ITransport,
+  jobId: string
+): Promise<boolean> {
+  try {
+    const out = await transport.run(
+      { argv: ['squeue', '-h', '-j', jobId, '-o', '%T'] },
+      { maxOutputBytes: 4096 }
+    );
+    if (out.exitCode !== 0 && !/Invalid job id/i.test(out.stderr.toString())) {
+      return true;
+    }
+    return out.stdout.toString().trim() === 'RUNNING';
+  } catch {
+    return true;
   }
 }
 

@@ -175,10 +175,23 @@ let leases: KernelLeases;
 let http: Server;
 let wss: WebSocketServer;
 let clients: WebSocket[];
-const transport = { kind: 'ssh' } as ITransport;
+/** What squeue says of the job: the transport's only command here. */
+let squeue: { state: string; commands: string[][] };
+const transport = {
+  kind: 'ssh',
+  run: async (command: { argv: string[] }) => {
+    squeue.commands.push(command.argv);
+    return {
+      exitCode: 0,
+      stdout: Buffer.from(squeue.state + '\n'),
+      stderr: Buffer.alloc(0)
+    };
+  }
+} as unknown as ITransport;
 
 beforeEach(async () => {
   fakeRelays = [];
+  squeue = { state: 'RUNNING', commands: [] };
   relayStarter = async o => {
     const relay = new FakeRelay(o);
     fakeRelays.push(relay);
@@ -198,7 +211,9 @@ beforeEach(async () => {
     log: createLogger('debug', line => logLines.push(line)),
     sidecarId: 'sidecar-1',
     startRelay: o => relayStarter(o),
-    keepFinishedMs: 200
+    keepFinishedMs: 200,
+    stepEndWaitMs: 50,
+    jobEndWaitMs: 400
   });
   wss = new WebSocketServer({ noServer: true });
   http = createServer();
@@ -737,6 +752,62 @@ describe('a kernel lease', () => {
     });
     // The relay that came up anyway was ended.
     await waitFor(() => fakeRelays.at(-1)!.shutdowns === 1);
+  });
+
+  it('a step cancelled alone (its job runs on) is not fatal', async () => {
+    const { p, relay } = await started();
+    relay.endWith({
+      exitCode: null,
+      reason: 'The kernel relay ended with status 143.'
+    });
+    relay.kernelExit.resolve({ pid: 4242, code: null, signal: 15 });
+    expect(await p.next()).toMatchObject({
+      type: 'exited',
+      reason: 'The kernel was ended by signal SIGTERM.',
+      fatal: false
+    });
+    expect(squeue.commands).toEqual([
+      ['squeue', '-h', '-j', '123', '-o', '%T']
+    ]);
+  });
+
+  it('a kernel killed with its job waits for the allocation service and is fatal, once', async () => {
+    const { p, relay } = await started();
+    squeue.state = '';
+    relay.endWith({
+      exitCode: null,
+      reason: 'The kernel relay ended with status 143.'
+    });
+    relay.kernelExit.resolve({ pid: 4242, code: null, signal: 15 });
+    await waitFor(() => squeue.commands.length === 1);
+    expect(await p.quiet(100)).toEqual([]);
+    allocations.end('a1', 'The job 123 reached its wall time.');
+    expect(await p.next()).toEqual({
+      type: 'exited',
+      reason: 'The job 123 reached its wall time.',
+      exitCode: null,
+      fatal: true
+    });
+    expect(await p.quiet(500)).toEqual([]);
+    expect(allocations.released).toEqual(['k1']);
+  });
+
+  it('a kernel killed with its job is fatal even when the service says nothing', async () => {
+    const { p, relay } = await started();
+    squeue.state = '';
+    relay.endWith({
+      exitCode: null,
+      reason: 'The kernel relay ended with status 143.'
+    });
+    relay.kernelExit.resolve({ pid: 4242, code: null, signal: 15 });
+    expect(await p.next()).toEqual({
+      type: 'exited',
+      reason:
+        'The job 123 is not running any more. The kernel was ended by signal SIGTERM.',
+      exitCode: null,
+      fatal: true
+    });
+    expect(allocations.released).toEqual(['k1']);
   });
 
   it('close() ends every kernel step and every lease', async () => {
