@@ -415,7 +415,7 @@ describe('a cluster kernel through its lease', () => {
       transport: 'tcp'
     });
     expect(JSON.stringify(started)).not.toContain(shared.key);
-    expect(await kernelSteps(started.jobId)).toHaveLength(1);
+    expect(await kernelSteps(started.jobId)).toEqual([started.stepId]);
     const states = events
       .filter(e => e.type === 'kernel-start')
       .map(e => (e.type === 'kernel-start' ? e.start.state : ''));

@@ -83,6 +83,8 @@ export interface ILeaseRelay {
   signal(signal: NodeJS.Signals): void;
   shutdown(waitMs?: number): Promise<IRelayEnd>;
   readonly ended: Promise<IRelayEnd>;
+  /** What the relay said at start: its Slurm step. */
+  readonly hello?: { step?: string | null };
 }
 
 export type RelayStarter = (
@@ -409,10 +411,11 @@ export class KernelLeases {
         signature_scheme: c.signature_scheme
       };
       this._watch(lease, relay, kernel, grant, transport);
-      this._o.allocations.kernelState(kernelId, 'running', null);
+      const stepId = relay.hello?.step ?? null;
+      this._o.allocations.kernelState(kernelId, 'running', stepId);
       this._update(kept, { state: 'started' });
       log.info(
-        `kernel ${kernelId}: ${request.restart ? 'restarted' : 'started'} in job ${grant.jobId} on ${grant.node} (profile ${profile.id})`
+        `kernel ${kernelId}: ${request.restart ? 'restarted' : 'started'} in job ${grant.jobId} on ${grant.node}, step ${stepId ?? '?'} (profile ${profile.id})`
       );
       this._send(lease, {
         type: 'started',
@@ -420,7 +423,7 @@ export class KernelLeases {
         allocationId: grant.allocationId,
         jobId: grant.jobId,
         node: grant.node,
-        stepId: null
+        stepId
       });
     } catch (err) {
       const why = starting.abort.signal.aborted ? starting.why : null;

@@ -115,6 +115,7 @@ class FakeRelay implements ILeaseRelay {
   kernelExit = deferred<IKernelExited>();
   startResult: Promise<void> = Promise.resolve();
   signalThrows = false;
+  readonly hello = { step: '123.0' };
   readonly ended: Promise<IRelayEnd>;
 
   async startKernel(request: IStartKernel): Promise<IRelayedKernel> {
@@ -408,7 +409,7 @@ describe('a kernel lease', () => {
       allocationId: 'a1',
       jobId: '123',
       node: 'node7',
-      stepId: null
+      stepId: '123.0'
     });
     // The relay: a step of job 123 running the env's Python; the key only
     // in its start request; the profile's working directory.
@@ -424,7 +425,7 @@ describe('a kernel lease', () => {
     expect(startStates()).toEqual(['waiting', 'queued', 'starting', 'started']);
     expect(allocations.states).toEqual([
       ['k1', 'starting', undefined],
-      ['k1', 'running', null]
+      ['k1', 'running', '123.0']
     ]);
   });
 
@@ -563,7 +564,7 @@ describe('a kernel lease', () => {
     expect(fakeRelays[1].options.command.argv).toContain('--jobid=123');
     expect(allocations.states.slice(-2)).toEqual([
       ['k1', 'restarting', undefined],
-      ['k1', 'running', null]
+      ['k1', 'running', '123.0']
     ]);
     expect(leases.starts()).toMatchObject([
       { state: 'started', restart: true }
