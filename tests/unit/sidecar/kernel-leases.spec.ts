@@ -18,12 +18,12 @@ import { SidecarError } from '../../../src/sidecar/errors';
 import {
   CANCELLED_MESSAGE,
   KernelLeases,
-  parseLeaseRequest,
   type IAllocationGrant,
   type IAllocationProgress,
   type ILeaseAllocations,
   type ILeaseRelay
 } from '../../../src/sidecar/kernels/lease';
+import { parseLeaseRequest } from '../../../src/sidecar/kernels/lease-request';
 import type {
   IKernelRelayOptions,
   IRelayEnd,
