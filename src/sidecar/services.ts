@@ -8,10 +8,12 @@ import { LOCAL_TARGET, type SidecarEvent } from '../common/api';
 import { clusterRoutes } from './api/cluster-routes';
 import { envRoutes } from './api/env-routes';
 import { kernelProfileRoutes } from './api/kernel-routes';
+import { kernelStartRoutes } from './api/kernel-start-routes';
 import type { IRoute } from './api/router';
 import { describe } from './api/server';
 import { taskRoutes } from './api/task-routes';
 import { ClusterManager } from './clusters/manager';
+import { KernelLeases, type IKernelLeasesOptions } from './kernels/lease';
 import { PromptBroker } from './clusters/prompts';
 import { EnvironmentService, localEnvTarget } from './conda/service';
 import { findEnv, kernelEnvFacts } from './kernels/env-facts';
@@ -23,11 +25,14 @@ import { sessionRoutes } from './api/session-routes';
 import { emptyState, parseSessionState } from './sessions/record';
 import { SessionService } from './sessions/service';
 import { StateFile } from './state/json-file';
+import { randomUUID } from 'crypto';
 import { hostname, homedir } from 'os';
 import { join } from 'path';
 
 export interface IServices {
   routes: IRoute[];
+  /** The kernel lease sockets' handler (Routes.kernelLease). */
+  leases?: KernelLeases;
   /** Cancel prompts, stop running installs, close every connection. */
   close(): Promise<void>;
 }
@@ -132,6 +137,18 @@ export function createServices(
       await Promise.all([manager.close(), local.close()]);
     }
   };
+}
+
+/**
+ * The kernel leases of this sidecar process and their routes, over the
+ * kernel profile store and the allocation service. A new sidecar id per
+ * process: the provisioner learns from it that its kernels are gone.
+ */
+export function createKernelLeases(
+  options: Omit<IKernelLeasesOptions, 'sidecarId'>
+): { leases: KernelLeases; routes: IRoute[] } {
+  const leases = new KernelLeases({ ...options, sidecarId: randomUUID() });
+  return { leases, routes: kernelStartRoutes(leases) };
 }
 
 /**
