@@ -15,10 +15,15 @@ import time
 
 from jupyter_core.paths import jupyter_data_dir, jupyter_path
 from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.utils import url_path_join
 from simpervisor import SupervisedProcess
 
 from .node_runtime import sidecar_command
 from .sidecar_socket import remove_socket_dir, sidecar_socket_path
+
+#: The proxy route's name, `<base_url>jupyterlab-hpc/` (SIDECAR_NAME in
+#: src/common/api.ts): the name of our jupyter_serverproxy_servers entry point.
+SIDECAR_NAME = "jupyterlab-hpc"
 
 #: Seconds the sidecar gets to answer its health route after a start.
 READY_TIMEOUT = 30
@@ -207,6 +212,63 @@ def sidecar_environment():
     }
 
 
+def make_proxy_route_wait(web_app, base_url, route_name, log):
+    """Make jupyter-server-proxy's route to the sidecar wait until it answers.
+
+    With an empty command the route only proxies: a request that comes just
+    after the server started, or while the sidecar restarts, would get a 500
+    "connection refused". Its handler class gets one step in front, as
+    jupyter-server-proxy's own supervised routes have: ``ensure_sidecar()``.
+    Returns how many routing rules were changed (0: no such route).
+    """
+    changed = 0
+    # As jupyter-server-proxy's make_handlers writes it (tornado adds the $).
+    pattern = url_path_join(base_url, route_name, r"(.*)")
+
+    def visit(router):
+        nonlocal changed
+        for rule in getattr(router, "rules", []):
+            target = rule.target
+            if isinstance(target, type):
+                regex = getattr(rule.matcher, "regex", None)
+                if (
+                    regex is not None
+                    and regex.pattern.rstrip("$") == pattern
+                    and hasattr(target, "proxy")
+                ):
+                    if not getattr(target, "waits_for_sidecar", False):
+                        rule.target = _waiting_for_sidecar(target, log)
+                    changed += 1
+            else:
+                visit(target)
+
+    visit(web_app.default_router)
+    visit(web_app.wildcard_router)
+    return changed
+
+
+def _waiting_for_sidecar(proxy_handler, log):
+    async def wait():
+        try:
+            await ensure_sidecar()
+        except Exception as err:  # the proxy then answers with its own error
+            log.warning("jupyterlab-hpc: proxying to a sidecar that is not ready: %s", err)
+
+    class WaitsForSidecar(proxy_handler):
+        waits_for_sidecar = True
+
+        async def proxy(self, *args, **kwargs):
+            await wait()
+            return await super().proxy(*args, **kwargs)
+
+        async def open(self, *args, **kwargs):
+            await wait()
+            return await super().open(*args, **kwargs)
+
+    WaitsForSidecar.__name__ = proxy_handler.__name__
+    return WaitsForSidecar
+
+
 class SidecarExtension(ExtensionApp):
     """An ExtensionApp only for its stop hook: plain extensions get none."""
 
@@ -217,11 +279,20 @@ class SidecarExtension(ExtensionApp):
         global _owner
         _owner = SidecarOwner(sidecar_socket_path(), self.log, sidecar_environment())
         self._starting = None
+        # jupyter_server_proxy loads before us (extensions load in name order).
+        self._route_waits = self._make_route_wait()
+
+    def _make_route_wait(self):
+        web_app = self.serverapp.web_app
+        base_url = web_app.settings.get("base_url", "/")
+        return make_proxy_route_wait(web_app, base_url, SIDECAR_NAME, self.log) > 0
 
     async def _start_jupyter_server_extension(self, serverapp):
         # The proxy route starts nothing any more, so start it now, without
         # holding up the other extensions.
         self._starting = asyncio.ensure_future(self._start())
+        if not self._route_waits and not self._make_route_wait():
+            self.log.info("jupyterlab-hpc: no jupyter-server-proxy route to the sidecar")
 
     async def _start(self):
         try:
