@@ -337,7 +337,12 @@ class ClusterProvisioner(KernelProvisionerBase):
 
     async def _read(self, lease):
         while True:
-            reply = await lease.receive()
+            try:
+                reply = await lease.receive()
+            except Exception as err:  # a broken connection is a closed one
+                self.log.debug("jupyterlab-hpc: lease read failed: %s", err)
+                lease.closed = True
+                reply = None
             if lease is not self._lease:
                 return  # released or replaced: its news is not ours any more
             if reply is None:
