@@ -50,8 +50,8 @@ async def health_answers(socket_path):
             b"GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
         )
         await writer.drain()
-        status = await reader.readline()
-        return status.startswith(b"HTTP/1.1 200 ")
+        status = (await reader.readline()).split()
+        return len(status) >= 2 and status[0].startswith(b"HTTP/") and status[1] == b"200"
     except OSError:
         return False
     finally:
@@ -87,25 +87,19 @@ class SidecarProcess(SupervisedProcess):
         self.stopped = False
         self._started_at = None
         self._backoff = 0.0
+        self._restarting = False
 
     async def start(self):
         if self.stopped:
             return
         if self.proc is not None and self.proc.returncode is not None:
-            lived = time.monotonic() - (self._started_at or 0)
-            if lived >= STABLE_SECONDS:
-                self._backoff = 0.0
-            else:
-                self._backoff = min(max(self._backoff * 2, 0.5), MAX_BACKOFF)
-            self.log.warning(
-                "jupyterlab-hpc: the sidecar exited with code %s after %.0f s; "
-                "starting it again%s",
-                self.proc.returncode,
-                lived,
-                f" in {self._backoff:g} s" if self._backoff else "",
-            )
-            if self._backoff:
-                await asyncio.sleep(self._backoff)
+            if self._restarting:
+                return  # a restart is already waiting out its backoff
+            self._restarting = True
+            try:
+                await self._wait_before_restart()
+            finally:
+                self._restarting = False
             if self.stopped:
                 return
         self._started_at = time.monotonic()
@@ -114,6 +108,22 @@ class SidecarProcess(SupervisedProcess):
             await super().start()
         finally:
             _restore_signal_handlers(saved)
+
+    async def _wait_before_restart(self):
+        lived = time.monotonic() - (self._started_at or 0)
+        if lived >= STABLE_SECONDS:
+            self._backoff = 0.0
+        else:
+            self._backoff = min(max(self._backoff * 2, 0.5), MAX_BACKOFF)
+        self.log.warning(
+            "jupyterlab-hpc: the sidecar exited with code %s after %.0f s; "
+            "starting it again%s",
+            self.proc.returncode,
+            lived,
+            f" in {self._backoff:g} s" if self._backoff else "",
+        )
+        if self._backoff:
+            await asyncio.sleep(self._backoff)
 
     async def stop(self):
         """SIGTERM, then SIGKILL after STOP_TIMEOUT; never restarted again."""
@@ -137,13 +147,18 @@ class SidecarProcess(SupervisedProcess):
 class SidecarOwner:
     """Starts the sidecar once, again after it died, and stops it for good."""
 
-    def __init__(self, socket_path, log, environment):
+    def __init__(self, socket_path, log, environment, command=None, ready_timeout=READY_TIMEOUT):
         self.socket_path = socket_path
         self.log = log
         self.environment = environment
+        #: The sidecar's argv (tests give their own); default: the bundled one.
+        self.command = command
+        self.ready_timeout = ready_timeout
         self._lock = asyncio.Lock()
         self._process = None
         self._stopped = False
+        #: The pid of the sidecar that last passed the health check.
+        self._ready_pid = None
 
     @property
     def pid(self):
@@ -155,25 +170,36 @@ class SidecarOwner:
 
     async def ensure(self):
         """The socket path, once the sidecar answers on it."""
+        process = self._process
+        # Every proxied request comes here: no health check while the
+        # process that answered one is still the one running.
+        if (
+            not self._stopped
+            and process is not None
+            and process.running
+            and process.pid == self._ready_pid
+        ):
+            return self.socket_path
         async with self._lock:
             if self._stopped:
                 raise SidecarUnavailable("The Jupyter server is stopping.")
             if self._process is None:
                 self._process = SidecarProcess(
-                    *sidecar_command(self.socket_path),
+                    *(self.command or sidecar_command(self.socket_path)),
                     log=self.log,
                     env={**os.environ, **self.environment},
                     stdin=asyncio.subprocess.DEVNULL,
                     ready_func=self._ready,
-                    ready_timeout=READY_TIMEOUT,
+                    ready_timeout=self.ready_timeout,
                 )
             if not self._process.running:
                 await self._process.start()
             if not await self._process.ready():
                 raise SidecarUnavailable(
-                    f"The jupyterlab-hpc sidecar did not answer within {READY_TIMEOUT} s. "
+                    f"The jupyterlab-hpc sidecar did not answer within {self.ready_timeout:g} s. "
                     'Look in the Jupyter server log for lines starting with "[jupyterlab-hpc sidecar]".'
                 )
+            self._ready_pid = self._process.pid
             return self.socket_path
 
     async def stop(self):
