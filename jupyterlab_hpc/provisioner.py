@@ -80,7 +80,10 @@ class Lease:
                 f"The jupyterlab-hpc sidecar refused the kernel's connection: {err}"
             ) from err
         lease = cls(connection, None)
-        hello = await lease.receive()
+        try:
+            hello = await asyncio.wait_for(lease.receive(), CONNECT_TIMEOUT)
+        except asyncio.TimeoutError:
+            hello = None
         if hello is None or hello.get("type") != "hello":
             lease.close()
             raise LeaseError("The jupyterlab-hpc sidecar did not greet the kernel's connection.")

@@ -70,7 +70,9 @@ class LeaseSocket(WebSocketHandler):
     def open(self):
         self.fake.sockets.append(self)
         self.fake.headers.append(dict(self.request.headers))
-        self.write_message(json.dumps({"type": "hello", "version": 1, "sidecar": self.fake.sidecar_id}))
+        self.write_message(
+            json.dumps({"type": "hello", "version": self.fake.version, "sidecar": self.fake.sidecar_id})
+        )
 
     def on_message(self, message):
         msg = json.loads(message)
@@ -90,6 +92,7 @@ class FakeSidecar:
         self.directory = str(directory)
         self.socket_path = os.path.join(self.directory, "sidecar.sock")
         self.sidecar_id = "sidecar-1"
+        self.version = 1
         self.sockets = []
         self.headers = []
         self.received = []
