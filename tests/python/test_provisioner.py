@@ -19,6 +19,7 @@ from jupyter_client.provisioning import KernelProvisionerFactory
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from traitlets.config import Config
 
+import jupyterlab_hpc
 from jupyterlab_hpc import extension
 from jupyterlab_hpc.provisioner import ClusterProvisioner
 
@@ -331,12 +332,16 @@ async def test_without_the_server_extension_the_start_says_so(kernelspecs):
 
 
 async def test_the_fallback_argv_explains_itself():
+    # The package under test, wherever the test runs from.
+    tree = os.path.dirname(os.path.dirname(jupyterlab_hpc.__file__))
+    path = os.pathsep.join(p for p in (tree, os.environ.get("PYTHONPATH")) if p)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "jupyterlab_hpc.cluster_kernel",
         "/tmp/kernel-x.json",
         stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": path},
     )
     _, err = await proc.communicate()
     assert proc.returncode == 1
