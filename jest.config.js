@@ -52,7 +52,7 @@ module.exports = {
       ],
       transform: {
         '^.+\\.tsx?$': ['ts-jest', { tsconfig: './tsconfig.test.json' }],
-        '^.+\\.(sh|py)$': '<rootDir>/tests/support/text-transform.js'
+        '^.+\\.(sh|py|svg)$': '<rootDir>/tests/support/text-transform.js'
       }
     }
   ]

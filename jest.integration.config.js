@@ -11,6 +11,6 @@ module.exports = {
   testTimeout: 180_000,
   transform: {
     '^.+\\.tsx?$': ['ts-jest', { tsconfig: './tsconfig.test.json' }],
-    '^.+\\.(sh|py)$': '<rootDir>/tests/support/text-transform.js'
+    '^.+\\.(sh|py|svg)$': '<rootDir>/tests/support/text-transform.js'
   }
 };

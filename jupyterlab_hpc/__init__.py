@@ -1,8 +1,10 @@
 """jupyterlab-hpc: SLURM clusters from the JupyterLab on your laptop.
 
-The Python package only carries files: the prebuilt JupyterLab extension,
-the bundled Node sidecar and the jupyter-server-proxy entry point that starts
-it (see ``proxy.py``).
+The Python package carries the prebuilt JupyterLab extension and the bundled
+Node sidecar, and runs the parts that live in the Jupyter server: the server
+extension that owns the sidecar (``extension.py``), the jupyter-server-proxy
+route to it (``proxy.py``) and the kernel provisioner of cluster kernels
+(``provisioner.py``).
 """
 
 try:
@@ -13,3 +15,9 @@ except ImportError:  # running from a source tree that was never built
 
 def _jupyter_labextension_paths():
     return [{"src": "labextension", "dest": "jupyterlab-hpc"}]
+
+
+def _jupyter_server_extension_points():
+    from .extension import SidecarExtension
+
+    return [{"module": "jupyterlab_hpc.extension", "app": SidecarExtension}]

@@ -52,8 +52,8 @@ await build({
   minify: false,
   legalComments: 'linked',
   // The shell and Python programs (src/sidecar/**/*.sh, *.py) that run on
-  // a cluster are kept as their text.
-  loader: { '.sh': 'text', '.py': 'text' },
+  // a cluster are kept as their text, as is the cluster kernels' logo.
+  loader: { '.sh': 'text', '.py': 'text', '.svg': 'text' },
   // Optional native speed-ups of ws and ssh2, which fall back to pure JS (and
   // Node's own crypto) without them: a wheel must not carry binaries built
   // for one platform.

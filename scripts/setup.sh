@@ -66,15 +66,18 @@ if [ "$(cat jupyterlab_hpc/.build-hash 2>/dev/null)" != "$src_hash" ] ||
   echo "$src_hash" >jupyterlab_hpc/.build-hash
 fi
 
+# The wheel also carries the Python side (server extension, provisioner,
+# entry points): a change there must reinstall it too.
+install_hash="$src_hash-$(hash_of jupyterlab_hpc/*.py pyproject.toml jupyter_config install.json)"
 installed="$("$VENV/bin/python" -m pip show jupyterlab_hpc 2>/dev/null | sed -n 's/^Location: //p' || true)"
-if [ "$(cat "$VENV/.jupyterlab-hpc-hash" 2>/dev/null)" != "$src_hash" ] || [ -z "$installed" ]; then
+if [ "$(cat "$VENV/.jupyterlab-hpc-hash" 2>/dev/null)" != "$install_hash" ] || [ -z "$installed" ]; then
   say "setup: pip install . (jupyterlab-hpc into $VENV)"
   rm -rf dist
   "$VENV/bin/python" -m pip wheel -q --no-deps -w dist .
   wheel="$(ls dist/jupyterlab_hpc-*.whl)"
   "$VENV/bin/python" -m pip install -q "$wheel"
   "$VENV/bin/python" -m pip install -q --force-reinstall --no-deps "$wheel"
-  echo "$src_hash" >"$VENV/.jupyterlab-hpc-hash"
+  echo "$install_hash" >"$VENV/.jupyterlab-hpc-hash"
 fi
 
 "$VENV/bin/jupyter" labextension list 2>&1 | grep -q 'jupyterlab-hpc.*enabled.*OK' ||

@@ -32,6 +32,20 @@ function readPlaywright(file) {
   };
 }
 
+// pytest's --junitxml: one <testsuite> with the counts as attributes.
+function readJunit(file) {
+  const xml = readFileSync(file, 'utf8');
+  const suite = /<testsuite\b([^>]*)>/.exec(xml);
+  if (!suite) {
+    return null;
+  }
+  const count = name =>
+    Number(new RegExp(`\\b${name}="(\\d+)"`).exec(suite[1])?.[1] ?? 0);
+  const failed = count('failures') + count('errors');
+  const skipped = count('skipped');
+  return { passed: count('tests') - failed - skipped, failed, skipped };
+}
+
 function readLint(file) {
   const lines = readFileSync(file, 'utf8').trim().split('\n').filter(Boolean);
   const checks = lines.map(l => JSON.parse(l));
@@ -45,6 +59,7 @@ function readLint(file) {
 const readers = {
   lint: ['lint.jsonl', readLint],
   unit: ['unit.json', readJest],
+  python: ['python.xml', readJunit],
   integration: ['integration.json', readJest],
   ui: ['ui.json', readPlaywright]
 };

@@ -4,13 +4,13 @@
 # browser tests in Debian's Chromium) and ends with "N passed, N failed".
 #
 #   bash scripts/test.sh                     # everything
-#   bash scripts/test.sh unit integration    # some suites: lint unit integration ui
+#   bash scripts/test.sh unit integration    # some suites: lint unit python integration ui
 set -uo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(lint unit integration ui)
+[ ${#suites[@]} -eq 0 ] && suites=(lint unit python integration ui)
 
 RESULTS="$ROOT/.test-work/results"
 rm -rf "$RESULTS"
@@ -60,10 +60,15 @@ for suite in "${suites[@]}"; do
         src/sidecar/*/*.sh src/sidecar/*/*/*.sh
       # The Python programs the sidecar runs on a cluster (the .pyc go to the results).
       run_check py-compile env PYTHONPYCACHEPREFIX="$RESULTS/pycache" \
-        python3 -m py_compile src/sidecar/*/*.py
+        python3 -m py_compile src/sidecar/*/*.py jupyterlab_hpc/*.py tests/python/*.py
       ;;
     unit)
       npx jest --config jest.config.js --ci --json --outputFile="$RESULTS/unit.json"
+      ;;
+    python)
+      # The server extension and the kernel provisioner (tests/python).
+      "$VENV/bin/python" -m pytest -p no:cacheprovider -q \
+        --junitxml="$RESULTS/python.xml"
       ;;
     integration)
       npx jest --config jest.integration.config.js --ci --runInBand \
@@ -73,7 +78,7 @@ for suite in "${suites[@]}"; do
       PW_JSON_OUTPUT="$RESULTS/ui.json" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
         npx playwright test --config tests/ui/playwright.config.ts
       ;;
-    *) die "unknown suite: $suite (lint unit integration ui)" ;;
+    *) die "unknown suite: $suite (lint unit python integration ui)" ;;
   esac
 done
 

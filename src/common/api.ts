@@ -188,7 +188,10 @@ export interface IErrorBody {
   error: {
     code: ErrorCode;
     message: string;
-    /** With `launch-invalid`: the problem of each field. */
+    /**
+     * With `launch-invalid`: the problem of each field. With `profile-invalid`
+     * these are IKernelProfileProblem (field may also be cluster, displayName).
+     */
     problems?: ILaunchProblem[];
   };
 }

@@ -16,7 +16,7 @@
  * `metadata.kernel_provisioner` = { provisioner_name: PROVISIONER_NAME,
  * config: { profile: <id> } }. No secret is ever written there.
  */
-import type { IJobResources } from './sessions';
+import type { IJobResources, LaunchField } from './sessions';
 
 /** The provisioner's entry point name (group jupyter_client.kernel_provisioners). */
 export const PROVISIONER_NAME = 'jupyterlab-hpc';
@@ -56,6 +56,18 @@ export interface IKernelProfileRequest {
   workingDirectory: string;
   /** Empty for the generated "Python [conda env:x] on <cluster>". */
   displayName: string;
+}
+
+/** The fields of an IKernelProfileRequest a problem can point at. */
+export type KernelProfileField = LaunchField | 'cluster' | 'displayName';
+
+/**
+ * With 400 `profile-invalid`, the error body's `problems` are these: what is
+ * wrong with each field, as ILaunchProblem is for the launch form.
+ */
+export interface IKernelProfileProblem {
+  field: KernelProfileField;
+  message: string;
 }
 
 /** GET Routes.kernelProfiles */

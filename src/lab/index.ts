@@ -1,10 +1,14 @@
 import { clustersPlugin } from './plugins/clusters';
 import { environmentsPlugin } from './plugins/environments';
+import { kernelsPlugin, kernelViewsPlugin } from './plugins/kernels';
 import { launchPlugin } from './plugins/launch';
 import { launcherPlugin } from './plugins/launcher';
 import { panelPlugin } from './plugins/panel';
 import { promptsPlugin } from './plugins/prompts';
-import { runningSessionsPlugin } from './plugins/running';
+import {
+  runningAllocationsPlugin,
+  runningSessionsPlugin
+} from './plugins/running';
 import { sessionViewsPlugin } from './plugins/session-views';
 import { sessionsPlugin } from './plugins/sessions';
 import { settingsPlugin } from './plugins/settings';
@@ -20,9 +24,12 @@ export default [
   tasksPlugin,
   environmentsPlugin,
   sessionsPlugin,
+  kernelsPlugin,
   launchPlugin,
+  kernelViewsPlugin,
   sessionViewsPlugin,
   runningSessionsPlugin,
+  runningAllocationsPlugin,
   promptsPlugin,
   panelPlugin,
   launcherPlugin

@@ -3,6 +3,7 @@ import { Token } from '@lumino/coreutils';
 import type { IClusterModel } from './clusters/model';
 import type { IEnvironmentsModel } from './envs/model';
 import type { ITasksModel } from './envs/tasks-model';
+import type { IKernelsModel } from './kernels/model';
 import type { ISessionsModel } from './sessions/model';
 import type { IClusterSettings } from './settings/model';
 import type { ISidecarModel } from './sidecar/model';
@@ -38,6 +39,15 @@ export namespace CommandIDs {
   export const cancelSession = 'hpc:cancel-session';
   export const dismissSession = 'hpc:dismiss-session';
   export const showSessionLog = 'hpc:show-session-log';
+  /** args `{ target, prefix }`: the profile dialog for a cluster environment. */
+  export const addKernelProfile = 'hpc:add-kernel-profile';
+  /** args `{ id }` (a kernel profile's id). */
+  export const editKernelProfile = 'hpc:edit-kernel-profile';
+  export const removeKernelProfile = 'hpc:remove-kernel-profile';
+  /** args `{ id }` (an allocation's id): scancel it, its kernels stop. */
+  export const endAllocation = 'hpc:end-kernel-allocation';
+  /** args `{ kernelId }`: give up a waiting cluster kernel start. */
+  export const cancelKernelStart = 'hpc:cancel-kernel-start';
 }
 
 /** The id of the left side panel, for `app.shell.activateById`. */
@@ -77,6 +87,12 @@ export const IHpcTasks = new Token<ITasksModel>(
 export const IHpcSessions = new Token<ISessionsModel>(
   `${PLUGIN_PREFIX}:IHpcSessions`,
   'JupyterLab sessions in SLURM jobs: their live state, and launch, open, cancel and log.'
+);
+
+/** Cluster kernels: profiles (kernelspecs), allocations and waiting starts. */
+export const IHpcKernels = new Token<IKernelsModel>(
+  `${PLUGIN_PREFIX}:IHpcKernels`,
+  'Cluster kernels: their profiles (kernelspecs in the picker), the allocations they run in, and the starts waiting in the queue.'
 );
 
 /** The translation domain of every string in this extension. */

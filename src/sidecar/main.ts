@@ -39,15 +39,24 @@ async function main(): Promise<void> {
   let server: ReturnType<typeof createSidecarServer> | null = null;
   const broadcast = (event: SidecarEvent) => server?.events.broadcast(event);
   let services: Promise<IServices> | null = null;
+  // Made on the first request that needs them; tried again if that failed.
+  const loadServices = (): Promise<IServices> =>
+    (services ??= import('./services')
+      .then(m => m.createServices(broadcast, log))
+      .catch(err => {
+        services = null;
+        throw err;
+      }));
   server = createSidecarServer({
     version: SIDECAR_VERSION,
     log,
-    // The server asks again only if this failed.
-    moreRoutes: async () => {
-      services = import('./services').then(m =>
-        m.createServices(broadcast, log)
-      );
-      return (await services).routes;
+    moreRoutes: async () => (await loadServices()).routes,
+    kernelLeases: async () => {
+      const { leases } = await loadServices();
+      if (!leases) {
+        throw new Error('cluster kernels are not available in this sidecar');
+      }
+      return leases;
     }
   });
   await listenOnSocket(server.http, options.socket);

@@ -7,12 +7,17 @@
 import { LOCAL_TARGET, type SidecarEvent } from '../common/api';
 import { clusterRoutes } from './api/cluster-routes';
 import { envRoutes } from './api/env-routes';
+import { kernelProfileRoutes } from './api/kernel-routes';
+import { kernelStartRoutes } from './api/kernel-start-routes';
 import type { IRoute } from './api/router';
 import { describe } from './api/server';
 import { taskRoutes } from './api/task-routes';
 import { ClusterManager } from './clusters/manager';
+import { KernelLeases, type IKernelLeasesOptions } from './kernels/lease';
 import { PromptBroker } from './clusters/prompts';
 import { EnvironmentService, localEnvTarget } from './conda/service';
+import { findEnv, kernelEnvFacts } from './kernels/env-facts';
+import { KernelProfileStore } from './kernels/profiles';
 import type { ILogger } from './log';
 import { TaskManager } from './tasks/manager';
 import { LocalTransport } from './transport/local';
@@ -28,11 +33,14 @@ import { asText } from './sessions/offer';
 import { SessionService } from './sessions/service';
 import { SharedJobPollers } from './slurm/shared-pollers';
 import { StateFile } from './state/json-file';
+import { randomUUID } from 'crypto';
 import { hostname, homedir } from 'os';
 import { dirname, join } from 'path';
 
 export interface IServices {
   routes: IRoute[];
+  /** The kernel lease sockets' handler (Routes.kernelLease). */
+  leases?: KernelLeases;
   /** Cancel prompts, stop running installs, close every connection. */
   close(): Promise<void>;
 }
@@ -115,7 +123,22 @@ export function createServices(
     .catch(err =>
       log.error(`allocations could not be restored: ${describe(err)}`)
     );
+  // Kernel profiles are kernelspecs in the Jupyter server's data dir.
+  const dataDir = process.env.JUPYTERLAB_HPC_JUPYTER_DATA_DIR;
+  const profiles = new KernelProfileStore({
+    kernelsDir: dataDir ? join(dataDir, 'kernels') : null,
+    localPython: process.env.JUPYTERLAB_HPC_PYTHON,
+    log
+  });
+  const kernelLeases = createKernelLeases({
+    profiles,
+    allocations,
+    transport,
+    broadcast,
+    log
+  });
   const routes = [
+    ...kernelLeases.routes,
     ...clusterRoutes(manager, prompts, minutes =>
       allocations.setGraceSeconds(minutes * 60)
     ),
@@ -135,11 +158,30 @@ export function createServices(
           );
       }
     }),
-    ...envRoutes(envs)
+    ...envRoutes(envs),
+    ...kernelProfileRoutes({
+      profiles,
+      // The cached scan, or a new one when it does not know the env yet.
+      facts: async (cluster, prefix) => {
+        let list = await envs.list(cluster);
+        let env = findEnv(list, prefix);
+        if (!env && list.cached) {
+          list = await envs.list(cluster, true);
+          env = findEnv(list, prefix);
+        }
+        return kernelEnvFacts(list, env, prefix);
+      },
+      broadcast,
+      isCluster: name => manager.list().some(c => c.name === name)
+    })
   ];
   return {
     routes,
+    leases: kernelLeases.leases,
     close: async () => {
+      // Kernel steps end first, while their connections are up; their
+      // allocations stay for the next sidecar (restore finds them).
+      await kernelLeases.leases.close();
       sessions.dispose();
       await allocations.close();
       pollers.dispose();
@@ -149,6 +191,18 @@ export function createServices(
       await Promise.all([manager.close(), local.close()]);
     }
   };
+}
+
+/**
+ * The kernel leases of this sidecar process and their routes, over the
+ * kernel profile store and the allocation service. A new sidecar id per
+ * process: the provisioner learns from it that its kernels are gone.
+ */
+export function createKernelLeases(
+  options: Omit<IKernelLeasesOptions, 'sidecarId'>
+): { leases: KernelLeases; routes: IRoute[] } {
+  const leases = new KernelLeases({ ...options, sidecarId: randomUUID() });
+  return { leases, routes: kernelStartRoutes(leases) };
 }
 
 /**

@@ -729,7 +729,7 @@ env_table() {
   cat <<EOF
 base|$CONDA_ROOT|
 jupyterlab|$CONDA_ROOT/envs/jupyterlab|jupyterlab ipykernel
-my-project-env|$CONDA_ROOT/envs/my-project-env|ipykernel
+my-project-env|$CONDA_ROOT/envs/my-project-env|ipykernel ipywidgets
 analysis|$CONDA_ROOT/envs/analysis|tabulate
 scratch-env|$CLUSTER_HOME/projects/scratch-env|ipykernel
 EOF

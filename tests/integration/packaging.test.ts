@@ -94,6 +94,22 @@ describe('the wheel', () => {
     expect(entryPoints).toMatch(
       /\[jupyter_serverproxy_servers\]\s*\njupyterlab-hpc = jupyterlab_hpc\.proxy:setup_sidecar/
     );
+    // Cluster kernelspecs name it (PROVISIONER_NAME).
+    expect(entryPoints).toMatch(
+      /\[jupyter_client\.kernel_provisioners\]\s*\njupyterlab-hpc = jupyterlab_hpc\.provisioner:ClusterProvisioner/
+    );
+    // The server extension that owns the sidecar is enabled on install.
+    const serverConfig = JSON.parse(
+      python([
+        '-c',
+        'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); print(z.read([n for n in z.namelist() if n.endswith("jupyter_server_config.d/jupyterlab_hpc.json")][0]).decode())',
+        wheel
+      ])
+    );
+    expect(serverConfig.ServerApp.jpserver_extensions).toEqual({
+      jupyter_server_proxy: true,
+      jupyterlab_hpc: true
+    });
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * The sidecar as users get it: pip-installed into the project venv, started
- * by jupyter-server-proxy inside a real `jupyter lab`, reached only through
- * Jupyter's authentication.
+ * by the jupyterlab_hpc server extension inside a real `jupyter lab`, reached
+ * through jupyter-server-proxy, only with Jupyter's authentication.
  */
 import { statSync } from 'fs';
 import { dirname } from 'path';

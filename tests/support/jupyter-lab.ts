@@ -23,7 +23,8 @@ export interface IRunningLab {
   process: ChildProcess;
   /** Text the server printed so far (stdout and stderr). */
   log(): string;
-  stop(): Promise<void>;
+  /** SIGTERM (SIGKILL after 5 s); `keepHome` leaves its directory for a restart. */
+  stop(options?: { keepHome?: boolean }): Promise<void>;
 }
 
 export interface IStartLabOptions {
@@ -38,6 +39,11 @@ export interface IStartLabOptions {
   /** Use this virtual environment instead of the project's. */
   venv?: string;
   timeoutMs?: number;
+  /**
+   * Start in this directory (config, data, runtime of an earlier server,
+   * which `stop({ keepHome: true })` left), as a restarted server would.
+   */
+  home?: string;
 }
 
 export async function freePort(): Promise<number> {
@@ -56,7 +62,7 @@ export async function startLab(
   options: IStartLabOptions = {}
 ): Promise<IRunningLab> {
   const venv = options.venv ?? VENV;
-  const home = mkdtempSync(join(tmpdir(), 'jlhpc-lab-'));
+  const home = options.home ?? mkdtempSync(join(tmpdir(), 'jlhpc-lab-'));
   const dirs = {
     JUPYTER_CONFIG_DIR: join(home, 'config'),
     JUPYTER_DATA_DIR: join(home, 'data'),
@@ -123,7 +129,7 @@ export async function startLab(
     logFile,
     process: child,
     log: () => output,
-    stop: async () => {
+    stop: async (stopOptions = {}) => {
       writeFileSync(logFile, output);
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise(r => child.once('exit', r));
@@ -142,7 +148,7 @@ export async function startLab(
         await exited;
         clearTimeout(timer);
       }
-      if (!process.env.KEEP_TEST_LAB) {
+      if (!process.env.KEEP_TEST_LAB && !stopOptions.keepHome) {
         rmSync(home, { recursive: true, force: true });
       }
     }

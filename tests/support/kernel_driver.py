@@ -10,6 +10,8 @@
     python kernel_driver.py print <connection.json> <seconds>
         Runs a cell that prints every 50 ms for that long; prints how many
         stream messages came back on iopub.
+    python kernel_driver.py exec <connection.json> <code>
+        Runs one cell; prints its status and what it printed.
     python kernel_driver.py sub <ip> <port>... --seconds S
         A ZMQ SUB socket subscribed to everything on each tcp://ip:port (or
         ipc://ip-port when ip is a path): prints which plain connects failed
@@ -180,6 +182,14 @@ def printing(path, seconds):
     say(step="printed", status=reply["status"], streams=len([1 for t, c in out if t == "stream"]))
 
 
+def execute(path, code):
+    kc = client(path)
+    reply, out = run_cell(kc, code)
+    kc.stop_channels()
+    say(step="exec", status=reply["status"],
+        stream="".join(c["text"] for t, c in out if t == "stream"))
+
+
 def sub(ip, ports, seconds):
     import zmq
 
@@ -224,6 +234,8 @@ def main(argv):
         channels(argv[2])
     elif mode == "rtt":
         rtt(argv[2], int(argv[3]), float(argv[4]) if len(argv) > 4 else 0.0)
+    elif mode == "exec":
+        execute(argv[2], argv[3])
     elif mode == "print":
         printing(argv[2], float(argv[3]))
     elif mode == "sub":

@@ -1,4 +1,4 @@
-// Jest's stand-in for esbuild's `text` loader: a .sh or .py file is a module whose
+// Jest's stand-in for esbuild's `text` loader: a .sh, .py or .svg file is a module whose
 // default export is its text, byte for byte.
 module.exports = {
   process(source) {

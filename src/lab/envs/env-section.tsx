@@ -6,8 +6,10 @@ import * as React from 'react';
 import {
   ICondaEnvironment,
   IEnvironmentList,
+  IKernelProfile,
   LOCAL_TARGET
 } from '../../common/api';
+import { ProfileList } from '../kernels/profile-list';
 import { BreakablePath } from '../panel/breakable';
 import { MiddleElided } from '../panel/elide';
 import { CommandIDs } from '../tokens';
@@ -40,6 +42,8 @@ export interface IEnvSectionProps {
   installing: (prefix: string) => ITaskState | null;
   /** The running Miniforge install of this cluster. */
   installingConda: ITaskState | null;
+  /** The cluster kernel profiles of an environment; none without it. */
+  profiles?: (prefix: string) => readonly IKernelProfile[];
   commands: CommandRegistry;
   trans: TranslationBundle;
 }
@@ -214,6 +218,7 @@ function EnvBody(props: IEnvSectionProps): React.ReactElement {
               target={target}
               isBusy={action => props.isBusy(env.prefix, action)}
               installing={props.installing(env.prefix)}
+              profiles={props.profiles?.(env.prefix) ?? []}
               commands={commands}
               trans={trans}
             />
@@ -299,6 +304,8 @@ interface IEnvRowProps {
   target: string;
   isBusy: (action: EnvAction) => boolean;
   installing: ITaskState | null;
+  /** Its cluster kernel profiles. */
+  profiles?: readonly IKernelProfile[];
   commands: CommandRegistry;
   trans: TranslationBundle;
 }
@@ -370,6 +377,15 @@ export function EnvRow(props: IEnvRowProps): React.ReactElement {
           ? trans.__('Starting…')
           : trans.__('Install ipykernel…')
       )
+    );
+  }
+  if (
+    cluster &&
+    env.ipykernelVersion &&
+    commands.hasCommand(CommandIDs.addKernelProfile)
+  ) {
+    actions.push(
+      action(CommandIDs.addKernelProfile, trans.__('Add as cluster kernel…'))
     );
   }
   if (cluster && env.jupyterlabVersion && !hostsLab) {
@@ -468,6 +484,14 @@ export function EnvRow(props: IEnvRowProps): React.ReactElement {
       >
         {actions}
       </div>
+      {props.profiles && props.profiles.length > 0 && (
+        <ProfileList
+          envName={env.name}
+          profiles={props.profiles}
+          commands={commands}
+          trans={trans}
+        />
+      )}
     </li>
   );
 }

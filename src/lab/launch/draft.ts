@@ -4,6 +4,7 @@
  */
 import { ICondaEnvironment, IEnvironmentList } from '../../common/api';
 import {
+  IJobResources,
   ILaunchOffer,
   ILaunchProblem,
   ILaunchRequest,
@@ -12,7 +13,8 @@ import {
 } from '../../common/sessions';
 import { IJobDefaults, ISessionPreset } from '../../common/settings';
 
-export interface ILaunchDraft {
+/** A job's resources as typed: what the launch form and kernel profiles share. */
+export interface IResourceDraft {
   partition: string;
   account: string;
   qos: string;
@@ -22,6 +24,24 @@ export interface ILaunchDraft {
   gpuCount: string;
   gpuType: string;
   constraint: string;
+}
+
+export type ResourceField = keyof IResourceDraft;
+
+/** The resource fields in the order the forms show them. */
+export const RESOURCE_FIELDS: readonly ResourceField[] = [
+  'partition',
+  'account',
+  'qos',
+  'wallTime',
+  'cpus',
+  'memory',
+  'gpuCount',
+  'gpuType',
+  'constraint'
+];
+
+export interface ILaunchDraft extends IResourceDraft {
   environment: string;
   workingDirectory: string;
   startTimeout: string;
@@ -98,36 +118,52 @@ export interface IDraftRequest {
   problems: ILaunchProblem[];
 }
 
+export interface IDraftResources {
+  /** Null while a number field holds no number. */
+  resources: IJobResources | null;
+  problems: ILaunchProblem[];
+}
+
+/** Read a whole number field; a problem when it holds none. */
+function numberOf(
+  draft: Record<string, string>,
+  field: DraftField,
+  problems: ILaunchProblem[],
+  messages: { wholeNumber: (field: DraftField) => string },
+  emptyAs: number | null = null
+): number {
+  const value =
+    draft[field].trim() === '' && emptyAs !== null
+      ? emptyAs
+      : wholeNumber(draft[field]);
+  if (value === null) {
+    problems.push({
+      field: FIELD_OF[field],
+      message: messages.wholeNumber(field)
+    });
+  }
+  return value ?? 0;
+}
+
 /**
- * The request a draft stands for. Text goes as typed (the sidecar judges
+ * The resources a draft stands for. Text goes as typed (the sidecar judges
  * it); only the number fields must hold numbers. GPUs are left out on a
  * partition without any.
  */
-export function requestFromDraft(
-  draft: ILaunchDraft,
+export function resourcesFromDraft(
+  draft: IResourceDraft,
   offer: ILaunchOffer | null,
   messages: { wholeNumber: (field: DraftField) => string }
-): IDraftRequest {
+): IDraftResources {
   const problems: ILaunchProblem[] = [];
-  const number = (field: DraftField, emptyAs: number | null = null) => {
-    const value =
-      draft[field].trim() === '' && emptyAs !== null
-        ? emptyAs
-        : wholeNumber(draft[field]);
-    if (value === null) {
-      problems.push({
-        field: FIELD_OF[field],
-        message: messages.wholeNumber(field)
-      });
-    }
-    return value ?? 0;
-  };
+  const fields = draft as unknown as Record<string, string>;
   const hasGpus =
     offer === null || gpusOf(partitionOf(offer, draft.partition)).length > 0;
-  const cpus = number('cpus');
-  const gpuCount = hasGpus ? number('gpuCount', 0) : 0;
-  const startTimeoutSeconds = number('startTimeout');
-  const request: ILaunchRequest = {
+  const cpus = numberOf(fields, 'cpus', problems, messages);
+  const gpuCount = hasGpus
+    ? numberOf(fields, 'gpuCount', problems, messages, 0)
+    : 0;
+  const resources: IJobResources = {
     partition: draft.partition,
     account: draft.account,
     qos: draft.qos,
@@ -138,25 +174,103 @@ export function requestFromDraft(
       type: hasGpus && gpuCount > 0 ? draft.gpuType : '',
       count: gpuCount
     },
-    constraint: draft.constraint,
-    environment: draft.environment,
-    workingDirectory: draft.workingDirectory,
-    startTimeoutSeconds
+    constraint: draft.constraint
   };
-  return { request: problems.length === 0 ? request : null, problems };
+  return { resources: problems.length === 0 ? resources : null, problems };
+}
+
+/** The launch request a draft stands for (see resourcesFromDraft). */
+export function requestFromDraft(
+  draft: ILaunchDraft,
+  offer: ILaunchOffer | null,
+  messages: { wholeNumber: (field: DraftField) => string }
+): IDraftRequest {
+  const { resources, problems } = resourcesFromDraft(draft, offer, messages);
+  const startTimeoutSeconds = numberOf(
+    draft as unknown as Record<string, string>,
+    'startTimeout',
+    problems,
+    messages
+  );
+  if (!resources || problems.length > 0) {
+    return { request: null, problems };
+  }
+  return {
+    request: {
+      ...resources,
+      environment: draft.environment,
+      workingDirectory: draft.workingDirectory,
+      startTimeoutSeconds
+    },
+    problems
+  };
+}
+
+/** The draft of a job's resources. */
+export function draftFromResources(resources: IJobResources): IResourceDraft {
+  return {
+    partition: resources.partition,
+    account: resources.account,
+    qos: resources.qos,
+    wallTime: resources.wallTime,
+    cpus: String(resources.cpus),
+    memory: resources.memory,
+    gpuCount: String(resources.gpus.count),
+    gpuType: resources.gpus.type,
+    constraint: resources.constraint
+  };
+}
+
+/** The settings' job defaults, resources only. */
+export function resourceDraftFromJobDefaults(
+  defaults: IJobDefaults
+): IResourceDraft {
+  return {
+    partition: defaults.partition,
+    account: defaults.account,
+    qos: defaults.qos,
+    wallTime: defaults.timeLimit,
+    cpus: String(defaults.cpus),
+    memory: defaults.memory,
+    gpuCount: String(defaults.gpus),
+    gpuType: defaults.gpuType,
+    constraint: defaults.constraint
+  };
+}
+
+/** A partition without the chosen GPU type or any GPUs drops them. */
+export function partitionChange(
+  offer: ILaunchOffer | null,
+  draft: IResourceDraft,
+  name: string
+): Partial<IResourceDraft> {
+  const gpus = gpusOf(partitionOf(offer, name));
+  const change: Partial<IResourceDraft> = { partition: name };
+  if (gpus.length === 0) {
+    change.gpuCount = '0';
+    change.gpuType = '';
+  } else if (!gpus.some(g => g.type === draft.gpuType)) {
+    change.gpuType = '';
+  }
+  return change;
+}
+
+/** The QOS follows the account: one it cannot use goes back to the default. */
+export function accountChange(
+  offer: ILaunchOffer | null,
+  draft: IResourceDraft,
+  account: string
+): Partial<IResourceDraft> {
+  const change: Partial<IResourceDraft> = { account };
+  if (offer && draft.qos && !qosFor(offer, account).includes(draft.qos)) {
+    change.qos = '';
+  }
+  return change;
 }
 
 export function draftFromRequest(request: ILaunchRequest): ILaunchDraft {
   return {
-    partition: request.partition,
-    account: request.account,
-    qos: request.qos,
-    wallTime: request.wallTime,
-    cpus: String(request.cpus),
-    memory: request.memory,
-    gpuCount: String(request.gpus.count),
-    gpuType: request.gpus.type,
-    constraint: request.constraint,
+    ...draftFromResources(request),
     environment: request.environment,
     workingDirectory: request.workingDirectory,
     startTimeout: String(request.startTimeoutSeconds)
@@ -169,15 +283,7 @@ export function draftFromJobDefaults(
   clusterEnvironment: string
 ): ILaunchDraft {
   return {
-    partition: defaults.partition,
-    account: defaults.account,
-    qos: defaults.qos,
-    wallTime: defaults.timeLimit,
-    cpus: String(defaults.cpus),
-    memory: defaults.memory,
-    gpuCount: String(defaults.gpus),
-    gpuType: defaults.gpuType,
-    constraint: defaults.constraint,
+    ...resourceDraftFromJobDefaults(defaults),
     environment: clusterEnvironment || defaults.jupyterEnvironment,
     workingDirectory: defaults.workingDirectory,
     startTimeout: String(defaults.startTimeout)
@@ -290,6 +396,25 @@ export function fitDraft(
   offer: ILaunchOffer | null,
   envs: IEnvironmentList | null
 ): ILaunchDraft {
+  const out = fitResources(draft, offer);
+  if (envs) {
+    out.environment =
+      resolveEnvironment(envs, out.environment) ??
+      (out.environment.startsWith('/')
+        ? out.environment
+        : (envs.jupyterlabPrefix ?? ''));
+  }
+  return out;
+}
+
+/**
+ * Make default resources fit what the cluster offers: a partition,
+ * account, QOS or GPU type it does not have becomes its default.
+ */
+export function fitResources<T extends IResourceDraft>(
+  draft: T,
+  offer: ILaunchOffer | null
+): T {
   const out = { ...draft };
   if (offer) {
     const partition =
@@ -311,13 +436,6 @@ export function fitDraft(
     if (gpus.length === 0) {
       out.gpuCount = '0';
     }
-  }
-  if (envs) {
-    out.environment =
-      resolveEnvironment(envs, out.environment) ??
-      (out.environment.startsWith('/')
-        ? out.environment
-        : (envs.jupyterlabPrefix ?? ''));
   }
   return out;
 }

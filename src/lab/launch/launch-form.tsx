@@ -10,8 +10,6 @@ import {
   ILaunchProblem,
   ISessionInfo
 } from '../../common/sessions';
-import { ISessionPreset } from '../../common/settings';
-import { sessionPresetSchemaErrors } from '../../common/settings-schema';
 import { newFormId, SelectField, TextField } from '../clusters/form-field';
 import { toFailure } from '../clusters/model';
 import { IEnvironmentsModel } from '../envs/model';
@@ -25,26 +23,16 @@ import {
   draftFromJobDefaults,
   draftFromRequest,
   fitDraft,
-  gpusOf,
   hasJupyterLab,
   ILaunchDraft,
-  partitionOf,
-  presetFromDraft,
-  presetsFor,
-  qosFor,
   requestFromDraft
 } from './draft';
+import { CheckLoop, ICheckAnswer } from './check-loop';
+import { PresetPicker } from './presets';
+import { SubmitDialog } from './submit-dialog';
 import { ILaunchMemory } from './memory';
-import {
-  constraintHint,
-  cpusHint,
-  gpuTypeOptions,
-  installJupyterLabCommand,
-  memoryHint,
-  partitionLabel,
-  qosHint,
-  wallTimeHint
-} from './messages';
+import { installJupyterLabCommand } from './messages';
+import { resolveChange, ResourceFields } from './resource-fields';
 
 export interface ILaunchFormOptions {
   trans: TranslationBundle;
@@ -78,8 +66,6 @@ const FIELD_ORDER: DraftField[] = [
   'startTimeout'
 ];
 
-const PRESET_NAME = /^\S(.{0,62}\S)?$/;
-
 /**
  * The body of "JupyterLab on <cluster>": the job's resources from what the
  * cluster offers, the environment that runs JupyterLab, presets, and the
@@ -93,6 +79,19 @@ export class LaunchForm extends ReactWidget {
     this.ids = Object.fromEntries(
       [...FIELD_ORDER, 'preset', 'presetName'].map(f => [f, newFormId(f)])
     ) as Record<DraftField | 'preset' | 'presetName', string>;
+    this._presets = new PresetPicker({
+      trans: this._options.trans,
+      cluster: this._options.cluster,
+      settings: this._options.settings,
+      ids: this.ids,
+      draft: () => this._draft,
+      apply: preset => {
+        if (this._draft) {
+          this._change(applyPreset(this._draft, preset));
+        }
+      },
+      update: () => this.update()
+    });
     _options.envs?.changed.connect(this._onEnvsChanged, this);
     _options.settings.changed.connect(this._onSettingsChanged, this);
     void this._load(false);
@@ -146,8 +145,7 @@ export class LaunchForm extends ReactWidget {
     if (!request) {
       return null;
     }
-    clearTimeout(this._checkTimer);
-    this._checkSeq++;
+    this._checks.cancel();
     this._submitting = true;
     this._refusal = null;
     this._changed();
@@ -188,7 +186,7 @@ export class LaunchForm extends ReactWidget {
   }
 
   dispose(): void {
-    clearTimeout(this._checkTimer);
+    this._checks.dispose();
     Signal.clearData(this);
     super.dispose();
   }
@@ -198,7 +196,9 @@ export class LaunchForm extends ReactWidget {
     const state = this._offer;
     return (
       <div className="jp-HpcForm jp-HpcLaunchForm-body">
-        {this._renderPresets()}
+        {this._presets.render(
+          this._draft !== null && this._offer.status === 'loaded'
+        )}
         {state.status === 'loading' && (
           <p className="jp-HpcForm-hint" role="status">
             {trans.__('Reading partitions and accounts on %1…', cluster)}
@@ -236,8 +236,6 @@ export class LaunchForm extends ReactWidget {
     const offer = (this._offer as { offer: ILaunchOffer }).offer;
     const draft = this._draft!;
     const problem = this._problemsByField();
-    const partition = partitionOf(offer, draft.partition);
-    const gpus = gpusOf(partition);
     const text = (
       field: DraftField,
       label: string,
@@ -255,88 +253,20 @@ export class LaunchForm extends ReactWidget {
         onChange={value => this._change({ [field]: value })}
       />
     );
-    const withUnknown = (
-      options: { value: string; label: string; disabled?: boolean }[],
-      value: string
-    ) =>
-      value === '' || options.some(o => o.value === value)
-        ? options
-        : [...options, { value, label: trans.__('%1 (not offered)', value) }];
-
-    const partitionOptions = withUnknown(
-      offer.partitions.map(p => ({
-        value: p.name,
-        label: partitionLabel(p, trans)
-      })),
-      draft.partition
-    );
     return (
       <>
-        <div className="jp-HpcLaunchForm-partition">
-          <SelectField
-            id={this.ids.partition}
-            label={trans.__('Partition')}
-            value={draft.partition}
-            options={partitionOptions}
-            problem={problem('partition')}
-            hint={trans.__(
-              'Read from the cluster %1.',
-              new Date(offer.fetchedAt).toLocaleTimeString()
-            )}
-            onChange={value => this._changePartition(value)}
-          />
-          <Button
-            small={true}
-            minimal={true}
-            className="jp-HpcLaunchForm-reread"
-            title={trans.__('Read the partitions and accounts again')}
-            onClick={() => void this._load(true)}
-          >
-            {trans.__('Read again')}
-          </Button>
-        </div>
-        {this._renderAccounting(offer, draft, problem)}
-        {text(
-          'wallTime',
-          trans.__('Wall time'),
-          wallTimeHint(offer, partition, draft.qos, trans)
-        )}
-        <div className="jp-HpcLaunchForm-row">
-          {text('cpus', trans.__('CPUs'), cpusHint(partition, trans), {
-            numeric: true
-          })}
-          {text('memory', trans.__('Memory'), memoryHint(partition, trans), {
-            placeholder: trans.__('partition default')
-          })}
-        </div>
-        {gpus.length > 0 ? (
-          <div className="jp-HpcLaunchForm-row">
-            {text('gpuCount', trans.__('GPUs'), trans.__('0 for none.'), {
-              numeric: true
-            })}
-            <SelectField
-              id={this.ids.gpuType}
-              label={trans.__('GPU type')}
-              value={draft.gpuType}
-              options={withUnknown(
-                gpuTypeOptions(partition, trans),
-                draft.gpuType
-              )}
-              problem={problem('gpuType')}
-              disabled={draft.gpuCount.trim() === '0'}
-              onChange={value => this._change({ gpuType: value })}
-            />
-          </div>
-        ) : (
-          <p className="jp-HpcForm-hint">
-            {trans.__('The %1 partition has no GPUs.', partition?.name ?? '')}
-          </p>
-        )}
-        {text(
-          'constraint',
-          trans.__('Constraint'),
-          constraintHint(partition, trans)
-        )}
+        <ResourceFields
+          trans={trans}
+          offer={offer}
+          draft={draft}
+          ids={this.ids}
+          problem={problem}
+          unchecked={this._unchecked}
+          onChange={change =>
+            this._draft && this._change(resolveChange(change, this._draft))
+          }
+          onReload={() => void this._load(true)}
+        />
         {this._renderEnvironment(problem('environment'))}
         {text(
           'workingDirectory',
@@ -355,96 +285,6 @@ export class LaunchForm extends ReactWidget {
           { numeric: true }
         )}
       </>
-    );
-  }
-
-  private _renderAccounting(
-    offer: ILaunchOffer,
-    draft: ILaunchDraft,
-    problem: (field: DraftField) => string | null
-  ): React.ReactElement {
-    const { trans } = this._options;
-    const { accounting } = offer;
-    if (!accounting.enabled) {
-      const unchecked = (field: 'account' | 'qos') =>
-        this._unchecked
-          .filter(u => u.field === field)
-          .map(u => u.message)
-          .join(' ') || undefined;
-      const why = trans.__(
-        'This cluster reports no Slurm accounting (%1), so accounts and QOS cannot be listed: type them if your site needs them, or leave them empty.',
-        accounting.reason ?? trans.__('no reason given')
-      );
-      return (
-        <>
-          <p className="jp-HpcForm-hint jp-HpcLaunchForm-noAccounting">{why}</p>
-          <div className="jp-HpcLaunchForm-row">
-            <TextField
-              id={this.ids.account}
-              label={trans.__('Account')}
-              value={draft.account}
-              placeholder={trans.__('your default')}
-              hint={unchecked('account')}
-              problem={problem('account')}
-              onChange={value => this._change({ account: value })}
-            />
-            <TextField
-              id={this.ids.qos}
-              label={trans.__('QOS')}
-              value={draft.qos}
-              placeholder={trans.__('your default')}
-              hint={unchecked('qos')}
-              problem={problem('qos')}
-              onChange={value => this._change({ qos: value })}
-            />
-          </div>
-        </>
-      );
-    }
-    const defaultAccount = accounting.defaultAccount
-      ? trans.__('Your default (%1)', accounting.defaultAccount)
-      : trans.__('Your default');
-    const accounts = [
-      { value: '', label: defaultAccount },
-      ...accounting.accounts.map(a => ({ value: a, label: a }))
-    ];
-    const qos = [
-      { value: '', label: trans.__('The default QOS') },
-      ...qosFor(offer, draft.account).map(q => {
-        const wall = accounting.qosMaxWallSeconds[q];
-        return {
-          value: q,
-          label:
-            typeof wall === 'number'
-              ? trans.__('%1 (at most %2)', q, formatWall(wall))
-              : q
-        };
-      })
-    ];
-    const add = (list: typeof accounts, value: string) =>
-      value === '' || list.some(o => o.value === value)
-        ? list
-        : [...list, { value, label: trans.__('%1 (not yours)', value) }];
-    return (
-      <div className="jp-HpcLaunchForm-row">
-        <SelectField
-          id={this.ids.account}
-          label={trans.__('Account')}
-          value={draft.account}
-          options={add(accounts, draft.account)}
-          problem={problem('account')}
-          onChange={value => this._changeAccount(value)}
-        />
-        <SelectField
-          id={this.ids.qos}
-          label={trans.__('QOS')}
-          value={draft.qos}
-          options={add(qos, draft.qos)}
-          problem={problem('qos')}
-          hint={qosHint(offer, draft.account, trans)}
-          onChange={value => this._change({ qos: value })}
-        />
-      </div>
     );
   }
 
@@ -534,102 +374,6 @@ export class LaunchForm extends ReactWidget {
     );
   }
 
-  private _renderPresets(): React.ReactElement | null {
-    const { trans, cluster, settings } = this._options;
-    const presets = presetsFor(settings.sessionPresets, cluster);
-    const ready = this._draft !== null && this._offer.status === 'loaded';
-    if (!ready && presets.length === 0) {
-      return null;
-    }
-    const chosen = presets.find(p => p.name === this._preset) ?? null;
-    return (
-      <div className="jp-HpcLaunchForm-presets">
-        <div className="jp-HpcLaunchForm-row">
-          <SelectField
-            id={this.ids.preset}
-            label={trans.__('Preset')}
-            value={chosen?.name ?? ''}
-            disabled={!ready || presets.length === 0}
-            options={[
-              {
-                value: '',
-                label:
-                  presets.length === 0
-                    ? trans.__('No presets saved yet')
-                    : trans.__('Choose a preset…')
-              },
-              ...presets.map(p => ({
-                value: p.name,
-                label: p.cluster
-                  ? p.name
-                  : trans.__('%1 (every cluster)', p.name)
-              }))
-            ]}
-            onChange={value => this._applyPreset(value)}
-          />
-          <div className="jp-HpcLaunchForm-presetActions">
-            {this._presetName === null ? (
-              <Button
-                small={true}
-                disabled={!ready}
-                onClick={() => {
-                  this._presetName = chosen?.name ?? '';
-                  this._presetError = null;
-                  this.update();
-                }}
-              >
-                {trans.__('Save as preset…')}
-              </Button>
-            ) : null}
-            {chosen && this._presetName === null && (
-              <Button
-                small={true}
-                minimal={true}
-                onClick={() => void this._deletePreset(chosen)}
-              >
-                {trans.__('Delete preset')}
-              </Button>
-            )}
-          </div>
-        </div>
-        {this._presetName !== null && (
-          <div className="jp-HpcLaunchForm-row jp-HpcLaunchForm-saveRow">
-            <TextField
-              id={this.ids.presetName}
-              label={trans.__('Preset name')}
-              value={this._presetName}
-              problem={this._presetError}
-              hint={trans.__(
-                'Saved in your HPC settings, for %1. A preset with this name is replaced.',
-                cluster
-              )}
-              onChange={value => {
-                this._presetName = value;
-                this._presetError = null;
-                this.update();
-              }}
-            />
-            <div className="jp-HpcLaunchForm-presetActions">
-              <Button small={true} onClick={() => void this._savePreset()}>
-                {trans.__('Save preset')}
-              </Button>
-              <Button
-                small={true}
-                minimal={true}
-                onClick={() => {
-                  this._presetName = null;
-                  this.update();
-                }}
-              >
-                {trans.__('Cancel')}
-              </Button>
-            </div>
-          </div>
-        )}
-      </div>
-    );
-  }
-
   /** Read the offer (again), then make the first draft from the defaults. */
   private async _load(refresh: boolean): Promise<void> {
     const { sessions, cluster, envs, memory } = this._options;
@@ -683,145 +427,26 @@ export class LaunchForm extends ReactWidget {
     this._scheduleCheck();
   }
 
-  /** A partition without the chosen GPU type or any GPUs drops them. */
-  private _changePartition(name: string): void {
-    const offer = this._offerOrNull();
-    const gpus = gpusOf(partitionOf(offer, name));
-    const change: Partial<ILaunchDraft> = { partition: name };
-    if (gpus.length === 0) {
-      change.gpuCount = '0';
-      change.gpuType = '';
-    } else if (!gpus.some(g => g.type === this._draft?.gpuType)) {
-      change.gpuType = '';
-    }
-    this._change(change);
-  }
-
-  /** The QOS follows the account: one it cannot use goes back to the default. */
-  private _changeAccount(account: string): void {
-    const offer = this._offerOrNull();
-    const change: Partial<ILaunchDraft> = { account };
-    if (
-      offer &&
-      this._draft?.qos &&
-      !qosFor(offer, account).includes(this._draft.qos)
-    ) {
-      change.qos = '';
-    }
-    this._change(change);
-  }
-
-  private _applyPreset(name: string): void {
-    const preset = presetsFor(
-      this._options.settings.sessionPresets,
-      this._options.cluster
-    ).find(p => p.name === name);
-    this._preset = preset ? name : null;
-    if (preset && this._draft) {
-      this._change(applyPreset(this._draft, preset));
-    } else {
-      this.update();
-    }
-  }
-
-  private async _savePreset(): Promise<void> {
-    const { trans, settings, cluster } = this._options;
-    const name = (this._presetName ?? '').trim();
-    if (!this._draft) {
-      return;
-    }
-    if (!PRESET_NAME.test(name)) {
-      this._presetError = trans.__(
-        'A name of 1 to 64 characters on one line, not starting or ending with a space.'
-      );
-      this.update();
-      return;
-    }
-    const preset = presetFromDraft(name, cluster, this._draft);
-    const errors = sessionPresetSchemaErrors(preset);
-    if (errors.length > 0) {
-      const fields = [
-        ...new Set(errors.map(e => e.instancePath.split('/')[1] ?? ''))
-      ].filter(Boolean);
-      this._presetError = trans.__(
-        'These values cannot be saved as a preset: %1. Correct them first.',
-        fields.join(', ')
-      );
-      this.update();
-      return;
-    }
-    const others = settings.sessionPresets.filter(
-      p => !(p.name === name && (p.cluster ?? '') === cluster)
-    );
-    try {
-      await settings.setSessionPresets([...others, preset]);
-      this._preset = name;
-      this._presetName = null;
-      this._presetError = null;
-    } catch (err) {
-      this._presetError = trans.__(
-        'The preset could not be saved: %1',
-        toFailure(err).message
-      );
-    }
-    this.update();
-  }
-
-  private async _deletePreset(preset: ISessionPreset): Promise<void> {
-    const { settings } = this._options;
-    try {
-      await settings.setSessionPresets(
-        settings.sessionPresets.filter(p => p !== preset)
-      );
-      this._preset = null;
-    } catch (err) {
-      this._presetError = toFailure(err).message;
-    }
-    this.update();
-  }
-
   private _scheduleCheck(): void {
-    clearTimeout(this._checkTimer);
-    this._checkSeq++;
-    this._checkTimer = setTimeout(
-      () => this._runCheck(),
-      this._options.checkDelay ?? 400
-    );
+    this._checks.schedule();
   }
 
-  /** Ask the sidecar about the values now; a newer edit wins. */
   private _runCheck(): void {
+    this._checks.run();
+  }
+
+  /** The sidecar's check of the values now (null: not a request yet). */
+  private _check(): Promise<ICheckAnswer> | null {
     const draft = this._draft;
     if (!draft || this.isDisposed) {
-      return;
+      return null;
     }
-    const seq = ++this._checkSeq;
     const { request } = requestFromDraft(draft, this._offerOrNull(), {
       wholeNumber: f => this._numberMessage(f)
     });
-    if (!request) {
-      this._serverProblems = [];
-      this._unchecked = [];
-      this._changed();
-      return;
-    }
-    this._options.sessions.check(this._options.cluster, request).then(
-      ({ problems, unchecked }) => {
-        if (seq === this._checkSeq && !this.isDisposed) {
-          this._serverProblems = problems;
-          this._unchecked = unchecked;
-          this._changed();
-        }
-      },
-      () => {
-        // The sidecar checks again on submit; nothing to show meanwhile.
-        if (seq === this._checkSeq && !this.isDisposed) {
-          this._serverProblems = [];
-          this._unchecked = [];
-          this._changed();
-        }
-      }
-    );
+    return request
+      ? this._options.sessions.check(this._options.cluster, request)
+      : null;
   }
 
   /** What the form itself knows is wrong: numbers, and the environment. */
@@ -942,74 +567,19 @@ export class LaunchForm extends ReactWidget {
   private _refusal: { title: string; text: string } | null = null;
   private _submitting = false;
   private _launched: ISessionInfo | null = null;
-  private _preset: string | null = null;
-  /** The preset name being typed; null while not saving one. */
-  private _presetName: string | null = null;
-  private _presetError: string | null = null;
-  private _checkTimer: ReturnType<typeof setTimeout> | undefined;
-  private _checkSeq = 0;
-  private _stateChanged = new Signal<this, void>(this);
-}
-
-function formatWall(seconds: number): string {
-  const h = Math.floor(seconds / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  return `${h}:${String(m).padStart(2, '0')}:00`;
-}
-
-/**
- * A dialog whose Launch button submits and stays open until the session is
- * accepted; it is disabled while the form has problems.
- */
-export class LaunchDialog extends Dialog<ISessionInfo | null> {
-  constructor(
-    options: Partial<Dialog.IOptions<ISessionInfo | null>> & {
-      body: LaunchForm;
-      buttons: ReadonlyArray<Dialog.IButton>;
-    }
-  ) {
-    super(options);
-    this._form = options.body;
-    this._buttonList = options.buttons;
-    this._defaultIndex = options.defaultButton ?? options.buttons.length - 1;
-    this._form.stateChanged.connect(this._sync, this);
-    this._sync();
-  }
-
-  resolve(index?: number): void {
-    const i = index ?? this._defaultIndex;
-    const button = this._buttonList[i];
-    if (!button?.accept) {
-      super.resolve(i);
-      return;
-    }
-    void this._form.submit().then(session => {
-      if (session && !this.isDisposed) {
-        super.resolve(i);
+  private _presets: PresetPicker;
+  private _checks = new CheckLoop({
+    check: () => this._check(),
+    onAnswer: ({ problems, unchecked }) => {
+      if (!this.isDisposed) {
+        this._serverProblems = problems;
+        this._unchecked = unchecked;
+        this._changed();
       }
-    });
-  }
-
-  /** The form, not the inputs' `:invalid`, decides whether Launch works. */
-  protected _checkValidation(): void {
-    this._sync();
-  }
-
-  /** Launch is pressable only when the form can submit. */
-  private _sync(): void {
-    if (!this._form) {
-      return;
-    }
-    this.node
-      .querySelectorAll<HTMLButtonElement>('.jp-Dialog-button.jp-mod-accept')
-      .forEach(node => {
-        node.disabled = !this._form.canSubmit;
-      });
-  }
-
-  private _form: LaunchForm;
-  private _buttonList: ReadonlyArray<Dialog.IButton>;
-  private _defaultIndex: number;
+    },
+    delay: this._options.checkDelay
+  });
+  private _stateChanged = new Signal<this, void>(this);
 }
 
 /**
@@ -1022,7 +592,7 @@ export async function showLaunchDialog(
   const { trans, cluster } = options;
   const form = new LaunchForm(options);
   const title = trans.__('JupyterLab on %1', cluster);
-  const dialog = new LaunchDialog({
+  const dialog = new SubmitDialog<ISessionInfo>({
     title,
     body: form,
     buttons: [

@@ -5,9 +5,14 @@ import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 export const PANEL_LAYOUT_KEY = 'jupyterlab-hpc:panel-layout';
 
 /** The panel's top-level sections. */
-export type PanelSectionId = 'clusters' | 'sessions' | 'local';
+export type PanelSectionId = 'clusters' | 'sessions' | 'kernels' | 'local';
 
-const SECTIONS: readonly PanelSectionId[] = ['clusters', 'sessions', 'local'];
+const SECTIONS: readonly PanelSectionId[] = [
+  'clusters',
+  'sessions',
+  'kernels',
+  'local'
+];
 
 /**
  * What of the panel's layout survives a reload: which sections the user

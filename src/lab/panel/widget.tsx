@@ -15,6 +15,8 @@ import { LOCAL_TARGET } from '../../common/api';
 import { IClusterModel } from '../clusters/model';
 import { CommandIDs } from '../tokens';
 import { EnvSection } from '../envs/env-section';
+import { AllocationList } from '../kernels/allocation-section';
+import { IKernelsModel } from '../kernels/model';
 import { IEnvironmentsModel } from '../envs/model';
 import { ISessionsModel } from '../sessions/model';
 import { SessionList } from '../sessions/session-section';
@@ -46,6 +48,8 @@ export interface IHpcPanelOptions {
   state?: IStateDB | null;
   /** The JupyterLab sessions in jobs; no Sessions section without it. */
   sessions?: ISessionsModel | null;
+  /** Cluster kernels; no Cluster kernels section without it. */
+  kernels?: IKernelsModel | null;
 }
 
 /**
@@ -63,6 +67,7 @@ export class HpcPanel extends ReactWidget {
     clusters.changed.connect(this._changed, this);
     _options.envs?.changed.connect(this._changed, this);
     _options.sessions?.changed.connect(this._changed, this);
+    _options.kernels?.changed.connect(this._changed, this);
     this._store = new PanelLayoutStore(_options.state ?? null);
     this.restored = this._store.load().then(layout => {
       // What the user changed meanwhile wins over what was stored.
@@ -124,6 +129,7 @@ export class HpcPanel extends ReactWidget {
     clusters.changed.disconnect(this._changed, this);
     this._options.envs?.changed.disconnect(this._changed, this);
     this._options.sessions?.changed.disconnect(this._changed, this);
+    this._options.kernels?.changed.disconnect(this._changed, this);
     super.dispose();
   }
 
@@ -166,6 +172,7 @@ export class HpcPanel extends ReactWidget {
           />
         )}
         {this._renderSessions()}
+        {this._renderKernels()}
         {this._renderClusters()}
         {this._renderLocal()}
       </div>
@@ -292,6 +299,35 @@ export class HpcPanel extends ReactWidget {
     );
   }
 
+  private _renderKernels(): React.ReactElement | null {
+    const { kernels, commands, trans } = this._options;
+    if (!kernels) {
+      return null;
+    }
+    const list = kernels.allocations;
+    if (list.length === 0 && kernels.profiles.length === 0) {
+      // No cluster kernel yet: the environment rows offer to add one.
+      return null;
+    }
+    const active = list.filter(a => a.phase !== 'ended').length;
+    return (
+      <PanelSection
+        className="jp-HpcPanel-kernels"
+        label={trans.__('Cluster kernels')}
+        detail={active > 0 ? String(active) : undefined}
+        expanded={!this._collapsed.has('kernels')}
+        onToggle={() => this.toggleSection('kernels')}
+      >
+        <AllocationList
+          allocations={list}
+          profiles={kernels.profiles}
+          commands={commands}
+          trans={trans}
+        />
+      </PanelSection>
+    );
+  }
+
   private _renderLocal(): React.ReactElement | null {
     const { trans } = this._options;
     if (!this._options.envs) {
@@ -313,7 +349,7 @@ export class HpcPanel extends ReactWidget {
     target: string,
     jupyterEnvironment?: string
   ): React.ReactElement | null {
-    const { envs, commands, trans } = this._options;
+    const { envs, kernels, commands, trans } = this._options;
     if (!envs) {
       return null;
     }
@@ -337,6 +373,11 @@ export class HpcPanel extends ReactWidget {
           target === LOCAL_TARGET
             ? null
             : envs.runningTask(target, 'install-miniforge')
+        }
+        profiles={
+          kernels && target !== LOCAL_TARGET
+            ? prefix => kernels.profilesFor(target, prefix)
+            : undefined
         }
         commands={commands}
         trans={trans}

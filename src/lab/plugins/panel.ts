@@ -11,6 +11,7 @@ import { addPanelCommands } from '../commands/panel';
 import { hpcIcon } from '../icons';
 import { IClusterModel } from '../clusters/model';
 import { IEnvironmentsModel } from '../envs/model';
+import { IKernelsModel } from '../kernels/model';
 import { HpcPanel } from '../panel/widget';
 import { ISessionsModel } from '../sessions/model';
 import { IClusterSettings } from '../settings/model';
@@ -20,6 +21,7 @@ import {
   IHpcClusters,
   IHpcClusterSettings,
   IHpcEnvironments,
+  IHpcKernels,
   IHpcSessions,
   IHpcSidecar,
   PANEL_ID,
@@ -39,7 +41,8 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
     ICommandPalette,
     IHpcEnvironments,
     IStateDB,
-    IHpcSessions
+    IHpcSessions,
+    IHpcKernels
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -51,7 +54,8 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     envs: IEnvironmentsModel | null,
     state: IStateDB | null,
-    sessions: ISessionsModel | null
+    sessions: ISessionsModel | null,
+    kernels: IKernelsModel | null
   ): void => {
     const trans = (translator ?? nullTranslator).load(TRANSLATION_DOMAIN);
 
@@ -63,7 +67,8 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
       trans,
       envs,
       state,
-      sessions
+      sessions,
+      kernels
     });
     panel.id = PANEL_ID;
     panel.title.icon = hpcIcon;

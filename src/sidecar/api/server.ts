@@ -1,7 +1,7 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'http';
 import type { Duplex } from 'stream';
 
-import type { WebSocketServer } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 
 import { API_VERSION, IHealth, REQUEST_HEADER, Routes } from '../../common/api';
 import { ILogger, safePath } from '../log';
@@ -22,6 +22,11 @@ export interface ISidecarServerOptions {
    * everything behind the clusters, environments and tasks, loaded then).
    */
   moreRoutes?: () => Promise<IRoute[]>;
+  /**
+   * Who takes kernel lease sockets (Routes.kernelLease): made on the first
+   * one (main.ts: the services' KernelLeases). Without it they are refused.
+   */
+  kernelLeases?: () => Promise<{ accept(ws: WebSocket): void }>;
   /** Milliseconds between heartbeats on the event channel. */
   heartbeatMs?: number;
   /** Clock for uptime; injectable for tests. */
@@ -169,11 +174,54 @@ export function createSidecarServer(
       });
   });
 
+  const refuse = (socket: Duplex, status: string): void => {
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+  };
+
+  /**
+   * A kernel's lease comes only from the provisioner inside the Jupyter
+   * server, over the unix socket: a browser always sends Origin (even to
+   * its own origin), so any Origin is refused, and our header is required.
+   */
+  const upgradeLease = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const leases = options.kernelLeases;
+    if (
+      req.headers.origin !== undefined ||
+      req.headers[REQUEST_HEADER.toLowerCase()] === undefined
+    ) {
+      options.log.warn(
+        `refused WebSocket on ${Routes.kernelLease}: ${
+          req.headers.origin !== undefined
+            ? 'sent from a browser (Origin)'
+            : `no ${REQUEST_HEADER} header`
+        }`
+      );
+      refuse(socket, '403 Forbidden');
+      return;
+    }
+    if (!leases) {
+      refuse(socket, '404 Not Found');
+      return;
+    }
+    Promise.all([webSockets(), leases()]).then(
+      ([server, handler]) =>
+        server.handleUpgrade(req, socket, head, ws => handler.accept(ws)),
+      err => {
+        options.log.error(`kernel leases failed to load: ${describe(err)}`);
+        socket.destroy();
+      }
+    );
+  };
+
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = safePath(req.url);
+    if (path === Routes.kernelLease) {
+      upgradeLease(req, socket, head);
+      return;
+    }
     if (path !== Routes.events || !originAllowed(req.headers)) {
       options.log.warn(`refused WebSocket on ${path}`);
-      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+      refuse(socket, '403 Forbidden');
       return;
     }
     webSockets().then(

@@ -5,7 +5,7 @@
  */
 import { posix } from 'path';
 
-import type { IKernelspecInfo } from '../../common/api';
+import { PROVISIONER_NAME, type IKernelspecInfo } from '../../common/api';
 import registerKernelSh from './register-kernel.sh';
 import unregisterKernelSh from './unregister-kernel.sh';
 
@@ -62,6 +62,17 @@ function envOf(
   return null;
 }
 
+/** A parsed kernel.json started by our provisioner: a cluster kernel. */
+export function isClusterKernelSpec(spec: unknown): boolean {
+  const provisioner = (spec as IRawSpec | null)?.metadata
+    ?.kernel_provisioner as { provisioner_name?: unknown } | null | undefined;
+  return (
+    typeof provisioner === 'object' &&
+    provisioner !== null &&
+    provisioner.provisioner_name === PROVISIONER_NAME
+  );
+}
+
 /**
  * Read one `<dir>/<name>/kernel.json`. The name is lowercased as Jupyter
  * lists it. A file that is not a kernelspec still gives an entry (so it is
@@ -103,6 +114,12 @@ export function parseKernelspec(
     typeof spec.display_name === 'string' ? spec.display_name : name;
   info.language = typeof spec.language === 'string' ? spec.language : '';
   info.executable = argv?.[0] ?? '';
+  if (isClusterKernelSpec(spec)) {
+    // A kernel profile (kernels/profiles.ts): it runs on a cluster, so no
+    // env of this computer is registered by it, whatever its argv's python,
+    // and only the profile routes remove it.
+    return { info, error: null };
+  }
   info.managed =
     typeof spec.metadata === 'object' &&
     spec.metadata !== null &&

@@ -74,6 +74,8 @@ export interface IRelayHello {
   host: string;
   /** The interpreter running the relay (sys.executable). */
   python: string;
+  /** The Slurm step running the relay (`<job>.<step>`); null outside Slurm. */
+  step?: string | null;
 }
 
 /**

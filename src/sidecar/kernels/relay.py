@@ -327,8 +327,10 @@ class Relay(object):
 
     def run(self):
         self.sel.register(0, selectors.EVENT_READ, None)
+        job, step = os.environ.get("SLURM_JOB_ID"), os.environ.get("SLURM_STEP_ID")
         send_json(HELLO, {"version": VERSION, "pid": os.getpid(),
-                          "host": socket.gethostname(), "python": sys.executable})
+                          "host": socket.gethostname(), "python": sys.executable,
+                          "step": "%s.%s" % (job, step) if job and step else None})
         flush_at = None
         last_flush = 0.0
         while not self.done:

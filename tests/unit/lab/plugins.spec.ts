@@ -33,7 +33,7 @@ import {
 import { FakeSidecar, PLUGIN_ID, settingsWith, until } from './fixtures';
 
 describe('the plugin list', () => {
-  it('exports the twelve plugins, each with a unique id and a description', () => {
+  it('exports the fifteen plugins, each with a unique id and a description', () => {
     expect(plugins.map(p => p.id)).toEqual([
       'jupyterlab-hpc:sidecar',
       'jupyterlab-hpc:plugin',
@@ -41,9 +41,12 @@ describe('the plugin list', () => {
       'jupyterlab-hpc:tasks',
       'jupyterlab-hpc:environments',
       'jupyterlab-hpc:sessions',
+      'jupyterlab-hpc:kernels',
       'jupyterlab-hpc:launch',
+      'jupyterlab-hpc:kernel-views',
       'jupyterlab-hpc:session-views',
       'jupyterlab-hpc:running-sessions',
+      'jupyterlab-hpc:running-kernel-allocations',
       'jupyterlab-hpc:prompts',
       'jupyterlab-hpc:panel',
       'jupyterlab-hpc:launcher'

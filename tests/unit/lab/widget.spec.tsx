@@ -13,6 +13,7 @@ import { HpcPanel } from '../../../src/lab/panel/widget';
 import { IClusterSettings } from '../../../src/lab/settings/model';
 import { ISidecarModel, SidecarState } from '../../../src/lab/sidecar/model';
 import { FakeSidecar, health } from './fixtures';
+import { allocationInfo, FakeKernels, profileInfo } from './kernel-fixtures';
 
 /** The sidecar model as the panel sees it; the test sets its state. */
 class SidecarStub {
@@ -407,5 +408,43 @@ describe('HpcPanel', () => {
     expect(alert.textContent).toContain('Settings → HPC clusters');
     // An empty-list hint would be wrong: there may be clusters, unreadable.
     expect(panel.node.querySelector('.jp-HpcPanel-empty')).toBeNull();
+  });
+});
+
+describe('HpcPanel with cluster kernels', () => {
+  it('shows a Cluster kernels section once there is a profile or an allocation', async () => {
+    const kernels = new FakeKernels();
+    model = new ClusterModel({
+      sidecar: sidecar as unknown as ISidecarModel,
+      settings: clusters as unknown as IClusterSettings,
+      serverSettings: new FakeSidecar().serverSettings
+    });
+    panel = new HpcPanel({
+      sidecar: sidecar as unknown as ISidecarModel,
+      settings: clusters as unknown as IClusterSettings,
+      clusters: model,
+      commands,
+      trans: nullTranslator.load('jupyterlab_hpc'),
+      kernels
+    });
+    Widget.attach(panel, document.body);
+    await panel.restored;
+    await rendered(() => $('section[aria-label="Clusters"]'));
+    expect($('section[aria-label="Cluster kernels"]')).toBeNull();
+
+    kernels.profiles = [profileInfo()];
+    kernels.allocations = [allocationInfo()];
+    kernels.changed.emit();
+    const row = await rendered(() =>
+      $('section[aria-label="Cluster kernels"] li[data-allocation-id="a1"]')
+    );
+    expect(row.textContent).toContain('Running on node1');
+    expect(
+      text('section[aria-label="Cluster kernels"] .jp-HpcPanel-sectionDetail')
+    ).toBe('1');
+
+    sectionToggle('Cluster kernels').click();
+    await rendered(() => !$('li[data-allocation-id="a1"]'));
+    expect(panel.isSectionExpanded('kernels')).toBe(false);
   });
 });
