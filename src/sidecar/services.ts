@@ -179,9 +179,13 @@ export function createServices(
     routes,
     leases: kernelLeases.leases,
     close: async () => {
-      // Kernel steps end first, while their connections are up; their
-      // allocations stay for the next sidecar (restore finds them).
-      await kernelLeases.leases.close();
+      // The Jupyter server is stopping or gone, and its kernels with it:
+      // their steps end and the jobs held for them are cancelled, at once
+      // and while the connections are up (the process exits within 3 s).
+      await Promise.all([
+        kernelLeases.leases.close(),
+        allocations.releaseAll()
+      ]);
       sessions.dispose();
       await allocations.close();
       pollers.dispose();

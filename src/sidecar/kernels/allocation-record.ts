@@ -147,7 +147,8 @@ export type AllocationOutcome =
   | 'ended-from-panel'
   | 'released'
   | 'unwanted'
-  | 'session-ended';
+  | 'session-ended'
+  | 'server-stopped';
 
 /** The reason a kernel of the allocation is reported dead with. */
 export const ALLOCATION_END_MESSAGES: Record<AllocationOutcome, string> = {
@@ -167,5 +168,7 @@ export const ALLOCATION_END_MESSAGES: Record<AllocationOutcome, string> = {
     'The allocation was released: no kernel used it for the grace period.',
   unwanted:
     'No kernel waits for the allocation any more: its job was cancelled.',
-  'session-ended': 'The JupyterLab session whose job the kernel ran in ended.'
+  'session-ended': 'The JupyterLab session whose job the kernel ran in ended.',
+  'server-stopped':
+    'The allocation was released: the Jupyter server that used it stopped.'
 };

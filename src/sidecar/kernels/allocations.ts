@@ -305,6 +305,34 @@ export class AllocationService {
     return this._restoring;
   }
 
+  /**
+   * Cancel every job submitted for kernels that is not over (a JupyterLab
+   * session's job is left alone): the Jupyter server is stopping or gone,
+   * so no kernel can use them, and nothing may hold a cluster's nodes
+   * unseen until its wall time. Resolves once every scancel answered or
+   * `budgetMs` passed (a cluster out of reach: the next sidecar releases).
+   */
+  async releaseAll(budgetMs = 2000): Promise<void> {
+    const ours = [...this._records.values()].filter(
+      r => r.sessionId === null && r.phase !== 'ended' && r.phase !== 'ending'
+    );
+    const cancels = ours.map(r =>
+      this._cancel(r, 'server-stopped').catch(err =>
+        this._o.log.warn(
+          `allocations: releasing ${r.id} at stop: ${(err as Error).message}`
+        )
+      )
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(cancels),
+      new Promise(resolve => {
+        timer = setTimeout(resolve, budgetMs);
+      })
+    ]);
+    clearTimeout(timer);
+  }
+
   /** Stop polling and timers; allocations go on (a restart finds them). */
   async close(): Promise<void> {
     this._closed = true;

@@ -663,6 +663,39 @@ describe('ending', () => {
     });
   });
 
+  it('releases the jobs held for kernels when the server stops, but never a session job', async () => {
+    const session = {
+      id: 'sess0002',
+      cluster: 'hpc',
+      phase: 'running',
+      request: { ...RESOURCES, cpus: 8, memory: '16G' },
+      jobId: '61',
+      jobState: 'RUNNING',
+      node: 'n2',
+      startTime: null,
+      timeLeftSeconds: 100,
+      observedAt: null
+    } as unknown as ISessionInfo;
+    node.jobs.set('61', {
+      name: 'jlhpc-sess0002',
+      state: 'RUNNING',
+      reason: 'None',
+      node: 'n2'
+    });
+    let sessions: ISessionInfo[] = [];
+    const svc = service({ sessions: () => sessions });
+    await running(svc);
+    sessions = [session];
+    const big = profile('prof0002', { ...RESOURCES, cpus: 4 });
+    const inSession = starter(svc, 'k2', big);
+    // A profile the held job does not cover: it goes to the session's job.
+    await expect(inSession.done).resolves.toMatchObject({ jobId: '61' });
+    await svc.releaseAll();
+    expect(node.calls.filter(c => c[0] === 'scancel')).toEqual([
+      ['scancel', '70']
+    ]);
+  });
+
   it('forgets a job squeue no longer knows, with the reason unknown', async () => {
     const svc = service();
     const ended: string[] = [];
