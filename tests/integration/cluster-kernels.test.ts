@@ -436,20 +436,34 @@ describe('two kernels of one profile', () => {
   });
 });
 
-describe('a server killed with SIGKILL', () => {
-  it('leaves nothing running unseen: the kernel step ends, and the next server releases the job', async () => {
-    const k = await openNotebook('killed.ipynb');
+describe('a sidecar killed with SIGKILL', () => {
+  it('makes its kernels dead; the restarted sidecar adopts the job and releases it after the grace period', async () => {
+    const k = await openNotebook('sidecar-killed.ipynb');
     const job = await jobOf(k);
+    const before = await sidecar<{ pid: number }>('GET', '/api/v1/health');
+    process.kill(before.body.pid, 'SIGKILL');
+    await k.socket.next(
+      m =>
+        m.header.msg_type === 'status' && m.content.execution_state === 'dead',
+      60_000
+    );
     k.socket.close();
-    const labHome = lab.home;
-    process.kill(lab.process.pid!, 'SIGKILL');
     await waitFor(
-      'the kernel step to end with its lease',
+      'the kernel step to end with its relay',
       async () => steps(job).length === 0,
       60_000
     );
-    await lab.stop({ keepHome: true });
-    await start(labHome);
+    // The server extension starts a new sidecar; it adopts the job.
+    await waitFor(
+      'a new sidecar',
+      async () => {
+        const h = await sidecar<{ pid: number }>('GET', '/api/v1/health');
+        return h.status === 200 && h.body.pid !== before.body.pid;
+      },
+      30_000
+    );
+    await openEvents();
+    await configure();
     let found: IAllocationInfo | undefined;
     await waitFor(
       'the new sidecar to find the allocation',
@@ -465,5 +479,27 @@ describe('a server killed with SIGKILL', () => {
       async () => !jobAlive(job),
       (GRACE_SECONDS + 60) * 1000
     );
+  });
+});
+
+describe('a server killed with SIGKILL', () => {
+  it('leaves nothing running unseen: its orphaned sidecar ends the kernel step and cancels the job', async () => {
+    const k = await openNotebook('killed.ipynb');
+    const job = await jobOf(k);
+    k.socket.close();
+    const labHome = lab.home;
+    process.kill(lab.process.pid!, 'SIGKILL');
+    await waitFor(
+      'the kernel step to end and the job to be cancelled',
+      async () => steps(job).length === 0 && !jobAlive(job),
+      60_000
+    );
+    // A server started again finds nothing left to adopt.
+    await lab.stop({ keepHome: true });
+    await start(labHome);
+    const left = (await allocations()).filter(
+      a => a.jobId === job && a.phase !== 'ended'
+    );
+    expect(left).toEqual([]);
   });
 });
