@@ -8,21 +8,37 @@
  * ipywidgets). The suite checks what the picker lists, a start while the
  * allocation is queued, every kind of message a notebook sends, interrupt,
  * restart in the same job, shutdown, the grace period, a job ended from the
- * command line (kernel dead with the reason, not restarting), a start
- * cancelled while queued, and a server killed with SIGKILL and started again
- * (nothing keeps running unseen).
+ * command line (kernel dead with the reason, not restarting), two kernels in
+ * one allocation ended from the panel, a start cancelled while queued (the
+ * session's error says so), a reload while queued (one job), a start sbatch
+ * refuses (its words in the error), the culler, a second Unix user who can
+ * read nothing of the kernel or its allocation, a profile on this computer
+ * (":local"), and a server killed with SIGKILL and started again (nothing
+ * keeps running unseen).
  */
-import { execFileSync } from 'child_process';
-import { readdirSync, readFileSync } from 'fs';
+import { execFile, execFileSync, spawnSync } from 'child_process';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync
+} from 'fs';
+import { tmpdir, userInfo } from 'os';
 import { join } from 'path';
+import { promisify } from 'util';
 
 import WebSocket from 'ws';
 
-import type {
-  IAllocationInfo,
-  IKernelProfile,
-  IKernelStartInfo,
-  SidecarEvent
+import {
+  LOCAL_TARGET,
+  type IAllocationInfo,
+  type IKernelProfile,
+  type IKernelStartInfo,
+  type SidecarEvent
 } from '../../src/common/api';
 import { demoCluster, writeDemoSshFiles } from '../support/demo-cluster';
 import { IRunningLab, startLab } from '../support/jupyter-lab';
@@ -36,12 +52,17 @@ import { makeHome } from '../support/sidecar';
 
 jest.setTimeout(240_000);
 
+const execFileAsync = promisify(execFile);
+const DRIVER = join(__dirname, '..', 'support', 'kernel_driver.py');
+
 const demo = demoCluster();
 const ENV = demo.envs.find(e => e.name === 'my-project-env')!;
 const CLUSTER = 'demo';
 const SIDECAR = 'jupyterlab-hpc';
 /** Seconds an allocation outlives its last kernel in this suite. */
 const GRACE_SECONDS = 6;
+/** Seconds an unconnected idle kernel lives before the server culls it. */
+const CULL_IDLE_SECONDS = 8;
 
 let home: string;
 let lab: IRunningLab;
@@ -49,6 +70,8 @@ let events: SidecarEvent[] = [];
 let eventSocket: WebSocket | null = null;
 let profile: IKernelProfile;
 const jobsSeen = new Set<string>();
+/** Jobs of this machine's own user (":local"), cancelled at the end too. */
+const localJobs = new Set<string>();
 
 function headers(): Record<string, string> {
   return {
@@ -89,6 +112,36 @@ async function openEvents(): Promise<void> {
   eventSocket = socket;
 }
 
+const RESOURCES: IKernelProfile['resources'] = {
+  partition: '',
+  account: '',
+  qos: '',
+  wallTime: '15',
+  cpus: 1,
+  memory: '',
+  gpus: { type: '', count: 0 },
+  constraint: ''
+};
+
+async function addProfile(
+  resources: Partial<IKernelProfile['resources']> = {},
+  cluster = CLUSTER
+): Promise<IKernelProfile> {
+  const r = await sidecar<IKernelProfile>('POST', '/api/v1/kernel-profiles', {
+    cluster,
+    environment: ENV.prefix,
+    resources: { ...RESOURCES, ...resources },
+    workingDirectory: '',
+    displayName: ''
+  });
+  if (r.status !== 201) {
+    throw new Error(
+      `POST kernel-profiles: ${r.status} ${JSON.stringify(r.body)}`
+    );
+  }
+  return r.body;
+}
+
 async function configure(): Promise<void> {
   const put = await sidecar('PUT', '/api/v1/clusters', {
     clusters: [{ name: CLUSTER, host: demo.alias }],
@@ -102,8 +155,12 @@ async function start(existingHome?: string): Promise<void> {
     home: existingHome,
     env: { HOME: home },
     serverConfig: {
-      // The culler, on for the culling case (kernels idle 20 s).
-      MappingKernelManager: { cull_idle_timeout: 0 }
+      // The culler, for the culling case: only kernels nobody is connected
+      // to are culled (cull_connected is off), which no other case leaves idle.
+      MappingKernelManager: {
+        cull_idle_timeout: CULL_IDLE_SECONDS,
+        cull_interval: 2
+      }
     }
   });
   events = [];
@@ -149,13 +206,20 @@ interface IStarted {
 }
 
 /** POST /api/sessions as JupyterLab does when a notebook opens with the kernel. */
-async function openNotebook(path: string): Promise<IStarted> {
-  const r = await api('POST', 'api/sessions', {
+function postSession(path: string, specName = profile.specName) {
+  return api('POST', 'api/sessions', {
     path,
     name: path,
     type: 'notebook',
-    kernel: { name: profile.specName }
+    kernel: { name: specName }
   });
+}
+
+async function openNotebook(
+  path: string,
+  specName = profile.specName
+): Promise<IStarted> {
+  const r = await postSession(path, specName);
   if (r.status !== 201) {
     throw new Error(
       `POST /api/sessions: ${r.status} ${JSON.stringify(r.body)}`
@@ -179,25 +243,11 @@ async function jobOf(k: IStarted): Promise<string> {
 beforeAll(async () => {
   home = makeHome('jlhpc-ck-');
   writeDemoSshFiles(home);
+  // This computer's conda knows the env too (":local" profiles).
+  mkdirSync(join(home, '.conda'));
+  writeFileSync(join(home, '.conda', 'environments.txt'), `${ENV.prefix}\n`);
   await start();
-  const r = await sidecar<IKernelProfile>('POST', '/api/v1/kernel-profiles', {
-    cluster: CLUSTER,
-    environment: ENV.prefix,
-    resources: {
-      partition: '',
-      account: '',
-      qos: '',
-      wallTime: '15',
-      cpus: 1,
-      memory: '',
-      gpus: { type: '', count: 0 },
-      constraint: ''
-    },
-    workingDirectory: '',
-    displayName: ''
-  });
-  expect(r.status).toBe(201);
-  profile = r.body;
+  profile = await addProfile();
 });
 
 afterAll(async () => {
@@ -206,6 +256,9 @@ afterAll(async () => {
   const left = [...jobsSeen].filter(jobAlive);
   if (left.length) {
     execFileSync('scancel', left);
+  }
+  if (localJobs.size) {
+    spawnSync('scancel', [...localJobs]);
   }
 });
 
@@ -434,6 +487,381 @@ describe('two kernels of one profile', () => {
     }
     await waitFor('the job to end', async () => !jobAlive(jobA), 30_000);
   });
+});
+
+/** The node's CPUs: a profile asking for all of them waits while one is held. */
+function nodeCpus(): number {
+  return Number(
+    execFileSync('sinfo', ['-h', '-p', demo.partition, '-o', '%c'], {
+      encoding: 'utf8'
+    })
+      .trim()
+      .split('\n')[0]
+  );
+}
+
+/** A job of the cluster user's holding one CPU of the node (not ours: no jlhpc- name). */
+async function startFiller(): Promise<string> {
+  const id = execFileSync(
+    'runuser',
+    [
+      '-u',
+      demo.user,
+      '--',
+      'sbatch',
+      '--parsable',
+      '--job-name=e2e-filler',
+      '--output=/dev/null',
+      '--cpus-per-task=1',
+      '--time=5',
+      '--wrap',
+      'sleep 300'
+    ],
+    { encoding: 'utf8', cwd: '/tmp' }
+  )
+    .trim()
+    .split(';')[0];
+  jobsSeen.add(id);
+  await waitFor(
+    'the filler job to run',
+    async () => squeue().includes(`${id} e2e-filler RUNNING`),
+    60_000
+  );
+  return id;
+}
+
+async function startsOf(path: string): Promise<IKernelStartInfo[]> {
+  const r = await sidecar<{ starts: IKernelStartInfo[] }>(
+    'GET',
+    '/api/v1/kernel-starts'
+  );
+  expect(r.status).toBe(200);
+  return r.body.starts.filter(s => s.notebookPath === path);
+}
+
+/** The jobs of a profile's allocations in squeue (by the allocations' job names). */
+async function jobsOfProfile(p: IKernelProfile): Promise<string[]> {
+  const names = new Set(
+    (await allocations())
+      .filter(a => a.profile === p.id)
+      .map(a => `jlhpc-k-${a.id}`)
+  );
+  return squeue().filter(line => names.has(line.split(' ')[1]));
+}
+
+describe('a start while the allocation waits in the queue', () => {
+  let big: IKernelProfile;
+  let filler: string;
+
+  beforeAll(async () => {
+    big = await addProfile({ cpus: nodeCpus() });
+    filler = await startFiller();
+  });
+
+  afterAll(() => {
+    execFileSync('scancel', [filler]);
+  });
+
+  it('is shown queued with the reason and the notebook, and cancelled: the error says so, no job is left', async () => {
+    const answer = postSession('queued.ipynb', big.specName);
+    let queued: IKernelStartInfo | undefined;
+    await waitFor(
+      'the start to be queued with a reason',
+      async () => {
+        queued = (await startsOf('queued.ipynb')).find(
+          s => s.state === 'queued' && s.reason !== null
+        );
+        return queued !== undefined;
+      },
+      60_000
+    );
+    expect(queued!.reason).toMatch(/Resources|Priority/);
+    expect(queued!.profile).toBe(big.id);
+    const job = queued!.jobId!;
+    jobsSeen.add(job);
+    expect(squeue()).toContainEqual(
+      expect.stringMatching(new RegExp(`^${job} jlhpc-k-\\S+ PENDING$`))
+    );
+
+    const cancel = await sidecar(
+      'POST',
+      `/api/v1/kernel-starts/${encodeURIComponent(queued!.kernelId)}/cancel`
+    );
+    expect(cancel.status).toBe(200);
+    const r = await answer;
+    expect(r.status).toBeGreaterThanOrEqual(400);
+    // The notebook's queued line ends with the same words.
+    expect(
+      (await startsOf('queued.ipynb')).find(
+        s => s.kernelId === queued!.kernelId
+      )
+    ).toMatchObject({
+      state: 'cancelled',
+      message: expect.stringMatching(/cancelled/i)
+    });
+    // What JupyterLab's "Error Starting Kernel" dialog shows.
+    expect(r.body.message).toMatch(/cancelled/i);
+    await waitFor('the queued job to go', async () => !jobAlive(job), 30_000);
+    expect(await jobsOfProfile(big)).toEqual([]);
+  });
+
+  it('is asked for twice (a reload) and submits one job', async () => {
+    const first = postSession('reloaded.ipynb', big.specName);
+    await waitFor(
+      'the first start to be queued',
+      async () =>
+        (await startsOf('reloaded.ipynb')).some(s => s.state === 'queued'),
+      60_000
+    );
+    const second = postSession('reloaded.ipynb', big.specName);
+    await waitFor(
+      'both starts to wait',
+      async () =>
+        (await startsOf('reloaded.ipynb')).filter(s => s.state === 'queued')
+          .length === 2,
+      60_000
+    );
+    const jobs = await jobsOfProfile(big);
+    expect(jobs).toHaveLength(1);
+    const job = jobs[0].split(' ')[0];
+    jobsSeen.add(job);
+    const starts = await startsOf('reloaded.ipynb');
+    expect(new Set(starts.map(s => s.jobId))).toEqual(new Set([job]));
+    const cancel = (kernelId: string) =>
+      sidecar(
+        'POST',
+        `/api/v1/kernel-starts/${encodeURIComponent(kernelId)}/cancel`
+      );
+    // The first gives up: the job stays for the second, which still waits.
+    expect((await cancel(starts[0].kernelId)).status).toBe(200);
+    expect((await first).status).toBeGreaterThanOrEqual(400);
+    await new Promise(r => setTimeout(r, 2000));
+    expect(jobAlive(job)).toBe(true);
+    expect((await cancel(starts[1].kernelId)).status).toBe(200);
+    expect((await second).status).toBeGreaterThanOrEqual(400);
+    await waitFor('the queued job to go', async () => !jobAlive(job), 30_000);
+  });
+});
+
+describe('a kernel that cannot start', () => {
+  it('says why: sbatch refuses an account the user does not have', async () => {
+    const account = 'root';
+    expect(demo.accounting).toBe(true);
+    expect(demo.accounts).not.toContain(account);
+    const wrong = await addProfile({ account });
+    const r = await postSession('refused.ipynb', wrong.specName);
+    expect(r.status).toBeGreaterThanOrEqual(400);
+    expect(r.body.message).toMatch(/Invalid account/i);
+  });
+});
+
+describe('the culler', () => {
+  it('culls an idle cluster kernel nobody is connected to: its step ends and the allocation starts its grace period', async () => {
+    const k = await openNotebook('idle.ipynb');
+    const job = await jobOf(k);
+    expect(steps(job)).toHaveLength(1);
+    k.socket.close();
+    events.length = 0;
+    await waitFor(
+      'the kernel to be culled',
+      async () =>
+        (await api('GET', `api/kernels/${k.kernelId}`)).status === 404,
+      (CULL_IDLE_SECONDS + 30) * 1000
+    );
+    expect(lab.log()).toMatch(/[Cc]ulling kernel/);
+    await waitFor(
+      'the kernel step to end',
+      async () => steps(job).length === 0,
+      30_000
+    );
+    const graced = events.some(
+      e =>
+        e.type === 'kernel-allocation' &&
+        e.allocation.jobId === job &&
+        e.allocation.releaseAt !== null
+    );
+    expect(graced).toBe(true);
+    await waitFor(
+      'the allocation to be released',
+      async () => !jobAlive(job),
+      (GRACE_SECONDS + 30) * 1000
+    );
+  });
+});
+
+describe('another user of the cluster', () => {
+  let k: IStarted;
+  let job: string;
+  let probeDir: string;
+  let where: { transport: string; ip: string; ports: number[] };
+
+  beforeAll(async () => {
+    k = await openNotebook('private.ipynb');
+    job = await jobOf(k);
+    const run = await k.socket.execute(
+      [
+        'import json',
+        'from ipykernel.kernelapp import IPKernelApp',
+        'a = IPKernelApp.instance()',
+        'print(json.dumps({"transport": a.transport, "ip": a.ip, "ports": [a.shell_port, a.iopub_port, a.stdin_port, a.control_port, a.hb_port]}))'
+      ].join('\n')
+    );
+    where = JSON.parse(textOf(run));
+    // The probe must be readable by both users: a copy of the driver.
+    probeDir = mkdtempSync(join(tmpdir(), 'jlhpc-probe-'));
+    chmodSync(probeDir, 0o755);
+    copyFileSync(DRIVER, join(probeDir, 'kernel_driver.py'));
+  });
+
+  afterAll(async () => {
+    k?.socket.close();
+    rmSync(probeDir, { recursive: true, force: true });
+  });
+
+  /** `user` subscribes to every ipc socket of the kernel while it prints for 3 s. */
+  async function probe(user: string) {
+    const printing = new Promise<void>(resolve =>
+      setTimeout(resolve, 500)
+    ).then(() =>
+      k.socket.execute(
+        'import time\nfor i in range(60):\n    print(i, flush=True)\n    time.sleep(0.05)'
+      )
+    );
+    const out = execFileAsync('runuser', [
+      '-u',
+      user,
+      '--',
+      join(ENV.prefix, 'bin', 'python'),
+      join(probeDir, 'kernel_driver.py'),
+      'sub',
+      where.ip,
+      ...where.ports.map(String),
+      '--seconds',
+      '5'
+    ]);
+    const [printed, seen] = await Promise.all([printing, out]);
+    const streams = printed.outputs.filter(m => m.header.msg_type === 'stream');
+    expect(streams.length).toBeGreaterThan(10);
+    const lines = seen.stdout
+      .trim()
+      .split('\n')
+      .map(l => JSON.parse(l));
+    return {
+      refused: lines.find(l => l.step === 'listening').refused as string[],
+      received: lines.find(l => l.step === 'sub').received as number
+    };
+  }
+
+  it('is another Unix user', () => {
+    expect(demo.otherUser).toBeTruthy();
+    expect(demo.otherUser).not.toBe(demo.user);
+  });
+
+  it('has the kernel on private ipc sockets, which its owner can read (the control)', async () => {
+    expect(where.transport).toBe('ipc');
+    expect(where.ip.startsWith('/')).toBe(true);
+    const seen = await probe(demo.user);
+    expect(seen.refused).toEqual([]);
+    expect(seen.received).toBeGreaterThan(10);
+  });
+
+  it('cannot subscribe to the running kernel and reads none of its output', async () => {
+    expect(await probe(demo.otherUser)).toEqual({
+      refused: where.ports.map(() => 'PermissionError'),
+      received: 0
+    });
+  });
+
+  it("cannot read the allocation's directory", async () => {
+    const alloc = (await allocations()).find(a => a.jobId === job)!;
+    const dir = `/home/${demo.user}/.jupyterlab-hpc/allocations/${alloc.id}`;
+    const as = (user: string, argv: string[]) =>
+      spawnSync('runuser', ['-u', user, '--', ...argv], { encoding: 'utf8' });
+    // The control: its owner lists it.
+    expect(as(demo.user, ['ls', dir]).status).toBe(0);
+    for (const argv of [
+      ['ls', dir],
+      ['cat', `${dir}/job.log`],
+      ['cat', `${dir}/allocation.json`]
+    ]) {
+      const r = as(demo.otherUser, argv);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(/Permission denied/);
+    }
+  });
+});
+
+/** This machine's Slurm user (the test's) has an association: it may submit. */
+function localUserMaySubmit(): boolean {
+  const me = userInfo().username;
+  const out = spawnSync(
+    'sacctmgr',
+    ['-n', '-P', 'show', 'assoc', `user=${me}`, 'format=user'],
+    { encoding: 'utf8' }
+  );
+  return out.status === 0 && out.stdout.split('\n').includes(me);
+}
+
+describe('this computer as the cluster (":local")', () => {
+  const me = userInfo().username;
+  const may = localUserMaySubmit();
+  (may ? it : it.skip)(
+    may
+      ? `starts a kernel through the lab as this machine's own Slurm user (${me}), in a job of its own`
+      : `starts a kernel as this machine's own Slurm user: skipped, ${me} has no Slurm association on the demo cluster`,
+    async () => {
+      const local = await addProfile({}, LOCAL_TARGET);
+      expect(local.cluster).toBe(LOCAL_TARGET);
+      const spec = (await api('GET', 'api/kernelspecs')).body.kernelspecs[
+        local.specName
+      ];
+      // Named by this computer's scan, which finds it through environments.txt.
+      expect(spec.spec.display_name).toMatch(
+        new RegExp(`^Python \\[conda env:\\S*${ENV.name}\\] on this computer$`)
+      );
+      const k = await openNotebook('here.ipynb', local.specName);
+      try {
+        const run = await k.socket.execute(
+          'import getpass, os; print(getpass.getuser(), os.environ["SLURM_JOB_ID"], os.environ.get("SLURM_STEP_ID"))'
+        );
+        const [user, job, step] = textOf(run).trim().split(' ');
+        localJobs.add(job);
+        expect(user).toBe(me);
+        expect(step).toMatch(/^\d+$/);
+        const alloc = (await allocations()).find(a => a.jobId === job)!;
+        expect(alloc.cluster).toBe(LOCAL_TARGET);
+        const owner = execFileSync(
+          'squeue',
+          ['-h', '-j', job, '-o', '%u %j %T'],
+          {
+            encoding: 'utf8'
+          }
+        ).trim();
+        expect(owner).toBe(`${me} jlhpc-k-${alloc.id} RUNNING`);
+        const end = await sidecar(
+          'DELETE',
+          `/api/v1/kernel-allocations/${alloc.id}`
+        );
+        expect(end.status).toBe(200);
+        await k.socket.next(
+          m =>
+            m.header.msg_type === 'status' &&
+            m.content.execution_state === 'dead',
+          60_000
+        );
+        await waitFor(
+          'the job to end',
+          async () =>
+            execFileSync('squeue', ['-h', '-j', job, '-o', '%i'], {
+              encoding: 'utf8'
+            }).trim() === '',
+          30_000
+        );
+      } finally {
+        k.socket.close();
+      }
+    }
+  );
 });
 
 describe('a sidecar killed with SIGKILL', () => {
