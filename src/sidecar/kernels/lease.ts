@@ -488,10 +488,16 @@ export class KernelLeases {
       // Ours from here: a stop finds nothing to stop.
       lease.relay = null;
       let reason = exitReason(exit.code, exit.signal);
-      const stepEnd = await Promise.race([
-        relay.ended,
-        delay(this._o.stepEndWaitMs ?? STEP_END_WAIT_MS).then(() => null)
-      ]);
+      // A kernel that exited by itself with status 0 was asked to (a
+      // shutdown_request: a restart or a shutdown from Jupyter); only other
+      // ends may be Slurm ending the job, which the step's end tells.
+      const stepEnd =
+        exit.code === 0
+          ? null
+          : await Promise.race([
+              relay.ended,
+              delay(this._o.stepEndWaitMs ?? STEP_END_WAIT_MS).then(() => null)
+            ]);
       void relay.shutdown().catch(() => undefined);
       if (stepEnd && exit.code === null && exit.signal === null) {
         reason = stepEnd.reason;

@@ -190,6 +190,23 @@ const transport = {
   }
 } as unknown as ITransport;
 
+function makeLeases(stepEndWaitMs = 50): KernelLeases {
+  return new KernelLeases({
+    profiles: {
+      get: async id => (id === PROFILE.id ? PROFILE : null)
+    },
+    allocations,
+    transport: async () => transport,
+    broadcast: e => events.push(e),
+    log: createLogger('debug', line => logLines.push(line)),
+    sidecarId: 'sidecar-1',
+    startRelay: o => relayStarter(o),
+    keepFinishedMs: 200,
+    stepEndWaitMs,
+    jobEndWaitMs: 400
+  });
+}
+
 beforeEach(async () => {
   fakeRelays = [];
   squeue = { state: 'RUNNING', commands: [] };
@@ -202,20 +219,7 @@ beforeEach(async () => {
   events = [];
   logLines = [];
   clients = [];
-  leases = new KernelLeases({
-    profiles: {
-      get: async id => (id === PROFILE.id ? PROFILE : null)
-    },
-    allocations,
-    transport: async () => transport,
-    broadcast: e => events.push(e),
-    log: createLogger('debug', line => logLines.push(line)),
-    sidecarId: 'sidecar-1',
-    startRelay: o => relayStarter(o),
-    keepFinishedMs: 200,
-    stepEndWaitMs: 50,
-    jobEndWaitMs: 400
-  });
+  leases = makeLeases();
   wss = new WebSocketServer({ noServer: true });
   http = createServer();
   http.on('upgrade', (req, socket, head) =>
@@ -672,6 +676,19 @@ describe('a kernel lease', () => {
     await waitFor(() => relay.shutdowns === 1);
     expect(allocations.released).toEqual([]);
     expect(allocations.states.at(-1)).toEqual(['k1', 'ended', undefined]);
+  });
+
+  it('reports a kernel that exited with status 0 (asked to, by Jupyter) at once, without waiting for its step', async () => {
+    await leases.close();
+    // A step that never ends would hold the answer a whole minute.
+    leases = makeLeases(60_000);
+    const { p, relay } = await started();
+    relay.kernelExit.resolve({ pid: 4242, code: 0, signal: null });
+    expect(await p.next()).toMatchObject({
+      type: 'exited',
+      exitCode: 0,
+      fatal: false
+    });
   });
 
   it('reports a kernel killed by a signal', async () => {
