@@ -321,6 +321,13 @@ test('add my-project-env as a cluster kernel, start it queued, run cells, interr
   );
   await expect(start.getByRole('button', { name: 'Cancel' })).toBeEnabled();
   await expect(kernelStatus(page)).not.toHaveText(/\| Idle$/);
+  // A notification of the start, seen from anywhere in JupyterLab. Not its
+  // words: JupyterLab can drop an update of a toast that is not mounted yet
+  // (its first toast in a page), so it may still say "Asking demo for a job…".
+  const toast = page
+    .getByRole('alert')
+    .filter({ hasText: new RegExp(`^${path}: (Asking|Queued on) demo`) });
+  await expect(toast).toBeVisible();
   await notebook.screenshot({ path: `${SCREENSHOT_DIR}/kernel-queued.png` });
   // The panel shows the waiting allocation.
   const kernelsSection = panel.locator('section[aria-label="Cluster kernels"]');
@@ -335,6 +342,7 @@ test('add my-project-env as a cluster kernel, start it queued, run cells, interr
     timeout: KERNEL_READY_TIMEOUT
   });
   await expect(start).toBeHidden();
+  await expect(toast).toHaveCount(0);
   await expect(allocation).toHaveAttribute('data-phase', 'running');
   expect(jobState(jobId)).toBe('RUNNING');
 
@@ -342,6 +350,16 @@ test('add my-project-env as a cluster kernel, start it queued, run cells, interr
   const session = await notebookKernel(request, path);
   expect(session).not.toBeNull();
   const kernelId = session!.kernelId;
+
+  // The kernel picker lists it too.
+  await notebook
+    .locator('.jp-Toolbar')
+    .getByRole('button', { name: KERNEL })
+    .click();
+  const picker = page.getByRole('dialog').filter({ hasText: 'Select Kernel' });
+  await expect(picker).toContainText(KERNEL);
+  await page.keyboard.press('Escape');
+  await expect(picker).toBeHidden();
 
   // Execute: it runs in the allocation's job.
   let index = 0;
