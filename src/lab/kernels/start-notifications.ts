@@ -6,6 +6,22 @@ import { IKernelStartInfo } from '../../common/api';
 import { startStatusText } from './messages';
 import { IKernelsModel, isWaiting } from './model';
 
+/**
+ * JupyterLab drops an update of a toast it has not shown yet (it re-creates
+ * the toast under the same id, which react-toastify ignores), and a start
+ * often moves on at once (waiting, then queued): a toast younger than this
+ * gets its words once it is this old.
+ */
+export const TOAST_SETTLE_MS = 1000;
+
+interface IToast {
+  id: string;
+  emittedAt: number;
+  /** The start whose words wait for the toast to settle. */
+  pending: IKernelStartInfo | null;
+  timer: ReturnType<typeof setTimeout> | null;
+}
+
 export interface IKernelStartNotifierOptions {
   kernels: IKernelsModel;
   trans: TranslationBundle;
@@ -33,7 +49,7 @@ export class KernelStartNotifier implements IDisposable {
 
   /** The notification id of a waiting start, for tests. */
   notificationOf(kernelId: string): string | null {
-    return this._toasts.get(kernelId) ?? null;
+    return this._toasts.get(kernelId)?.id ?? null;
   }
 
   dispose(): void {
@@ -42,8 +58,8 @@ export class KernelStartNotifier implements IDisposable {
     }
     this._isDisposed = true;
     this._o.kernels.startChanged.disconnect(this._onStart, this);
-    for (const id of this._toasts.values()) {
-      Notification.dismiss(id);
+    for (const toast of this._toasts.values()) {
+      this._dismiss(toast);
     }
     this._toasts.clear();
   }
@@ -52,13 +68,59 @@ export class KernelStartNotifier implements IDisposable {
     const known = this._toasts.get(start.kernelId);
     if (!isWaiting(start)) {
       if (known) {
-        Notification.dismiss(known);
+        this._dismiss(known);
         this._toasts.delete(start.kernelId);
       }
       return;
     }
-    const message = this._message(start);
-    const options = {
+    if (!known) {
+      this._toasts.set(start.kernelId, {
+        id: Notification.emit(
+          this._message(start),
+          'in-progress',
+          this._options(start)
+        ),
+        emittedAt: Date.now(),
+        pending: null,
+        timer: null
+      });
+      return;
+    }
+    const wait = known.emittedAt + TOAST_SETTLE_MS - Date.now();
+    if (wait > 0) {
+      known.pending = start;
+      known.timer ??= setTimeout(() => {
+        known.timer = null;
+        const latest = known.pending;
+        known.pending = null;
+        if (latest && this._toasts.get(latest.kernelId) === known) {
+          this._update(known, latest);
+        }
+      }, wait);
+      return;
+    }
+    this._update(known, start);
+  }
+
+  private _update(toast: IToast, start: IKernelStartInfo): void {
+    Notification.update({
+      id: toast.id,
+      message: this._message(start),
+      type: 'in-progress',
+      ...this._options(start)
+    });
+  }
+
+  private _dismiss(toast: IToast): void {
+    if (toast.timer) {
+      clearTimeout(toast.timer);
+      toast.timer = null;
+    }
+    Notification.dismiss(toast.id);
+  }
+
+  private _options(start: IKernelStartInfo): Notification.IOptions<never> {
+    return {
       autoClose: false as const,
       actions: [
         {
@@ -74,19 +136,6 @@ export class KernelStartNotifier implements IDisposable {
         }
       ]
     };
-    if (known) {
-      Notification.update({
-        id: known,
-        message,
-        type: 'in-progress',
-        ...options
-      });
-    } else {
-      this._toasts.set(
-        start.kernelId,
-        Notification.emit(message, 'in-progress', options)
-      );
-    }
   }
 
   private _message(start: IKernelStartInfo): string {
@@ -109,6 +158,6 @@ export class KernelStartNotifier implements IDisposable {
     return what ? `${what}: ${text}` : text;
   }
 
-  private _toasts = new Map<string, string>();
+  private _toasts = new Map<string, IToast>();
   private _isDisposed = false;
 }

@@ -4,7 +4,10 @@ import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { matchStart } from '../../../src/lab/kernels/start-match';
-import { KernelStartNotifier } from '../../../src/lab/kernels/start-notifications';
+import {
+  KernelStartNotifier,
+  TOAST_SETTLE_MS
+} from '../../../src/lab/kernels/start-notifications';
 import {
   IDocumentContextLike,
   KernelStartExtension,
@@ -232,5 +235,54 @@ describe('the start notification', () => {
     expect(toasts().some(t => t.id === id)).toBe(false);
     expect(notifier.notificationOf('k-new')).toBeNull();
     notifier.dispose();
+  });
+
+  describe('a start that moves on before its toast is shown', () => {
+    beforeEach(() => jest.useFakeTimers());
+    afterEach(() => {
+      jest.restoreAllMocks();
+      jest.useRealTimers();
+    });
+
+    const message = (notifier: KernelStartNotifier) =>
+      toasts().find(t => t.id === notifier.notificationOf('k-new'))?.message;
+
+    // JupyterLab would drop an update sent before its toast is mounted: the
+    // toast would say "Asking demo for a job…" for the whole wait.
+    it('gets its new words once the toast has settled, then at once', () => {
+      const kernels = new FakeKernels();
+      kernels.profiles = [profileInfo()];
+      const notifier = new KernelStartNotifier({ kernels, trans });
+      const update = jest.spyOn(Notification, 'update');
+      kernels.pushStart(startInfo({ state: 'waiting', reason: null }));
+      kernels.pushStart(startInfo({ reason: null }));
+      kernels.pushStart(startInfo({ reason: 'Resources' }));
+      expect(update).not.toHaveBeenCalled();
+      expect(message(notifier)).toBe('analysis.ipynb: Asking demo for a job…');
+      jest.advanceTimersByTime(TOAST_SETTLE_MS);
+      expect(update).toHaveBeenCalledTimes(1);
+      expect(message(notifier)).toBe(
+        'analysis.ipynb: Queued on demo: Resources'
+      );
+      kernels.pushStart(startInfo({ state: 'starting' }));
+      expect(update).toHaveBeenCalledTimes(2);
+      expect(message(notifier)).toBe('analysis.ipynb: Starting on demo…');
+      notifier.dispose();
+    });
+
+    it('is dismissed without a late update when the start is over first', () => {
+      const kernels = new FakeKernels();
+      kernels.profiles = [profileInfo()];
+      const notifier = new KernelStartNotifier({ kernels, trans });
+      const update = jest.spyOn(Notification, 'update');
+      kernels.pushStart(startInfo({ state: 'waiting' }));
+      kernels.pushStart(startInfo());
+      kernels.pushStart(startInfo({ state: 'started' }));
+      jest.advanceTimersByTime(TOAST_SETTLE_MS);
+      expect(update).not.toHaveBeenCalled();
+      expect(toasts()).toEqual([]);
+      expect(notifier.notificationOf('k-new')).toBeNull();
+      notifier.dispose();
+    });
   });
 });
