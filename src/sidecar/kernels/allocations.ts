@@ -986,6 +986,11 @@ export class AllocationService {
       records.push(this._restoredRecord(s, jobId));
     }
     for (const a of alive ?? []) {
+      // Only what this computer submitted: the same cluster account may be
+      // used from another computer, whose kernels run in its own jobs.
+      if (a.meta?.origin !== this._o.origin) {
+        continue;
+      }
       if (!records.some(r => r.id === a.id || r.jobId === a.jobId)) {
         this._o.log.info(
           `allocations: adopting job ${a.jobId} (${a.id}) on ${cluster}`

@@ -731,7 +731,24 @@ describe('restore', () => {
         profile: 'prof0002',
         resources: RESOURCES,
         createdAt: 5,
-        origin: 'x'
+        origin: 'test'
+      })
+    );
+    // A job of ours submitted from another computer is left to it.
+    node.jobs.set('85', {
+      name: 'jlhpc-k-else0001',
+      state: 'RUNNING',
+      reason: 'None',
+      node: 'n1'
+    });
+    node.metas.set(
+      'else0001',
+      JSON.stringify({
+        id: 'else0001',
+        profile: 'prof0003',
+        resources: RESOURCES,
+        createdAt: 6,
+        origin: 'another-laptop'
       })
     );
     // Someone else's job of another name is none of ours.
@@ -741,7 +758,7 @@ describe('restore', () => {
       reason: 'None',
       node: 'n1'
     });
-    node.steps = new Set(['70.0', '70.1', '80.0']);
+    node.steps = new Set(['70.0', '70.1', '80.0', '85.0']);
     node.dyingSteps = new Set(['70.0']);
     const svc = service({ graceSeconds: 600 });
     const ended: string[] = [];
@@ -765,6 +782,7 @@ describe('restore', () => {
     expect(node.jobs.get('70')!.state).toBe('CANCELLED');
     expect(node.jobs.get('80')!.state).toBe('CANCELLED');
     expect(node.jobs.get('90')!.state).toBe('RUNNING');
+    expect(node.jobs.get('85')!.state).toBe('RUNNING');
   });
 
   it('drops records whose job is gone', async () => {
