@@ -164,10 +164,12 @@ describe('the demo cluster', () => {
       expect(meta.some(f => /^python-3\.\d+\.\d+-.*\.json$/.test(f))).toBe(
         true
       );
-      expect(meta.some(f => /^ipykernel-.*\.json$/.test(f))).toBe(
+      // A record is `<name>-<version>-<build>.json`: jupyterlab-widgets is
+      // not jupyterlab.
+      expect(meta.some(f => /^ipykernel-\d.*\.json$/.test(f))).toBe(
         env.ipykernel
       );
-      expect(meta.some(f => /^jupyterlab-.*\.json$/.test(f))).toBe(
+      expect(meta.some(f => /^jupyterlab-\d.*\.json$/.test(f))).toBe(
         env.jupyterlab
       );
       expect(ssh(`'${env.prefix}/bin/python' -c 'print(6*7)'`).trim()).toBe(

@@ -198,6 +198,34 @@ test.afterEach(async ({ request }) => {
   for (const job of jobs) {
     await expect.poll(() => jobState(job), { timeout: 30_000 }).toBe('');
   }
+  // The lab is shared by every spec: leave the demo cluster as the others
+  // expect it (clusters.spec.ts checks it is not connected), once the ends
+  // are recorded (sacct is asked why a job ended, over the connection).
+  await expect
+    .poll(
+      async () =>
+        (await allocations(request)).every(
+          a => a.profile === null || !ids.has(a.profile) || a.phase === 'ended'
+        ),
+      { timeout: 30_000 }
+    )
+    .toBe(true);
+  await request.post(sidecarUrl('/api/v1/clusters/demo/disconnect'), {
+    headers: headers()
+  });
+  await expect
+    .poll(
+      async () =>
+        (
+          await (
+            await request.get(sidecarUrl('/api/v1/clusters/demo'), {
+              headers: headers()
+            })
+          ).json()
+        ).state,
+      { timeout: 15_000 }
+    )
+    .toBe('idle');
 });
 
 /** A cell's editor, clicked into edit mode, the code typed, run. */
