@@ -61,7 +61,9 @@ const readers = {
   unit: ['unit.json', readJest],
   python: ['python.xml', readJunit],
   integration: ['integration.json', readJest],
-  ui: ['ui.json', readPlaywright]
+  ui: ['ui.json', readPlaywright],
+  reliability: ['reliability.json', readJest],
+  soak: ['soak.json', readJest]
 };
 
 let passed = 0;

@@ -4,13 +4,14 @@
 # browser tests in Debian's Chromium) and ends with "N passed, N failed".
 #
 #   bash scripts/test.sh                     # everything
-#   bash scripts/test.sh unit integration    # some suites: lint unit python integration ui
+#   bash scripts/test.sh unit integration    # some suites: lint unit python integration ui reliability
+#   bash scripts/test.sh soak                # the long run under load (not in "everything")
 set -uo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(lint unit python integration ui)
+[ ${#suites[@]} -eq 0 ] && suites=(lint unit python integration ui reliability)
 
 RESULTS="$ROOT/.test-work/results"
 rm -rf "$RESULTS"
@@ -22,7 +23,7 @@ export PATH="$VENV/bin:$PATH"
 ensure_node
 
 needs_cluster=0
-for s in "${suites[@]}"; do case "$s" in integration | ui) needs_cluster=1 ;; esac; done
+for s in "${suites[@]}"; do case "$s" in integration | ui | reliability | soak) needs_cluster=1 ;; esac; done
 if [ "$needs_cluster" -eq 1 ]; then
   if is_root; then
     bash tests/cluster/demo-cluster.sh start || say "test: the demo cluster did not start; its tests will fail"
@@ -78,7 +79,16 @@ for suite in "${suites[@]}"; do
       PW_JSON_OUTPUT="$RESULTS/ui.json" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
         npx playwright test --config tests/ui/playwright.config.ts
       ;;
-    *) die "unknown suite: $suite (lint unit python integration ui)" ;;
+    reliability)
+      # Faults, hostile input, secrets (tests/reliability); they regenerate RELIABILITY.md.
+      npx jest --config jest.reliability.config.js --ci --runInBand \
+        --json --outputFile="$RESULTS/reliability.json"
+      ;;
+    soak)
+      JLHPC_SOAK=1 npx jest --config jest.reliability.config.js --ci --runInBand \
+        --json --outputFile="$RESULTS/soak.json" tests/reliability/soak
+      ;;
+    *) die "unknown suite: $suite (lint unit python integration ui reliability soak)" ;;
   esac
 done
 
