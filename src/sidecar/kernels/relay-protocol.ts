@@ -1,6 +1,8 @@
 /**
  * The framed protocol between the sidecar and the node-side kernel relay
- * (relay.py), carried over the stdin and stdout of one `srun` step. Pure:
+ * (relay.py), carried over the stdin and stdout of one `srun` step, or over
+ * the relay's link (a TCP connection through the cluster's SSH connection,
+ * opened with the one-time token of HELLO; relay.py says why). Pure:
  * encoding and decoding only.
  *
  * A frame is a 9-byte header, then the payload:
@@ -29,7 +31,7 @@ export const MAX_FRAME_PAYLOAD = 256 * 1024;
 export const STREAM_WINDOW = 1024 * 1024;
 
 /** Sent in HELLO by the relay; the sidecar refuses any other. */
-export const RELAY_PROTOCOL_VERSION = 1;
+export const RELAY_PROTOCOL_VERSION = 2;
 
 export enum FrameType {
   /** sidecar → relay: connect a new stream; payload: the port (u16). */
@@ -56,7 +58,9 @@ export enum FrameType {
   /** sidecar → relay: stop the kernel and the relay. */
   Shutdown = 21,
   /** relay → sidecar: a request could not be done ({message}). */
-  Error = 22
+  Error = 22,
+  /** relay → sidecar, on the link: the token was right; frames go here now. */
+  Linked = 23
 }
 
 export interface IFrame {
@@ -76,6 +80,20 @@ export interface IRelayHello {
   python: string;
   /** The Slurm step running the relay (`<job>.<step>`); null outside Slurm. */
   step?: string | null;
+  /** Slurm's name of the node (SLURMD_NODENAME); null outside Slurm. */
+  node?: string | null;
+  /**
+   * Where the relay waits for the link: a TCP port on every address of the
+   * node, and the one-time token a connection must send first. Null when it
+   * could not listen (then stdio only).
+   */
+  link?: IRelayLinkOffer | null;
+}
+
+export interface IRelayLinkOffer {
+  port: number;
+  /** Hex; sent back as its ASCII bytes, nothing before it. */
+  token: string;
 }
 
 /**

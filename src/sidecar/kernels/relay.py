@@ -1,10 +1,21 @@
 # The node side of a cluster kernel: started by the sidecar as a job step
 # (`srun --overlap --jobid J -n1 -u <env>/bin/python -c <this>`), it starts
-# the kernel bound on 127.0.0.1 only and carries each of the sidecar's
-# connections to the kernel's ports as a stream over its own stdin and stdout,
-# which Slurm forwards (munge-authenticated): no port is opened on the
-# cluster network. Standard library only (Python 3.6 and later); the frame
-# format is described in relay-protocol.ts, whose numbers these are.
+# the kernel on Unix sockets in a 0700 directory and carries each of the
+# sidecar's connections to the kernel's ports as a stream of frames.
+#
+# The frames go over the step's stdin and stdout, which Slurm forwards, or —
+# once the sidecar proves it knows the one-time token this relay sent it in
+# HELLO over that stdout — over a TCP connection the sidecar opens to this
+# relay through the cluster's SSH connection (the "link"). Slurm's I/O path
+# holds each small write for a delayed ACK (40 ms a round trip, measured);
+# the link does not. A connection that does not send the token within a few
+# seconds is closed without a byte; the listener closes once the link is up,
+# or as soon as the sidecar speaks on stdin (it could not reach the node).
+# Stdin stays the relay's life line either way: at its end the relay ends.
+# Standard library only (Python 3.6 and later); the frame format is
+# described in relay-protocol.ts, whose numbers these are.
+import binascii
+import hmac
 import json
 import os
 import selectors
@@ -16,15 +27,18 @@ import sys
 import tempfile
 import time
 
-VERSION = 1
+VERSION = 2
 HEADER = struct.Struct(">BII")
 MAX_PAYLOAD = 256 * 1024
 WINDOW = 1024 * 1024
 OPEN, DATA, CLOSE, CREDIT = 1, 2, 3, 4
-HELLO, START, STARTED, EXITED, SIGNAL, SHUTDOWN, ERROR = 16, 17, 18, 19, 20, 21, 22
+HELLO, START, STARTED, EXITED, SIGNAL, SHUTDOWN, ERROR, LINKED = 16, 17, 18, 19, 20, 21, 22, 23
 CHANNELS = ("shell", "iopub", "stdin", "control", "hb")
 KILL_GRACE = 3.0
 READY_TIMEOUT = 120
+TOKEN_BYTES = 32
+AUTH_TIMEOUT = 5.0
+MAX_UNPROVEN = 8
 
 OUT = 1  # frames only; everything else goes to stderr
 sys.stdout = sys.stderr
@@ -39,10 +53,11 @@ sys.stdout = sys.stderr
 # first one is held for GATHER seconds to take the rest along: measured on
 # the demo cluster, cells run 200 ms apart answered in 8.9 ms median / 16 ms
 # p90 instead of 9.7 / 58 ms. In a busy exchange nothing is held (Nagle
-# holds it anyway).
+# holds it anyway). On the link nothing is held.
 pending = []
 GATHER = 0.004
 QUIET = 0.05
+link = []  # the link's socket once it is up: frames go there, not to stdout
 
 
 def send(kind, stream, payload=b""):
@@ -52,10 +67,27 @@ def send(kind, stream, payload=b""):
 def flush():
     if not pending:
         return
-    view = memoryview(b"".join(pending))
+    data = b"".join(pending)
     del pending[:]
+    if link:
+        try:
+            link[0].sendall(data)
+            return
+        except OSError:
+            return  # the link is gone; Relay.link_lost falls back to stdout
+    view = memoryview(data)
     while view:
         view = view[os.write(OUT, view):]
+
+
+def quickack(sock):
+    # sshd writes to its end of the link without TCP_NODELAY: answer each of
+    # its writes at once, so that its next one does not wait for our ACK.
+    if hasattr(socket, "TCP_QUICKACK"):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        except OSError:
+            pass
 
 
 def send_json(kind, body):
@@ -82,6 +114,10 @@ class Relay(object):
         self.done = False
         self.starting = None  # (deadline, ports) until the kernel listens
         self.ipc = None  # the kernel's socket path prefix when it uses ipc
+        self.listener = None  # waits for the sidecar's link connection
+        self.token = None
+        self.unproven = {}  # connection -> (deadline, bytes received)
+        self.linkbuf = bytearray()
 
     # -- streams --------------------------------------------------------
     def watch(self, st):
@@ -195,19 +231,130 @@ class Relay(object):
         if not data:
             self.done = True  # the sidecar is gone
             return
-        self.inbuf += data
-        while len(self.inbuf) >= HEADER.size:
-            kind, sid, length = HEADER.unpack_from(self.inbuf)
+        if self.listener is not None:
+            self.close_listener()  # the sidecar could not reach us: stdio it is
+        self.feed(self.inbuf, data)
+
+    def feed(self, buf, data):
+        buf += data
+        while len(buf) >= HEADER.size and not self.done:
+            kind, sid, length = HEADER.unpack_from(buf)
             if length > MAX_PAYLOAD:
                 sys.stderr.write("relay: bad frame length %d\n" % length)
                 self.done = True
                 return
             end = HEADER.size + length
-            if len(self.inbuf) < end:
+            if len(buf) < end:
                 break
-            payload = bytes(self.inbuf[HEADER.size:end])
-            del self.inbuf[:end]
+            payload = bytes(buf[HEADER.size:end])
+            del buf[:end]
             self.on_frame(kind, sid, payload)
+
+    # -- the link -----------------------------------------------------------
+    def open_listener(self):
+        try:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("0.0.0.0", 0))
+            sock.listen(MAX_UNPROVEN)
+            sock.setblocking(False)
+        except OSError as e:
+            sys.stderr.write("relay: no link, stdio only: %s\n" % e)
+            return None
+        self.listener = sock
+        self.token = binascii.hexlify(os.urandom(TOKEN_BYTES))
+        self.sel.register(sock, selectors.EVENT_READ, "listen")
+        return {"port": sock.getsockname()[1], "token": self.token.decode("ascii")}
+
+    def close_listener(self):
+        for conn in list(self.unproven):
+            self.refuse(conn)
+        if self.listener is not None:
+            self.sel.unregister(self.listener)
+            self.listener.close()
+            self.listener = None
+        self.token = None
+
+    def accept(self):
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        if len(self.unproven) >= MAX_UNPROVEN:
+            conn.close()
+            return
+        conn.setblocking(False)
+        self.unproven[conn] = (time.time() + AUTH_TIMEOUT, b"")
+        self.sel.register(conn, selectors.EVENT_READ, "unproven")
+
+    def refuse(self, conn):
+        self.unproven.pop(conn, None)
+        try:
+            self.sel.unregister(conn)
+        except (KeyError, ValueError):
+            pass
+        conn.close()
+
+    def prove(self, conn):
+        deadline, got = self.unproven[conn]
+        try:
+            data = conn.recv(len(self.token) - len(got))
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.refuse(conn)
+            return
+        got += data
+        if len(got) < len(self.token):
+            self.unproven[conn] = (deadline, got)
+            return
+        if not hmac.compare_digest(got, self.token):
+            self.refuse(conn)
+            return
+        del self.unproven[conn]
+        self.close_listener()
+        conn.setblocking(True)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sel.modify(conn, selectors.EVENT_READ, "link")
+        flush()  # anything queued for stdout goes there first
+        link.append(conn)
+        send(LINKED, 0)
+
+    def expire_unproven(self):
+        now = time.time()
+        for conn, (deadline, _) in list(self.unproven.items()):
+            if now > deadline:
+                self.refuse(conn)
+
+    def read_link(self):
+        sock = link[0]
+        try:
+            data = sock.recv(1 << 18)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.link_lost()
+            return
+        quickack(sock)
+        self.feed(self.linkbuf, data)
+
+    def link_lost(self):
+        # Back to stdout. Frames in flight are lost, so every stream is
+        # closed: the client connects again, as it would to a restarted port.
+        sock = link.pop()
+        del pending[:]
+        try:
+            self.sel.unregister(sock)
+        except (KeyError, ValueError):
+            pass
+        sock.close()
+        del self.linkbuf[:]
+        sys.stderr.write("relay: the link closed; back to stdio\n")
+        for st in list(self.streams.values()):
+            self.drop(st, "the relay's link closed")
 
     # -- the kernel -------------------------------------------------------
     def start_kernel(self, req):
@@ -318,6 +465,7 @@ class Relay(object):
     def cleanup(self):
         for st in list(self.streams.values()):
             self.drop(st)
+        self.close_listener()
         self.stop_kernel()
         if self.dir is not None:
             for name in os.listdir(self.dir):
@@ -330,17 +478,30 @@ class Relay(object):
         job, step = os.environ.get("SLURM_JOB_ID"), os.environ.get("SLURM_STEP_ID")
         send_json(HELLO, {"version": VERSION, "pid": os.getpid(),
                           "host": socket.gethostname(), "python": sys.executable,
-                          "step": "%s.%s" % (job, step) if job and step else None})
+                          "node": os.environ.get("SLURMD_NODENAME") or None,
+                          "step": "%s.%s" % (job, step) if job and step else None,
+                          "link": self.open_listener()})
         flush_at = None
         last_flush = 0.0
         while not self.done:
-            timeout = 0.05 if self.starting else 0.2
+            timeout = 0.01 if self.starting else 0.2
+            if self.unproven:
+                timeout = min(timeout, 0.5)
             if flush_at is not None:
                 timeout = max(0.0, flush_at - time.time())
             for key, events in self.sel.select(timeout):
                 st = key.data
                 if st is None:
                     self.read_stdin()
+                    continue
+                if st == "listen":
+                    self.accept()
+                    continue
+                if st == "unproven":
+                    self.prove(key.fileobj)
+                    continue
+                if st == "link":
+                    self.read_link()
                     continue
                 if events & selectors.EVENT_WRITE and st.sid in self.streams:
                     self.to_kernel(st)
@@ -350,7 +511,12 @@ class Relay(object):
                 self.check_ready()
             else:
                 self.check_kernel()
+            if self.unproven:
+                self.expire_unproven()
             now = time.time()
+            if link:
+                flush()
+                continue
             if pending and flush_at is None and now - last_flush > QUIET:
                 flush_at = now + GATHER
             if flush_at is not None and now < flush_at and not self.done:

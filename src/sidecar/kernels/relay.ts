@@ -7,7 +7,12 @@
  * computer's 127.0.0.1; every connection a Jupyter client makes to one is a
  * stream of the relay (relay-protocol.ts) to the same channel on the node.
  * So nothing of the kernel listens on the cluster network, and nothing but
- * the cluster's one connection (the transport) is used to reach it. Unix
+ * the cluster's one connection (the transport) is used to reach it. The
+ * frames go over the step's stdio until the relay's link is up: a TCP
+ * connection to the relay through the transport (`openStream`), proven with
+ * the one-time token the relay sent in HELLO. Slurm's I/O forwarding holds
+ * small writes for a delayed ACK (~40 ms per round trip); the link does not.
+ * When the node cannot be reached that way, stdio carries everything. Unix
  * sockets rather than the node's 127.0.0.1, because other users of a shared
  * node could reach that (and read iopub through it); `transport: 'tcp'`
  * binds 127.0.0.1 for kernels that cannot use ipc.
@@ -20,7 +25,7 @@
  */
 import { createServer, type Server, type Socket } from 'net';
 import { constants as osConstants } from 'os';
-import { PassThrough } from 'stream';
+import { PassThrough, type Duplex } from 'stream';
 import { deflateSync } from 'zlib';
 
 import { SidecarError } from '../errors';
@@ -44,6 +49,7 @@ import {
   type IKernelExited,
   type IKernelStarted,
   type IRelayHello,
+  type IRelayLinkOffer,
   type IStartKernel,
   type KernelChannel
 } from './relay-protocol';
@@ -56,6 +62,9 @@ const STDERR_KEEP = 8192;
 
 /** How long the step may take to say HELLO (srun, Python start). */
 const HELLO_TIMEOUT_MS = 60_000;
+
+/** How long the link may take to come up before stdio carries everything. */
+const LINK_TIMEOUT_MS = 5_000;
 
 /** How long `shutdown` waits for the step to end before it stops it. */
 const SHUTDOWN_WAIT_MS = 10_000;
@@ -154,6 +163,9 @@ export interface IKernelRelayOptions {
   helloTimeoutMs?: number;
   /** Every piece of the step's stderr (srun, the relay, the kernel's own). */
   onStderr?: (text: string) => void;
+  /** Take the relay's link when it offers one (default true). */
+  link?: boolean;
+  linkTimeoutMs?: number;
 }
 
 interface IStream {
@@ -211,6 +223,9 @@ export class KernelRelay {
       );
     }
     relay.hello = hello;
+    if (hello.link && options.link !== false) {
+      await relay._openLink(hello.link, hello.node || hello.host);
+    }
     return relay;
   }
 
@@ -225,6 +240,11 @@ export class KernelRelay {
   /** Resolves when the step has ended, whatever the reason. */
   get ended(): Promise<IRelayEnd> {
     return this._ended;
+  }
+
+  /** True while the frames go over the link rather than the step's stdio. */
+  get linked(): boolean {
+    return this._link !== null;
   }
 
   /** The step's last words on stderr (srun, the relay, the kernel). */
@@ -368,6 +388,76 @@ export class KernelRelay {
           })
       )
       .then(() => endResolve(this._end!));
+  }
+
+  /**
+   * Connect to the relay's listener through the transport and prove the
+   * token; on any failure the stream is dropped and stdio stays.
+   */
+  private async _openLink(offer: IRelayLinkOffer, host: string): Promise<void> {
+    const timeoutMs = this._options.linkTimeoutMs ?? LINK_TIMEOUT_MS;
+    let stream: Duplex | null = null;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer in ${timeoutMs / 1000} s`)),
+          timeoutMs
+        );
+        this._options.transport.openStream(host, offer.port).then(s => {
+          stream = s;
+          const decoder = new FrameDecoder();
+          s.on('data', (chunk: Buffer) => {
+            let frames: IFrame[];
+            try {
+              frames = decoder.push(chunk);
+            } catch (err) {
+              reject(err as Error);
+              s.destroy();
+              return;
+            }
+            for (const frame of frames) {
+              if (frame.type === FrameType.Linked) {
+                this._link = s;
+                resolve();
+              } else {
+                this._onFrame(frame);
+              }
+            }
+          });
+          s.on('error', () => undefined);
+          s.once('close', () => {
+            reject(new Error('the connection closed'));
+            this._linkClosed(s);
+          });
+          s.write(Buffer.from(offer.token, 'ascii'));
+        }, reject);
+      });
+    } catch (err) {
+      (stream as Duplex | null)?.destroy();
+      this._options.onStderr?.(
+        `relay: no link to ${host}:${offer.port} (${(err as Error).message}); the step's stdio carries the kernel\n`
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The link closed: stdio carries on; streams in flight are cut, clients connect again. */
+  private _linkClosed(stream: Duplex): void {
+    if (this._link !== stream) {
+      return;
+    }
+    this._link = null;
+    this._queued = [];
+    if (!this._done) {
+      this._options.onStderr?.('relay: the link closed; back to stdio\n');
+    }
+    for (const s of this._streams.values()) {
+      s.closed = true;
+      s.socket.destroy();
+    }
+    this._streams.clear();
   }
 
   private _onFrame(frame: IFrame): void {
@@ -526,7 +616,7 @@ export class KernelRelay {
     const frames = this._queued;
     this._queued = [];
     if (frames.length > 0 && !this._done && this._input.writable) {
-      this._input.write(
+      (this._link ?? this._input).write(
         frames.length === 1 ? frames[0] : Buffer.concat(frames)
       );
     }
@@ -549,6 +639,8 @@ export class KernelRelay {
     this._end = end;
     this._closeListeners();
     this._input.end();
+    this._link?.destroy();
+    this._link = null;
     const err = this._failure(end.reason);
     this._helloWaiter?.reject(err);
     this._helloWaiter = null;
@@ -585,6 +677,7 @@ export class KernelRelay {
   private readonly _decoder = new FrameDecoder();
   private readonly _streams = new Map<number, IStream>();
   private _queued: Buffer[] = [];
+  private _link: Duplex | null = null;
   private _nextStream = 1;
   private _servers: Server[] = [];
   private _kernel: IRelayedKernel | null = null;

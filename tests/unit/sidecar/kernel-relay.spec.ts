@@ -23,6 +23,7 @@ import {
 } from '../../../src/sidecar/kernels/relay';
 import { STREAM_WINDOW } from '../../../src/sidecar/kernels/relay-protocol';
 import { LocalTransport } from '../../../src/sidecar/transport/local';
+import type { ITransport } from '../../../src/sidecar/transport/types';
 
 const PYTHON = process.env.JLHPC_TEST_PYTHON ?? 'python3';
 
@@ -100,17 +101,31 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-async function startRelay(onStderr?: (t: string) => void) {
+/** Whether the relays of the running describe block take the link. */
+let useLink = true;
+
+async function startRelay(
+  onStderr?: (t: string) => void,
+  transport: ITransport = localTransport(),
+  linkTimeoutMs?: number
+) {
   const relay = await KernelRelay.start({
-    transport: new LocalTransport({
-      env: { HOME: work, SHELL: '/bin/sh', PATH: process.env.PATH }
-    }),
+    transport,
     command: directRelayCommand(PYTHON),
     label: 'this computer',
-    onStderr
+    onStderr,
+    link: useLink,
+    linkTimeoutMs
   });
   relays.push(relay);
+  expect(relay.linked).toBe(useLink);
   return relay;
+}
+
+function localTransport(): LocalTransport {
+  return new LocalTransport({
+    env: { HOME: work, SHELL: '/bin/sh', PATH: process.env.PATH }
+  });
 }
 
 function fakeArgv(...extra: string[]): string[] {
@@ -184,7 +199,14 @@ async function ask(port: number): Promise<Record<string, unknown>> {
   }
 }
 
-describe('the kernel relay, both ends', () => {
+describe.each([
+  ['over the link', true],
+  ["over the step's stdio", false]
+])('the kernel relay, both ends, %s', (_, link) => {
+  beforeAll(() => {
+    useLink = link;
+  });
+
   it('runs a one-line bootstrap of the relay, and srun around it', () => {
     const boot = relayBootstrap();
     expect(boot).not.toContain('\n');
@@ -212,7 +234,7 @@ describe('the kernel relay, both ends', () => {
 
   it('starts a kernel with the key only in its 0600 connection file', async () => {
     const relay = await startRelay();
-    expect(relay.hello.version).toBe(1);
+    expect(relay.hello.version).toBe(2);
     const key = randomBytes(16).toString('hex');
     const kernel = await relay.startKernel({
       key,
@@ -424,5 +446,122 @@ describe('the kernel relay, both ends', () => {
       }
     });
     await expect(relay).rejects.toThrow(/status 1.*no such job/s);
+  });
+});
+
+/** A connection to the relay's link port: what it receives, and when it closed. */
+async function knock(port: number, send: Buffer) {
+  const c = await client(port);
+  c.socket.write(send);
+  const got = await c.read(1, 8_000).then(
+    b => b,
+    () => Buffer.alloc(0)
+  );
+  c.socket.destroy();
+  return got;
+}
+
+describe("the relay's link", () => {
+  beforeAll(() => {
+    useLink = true;
+  });
+
+  it('gives nothing to a connection without the token, and stays up for the one with it', async () => {
+    // A transport that lets others knock first: what another user of the
+    // node could do between HELLO and the sidecar's own connection.
+    const local = localTransport();
+    const knocks: Buffer[] = [];
+    const early: ITransport = Object.assign(Object.create(local), {
+      openStream: async (host: string, port: number) => {
+        knocks.push(await knock(port, Buffer.from('0'.repeat(64))));
+        knocks.push(await knock(port, Buffer.from('GET / HTTP/1.0\r\n\r\n')));
+        return local.openStream(host, port);
+      }
+    });
+    // The second knock is held until the relay's 5 s for the token are up.
+    const relay = await startRelay(undefined, early, 20_000);
+    expect(knocks).toEqual([Buffer.alloc(0), Buffer.alloc(0)]);
+    const kernel = await relay.startKernel({
+      key: 'k',
+      signature_scheme: 'hmac-sha256',
+      argv: fakeArgv()
+    });
+    expect((await ask(kernel.localPorts.shell)).key).toBe('k');
+    // Once the link is up nobody else is let in: the port is closed.
+    await expect(client(relay.hello.link!.port)).rejects.toThrow(
+      /ECONNREFUSED/
+    );
+    await relay.shutdown(5000);
+  });
+
+  it('closes its port when the sidecar speaks on stdio instead', async () => {
+    useLink = false;
+    try {
+      const relay = await startRelay();
+      const kernel = await relay.startKernel({
+        key: 'k',
+        signature_scheme: 'hmac-sha256',
+        argv: fakeArgv()
+      });
+      expect((await ask(kernel.localPorts.shell)).key).toBe('k');
+      await expect(client(relay.hello.link!.port)).rejects.toThrow(
+        /ECONNREFUSED/
+      );
+      await relay.shutdown(5000);
+    } finally {
+      useLink = true;
+    }
+  });
+
+  it('falls back to stdio when the link closes, and the kernel lives on', async () => {
+    const local = localTransport();
+    let linkStream: import('stream').Duplex | null = null;
+    const spy: ITransport = Object.assign(Object.create(local), {
+      openStream: async (host: string, port: number) =>
+        (linkStream = await local.openStream(host, port))
+    });
+    const stderr: string[] = [];
+    const relay = await startRelay(t => stderr.push(t), spy);
+    const kernel = await relay.startKernel({
+      key: 'k',
+      signature_scheme: 'hmac-sha256',
+      argv: fakeArgv()
+    });
+    const before = await client(kernel.localPorts.shell);
+    before.socket.write('hello\n');
+    expect((await before.read(6)).toString()).toBe('hello\n');
+    linkStream!.destroy();
+    // The cut stream is closed, so the client connects again, over stdio.
+    await expect(before.read(1, 5_000)).rejects.toThrow(/closed/);
+    expect(relay.linked).toBe(false);
+    const info = await ask(kernel.localPorts.shell);
+    expect(info.key).toBe('k');
+    expect(stderr.join('')).toContain('back to stdio');
+    await relay.shutdown(5000);
+  });
+
+  it('takes stdio when the node cannot be reached, after the timeout', async () => {
+    const local = localTransport();
+    const unreachable: ITransport = Object.assign(Object.create(local), {
+      openStream: () => new Promise(() => undefined)
+    });
+    const stderr: string[] = [];
+    const relay = await KernelRelay.start({
+      transport: unreachable,
+      command: directRelayCommand(PYTHON),
+      label: 'this computer',
+      onStderr: t => stderr.push(t),
+      linkTimeoutMs: 300
+    });
+    relays.push(relay);
+    expect(relay.linked).toBe(false);
+    expect(stderr.join('')).toMatch(/no link to .*no answer in 0.3 s/);
+    const kernel = await relay.startKernel({
+      key: 'k',
+      signature_scheme: 'hmac-sha256',
+      argv: fakeArgv()
+    });
+    expect((await ask(kernel.localPorts.shell)).key).toBe('k');
+    await relay.shutdown(5000);
   });
 });
