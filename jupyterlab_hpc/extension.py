@@ -35,8 +35,23 @@ STABLE_SECONDS = 30
 MAX_BACKOFF = 30
 
 
+#: The Jupyter server's own credentials, which every process it starts would
+#: inherit. The sidecar needs none of them (requests reach it authenticated,
+#: over its private socket), and would hand them on to each ssh, ProxyCommand
+#: and askpass helper it runs, and to the Slurm jobs it starts on this
+#: computer (srun exports the environment).
+SERVER_SECRETS = ("JUPYTER_TOKEN", "JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")
+
+
 class SidecarUnavailable(RuntimeError):
     pass
+
+
+def sidecar_process_environment(base, extra):
+    """The server's environment without its credentials, plus ``extra``."""
+    env = {k: v for k, v in base.items() if k not in SERVER_SECRETS}
+    env.update(extra)
+    return env
 
 
 async def health_answers(socket_path):
@@ -187,7 +202,7 @@ class SidecarOwner:
                 self._process = SidecarProcess(
                     *(self.command or sidecar_command(self.socket_path)),
                     log=self.log,
-                    env={**os.environ, **self.environment},
+                    env=sidecar_process_environment(os.environ, self.environment),
                     stdin=asyncio.subprocess.DEVNULL,
                     ready_func=self._ready,
                     ready_timeout=self.ready_timeout,

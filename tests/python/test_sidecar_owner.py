@@ -86,6 +86,26 @@ async def test_it_starts_once_and_answers(owner_for):
         await owner.stop()
 
 
+async def test_the_sidecar_gets_none_of_the_servers_credentials(owner_for, monkeypatch):
+    # As Docker images and JupyterHub start a server: its token in the environment.
+    for name in extension.SERVER_SECRETS:
+        monkeypatch.setenv(name, f"secret-{name}")
+    monkeypatch.setenv("JLHPC_KEPT", "kept")
+    owner = owner_for(env={"JUPYTERLAB_HPC_PYTHON": sys.executable})
+    try:
+        await owner.ensure()
+        with open(f"/proc/{owner.pid}/environ", "rb") as f:
+            environ = dict(
+                item.decode().split("=", 1) for item in f.read().split(b"\0") if item
+            )
+        assert [n for n in extension.SERVER_SECRETS if n in environ] == []
+        assert "secret-" not in "".join(environ.values())
+        assert environ["JLHPC_KEPT"] == "kept"
+        assert environ["JUPYTERLAB_HPC_PYTHON"] == sys.executable
+    finally:
+        await owner.stop()
+
+
 async def test_a_killed_sidecar_is_started_again(owner_for):
     owner = owner_for()
     try:

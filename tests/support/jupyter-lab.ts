@@ -44,6 +44,12 @@ export interface IStartLabOptions {
    * which `stop({ keepHome: true })` left), as a restarted server would.
    */
   home?: string;
+  /**
+   * How the server gets its token: on its command line (the default), or in
+   * `JUPYTER_TOKEN` as Docker images and spawners give it, which keeps it
+   * out of `ps` (the secrets suite needs that).
+   */
+  tokenVia?: 'argv' | 'env';
 }
 
 export async function freePort(): Promise<number> {
@@ -94,7 +100,9 @@ export async function startLab(
     `--ServerApp.port=${port}`,
     '--ServerApp.port_retries=0',
     `--ServerApp.root_dir=${home}`,
-    `--IdentityProvider.token=${token}`,
+    ...(options.tokenVia === 'env'
+      ? []
+      : [`--IdentityProvider.token=${token}`]),
     '--LabApp.news_url=None',
     '--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate'
   ];
@@ -109,6 +117,7 @@ export async function startLab(
       ...process.env,
       ...dirs,
       ...options.env,
+      ...(options.tokenVia === 'env' ? { JUPYTER_TOKEN: token } : {}),
       PATH: options.path ?? process.env.PATH ?? ''
     },
     stdio: ['ignore', 'pipe', 'pipe'],
