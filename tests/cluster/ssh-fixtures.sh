@@ -33,7 +33,7 @@ readonly OUTER_NET=${SSH_FIXTURES_OUTER_NET:-10.231.1}
 readonly INNER_NET=${SSH_FIXTURES_INNER_NET:-10.231.2}
 readonly TWOFA_PORT=${SSH_FIXTURES_2FA_PORT:-2224}
 readonly PASS_PORT=${SSH_FIXTURES_PASS_PORT:-2225}
-readonly PACKAGES=(openssh-server openssh-client libpam-google-authenticator iproute2
+readonly PACKAGES=(openssh-server openssh-client libpam-google-authenticator iproute2 nftables
   netcat-openbsd oathtool util-linux)
 
 # The topology: host (HOST_IF, .1 of the outer net) <-veth-> eth0 of jlhpc-gw (.2); eth1 of

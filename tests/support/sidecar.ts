@@ -95,6 +95,8 @@ export async function startSidecar(
     env?: NodeJS.ProcessEnv;
     /** Give every cluster PUT through `api` this SSH client (unless it names one). */
     sshClient?: SshClientSetting;
+    /** Run it through this command, e.g. `ip netns exec <ns>` (which execs it). */
+    wrap?: string[];
   } = {}
 ): Promise<ISidecar> {
   if (!existsSync(SIDECAR_JS)) {
@@ -109,7 +111,14 @@ export async function startSidecar(
     JUPYTERLAB_HPC_LOG_LEVEL: 'debug',
     ...options.env
   };
-  const child = spawn(process.execPath, [SIDECAR_JS, '--socket', socket], {
+  const argv = [
+    ...(options.wrap ?? []),
+    process.execPath,
+    SIDECAR_JS,
+    '--socket',
+    socket
+  ];
+  const child = spawn(argv[0], argv.slice(1), {
     env,
     stdio: ['ignore', 'ignore', 'pipe']
   });

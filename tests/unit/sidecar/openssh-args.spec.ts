@@ -286,9 +286,9 @@ describe('masterArgs', () => {
     }
   );
 
-  it('sends keepalives every 30 s when the route has none', () => {
+  it('sends keepalives every 5 s when the route has none', () => {
     const g = sshG(args([host({ serverAliveInterval: 0 })]));
-    expect(one(g, 'serveraliveinterval')).toBe('30');
+    expect(one(g, 'serveraliveinterval')).toBe('5');
   });
 
   it('keeps the keepalive settings of the route', () => {
@@ -299,10 +299,10 @@ describe('masterArgs', () => {
     expect(one(g, 'serveralivecountmax')).toBe('5');
   });
 
-  it('waits 30 s for the TCP connection unless the route says otherwise', () => {
+  it('waits 10 s for the TCP connection unless the route says otherwise', () => {
     expect(
       one(sshG(args([host({ connectTimeout: null })])), 'connecttimeout')
-    ).toBe('30');
+    ).toBe('10');
     expect(
       one(sshG(args([host({ connectTimeout: 7 })])), 'connecttimeout')
     ).toBe('7');
