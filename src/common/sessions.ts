@@ -131,6 +131,12 @@ export interface ISessionInfo {
   observedAt: number | null;
   /** The local port "Open" goes to, once running. */
   localPort: number | null;
+  /**
+   * Set when the forward had to move: another program took its local port
+   * while the connection was down, so "Open" now goes to `to`, and tabs on
+   * `from` reach that other program instead.
+   */
+  portMoved: { from: number; to: number; at: number } | null;
   /** The scheduler did not answer the last poll: the facts may be old. */
   schedulerUnreachable: boolean;
   /** Set once the session ended. */

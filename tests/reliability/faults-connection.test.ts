@@ -306,7 +306,10 @@ describe('a session forward, directly to the demo sshd', () => {
       const now = r.session;
       const sees = userSees(s.events, from, w.session.id);
       const moved = now?.localPort !== oldPort && now?.phase === 'running';
-      const told = /taken|in use/i.test(sees);
+      const told =
+        now?.portMoved?.from === oldPort &&
+        now.portMoved.to === now.localPort &&
+        /taken/.test(sees);
       recordFault('conn-forward-port-taken', {
         fault:
           "the forward's local port taken by another program while the connection was down (sshd stopped, connection killed)",
@@ -333,8 +336,8 @@ describe('a session forward, directly to the demo sshd', () => {
       expect(impostorHits).toBe(0);
       expect(r.recoveryS).not.toBeNull();
       expect(r.kept).toBe(true);
-      // Not asserted yet, recorded (survived: false): the session moves to a
-      // new port without telling the user why (no notice in ISessionInfo).
+      // …and the user is told (the panel's warning and a notification).
+      expect(told).toBe(true);
     } finally {
       await new Promise(r => impostor?.close(r));
     }

@@ -132,11 +132,18 @@ export function sessionStatus(
   now: number,
   trans: TranslationBundle
 ): ISessionStatus {
+  const moved = session.portMoved;
   const warning = session.schedulerUnreachable
     ? trans.__(
         'The scheduler is not answering; this is what it said last. It is asked again at the next poll.'
       )
-    : null;
+    : moved && session.phase === 'running'
+      ? trans.__(
+          'Another program took port %1 while the connection was down, so JupyterLab is on port %2 now: open it again from here; tabs still on port %1 reach that other program.',
+          moved.from,
+          moved.to
+        )
+      : null;
   const times = (): string => {
     const parts: string[] = [];
     const elapsed = elapsedMs(session, now);

@@ -97,7 +97,12 @@ export class SessionNotifier implements IDisposable {
     // A session first seen now (a reload, another page's launch) has no
     // transition to tell.
     if (previous) {
-      if (previous.phase !== 'running' && session.phase === 'running') {
+      if (
+        session.portMoved &&
+        session.portMoved.at !== previous.portMoved?.at
+      ) {
+        this._announcePortMoved(session, memory);
+      } else if (previous.phase !== 'running' && session.phase === 'running') {
         this._announceRunning(session, memory);
       } else if (previous.phase !== 'ended' && session.phase === 'ended') {
         this._announceEnd(session, previous, memory);
@@ -120,6 +125,22 @@ export class SessionNotifier implements IDisposable {
         session.cluster,
         session.jobId ?? '?',
         session.node ?? trans.__('its node')
+      ),
+      { autoClose: false, actions: [this._openAction(session)] }
+    );
+  }
+
+  private _announcePortMoved(session: ISessionInfo, memory: ISessionMemory) {
+    const { trans } = this._o;
+    const moved = session.portMoved!;
+    this._show(
+      memory,
+      'warning',
+      trans.__(
+        'JupyterLab on %1: another program took port %2 while the connection was down. The session is on port %3 now; tabs still on port %2 reach that other program: close them and open it again.',
+        sessionTitle(session, trans),
+        moved.from,
+        moved.to
       ),
       { autoClose: false, actions: [this._openAction(session)] }
     );

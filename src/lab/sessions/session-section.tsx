@@ -188,7 +188,9 @@ function SessionRow(props: {
       )}
       {status.warning && (
         <div className="jp-HpcSessions-warning" role="alert">
-          {trans.__('Scheduler not answering')}
+          {session.schedulerUnreachable
+            ? trans.__('Scheduler not answering')
+            : trans.__('Port moved')}
           <span className="jp-HpcSessions-warningDetail">
             {' '}
             {status.warning}

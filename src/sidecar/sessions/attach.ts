@@ -120,6 +120,7 @@ export function attachedRecord(
     job: null,
     server: null,
     localPort: null,
+    portMoved: null,
     schedulerUnreachable: false,
     end: null,
     origin: listed.meta.origin,

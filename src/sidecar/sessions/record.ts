@@ -31,6 +31,8 @@ export interface ISessionRecord {
   server: { node: string; port: number; baseUrl: string } | null;
   /** The local port of its forward; kept to make it again after a restart. */
   localPort: number | null;
+  /** Absent in state files written before it existed. */
+  portMoved?: ISessionInfo['portMoved'];
   schedulerUnreachable: boolean;
   end: ISessionInfo['end'];
   /** Absent in state files written before origins were recorded. */
@@ -151,6 +153,7 @@ export function publicView(record: ISessionRecord): ISessionInfo {
     timeLeftSeconds: record.job?.timeLeftSeconds ?? null,
     observedAt: record.job?.observedAt ?? null,
     localPort: record.phase === 'running' ? record.localPort : null,
+    portMoved: record.portMoved ?? null,
     schedulerUnreachable: record.schedulerUnreachable,
     end: record.end,
     origin: record.origin ?? null,

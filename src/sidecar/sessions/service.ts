@@ -259,6 +259,7 @@ export class SessionService {
       job: null,
       server: null,
       localPort: null,
+      portMoved: null,
       schedulerUnreachable: false,
       end: null,
       origin: this._origin(),
@@ -639,6 +640,18 @@ export class SessionService {
       return;
     }
     this._forwards.set(record.id, forward.id);
+    if (wanted && forward.localPort !== wanted) {
+      // Never silently: a tab still open on the old port would now reach
+      // whatever program took it.
+      record.portMoved = {
+        from: wanted,
+        to: forward.localPort,
+        at: Date.now()
+      };
+      this._o.log.warn(
+        `sessions: ${record.id}: port ${wanted} was taken by another program; the forward is on ${forward.localPort} now`
+      );
+    }
     record.localPort = forward.localPort;
     this._running(record);
   }

@@ -24,7 +24,11 @@ export function userSees(
       const s = e.session;
       const port = s.localPort ? ` on port ${s.localPort}` : '';
       const end = s.end ? ` (${s.end.message})` : '';
-      push(`session ${s.phase}${port}${end}`);
+      const moved =
+        s.portMoved && s.phase === 'running'
+          ? ` (warning: port ${s.portMoved.from} was taken by another program; now on ${s.portMoved.to})`
+          : '';
+      push(`session ${s.phase}${port}${end}${moved}`);
     }
   }
   return seen.join(' → ') || 'no change';

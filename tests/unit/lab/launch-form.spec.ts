@@ -107,6 +107,7 @@ function sessionFor(request: ILaunchRequest): ISessionInfo {
     timeLeftSeconds: null,
     observedAt: null,
     localPort: null,
+    portMoved: null,
     schedulerUnreachable: false,
     end: null,
     origin: null,

@@ -41,6 +41,7 @@ export function sessionInfo(more: Partial<ISessionInfo> = {}): ISessionInfo {
     timeLeftSeconds: 3600,
     observedAt: 2_000,
     localPort: null,
+    portMoved: null,
     schedulerUnreachable: false,
     end: null,
     origin: null,

@@ -70,6 +70,26 @@ describe('SessionNotifier', () => {
     expect(executed).toEqual([[CommandIDs.openSession, { id: 's1' }]]);
   });
 
+  it('warns, with Open, when the forward moved to another port', () => {
+    setUp();
+    sessions.set(running({ localPort: 8899 }));
+    sessions.set(running({ phase: 'connecting' }));
+    const moved = { from: 8899, to: 8901, at: 5_000 };
+    sessions.set(running({ localPort: 8901, portMoved: moved }));
+    // Later readings of the same move: no new toast.
+    sessions.set(
+      running({ localPort: 8901, portMoved: moved, observedAt: 9_000 })
+    );
+    expect(toasts()).toEqual([
+      [
+        'warning',
+        'JupyterLab on demo · job 42: another program took port 8899 while the connection was down. The session is on port 8901 now; tabs still on port 8899 reach that other program: close them and open it again.'
+      ]
+    ]);
+    const [toast] = Notification.manager.notifications;
+    expect(toast.options.actions?.map(a => a.label)).toEqual(['Open']);
+  });
+
   it('does not tell a restarted sidecar’s running → starting → running twice', () => {
     setUp();
     sessions.set(sessionInfo({ phase: 'connecting', timeLeftSeconds: null }));

@@ -158,6 +158,16 @@ describe('SessionList', () => {
     expect(buttons().map(([text]) => text)).toEqual(['Open', 'Log', 'Cancel']);
   });
 
+  it('says that the forward moved to another port, and where', () => {
+    render([
+      running({ localPort: 8901, portMoved: { from: 8899, to: 8901, at: 1 } })
+    ]);
+    expect(stateOf()).toBe('Running on node1');
+    expect(row().querySelector('[role="alert"]')?.textContent).toBe(
+      'Port moved Another program took port 8899 while the connection was down, so JupyterLab is on port 8901 now: open it again from here; tabs still on port 8899 reach that other program.'
+    );
+  });
+
   it('shows why a session ended, and offers Dismiss instead of Cancel', () => {
     render([
       ended('timeout', {

@@ -364,14 +364,20 @@ describe('a submission the last process did not see answered', () => {
 describe('a running session when its connection goes and comes back', () => {
   let forwards: { id: string; localPort: number; open: boolean }[];
   let relinked: SessionService;
+  /** Local ports another program holds. */
+  let taken: Set<number>;
 
   beforeEach(() => {
     forwards = [];
+    taken = new Set();
     let port = 5000;
     relinked = new SessionService({
       host: {
         transport: async () => node,
         openForward: async (cluster, r) => {
+          if (taken.has(r.localPort ?? 0)) {
+            throw new Error(`port ${r.localPort} is in use`);
+          }
           const f = {
             id: `f${forwards.length + 1}`,
             localPort: r.localPort || ++port,
@@ -447,6 +453,24 @@ describe('a running session when its connection goes and comes back', () => {
     expect(relinked.get(s.id)).toMatchObject({
       phase: 'running',
       localPort: s.localPort
+    });
+  });
+
+  it('moves a forward whose port another program took, and says so', async () => {
+    const s = await runningSession();
+    expect(s.portMoved).toBeNull();
+    relinked.connectionChanged('c', 'reconnecting');
+    forwards[0].open = false;
+    taken.add(s.localPort!);
+    relinked.connectionChanged('c', 'connected');
+    await new Promise(r => setTimeout(r, 100));
+    const now = relinked.get(s.id);
+    expect(now.phase).toBe('running');
+    expect(now.localPort).not.toBe(s.localPort);
+    expect(now.portMoved).toEqual({
+      from: s.localPort,
+      to: now.localPort,
+      at: expect.any(Number)
     });
   });
 
