@@ -4,7 +4,7 @@ import { CommandRegistry } from '@lumino/commands';
 import { IDisposable } from '@lumino/disposable';
 import { Signal } from '@lumino/signaling';
 
-import { ISessionInfo } from '../../common/api';
+import { ISessionInfo, IStateProblem } from '../../common/api';
 import { CommandIDs } from '../tokens';
 import {
   formatSpan,
@@ -52,6 +52,7 @@ export class SessionNotifier implements IDisposable {
     this._o = options;
     this._minutes = [...(options.minutesBeforeWallTime ?? [10, 2])];
     options.sessions.sessionChanged.connect(this._onChange, this);
+    options.sessions.changed.connect(this._onStateProblems, this);
     // Sessions listed already (a reload): warnings yes, transitions no.
     for (const session of options.sessions.sessions) {
       this._schedule(session);
@@ -226,6 +227,39 @@ export class SessionNotifier implements IDisposable {
     );
   }
 
+  /**
+   * A state file of the sidecar that is damaged or cannot be written: an
+   * error that stays until it is over (each message once), then a word
+   * that it is.
+   */
+  private _onStateProblems(): void {
+    const now = new Map(
+      (this._o.sessions.stateProblems ?? []).map(p => [p.file, p])
+    );
+    for (const [file, shown] of this._stateToasts) {
+      if (now.get(file)?.message !== shown.message) {
+        Notification.dismiss(shown.toast);
+        this._stateToasts.delete(file);
+        if (!now.has(file) && shown.code === 'state-unwritable') {
+          Notification.success(
+            this._o.trans.__('The %1 file is written again.', file),
+            { autoClose: 5000 }
+          );
+        }
+      }
+    }
+    for (const [file, p] of now) {
+      if (!this._stateToasts.has(file)) {
+        const toast = Notification.error(p.message, { autoClose: false });
+        this._stateToasts.set(file, {
+          message: p.message,
+          code: p.code,
+          toast
+        });
+      }
+    }
+  }
+
   private _openAction(session: ISessionInfo): Notification.IAction {
     const { commands, trans } = this._o;
     return {
@@ -284,5 +318,9 @@ export class SessionNotifier implements IDisposable {
   private readonly _o: ISessionNotifierOptions;
   private _minutes: number[];
   private _memory = new Map<string, ISessionMemory>();
+  private _stateToasts = new Map<
+    IStateProblem['file'],
+    { message: string; code: IStateProblem['code']; toast: string }
+  >();
   private _isDisposed = false;
 }
