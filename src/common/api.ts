@@ -295,6 +295,7 @@ export interface IStateProblem {
 export interface IStateProblemEvent {
   type: 'state-problem';
   file: IStateProblem['file'];
+  code: IStateProblem['code'];
   problem: IStateProblem | null;
 }
 

@@ -56,25 +56,22 @@ export function createServices(
 ): IServices {
   const prompts = new PromptBroker(broadcast);
   // The state files' problems, told to every tab and listed with the sessions.
-  const stateProblems = new Map<IStateProblem['file'], IStateProblem>();
+  const stateProblems = new Map<string, IStateProblem>();
   const stateFileProblem =
     (file: IStateProblem['file']) =>
-    (p: IStateFileProblem | null): void => {
+    (kind: IStateFileProblem['kind'], p: IStateFileProblem | null): void => {
+      const code = kind === 'damaged' ? 'state-damaged' : 'state-unwritable';
       const problem: IStateProblem | null = p
-        ? {
-            code: p.kind === 'damaged' ? 'state-damaged' : 'state-unwritable',
-            file,
-            message: p.message
-          }
+        ? { code, file, message: p.message }
         : null;
       if (problem) {
-        stateProblems.set(file, problem);
+        stateProblems.set(`${file} ${code}`, problem);
         log.error(`${file}: ${problem.message}`);
       } else {
-        stateProblems.delete(file);
+        stateProblems.delete(`${file} ${code}`);
         log.info(`${file}: the state file is written again.`);
       }
-      broadcast({ type: 'state-problem', file, problem });
+      broadcast({ type: 'state-problem', file, code, problem });
     };
   const home = process.env.HOME || homedir();
   // Sessions follow their cluster's connection (forwards after a reconnect).

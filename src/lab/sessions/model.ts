@@ -262,7 +262,7 @@ export class SessionsModel implements ISessionsModel {
     }
     list.sessions.forEach(s => this._apply(s, false, false));
     this._stateProblems = new Map(
-      (list.stateProblems ?? []).map(p => [p.file, p])
+      (list.stateProblems ?? []).map(p => [`${p.file} ${p.code}`, p])
     );
     if (!this._isDisposed) {
       this._changed.emit();
@@ -333,9 +333,9 @@ export class SessionsModel implements ISessionsModel {
         break;
       case 'state-problem':
         if (event.problem) {
-          this._stateProblems.set(event.file, event.problem);
+          this._stateProblems.set(`${event.file} ${event.code}`, event.problem);
         } else {
-          this._stateProblems.delete(event.file);
+          this._stateProblems.delete(`${event.file} ${event.code}`);
         }
         this._changed.emit();
         break;
@@ -347,7 +347,7 @@ export class SessionsModel implements ISessionsModel {
   private _sidecar: ISidecarModel;
   private _serverSettings: ServerConnection.ISettings;
   private _sessions = new Map<string, ISessionInfo>();
-  private _stateProblems = new Map<IStateProblem['file'], IStateProblem>();
+  private _stateProblems = new Map<string, IStateProblem>();
   /** Ids the sidecar removed: never listed again unless attached. */
   private _removed = new Set<string>();
   /**

@@ -234,28 +234,30 @@ export class SessionNotifier implements IDisposable {
    */
   private _onStateProblems(): void {
     const now = new Map(
-      (this._o.sessions.stateProblems ?? []).map(p => [p.file, p])
+      (this._o.sessions.stateProblems ?? []).map(p => [
+        `${p.file} ${p.code}`,
+        p
+      ])
     );
-    for (const [file, shown] of this._stateToasts) {
-      if (now.get(file)?.message !== shown.message) {
+    // A full disk's toast goes once it is over; a damaged file's stays.
+    for (const [key, shown] of this._stateToasts) {
+      const p = now.get(key);
+      if (!p && shown.code === 'state-unwritable') {
         Notification.dismiss(shown.toast);
-        this._stateToasts.delete(file);
-        if (!now.has(file) && shown.code === 'state-unwritable') {
-          Notification.success(
-            this._o.trans.__('The %1 file is written again.', file),
-            { autoClose: 5000 }
-          );
-        }
+        this._stateToasts.delete(key);
+        Notification.success(
+          this._o.trans.__('The %1 file is written again.', shown.file),
+          { autoClose: 5000 }
+        );
+      } else if (p && p.message !== shown.message) {
+        Notification.dismiss(shown.toast);
+        this._stateToasts.delete(key);
       }
     }
-    for (const [file, p] of now) {
-      if (!this._stateToasts.has(file)) {
+    for (const [key, p] of now) {
+      if (!this._stateToasts.has(key)) {
         const toast = Notification.error(p.message, { autoClose: false });
-        this._stateToasts.set(file, {
-          message: p.message,
-          code: p.code,
-          toast
-        });
+        this._stateToasts.set(key, { ...p, toast });
       }
     }
   }
@@ -318,9 +320,6 @@ export class SessionNotifier implements IDisposable {
   private readonly _o: ISessionNotifierOptions;
   private _minutes: number[];
   private _memory = new Map<string, ISessionMemory>();
-  private _stateToasts = new Map<
-    IStateProblem['file'],
-    { message: string; code: IStateProblem['code']; toast: string }
-  >();
+  private _stateToasts = new Map<string, IStateProblem & { toast: string }>();
   private _isDisposed = false;
 }

@@ -24,8 +24,15 @@ export interface IStateFileOptions<T> {
   shownPath?: string;
   /** Said after a damaged file's message when no good copy was left. */
   lostHint?: string;
-  /** The file's problem changed: a new one, or null once it is over. */
-  onProblem?(problem: IStateFileProblem | null): void;
+  /**
+   * A problem of the file appeared, or (null) one of that kind is over:
+   * a damaged file is told once and stays told; failing writes end with
+   * the next write that works.
+   */
+  onProblem?(
+    kind: IStateFileProblem['kind'],
+    problem: IStateFileProblem | null
+  ): void;
 }
 
 /** Why the file is not what the state in memory is. */
@@ -130,7 +137,7 @@ export class StateFile<T> {
         : `The ${label} file ${path} was damaged (${what}) and no good copy of it was left: ${aside}.` +
           (this._options.lostHint ? ` ${this._options.lostHint}` : '')
     };
-    this._options.onProblem?.(this.problem);
+    this._options.onProblem?.('damaged', this._damaged);
   }
 
   private _setUnwritable(err: Error | null): void {
@@ -138,7 +145,7 @@ export class StateFile<T> {
     if (!err) {
       if (before) {
         this._unwritable = null;
-        this._options.onProblem?.(this.problem);
+        this._options.onProblem?.('unwritable', null);
       }
       return;
     }
@@ -149,7 +156,7 @@ export class StateFile<T> {
       'until it can write it again. Free some space or fix the permissions.';
     if (before?.message !== message) {
       this._unwritable = { kind: 'unwritable', message };
-      this._options.onProblem?.(this.problem);
+      this._options.onProblem?.('unwritable', this._unwritable);
     }
   }
 

@@ -151,7 +151,7 @@ describe('what the user is told (onProblem)', () => {
       label: 'sessions',
       shownPath: '~/sub/state.json',
       lostHint: 'Attach them again.',
-      onProblem: p => told.push(p)
+      onProblem: (_kind, p) => told.push(p)
     });
   beforeEach(() => {
     told.length = 0;
