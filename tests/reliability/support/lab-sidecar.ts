@@ -84,7 +84,8 @@ export function labSidecar(
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000)
+      // POST /api/sessions waits for a cluster kernel to start.
+      signal: AbortSignal.timeout(180_000)
     });
     const text = await res.text();
     let parsed: unknown = null;
