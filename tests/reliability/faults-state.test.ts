@@ -154,8 +154,11 @@ async function damageAndRestart(
   const recoveryS = seconds(performance.now() - at);
   const now = await list();
   const again = now.sessions.find(x => x.id === session.id)!;
-  expect(again.localPort).toBe(session.localPort);
+  // Guaranteed: the same job, running and answering. The last good copy is
+  // one write behind, so it may predate the forward's port: measured.
   expect(again.jobId).toBe(session.jobId);
+  const samePort = again.localPort === session.localPort;
+  session = again;
   expect(problem!.file).toBe('sessions');
   expect(problem!.message).toMatch(
     /^The sessions file .*sessions\.json was damaged \(.+\): it was set aside as sessions\.json\.bad-.+, and its last good copy was used\.$/
@@ -166,14 +169,16 @@ async function damageAndRestart(
     readdirSync(stateDir).some(f => f.startsWith('sessions.json.bad-'))
   ).toBe(true);
   log(
-    `${what}: told "${problem!.code}: ${problem!.message}" (event: ${byEvent}); session back in ${recoveryS} s`
+    `${what}: same port ${samePort}; told "${problem!.code}: ${problem!.message}" (event: ${byEvent}); session back in ${recoveryS} s`
   );
   recordFault(`state-${what}`, {
     fault: `sessions state file ${what === 'garbage' ? 'overwritten with garbage' : 'truncated to half its JSON'}, then the sidecar killed (the next one reads it)`,
     userSees: `error that stays: "${problem!.message.replace(/ \(.*\): /, ' (…): ')}" (${problem!.code}); the running session is listed again, running, same port`,
     recoveryS,
-    lost: 'nothing (the last good copy held the running session; the damaged file is kept aside)',
-    survived: recoveryS <= RECOVERY_TARGET_S
+    lost: samePort
+      ? 'nothing (the last good copy held the running session; the damaged file is kept aside)'
+      : "the session's local port: the last good copy (one write behind) predates it, so the forward came back on another port (an open tab of the remote JupyterLab must be opened again); the job and session were kept",
+    survived: recoveryS <= RECOVERY_TARGET_S && samePort
   });
   expect(id).toBe(session.id);
 }
