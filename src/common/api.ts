@@ -249,6 +249,9 @@ export type ErrorCode =
   | 'slurm-unavailable'
   | 'session-exists'
   | 'session-not-attachable'
+  // The sidecar's own state files
+  | 'state-damaged'
+  | 'state-unwritable'
   // cluster kernels
   | 'kernel-relay-failed'
   | 'profile-invalid'
@@ -272,7 +275,29 @@ export type SidecarEvent =
   | ISessionEvent
   | IKernelProfileEvent
   | IAllocationEvent
-  | IKernelStartEvent;
+  | IKernelStartEvent
+  | IStateProblemEvent;
+
+/**
+ * Something is wrong with one of the files where the sidecar keeps what it
+ * follows (sessions, kernel allocations): the user is told, since the
+ * sidecar works on from memory and the cluster meanwhile.
+ */
+export interface IStateProblem {
+  code: 'state-damaged' | 'state-unwritable';
+  /** Which file: what it holds. */
+  file: 'sessions' | 'allocations';
+  /** A sentence the user can act on; names the file. */
+  message: string;
+}
+
+/** A state file's problem appeared or (`problem: null`) is over. */
+export interface IStateProblemEvent {
+  type: 'state-problem';
+  file: IStateProblem['file'];
+  code: IStateProblem['code'];
+  problem: IStateProblem | null;
+}
 
 /** A kernel profile was added or changed, or (`removed`) deleted. */
 export interface IKernelProfileEvent {
@@ -304,6 +329,8 @@ export interface ISessionEvent {
 /** GET Routes.sessions */
 export interface ISessionList {
   sessions: ISessionInfo[];
+  /** Problems of the sidecar's state files now (none: empty or absent). */
+  stateProblems?: IStateProblem[];
 }
 
 /** GET Routes.attachableSessions(name) */
@@ -419,7 +446,8 @@ const EVENT_TYPES = new Set([
   'session',
   'kernel-profile',
   'kernel-allocation',
-  'kernel-start'
+  'kernel-start',
+  'state-problem'
 ]);
 
 /** Narrow an unknown JSON value to a SidecarEvent, or null. */

@@ -4,7 +4,11 @@
  * so ssh2, the conda and task modules stay off the sidecar's cold start
  * (JupyterLab's first page load waits for the health answer).
  */
-import { LOCAL_TARGET, type SidecarEvent } from '../common/api';
+import {
+  LOCAL_TARGET,
+  type IStateProblem,
+  type SidecarEvent
+} from '../common/api';
 import { clusterRoutes } from './api/cluster-routes';
 import { envRoutes } from './api/env-routes';
 import { kernelProfileRoutes } from './api/kernel-routes';
@@ -32,7 +36,8 @@ import { emptyState, parseSessionState } from './sessions/record';
 import { asText } from './sessions/offer';
 import { SessionService } from './sessions/service';
 import { SharedJobPollers } from './slurm/shared-pollers';
-import { StateFile } from './state/json-file';
+import { StateFile, type IStateFileProblem } from './state/json-file';
+import { displayPath } from './paths';
 import { randomUUID } from 'crypto';
 import { hostname, homedir } from 'os';
 import { dirname, join } from 'path';
@@ -50,6 +55,25 @@ export function createServices(
   log: ILogger
 ): IServices {
   const prompts = new PromptBroker(broadcast);
+  // The state files' problems, told to every tab and listed with the sessions.
+  const stateProblems = new Map<string, IStateProblem>();
+  const stateFileProblem =
+    (file: IStateProblem['file']) =>
+    (kind: IStateFileProblem['kind'], p: IStateFileProblem | null): void => {
+      const code = kind === 'damaged' ? 'state-damaged' : 'state-unwritable';
+      const problem: IStateProblem | null = p
+        ? { code, file, message: p.message }
+        : null;
+      if (problem) {
+        stateProblems.set(`${file} ${code}`, problem);
+        log.error(`${file}: ${problem.message}`);
+      } else {
+        stateProblems.delete(`${file} ${code}`);
+        log.info(`${file}: the state file is written again.`);
+      }
+      broadcast({ type: 'state-problem', file, code, problem });
+    };
+  const home = process.env.HOME || homedir();
   // Sessions follow their cluster's connection (forwards after a reconnect).
   let sessions: SessionService | null = null;
   const manager = new ClusterManager({
@@ -90,7 +114,12 @@ export function createServices(
     state: new StateFile({
       path: sessionStatePath(process.env),
       parse: parseSessionState,
-      empty: emptyState
+      empty: emptyState,
+      label: 'sessions',
+      shownPath: displayPath(sessionStatePath(process.env), home),
+      lostHint:
+        'Sessions still running on a cluster are listed there to attach again ("Sessions on the cluster").',
+      onProblem: stateFileProblem('sessions')
     }),
     log,
     onChange: (session, removed) =>
@@ -111,7 +140,12 @@ export function createServices(
     state: new StateFile({
       path: allocationStatePath(process.env),
       parse: parseAllocationState,
-      empty: emptyAllocationState
+      empty: emptyAllocationState,
+      label: 'kernel allocations',
+      shownPath: displayPath(allocationStatePath(process.env), home),
+      lostHint:
+        'Jobs held for cluster kernels that it listed are no longer followed: cancel them with scancel if they are still queued or running.',
+      onProblem: stateFileProblem('allocations')
     }),
     log,
     onChange: (allocation, removed) =>
@@ -142,7 +176,7 @@ export function createServices(
     ...clusterRoutes(manager, prompts, minutes =>
       allocations.setGraceSeconds(minutes * 60)
     ),
-    ...sessionRoutes(sessions),
+    ...sessionRoutes(sessions, () => [...stateProblems.values()]),
     ...kernelAllocationRoutes(allocations),
     ...taskRoutes({
       tasks,

@@ -13,6 +13,7 @@ import {
   ISessionList,
   ISessionLog,
   ISessionOpen,
+  IStateProblem,
   IVisibility,
   Routes,
   SessionPhase,
@@ -44,8 +45,13 @@ export interface ISessionsModel extends IDisposable {
   readonly sessions: readonly ISessionInfo[];
   /** True while the sidecar is ready to take requests. */
   readonly available: boolean;
-  /** Emitted after any change of the list. */
+  /** Emitted after any change of the list (or of `stateProblems`). */
   readonly changed: ISignal<ISessionsModel, void>;
+  /**
+   * What is wrong with the sidecar's state files now (damaged at its start,
+   * or not writable): the user must be told, since it goes on from memory.
+   */
+  readonly stateProblems?: readonly IStateProblem[];
   /** Emitted once per session that changed, appeared or left the list. */
   readonly sessionChanged: ISignal<ISessionsModel, ISessionChange>;
   get(id: string): ISessionInfo | null;
@@ -108,6 +114,10 @@ export class SessionsModel implements ISessionsModel {
     if (this.available) {
       void this.refresh();
     }
+  }
+
+  get stateProblems(): readonly IStateProblem[] {
+    return [...this._stateProblems.values()];
   }
 
   get sessions(): readonly ISessionInfo[] {
@@ -251,6 +261,9 @@ export class SessionsModel implements ISessionsModel {
       }
     }
     list.sessions.forEach(s => this._apply(s, false, false));
+    this._stateProblems = new Map(
+      (list.stateProblems ?? []).map(p => [`${p.file} ${p.code}`, p])
+    );
     if (!this._isDisposed) {
       this._changed.emit();
     }
@@ -318,6 +331,14 @@ export class SessionsModel implements ISessionsModel {
       case 'session':
         this._apply(event.session, event.removed === true);
         break;
+      case 'state-problem':
+        if (event.problem) {
+          this._stateProblems.set(`${event.file} ${event.code}`, event.problem);
+        } else {
+          this._stateProblems.delete(`${event.file} ${event.code}`);
+        }
+        this._changed.emit();
+        break;
       default:
         break;
     }
@@ -326,6 +347,7 @@ export class SessionsModel implements ISessionsModel {
   private _sidecar: ISidecarModel;
   private _serverSettings: ServerConnection.ISettings;
   private _sessions = new Map<string, ISessionInfo>();
+  private _stateProblems = new Map<string, IStateProblem>();
   /** Ids the sidecar removed: never listed again unless attached. */
   private _removed = new Set<string>();
   /**

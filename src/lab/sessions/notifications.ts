@@ -4,7 +4,7 @@ import { CommandRegistry } from '@lumino/commands';
 import { IDisposable } from '@lumino/disposable';
 import { Signal } from '@lumino/signaling';
 
-import { ISessionInfo } from '../../common/api';
+import { ISessionInfo, IStateProblem } from '../../common/api';
 import { CommandIDs } from '../tokens';
 import {
   formatSpan,
@@ -52,6 +52,7 @@ export class SessionNotifier implements IDisposable {
     this._o = options;
     this._minutes = [...(options.minutesBeforeWallTime ?? [10, 2])];
     options.sessions.sessionChanged.connect(this._onChange, this);
+    options.sessions.changed.connect(this._onStateProblems, this);
     // Sessions listed already (a reload): warnings yes, transitions no.
     for (const session of options.sessions.sessions) {
       this._schedule(session);
@@ -247,6 +248,41 @@ export class SessionNotifier implements IDisposable {
     );
   }
 
+  /**
+   * A state file of the sidecar that is damaged or cannot be written: an
+   * error that stays until it is over (each message once), then a word
+   * that it is.
+   */
+  private _onStateProblems(): void {
+    const now = new Map(
+      (this._o.sessions.stateProblems ?? []).map(p => [
+        `${p.file} ${p.code}`,
+        p
+      ])
+    );
+    // A full disk's toast goes once it is over; a damaged file's stays.
+    for (const [key, shown] of this._stateToasts) {
+      const p = now.get(key);
+      if (!p && shown.code === 'state-unwritable') {
+        Notification.dismiss(shown.toast);
+        this._stateToasts.delete(key);
+        Notification.success(
+          this._o.trans.__('The %1 file is written again.', shown.file),
+          { autoClose: 5000 }
+        );
+      } else if (p && p.message !== shown.message) {
+        Notification.dismiss(shown.toast);
+        this._stateToasts.delete(key);
+      }
+    }
+    for (const [key, p] of now) {
+      if (!this._stateToasts.has(key)) {
+        const toast = Notification.error(p.message, { autoClose: false });
+        this._stateToasts.set(key, { ...p, toast });
+      }
+    }
+  }
+
   private _openAction(session: ISessionInfo): Notification.IAction {
     const { commands, trans } = this._o;
     return {
@@ -305,5 +341,6 @@ export class SessionNotifier implements IDisposable {
   private readonly _o: ISessionNotifierOptions;
   private _minutes: number[];
   private _memory = new Map<string, ISessionMemory>();
+  private _stateToasts = new Map<string, IStateProblem & { toast: string }>();
   private _isDisposed = false;
 }

@@ -13,6 +13,7 @@ import {
   type ILaunchOffer,
   type ILaunchRequest,
   type ISessionList,
+  type IStateProblem,
   type ISessionOpen
 } from '../../common/api';
 import type { Accounting } from '../slurm/accounting';
@@ -132,7 +133,10 @@ function invalid(problems: ILaunchCheck['problems']): IReply {
   };
 }
 
-export function sessionRoutes(sessions: SessionService): IRoute[] {
+export function sessionRoutes(
+  sessions: SessionService,
+  stateProblems: () => IStateProblem[] = () => []
+): IRoute[] {
   // Nothing is answered before the sessions of the state file are back:
   // a list without them would look like they were lost.
   const after =
@@ -145,7 +149,10 @@ export function sessionRoutes(sessions: SessionService): IRoute[] {
     get(
       Routes.sessions,
       after((): IReply => {
-        const body: ISessionList = { sessions: sessions.list() };
+        const body: ISessionList = {
+          sessions: sessions.list(),
+          stateProblems: stateProblems()
+        };
         return ok(body);
       })
     ),

@@ -68,6 +68,8 @@ const STATUS: Record<ErrorCode, number> = {
   'slurm-unavailable': 502,
   'session-exists': 409,
   'session-not-attachable': 409,
+  'state-damaged': 500,
+  'state-unwritable': 507,
   'kernel-relay-failed': 502,
   'profile-invalid': 400,
   'profile-not-found': 404,

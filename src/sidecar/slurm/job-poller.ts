@@ -6,8 +6,19 @@
  * JupyterLab page is visible. Each delay gets ±20 % jitter so that many
  * sidecars on one cluster do not poll in step; a scheduler that does not
  * answer is asked again with a growing delay (admins forbid tight loops).
+ * A controller that is not running at all is the exception: squeue itself
+ * retried the connection for longer than the first backoff before saying
+ * so, so the next call comes after the first backoff again. That loads
+ * nothing (there is no controller), keeps to about one call per 20 s, and
+ * sees the controller back within seconds of its return instead of up to
+ * a minute later.
  */
-import { parseSqueue, squeueArgv, type IJobStatus } from './squeue';
+import {
+  controllerDown,
+  parseSqueue,
+  squeueArgv,
+  type IJobStatus
+} from './squeue';
 import type { ICommandText } from './output';
 
 /** What the sidecar knows of a tracked job, for choosing the interval. */
@@ -158,6 +169,7 @@ export class JobPoller {
     const asked = [...this._tracked.keys()];
     this._polls++;
     let outcome: PollOutcome;
+    const began = Date.now();
     try {
       const result = parseSqueue(
         await this._options.run(squeueArgv(asked)),
@@ -174,7 +186,17 @@ export class JobPoller {
         asked
       };
     }
-    this._failures = outcome.kind === 'answered' ? 0 : this._failures + 1;
+    const policy = this._options.policy ?? DEFAULT_POLL_POLICY;
+    if (outcome.kind === 'answered') {
+      this._failures = 0;
+    } else if (
+      controllerDown(outcome.message) &&
+      Date.now() - began >= policy.failureMs
+    ) {
+      this._failures = 1;
+    } else {
+      this._failures++;
+    }
     if (!this._disposed) {
       this._options.onPoll(outcome);
     }

@@ -116,6 +116,20 @@ const UNREACHABLE =
 
 const ALL_IDS_GONE = /invalid job id specified/i;
 
+/**
+ * Messages of a controller that is not there at all (stopped, or its host
+ * down), as opposed to one that is there but busy: Slurm's clients print
+ * them only after retrying the connection for a while themselves (about
+ * 18 s with the default MessageTimeout of 22.05).
+ */
+const CONTROLLER_DOWN =
+  /unable to contact slurm controller \(connect failure\)|connection refused/i;
+
+/** Whether an unreachable poll's message says the controller is not running. */
+export function controllerDown(message: string): boolean {
+  return CONTROLLER_DOWN.test(message);
+}
+
 /** A job id as sbatch --parsable prints it (an optional `;cluster` cut). */
 const JOB_ID = /^\d+$/;
 

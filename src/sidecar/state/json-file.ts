@@ -5,7 +5,9 @@
  * never half of one. The last good state is kept as `<file>.bak`. A file
  * that cannot be read back (truncated, not JSON, not of the expected shape)
  * is set aside as `<file>.bad-<time>` and the backup is used instead; the
- * caller is told what happened, so the user can be too.
+ * caller is told what happened, so the user can be too: `onProblem` hears
+ * of a damaged file at load and of writes that fail (a full disk), and of
+ * the end of that once a write succeeds again.
  */
 import { constants, promises as fs } from 'fs';
 import { dirname, join, basename } from 'path';
@@ -16,6 +18,28 @@ export interface IStateFileOptions<T> {
   parse(raw: unknown): T;
   /** The state when there is no file yet. */
   empty(): T;
+  /** What the file holds, for messages ("sessions"). */
+  label?: string;
+  /** The file's path as messages show it (`~/…`); the path by default. */
+  shownPath?: string;
+  /** Said after a damaged file's message when no good copy was left. */
+  lostHint?: string;
+  /**
+   * A problem of the file appeared, or (null) one of that kind is over:
+   * a damaged file is told once and stays told; failing writes end with
+   * the next write that works.
+   */
+  onProblem?(
+    kind: IStateFileProblem['kind'],
+    problem: IStateFileProblem | null
+  ): void;
+}
+
+/** Why the file is not what the state in memory is. */
+export interface IStateFileProblem {
+  kind: 'damaged' | 'unwritable';
+  /** A sentence for the user, naming the file. */
+  message: string;
 }
 
 /** What loading found, beside the state itself. */
@@ -32,6 +56,11 @@ export class StateFile<T> {
 
   get path(): string {
     return this._options.path;
+  }
+
+  /** The file's problem now: failing writes, else damage found at load. */
+  get problem(): IStateFileProblem | null {
+    return this._unwritable ?? this._damaged;
   }
 
   /** Read the state; never throws for a bad file (see ILoadReport). */
@@ -53,6 +82,7 @@ export class StateFile<T> {
     const setAside = `${path}.bad-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     await fs.rename(path, setAside).catch(() => undefined);
     const backup = await this._read(`${path}.bak`);
+    this._setDamaged(main.problem, setAside, backup.ok);
     if (backup.ok) {
       return {
         state: backup.state,
@@ -73,13 +103,61 @@ export class StateFile<T> {
   save(state: T): Promise<void> {
     const text = `${JSON.stringify(state, null, 1)}\n`;
     const next = this._queue.then(() => this._write(text));
-    this._queue = next.catch(() => undefined);
+    this._queue = next.then(
+      () => this._setUnwritable(null),
+      err => this._setUnwritable(err as Error)
+    );
     return next;
   }
 
   /** Resolves once every write asked for so far has ended. */
   flush(): Promise<void> {
     return this._queue;
+  }
+
+  private _shown(): { label: string; path: string } {
+    return {
+      label: this._options.label ?? 'state',
+      path: this._options.shownPath ?? this._options.path
+    };
+  }
+
+  private _setDamaged(
+    problem: string,
+    setAside: string,
+    backupUsed: boolean
+  ): void {
+    const { label, path } = this._shown();
+    const what = problem.replace(`${this._options.path} is damaged: `, '');
+    const aside = `it was set aside as ${basename(setAside)}`;
+    this._damaged = {
+      kind: 'damaged',
+      message: backupUsed
+        ? `The ${label} file ${path} was damaged (${what}): ${aside}, and its last good copy was used.`
+        : `The ${label} file ${path} was damaged (${what}) and no good copy of it was left: ${aside}.` +
+          (this._options.lostHint ? ` ${this._options.lostHint}` : '')
+    };
+    this._options.onProblem?.('damaged', this._damaged);
+  }
+
+  private _setUnwritable(err: Error | null): void {
+    const before = this._unwritable;
+    if (!err) {
+      if (before) {
+        this._unwritable = null;
+        this._options.onProblem?.('unwritable', null);
+      }
+      return;
+    }
+    const { label, path } = this._shown();
+    const message =
+      `The ${label} file ${path} cannot be written (${err.message}): ` +
+      'it keeps the last state written, and the sidecar goes on from memory ' +
+      'until it can write it again. Free some space or fix the permissions.';
+    if (before?.message !== message) {
+      this._unwritable = { kind: 'unwritable', message };
+      this._options.onProblem?.('unwritable', this._unwritable);
+    }
   }
 
   private async _write(text: string): Promise<void> {
@@ -139,5 +217,7 @@ export class StateFile<T> {
   }
 
   private _queue: Promise<void> = Promise.resolve();
+  private _damaged: IStateFileProblem | null = null;
+  private _unwritable: IStateFileProblem | null = null;
   private _serial = 0;
 }

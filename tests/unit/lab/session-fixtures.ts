@@ -3,6 +3,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import type {
   IAttachableSession,
   ISessionInfo,
+  IStateProblem,
   ISessionLog
 } from '../../../src/common/api';
 import type {
@@ -103,6 +104,13 @@ export class FakeSessions implements ISessionsModel {
     cluster,
     id
   ) => running({ id, cluster, attached: true });
+
+  /** What the sidecar says of its state files; `setStateProblems` changes it. */
+  stateProblems: IStateProblem[] = [];
+  setStateProblems(problems: IStateProblem[]): void {
+    this.stateProblems = problems;
+    this._changed.emit();
+  }
 
   get sessions(): readonly ISessionInfo[] {
     return [...this._sessions.values()];

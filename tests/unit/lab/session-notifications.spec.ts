@@ -257,3 +257,36 @@ describe('SessionNotifier', () => {
     expect(toasts()).toEqual([['warning', expect.stringContaining('in 30 s')]]);
   });
 });
+
+describe('SessionNotifier: the state files', () => {
+  const damaged = {
+    code: 'state-damaged' as const,
+    file: 'sessions' as const,
+    message:
+      'The sessions file ~/.local/share/jupyter/jupyterlab_hpc/sessions.json was damaged (Unexpected end of JSON input): it was set aside as sessions.json.bad-1, and its last good copy was used.'
+  };
+  const full = {
+    code: 'state-unwritable' as const,
+    file: 'sessions' as const,
+    message:
+      'The sessions file ~/x/sessions.json cannot be written (ENOSPC: no space left on device): it keeps the last state written.'
+  };
+
+  it('shows a damaged file as an error that stays, once', () => {
+    setUp();
+    sessions.setStateProblems([damaged]);
+    sessions.setStateProblems([damaged]);
+    expect(toasts()).toEqual([['error', damaged.message]]);
+    expect(Notification.manager.notifications[0].options.autoClose).toBe(false);
+  });
+
+  it('shows a full disk until it is over, then says the file is written again', () => {
+    setUp();
+    sessions.setStateProblems([full]);
+    expect(toasts()).toEqual([['error', full.message]]);
+    sessions.setStateProblems([]);
+    expect(toasts()).toEqual([
+      ['success', 'The sessions file is written again.']
+    ]);
+  });
+});

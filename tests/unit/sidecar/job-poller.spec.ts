@@ -190,6 +190,85 @@ describe('JobPoller', () => {
     p.dispose();
   });
 
+  it('asks a stopped controller again after the first backoff, not a growing one, when squeue took that long to say so', async () => {
+    // Slurm 22.05's squeue retries a controller that is not running for
+    // about 18 s, then says "connect failure" (seen with slurmctld stopped).
+    const SQUEUE_RETRIES_MS = 18_000;
+    let down = true;
+    const calls: number[] = [];
+    const outcomes: PollOutcome[] = [];
+    const p = new JobPoller({
+      run: () => {
+        calls.push(Date.now());
+        return new Promise(resolve =>
+          setTimeout(
+            () =>
+              resolve(
+                down
+                  ? {
+                      exitCode: 1,
+                      stdout: '',
+                      stderr:
+                        'slurm_load_jobs error: Unable to contact slurm controller (connect failure)\n'
+                    }
+                  : running(['1'])
+              ),
+            down ? SQUEUE_RETRIES_MS : 50
+          )
+        );
+      },
+      utcOffsetMinutes: () => 0,
+      onPoll: o => outcomes.push(o),
+      random: mid
+    });
+    p.track('1', 'running');
+    // A minute and a half down: every pause between calls stays the first backoff.
+    await jest.advanceTimersByTimeAsync(P.runningMs + 90_000);
+    const gaps = calls.slice(1).map((t, i) => t - calls[i] - SQUEUE_RETRIES_MS);
+    expect(gaps.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(gaps)).toEqual(new Set([P.failureMs]));
+    // Never a tight loop: at most one call per 20 s while it is down.
+    expect(calls[calls.length - 1] - calls[0]).toBeGreaterThanOrEqual(
+      (calls.length - 1) * 20_000
+    );
+    // Back: seen by the call under way or the next one, within the first
+    // backoff plus one call (a growing backoff would be 40 s here).
+    down = false;
+    const seen = outcomes.length;
+    await jest.advanceTimersByTimeAsync(SQUEUE_RETRIES_MS + P.failureMs + 100);
+    expect(outcomes.slice(seen).some(o => o.kind === 'answered')).toBe(true);
+    p.dispose();
+  });
+
+  it('still backs off from a controller that is there but times out', async () => {
+    const calls: number[] = [];
+    const p = new JobPoller({
+      run: () => {
+        calls.push(Date.now());
+        return new Promise(resolve =>
+          setTimeout(
+            () =>
+              resolve({
+                exitCode: 1,
+                stdout: '',
+                stderr:
+                  'slurm_load_jobs error: Socket timed out on send/recv operation\n'
+              }),
+            18_000
+          )
+        );
+      },
+      utcOffsetMinutes: () => 0,
+      onPoll: () => undefined,
+      random: mid
+    });
+    p.track('1', 'running');
+    await jest.advanceTimersByTimeAsync(P.runningMs + 200_000);
+    const gaps = calls.slice(1).map((t, i) => t - calls[i] - 18_000);
+    expect(gaps.slice(0, 4)).toEqual([5_000, 10_000, 20_000, 40_000]);
+    p.dispose();
+  });
+
   it('reports a failed command as unreachable, not as ended jobs', async () => {
     const p = new JobPoller({
       run: () => Promise.reject(new Error('The connection to hpc was lost.')),

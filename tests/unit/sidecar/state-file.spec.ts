@@ -17,7 +17,10 @@ import {
 import { tmpdir } from 'os';
 import { join } from 'path';
 
-import { StateFile } from '../../../src/sidecar/state/json-file';
+import {
+  StateFile,
+  type IStateFileProblem
+} from '../../../src/sidecar/state/json-file';
 
 interface IState {
   sessions: string[];
@@ -137,3 +140,74 @@ const root = process.getuid?.() === 0;
     }
   }
 );
+
+describe('what the user is told (onProblem)', () => {
+  const told: (IStateFileProblem | null)[] = [];
+  const telling = () =>
+    new StateFile<IState>({
+      path,
+      parse,
+      empty: () => ({ sessions: [] }),
+      label: 'sessions',
+      shownPath: '~/sub/state.json',
+      lostHint: 'Attach them again.',
+      onProblem: (_kind, p) => told.push(p)
+    });
+  beforeEach(() => {
+    told.length = 0;
+  });
+
+  it('a damaged file whose backup was used: names the file, the damage and where it went', async () => {
+    await telling().save({ sessions: ['good'] });
+    await telling().save({ sessions: ['newer'] });
+    writeFileSync(path, '{"sessions": ["ha');
+    const f = telling();
+    const { state, report } = await f.load();
+    expect(state).toEqual({ sessions: ['good'] });
+    expect(told).toHaveLength(1);
+    expect(told[0]).toEqual({
+      kind: 'damaged',
+      message: expect.stringMatching(
+        /^The sessions file ~\/sub\/state\.json was damaged \(.+\): it was set aside as state\.json\.bad-[^,]+, and its last good copy was used\.$/
+      )
+    });
+    expect(told[0]!.message).toContain(report.setAside!.split('/').pop()!);
+    expect(f.problem).toEqual(told[0]);
+  });
+
+  it('a damaged file with no good copy: says so, with the hint', async () => {
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(path, 'garbage \u0000\u0001');
+    await telling().load();
+    expect(told[0]?.kind).toBe('damaged');
+    expect(told[0]?.message).toMatch(
+      /no good copy of it was left: .*\. Attach them again\.$/
+    );
+  });
+
+  it('writes that fail: told once, with the cause; told again when they work', async () => {
+    const f = telling();
+    await f.save({ sessions: ['kept'] });
+    // The directory replaced by a file: every write fails (ENOTDIR).
+    rmSync(join(dir, 'sub'), { recursive: true });
+    writeFileSync(join(dir, 'sub'), '');
+    await expect(f.save({ sessions: ['a'] })).rejects.toThrow();
+    await expect(f.save({ sessions: ['b'] })).rejects.toThrow();
+    await f.flush();
+    expect(told).toEqual([
+      {
+        kind: 'unwritable',
+        message: expect.stringMatching(
+          /^The sessions file ~\/sub\/state\.json cannot be written \(.*E(NOTDIR|EXIST).*\): it keeps the last state written/
+        )
+      }
+    ]);
+    expect(f.problem?.kind).toBe('unwritable');
+    rmSync(join(dir, 'sub'));
+    await f.save({ sessions: ['c'] });
+    await f.flush();
+    expect(told).toHaveLength(2);
+    expect(told[1]).toBeNull();
+    expect(f.problem).toBeNull();
+  });
+});

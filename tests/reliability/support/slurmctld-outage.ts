@@ -1,0 +1,86 @@
+/**
+ * Stop the demo cluster's slurmctld for a while and always bring it back.
+ * While it is down the demo cluster's own lock is held, so that a
+ * `demo-cluster.sh start` elsewhere does not restart it early; it is started
+ * again by `demo-cluster.sh start` (the one way the cluster starts its
+ * daemons), and `back` resolves once `squeue` answers.
+ */
+import { ChildProcess, execFileSync, spawn } from 'child_process';
+import { readFileSync } from 'fs';
+import { join } from 'path';
+
+import { REPO } from '../../support/jupyter-lab';
+import { isAlive, waitFor } from '../../support/proc';
+
+const LOCK_FILE = '/run/lock/jupyterlab-hpc-demo.lock';
+const PID_FILE = '/run/jupyterlab-hpc-demo/slurmctld.pid';
+const DEMO_CLUSTER = join(REPO, 'tests', 'cluster', 'demo-cluster.sh');
+
+export interface ISlurmctldOutage {
+  /** When slurmctld was seen gone (performance.now()). */
+  stoppedAt: number;
+  /** Start it again; resolves when squeue answers, with that time. */
+  back(): Promise<number>;
+}
+
+export function squeueAnswers(): boolean {
+  try {
+    execFileSync('squeue', ['-h', '-o', '%i'], {
+      stdio: 'ignore',
+      timeout: 30_000
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function holdLock(): Promise<ChildProcess> {
+  const holder = spawn(
+    'flock',
+    ['-w', '300', LOCK_FILE, 'sh', '-c', 'echo locked; exec sleep 3600'],
+    { stdio: ['ignore', 'pipe', 'inherit'], detached: true }
+  );
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout!.once('data', () => resolve());
+    holder.once('exit', code =>
+      reject(new Error(`could not take ${LOCK_FILE} (flock exited ${code})`))
+    );
+  });
+  return holder;
+}
+
+function release(holder: ChildProcess): void {
+  try {
+    process.kill(-holder.pid!, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}
+
+export async function stopSlurmctld(): Promise<ISlurmctldOutage> {
+  const holder = await holdLock();
+  let restarted = false;
+  const back = async (): Promise<number> => {
+    if (restarted) {
+      throw new Error('slurmctld was started again already');
+    }
+    restarted = true;
+    release(holder);
+    execFileSync('bash', [DEMO_CLUSTER, 'start'], {
+      stdio: 'ignore',
+      timeout: 300_000
+    });
+    await waitFor('squeue to answer', squeueAnswers, 120_000);
+    return performance.now();
+  };
+  try {
+    const pid = Number(readFileSync(PID_FILE, 'utf8').trim());
+    process.kill(pid, 'SIGTERM');
+    await waitFor('slurmctld to stop', () => !isAlive(pid), 20_000);
+    return { stoppedAt: performance.now(), back };
+  } catch (err) {
+    await back();
+    throw err;
+  }
+}
