@@ -154,10 +154,11 @@ async function damageAndRestart(
   const recoveryS = seconds(performance.now() - at);
   const now = await list();
   const again = now.sessions.find(x => x.id === session.id)!;
-  // Guaranteed: the same job, running and answering. The last good copy is
-  // one write behind, so it may predate the forward's port: measured.
+  // The same job, running and answering, on the same port: the last good
+  // copy is of the last state written.
   expect(again.jobId).toBe(session.jobId);
   const samePort = again.localPort === session.localPort;
+  expect(samePort).toBe(true);
   session = again;
   expect(problem!.file).toBe('sessions');
   expect(problem!.message).toMatch(
@@ -177,7 +178,7 @@ async function damageAndRestart(
     recoveryS,
     lost: samePort
       ? 'nothing (the last good copy held the running session; the damaged file is kept aside)'
-      : "the session's local port: the last good copy (one write behind) predates it, so the forward came back on another port (an open tab of the remote JupyterLab must be opened again); the job and session were kept",
+      : "the session's local port: the forward came back on another port (an open tab of the remote JupyterLab must be opened again); the job and session were kept",
     survived: recoveryS <= RECOVERY_TARGET_S && samePort
   });
   expect(id).toBe(session.id);

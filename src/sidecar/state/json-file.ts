@@ -2,7 +2,7 @@
  * A JSON state file that survives crashes, full disks and hand edits: every
  * write goes to a fresh owner-only file beside it, is flushed, and replaces
  * the old one by rename, so a reader sees the old state or the new one,
- * never half of one. The last good state is kept as `<file>.bak`. A file
+ * never half of one. The last state written is copied to `<file>.bak`. A file
  * that cannot be read back (truncated, not JSON, not of the expected shape)
  * is set aside as `<file>.bad-<time>` and the backup is used instead; the
  * caller is told what happened, so the user can be too: `onProblem` hears
@@ -179,12 +179,15 @@ export class StateFile<T> {
       await handle.sync();
       await handle.close();
       handle = null;
-      // The previous good state becomes the backup; a missing one is fine.
-      await fs.link(path, `${path}.bak.new`).then(
-        () => fs.rename(`${path}.bak.new`, `${path}.bak`),
-        () => undefined
-      );
       await fs.rename(tmp, path);
+      // The state just written is the last good copy, in a file of its own
+      // (a copy, not a link: a damaged file is often damaged in place). One
+      // write behind, it could predate what the cluster now has (a
+      // forward's port). A failed copy leaves the older backup.
+      await fs
+        .copyFile(path, `${path}.bak.new`)
+        .then(() => fs.rename(`${path}.bak.new`, `${path}.bak`))
+        .catch(() => undefined);
     } catch (err) {
       await handle?.close().catch(() => undefined);
       await fs.rm(tmp, { force: true }).catch(() => undefined);
