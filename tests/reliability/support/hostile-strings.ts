@@ -221,6 +221,30 @@ export class HostileStrings {
     return { id, family, value };
   }
 
+  /**
+   * Payloads that do run their canary when pasted unquoted after a word in
+   * a bash command line: the suite's proof that its canaries and search
+   * would see an injection (none runs in the background, which could touch
+   * its file after the check).
+   */
+  controls(): IHostileInput[] {
+    return [
+      (cmd: string) => `;${cmd};`,
+      (cmd: string) => `$(${cmd})`,
+      (cmd: string) => `\`${cmd}\``,
+      (cmd: string) => `\n${cmd}`,
+      (cmd: string) => `|${cmd}`
+    ].map(wrap => {
+      const id = `${this.prefix}${this._count++}`;
+      const { here, cluster } = this._canary;
+      return {
+        id,
+        family: 'shell',
+        value: wrap(`touch ${here}/${id} ${cluster}/${id}`)
+      };
+    });
+  }
+
   /** Canary commands, in the spellings each context lets through. */
   private _command(id: string): string {
     const { here, cluster } = this._canary;
