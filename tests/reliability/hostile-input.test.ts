@@ -136,6 +136,18 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  // Job directories a failed check left behind (each check removes its own).
+  if (sidecar && canary) {
+    await sidecar.api('POST', '/api/v1/clusters/demo/run', {
+      argv: [
+        'sh',
+        '-c',
+        'rm -rf "$HOME"/.jupyterlab-hpc/sessions/fz"$1"*',
+        'jlhpc-clean',
+        canary.tag
+      ]
+    });
+  }
   await sidecar?.stop();
   await lab?.stop();
   canary?.remove();
