@@ -203,6 +203,7 @@ export type ErrorCode =
   | 'bad-request'
   | 'forbidden-origin'
   | 'payload-too-large'
+  | 'request-header-too-large'
   | 'internal'
   // Clusters and connections
   | 'unknown-cluster'

@@ -12,8 +12,14 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) {
+      // Drained, not kept; refused only at its end, like any other body:
+      // refused at once, jupyter-server-proxy (still sending) turned the
+      // 413 into its own 500.
+      req.on('end', () =>
+        reject(new BodyTooLargeError(`body of ${declared} bytes`))
+      );
+      req.on('error', reject);
       req.resume();
-      reject(new BodyTooLargeError(`body of ${declared} bytes`));
       return;
     }
     const chunks: Buffer[] = [];

@@ -3,7 +3,13 @@ import type { Duplex } from 'stream';
 
 import type { WebSocket, WebSocketServer } from 'ws';
 
-import { API_VERSION, IHealth, REQUEST_HEADER, Routes } from '../../common/api';
+import {
+  API_VERSION,
+  IErrorBody,
+  IHealth,
+  REQUEST_HEADER,
+  Routes
+} from '../../common/api';
 import { ILogger, safePath } from '../log';
 import { EventHub } from './events';
 import { BodyTooLargeError, readBody } from './body';
@@ -172,6 +178,32 @@ export function createSidecarServer(
           res.destroy();
         }
       });
+  });
+
+  // Node answers a request whose line or headers overflow its parser with a
+  // bare 431 (or 400) and no body; ours says what was wrong, in our shape.
+  http.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const body = JSON.stringify({
+      error: tooLarge
+        ? {
+            code: 'request-header-too-large',
+            message:
+              'The request path or headers are too long for the sidecar (at most 16 KiB).'
+          }
+        : { code: 'bad-request', message: 'The request is not valid HTTP.' }
+    } satisfies IErrorBody);
+    socket.end(
+      `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
+        'Content-Type: application/json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'Connection: close\r\n\r\n' +
+        body
+    );
   });
 
   const refuse = (socket: Duplex, status: string): void => {

@@ -21,6 +21,7 @@ const STATUS: Record<ErrorCode, number> = {
   'bad-request': 400,
   'forbidden-origin': 403,
   'payload-too-large': 413,
+  'request-header-too-large': 431,
   internal: 500,
   // Clusters and connections
   'unknown-cluster': 404,

@@ -279,6 +279,19 @@ describe('the sidecar HTTP API', () => {
     });
   });
 
+  it('refuses a path over the HTTP parser limit with 431 in our error shape, and keeps serving', async () => {
+    const reply = await send('GET', `/api/v1/sessions/${'x'.repeat(20_000)}`);
+    expect(reply.status).toBe(431);
+    expect(json(reply)).toEqual({
+      error: {
+        code: 'request-header-too-large',
+        message:
+          'The request path or headers are too long for the sidecar (at most 16 KiB).'
+      }
+    });
+    expect((await send('GET', Routes.health)).status).toBe(200);
+  });
+
   it('refuses a chunked body that grows over the limit with 413', async () => {
     const reply = await new Promise<IReply>((resolve, reject) => {
       const req = request(
