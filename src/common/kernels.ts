@@ -188,10 +188,14 @@ export type LeaseRequest =
   /** The kernel is gone for good: release it (closing the socket does the same). */
   | { type: 'release' };
 
-/** The relayed kernel's connection, on this computer; the key is the provisioner's. */
+/**
+ * The relayed kernel's connection, on this computer; the key is the
+ * provisioner's. 'ipc': Unix sockets `<ip>-<port>` in a 0700 directory of
+ * the sidecar's (ports 1..5); 'tcp' (only where there are none): 127.0.0.1.
+ */
 export interface ILeaseConnection {
-  transport: 'tcp';
-  ip: '127.0.0.1';
+  transport: 'ipc' | 'tcp';
+  ip: string;
   shell_port: number;
   iopub_port: number;
   stdin_port: number;

@@ -410,9 +410,10 @@ describe('a cluster kernel through its lease', () => {
     shared.started = await lease().until('started');
     const started = shared.started;
     expect(started.jobId).toBe(allocations.jobs[0]);
+    // The sidecar's Unix sockets in a 0700 directory of its own.
     expect(started.connection).toMatchObject({
-      ip: '127.0.0.1',
-      transport: 'tcp'
+      transport: 'ipc',
+      ip: expect.stringMatching(/^\/.*\/jlhpc-kernel-[^/]+\/kernel$/)
     });
     expect(JSON.stringify(started)).not.toContain(shared.key);
     expect(await kernelSteps(started.jobId)).toEqual([started.stepId]);

@@ -435,7 +435,7 @@ describe('another user of the cluster', () => {
       drive([
         DRIVER,
         'sub',
-        '127.0.0.1',
+        kernel.connection.ip,
         String(kernel.localPorts.iopub),
         '--seconds',
         '3'
@@ -494,6 +494,8 @@ describe('round trip of execute_request → execute_reply (reported, not asserte
     const sshFile = join(home, 'ssh-l.json');
     const conn: IRelayedKernel['connection'] = {
       ...baseline.kernel.connection,
+      transport: 'tcp',
+      ip: '127.0.0.1',
       shell_port: local.shell,
       iopub_port: local.iopub,
       stdin_port: local.stdin,
@@ -508,6 +510,8 @@ describe('round trip of execute_request → execute_reply (reported, not asserte
       directFile,
       JSON.stringify({
         ...baseline.kernel.connection,
+        transport: 'tcp',
+        ip: '127.0.0.1',
         shell_port: baseline.kernel.remotePorts.shell,
         iopub_port: baseline.kernel.remotePorts.iopub,
         stdin_port: baseline.kernel.remotePorts.stdin,

@@ -12,8 +12,10 @@ import asyncio
 import json
 import os
 import signal
+import shutil
 import subprocess
 import sys
+import tempfile
 
 from jupyter_client.connect import write_connection_file
 from tornado.httpserver import HTTPServer
@@ -23,14 +25,19 @@ from tornado.websocket import WebSocketHandler
 
 
 class LocalKernel:
-    """An ipykernel started with the key the provisioner sent."""
+    """An ipykernel started with the key the provisioner sent.
 
-    def __init__(self, directory, key, signature_scheme):
+    With 'ipc', as the sidecar: its sockets `<dir>/kernel-<n>` in a fresh
+    0700 directory of its own (short: sun_path is 108 bytes), gone at stop.
+    """
+
+    def __init__(self, directory, key, signature_scheme, transport="ipc"):
+        self.socket_dir = tempfile.mkdtemp(prefix="jlhpc-kernel-") if transport == "ipc" else None
         self.file, self.info = write_connection_file(
             os.path.join(directory, f"kernel-{os.urandom(4).hex()}.json"),
-            ip="127.0.0.1",
+            ip=os.path.join(self.socket_dir, "kernel") if self.socket_dir else "127.0.0.1",
             key=key.encode(),
-            transport="tcp",
+            transport=transport,
             signature_scheme=signature_scheme,
         )
         self.process = subprocess.Popen(
@@ -44,8 +51,8 @@ class LocalKernel:
         keys = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
         c = {k: self.info[k] for k in keys}
         return {
-            "transport": "tcp",
-            "ip": "127.0.0.1",
+            "transport": self.info["transport"],
+            "ip": self.info["ip"],
             "signature_scheme": self.info["signature_scheme"],
             **c,
         }
@@ -58,6 +65,8 @@ class LocalKernel:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(10)
+        if self.socket_dir:
+            shutil.rmtree(self.socket_dir, ignore_errors=True)
 
 
 class LeaseSocket(WebSocketHandler):
@@ -98,6 +107,8 @@ class FakeSidecar:
         self.received = []
         self.closed = []
         self.kernels = []
+        #: How the kernels it starts listen ('ipc', as the sidecar, or 'tcp').
+        self.transport = "ipc"
         #: async (socket, start message) -> None; the default starts a kernel.
         self.on_start = self.start_kernel
         self._server = None
@@ -156,7 +167,9 @@ class FakeSidecar:
                 "estimatedStart": None,
             }
         )
-        kernel = LocalKernel(self.directory, msg["key"], msg["signatureScheme"])
+        kernel = LocalKernel(
+            self.directory, msg["key"], msg["signatureScheme"], self.transport
+        )
         self.kernels.append(kernel)
         ws.reply(
             {
