@@ -445,40 +445,52 @@ export class SshCommandRunner {
     }
   }
 
-  /** Timers for a command's deadline and abort signal; returns the cleanup. */
+  /**
+   * Timers for a command's deadline and abort signal; returns the cleanup.
+   * `fail` is called at most once, and never after the cleanup.
+   */
   private _deadline(
     command: IRemoteCommand,
     signal: AbortSignal | undefined,
     fail: (err: SidecarError) => void
   ): () => void {
+    let done = false;
     let timer: NodeJS.Timeout | null = null;
-    if (command.timeoutSeconds !== undefined) {
-      const seconds = command.timeoutSeconds + LOCAL_DEADLINE_SLACK_SECONDS;
-      timer = setTimeout(
-        () =>
-          fail(
-            new SidecarError(
-              'command-timeout',
-              `${command.argv[0]} on ${this._label} did not finish within ${command.timeoutSeconds} s.`
-            )
-          ),
-        seconds * 1000
-      );
-    }
-    const onAbort = () =>
-      fail(
-        new SidecarError(
-          'command-timeout',
-          `${command.argv[0]} on ${this._label} was stopped.`
-        )
-      );
-    signal?.addEventListener('abort', onAbort, { once: true });
-    return () => {
+    const cleanup = (): void => {
+      done = true;
       if (timer) {
         clearTimeout(timer);
       }
       signal?.removeEventListener('abort', onAbort);
     };
+    const fire = (message: string): void => {
+      if (!done) {
+        cleanup();
+        fail(new SidecarError('command-timeout', message));
+      }
+    };
+    const onAbort = (): void =>
+      fire(`${command.argv[0]} on ${this._label} was stopped.`);
+    if (command.timeoutSeconds !== undefined) {
+      const seconds = command.timeoutSeconds + LOCAL_DEADLINE_SLACK_SECONDS;
+      timer = setTimeout(
+        () =>
+          fire(
+            `${command.argv[0]} on ${this._label} did not finish within ${command.timeoutSeconds} s.`
+          ),
+        seconds * 1000
+      );
+    }
+    if (signal?.aborted) {
+      // Given up on while its channel was opening: 'abort' has fired already
+      // and would never reach a listener added now, and the command would
+      // run to its end holding a channel. Stop it as soon as the caller has
+      // finished setting it up.
+      queueMicrotask(onAbort);
+    } else {
+      signal?.addEventListener('abort', onAbort, { once: true });
+    }
+    return cleanup;
   }
 
   private _closed: SidecarError | null = null;
