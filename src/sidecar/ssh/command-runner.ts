@@ -71,13 +71,9 @@ export class SshCommandRunner {
         this._sessionUsable &&
         maxOutputBytes <= DEFAULT_MAX_OUTPUT_BYTES
       ) {
-        return await this._runInSession(
-          command,
-          maxOutputBytes,
-          options.signal
-        );
+        return await this._runInSession(command, maxOutputBytes, options);
       }
-      return await this._runExec(command, maxOutputBytes, options.signal);
+      return await this._runExec(command, maxOutputBytes, options);
     } finally {
       this._running--;
     }
@@ -98,7 +94,7 @@ export class SshCommandRunner {
   private async _runInSession(
     command: IRemoteCommand,
     maxOutputBytes: number,
-    signal?: AbortSignal
+    { signal, onStart }: ICommandOptions
   ): Promise<ICommandOutput> {
     this._sessionBusy = true;
     try {
@@ -127,6 +123,7 @@ export class SshCommandRunner {
         };
         this._parser!.expect(frame);
         session.write(frame.text);
+        onStart?.();
       });
     } catch (err) {
       throw toSidecarError(err, this._label);
@@ -213,7 +210,7 @@ export class SshCommandRunner {
   private async _runExec(
     command: IRemoteCommand,
     maxOutputBytes: number,
-    signal?: AbortSignal
+    { signal, onStart }: ICommandOptions
   ): Promise<ICommandOutput> {
     const nonce = newNonce();
     const { tagged, tag } = withRunTag(command);
@@ -226,6 +223,7 @@ export class SshCommandRunner {
     const release = await this._limiter.acquire(signal);
     try {
       const { channel, exit } = await this._exec(text);
+      onStart?.();
       channel.end();
       const parser = new FramedOutputParser({ maxOutputBytes });
       parser.expect({ nonce });
@@ -294,6 +292,7 @@ export class SshCommandRunner {
     try {
       // Input stays open: ssh2 sends no signal request once it has ended.
       const { channel, exit } = await this._exec(text);
+      options.onStart?.();
       const unpipe = options.stdin ? pipeInput(options.stdin, channel) : null;
       const parser = new FramedOutputParser({ maxOutputBytes, onOutput });
       parser.expect({ nonce });

@@ -425,3 +425,34 @@ describe.each(['ssh2', 'openssh'] as const)(
     );
   }
 );
+
+describe('SshCommandRunner onStart', () => {
+  it('is called once the command has its channel, not while it waits for one', async () => {
+    const client = new QuietClient('ssh2');
+    const limiter = new SessionLimiter(1);
+    const runner = new SshCommandRunner(client, limiter, 'hpc-demo');
+    const release = await limiter.acquire();
+    const abort = new AbortController();
+    let started = 0;
+    const outcome = runner
+      .run(
+        { argv: ['sh', '-c', 'sleep 600'] },
+        {
+          signal: abort.signal,
+          onOutput: () => undefined,
+          onStart: () => started++
+        }
+      )
+      .catch(() => undefined);
+    await new Promise(r => setImmediate(r));
+    expect(client.opening).toHaveLength(0);
+    release();
+    await new Promise(r => setImmediate(r));
+    expect(started).toBe(0);
+    client.opening[0]();
+    await new Promise(r => setImmediate(r));
+    expect(started).toBe(1);
+    abort.abort();
+    await outcome;
+  });
+});
