@@ -11,6 +11,7 @@ import { spawnSync } from 'child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'fs';
 import { tmpdir, userInfo } from 'os';
 import { join } from 'path';
+import { PassThrough } from 'stream';
 
 import { AskpassBridge } from '../../src/sidecar/ssh/askpass';
 import { KeyCache } from '../../src/sidecar/ssh/auth';
@@ -169,8 +170,9 @@ describe.each(CLIENTS)('a streamed watch.sh with the %s SSH client', client => {
       const abort = new AbortController();
       let watching!: () => void;
       const saidWatching = new Promise<void>(r => (watching = r));
-      const run = connection.run(watchCommand([marker], 600), {
+      const run = connection.run(watchCommand([marker], 600, [], true), {
         signal: abort.signal,
+        stdin: new PassThrough(),
         onOutput: (_stream, chunk) => {
           if (chunk.toString('utf8').includes('watching')) {
             watching();
@@ -203,4 +205,22 @@ describe.each(CLIENTS)('a streamed watch.sh with the %s SSH client', client => {
     },
     30_000
   );
+
+  it('ends by its time limit, its input still open', async () => {
+    const connection = connect(client);
+    await connection.connect();
+    const marker = `limit${Date.now().toString(36)}${Math.floor(Math.random() * 1e6)}`;
+    const input = new PassThrough();
+    const started = Date.now();
+    const out = await connection.run(watchCommand([marker], 2, [], true), {
+      stdin: input,
+      onOutput: () => undefined
+    });
+    input.destroy();
+    expect(out.exitCode).toBe(0);
+    expect(out.stdout.toString()).toBe('watching\n');
+    expect(Date.now() - started).toBeLessThan(8_000);
+    await until(() => remoteProcesses(marker) === '', 5_000);
+    expect(remoteProcesses(marker)).toBe('');
+  }, 30_000);
 });
