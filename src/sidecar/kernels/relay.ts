@@ -267,17 +267,24 @@ export class KernelRelay {
   static async start(options: IKernelRelayOptions): Promise<KernelRelay> {
     const input = new PassThrough();
     const relay = new KernelRelay(options, input);
-    relay._run();
     const timeout = options.helloTimeoutMs ?? HELLO_TIMEOUT_MS;
     const hello = await new Promise<IRelayHello>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(
-          relay._failure(
-            `The kernel relay did not start in ${timeout / 1000} s.`
-          )
-        );
-        relay._abort.abort();
-      }, timeout);
+      let timer: NodeJS.Timeout | undefined;
+      // Counted from when the command runs: a start that waits for a free
+      // SSH channel (the server's MaxSessions) has not begun yet.
+      const onStart = (): void => {
+        if (!relay._helloWaiter) {
+          return;
+        }
+        timer = setTimeout(() => {
+          reject(
+            relay._failure(
+              `The kernel relay did not start in ${timeout / 1000} s.`
+            )
+          );
+          relay._abort.abort();
+        }, timeout);
+      };
       relay._helloWaiter = {
         resolve: h => {
           clearTimeout(timer);
@@ -288,6 +295,7 @@ export class KernelRelay {
           reject(e);
         }
       };
+      relay._run(onStart);
     });
     if (hello.version !== RELAY_PROTOCOL_VERSION) {
       relay._abort.abort();
@@ -438,7 +446,7 @@ export class KernelRelay {
     return this._ended;
   }
 
-  private _run(): void {
+  private _run(onStart: () => void): void {
     let endResolve!: (e: IRelayEnd) => void;
     this._ended = new Promise(r => (endResolve = r));
     const onOutput = (stream: 'stdout' | 'stderr', chunk: Buffer): void => {
@@ -465,6 +473,7 @@ export class KernelRelay {
         onOutput,
         stdin: this._input,
         signal: this._abort.signal,
+        onStart,
         maxOutputBytes: 64 * 1024
       })
       .then(

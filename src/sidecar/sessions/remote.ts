@@ -70,12 +70,15 @@ export function submitCommand(
 
 /**
  * Follow these sessions' records for at most `seconds`; of `exitOnly` (whose
- * JupyterLab is known) only the exit record.
+ * JupyterLab is known) only the exit record. With `untilInputEnds`, run it
+ * with an input that stays open while it is wanted: its end (a closed
+ * channel) stops the watch even while it prints nothing.
  */
 export function watchCommand(
   ids: readonly string[],
   seconds: number,
-  exitOnly: readonly string[] = []
+  exitOnly: readonly string[] = [],
+  untilInputEnds = false
 ): IRemoteCommand {
   ids.forEach(checkId);
   exitOnly.forEach(checkId);
@@ -89,7 +92,8 @@ export function watchCommand(
       ...ids,
       ...(exitOnly.length > 0 ? ['--', ...exitOnly] : [])
     ],
-    stdinFromDevNull: true
+    ...(untilInputEnds ? { env: { JLHPC_WATCH_INPUT: '1' } } : {}),
+    stdinFromDevNull: !untilInputEnds
   };
 }
 

@@ -16,6 +16,18 @@
 # every 0.05 s while a job runs and its JupyterLab does not listen yet (a
 # few seconds), every 0.5 s while jobs wait in the queue (possibly hours),
 # every second while only the exits of running sessions are awaited.
+# With JLHPC_WATCH_INPUT set, the caller holds our input open while it
+# listens, and its end (the channel closed, the sidecar gone) ends the watch
+# at once: without a terminal sshd sends no SIGHUP, and a watch that prints
+# nothing would otherwise hold its session (MaxSessions) to its time limit.
+reader=
+if [ -n "${JLHPC_WATCH_INPUT:-}" ]; then
+  # (A background list's input is /dev/null unless redirected: via fd 3.)
+  exec 3<&0
+  (cat >/dev/null; kill -s TERM $$) <&3 >/dev/null 2>&1 3<&- &
+  exec 3<&-
+  reader=$!
+fi
 limit=$1
 shift
 base=$HOME/.jupyterlab-hpc/sessions
@@ -80,3 +92,5 @@ while [ -n "$left$exits" ] && [ "$(date +%s)" -lt "$end" ]; do
   left=$next
   [ -z "$left$exits" ] || sleep "$pause"
 done
+# Done by itself: the reader must not signal a process ID that may be reused.
+[ -z "$reader" ] || kill "$reader" 2>/dev/null

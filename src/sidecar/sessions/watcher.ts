@@ -4,6 +4,8 @@
  * (its time limit, or a lost connection), so the service hears what the
  * jobs record within a round trip. Its lines reach the service as events.
  */
+import { PassThrough } from 'stream';
+
 import type { ILogger } from '../log';
 import type { ITransport } from '../transport/types';
 import { parseWatchLine, watchCommand, type WatchEvent } from './remote';
@@ -81,11 +83,15 @@ export class SessionWatcher {
         }
       }
     };
+    // Never written, held open while this run is wanted (see watch.sh).
+    const input = new PassThrough();
     try {
       const transport = await this._o.transport();
-      await transport.run(watchCommand(ids, this._o.seconds ?? 600, exitOnly), {
+      const seconds = this._o.seconds ?? 600;
+      await transport.run(watchCommand(ids, seconds, exitOnly, true), {
         onOutput,
-        signal: abort.signal
+        signal: abort.signal,
+        stdin: input
       });
     } catch (err) {
       if (!abort.signal.aborted) {
@@ -93,6 +99,8 @@ export class SessionWatcher {
           `sessions: watch on ${this._o.cluster} ended: ${(err as Error).message}`
         );
       }
+    } finally {
+      input.destroy();
     }
   }
 

@@ -71,13 +71,9 @@ export class SshCommandRunner {
         this._sessionUsable &&
         maxOutputBytes <= DEFAULT_MAX_OUTPUT_BYTES
       ) {
-        return await this._runInSession(
-          command,
-          maxOutputBytes,
-          options.signal
-        );
+        return await this._runInSession(command, maxOutputBytes, options);
       }
-      return await this._runExec(command, maxOutputBytes, options.signal);
+      return await this._runExec(command, maxOutputBytes, options);
     } finally {
       this._running--;
     }
@@ -98,7 +94,7 @@ export class SshCommandRunner {
   private async _runInSession(
     command: IRemoteCommand,
     maxOutputBytes: number,
-    signal?: AbortSignal
+    { signal, onStart }: ICommandOptions
   ): Promise<ICommandOutput> {
     this._sessionBusy = true;
     try {
@@ -127,6 +123,7 @@ export class SshCommandRunner {
         };
         this._parser!.expect(frame);
         session.write(frame.text);
+        onStart?.();
       });
     } catch (err) {
       throw toSidecarError(err, this._label);
@@ -213,7 +210,7 @@ export class SshCommandRunner {
   private async _runExec(
     command: IRemoteCommand,
     maxOutputBytes: number,
-    signal?: AbortSignal
+    { signal, onStart }: ICommandOptions
   ): Promise<ICommandOutput> {
     const nonce = newNonce();
     const { tagged, tag } = withRunTag(command);
@@ -226,6 +223,7 @@ export class SshCommandRunner {
     const release = await this._limiter.acquire(signal);
     try {
       const { channel, exit } = await this._exec(text);
+      onStart?.();
       channel.end();
       const parser = new FramedOutputParser({ maxOutputBytes });
       parser.expect({ nonce });
@@ -294,6 +292,7 @@ export class SshCommandRunner {
     try {
       // Input stays open: ssh2 sends no signal request once it has ended.
       const { channel, exit } = await this._exec(text);
+      options.onStart?.();
       const unpipe = options.stdin ? pipeInput(options.stdin, channel) : null;
       const parser = new FramedOutputParser({ maxOutputBytes, onOutput });
       parser.expect({ nonce });
@@ -445,40 +444,52 @@ export class SshCommandRunner {
     }
   }
 
-  /** Timers for a command's deadline and abort signal; returns the cleanup. */
+  /**
+   * Timers for a command's deadline and abort signal; returns the cleanup.
+   * `fail` is called at most once, and never after the cleanup.
+   */
   private _deadline(
     command: IRemoteCommand,
     signal: AbortSignal | undefined,
     fail: (err: SidecarError) => void
   ): () => void {
+    let done = false;
     let timer: NodeJS.Timeout | null = null;
-    if (command.timeoutSeconds !== undefined) {
-      const seconds = command.timeoutSeconds + LOCAL_DEADLINE_SLACK_SECONDS;
-      timer = setTimeout(
-        () =>
-          fail(
-            new SidecarError(
-              'command-timeout',
-              `${command.argv[0]} on ${this._label} did not finish within ${command.timeoutSeconds} s.`
-            )
-          ),
-        seconds * 1000
-      );
-    }
-    const onAbort = () =>
-      fail(
-        new SidecarError(
-          'command-timeout',
-          `${command.argv[0]} on ${this._label} was stopped.`
-        )
-      );
-    signal?.addEventListener('abort', onAbort, { once: true });
-    return () => {
+    const cleanup = (): void => {
+      done = true;
       if (timer) {
         clearTimeout(timer);
       }
       signal?.removeEventListener('abort', onAbort);
     };
+    const fire = (message: string): void => {
+      if (!done) {
+        cleanup();
+        fail(new SidecarError('command-timeout', message));
+      }
+    };
+    const onAbort = (): void =>
+      fire(`${command.argv[0]} on ${this._label} was stopped.`);
+    if (command.timeoutSeconds !== undefined) {
+      const seconds = command.timeoutSeconds + LOCAL_DEADLINE_SLACK_SECONDS;
+      timer = setTimeout(
+        () =>
+          fire(
+            `${command.argv[0]} on ${this._label} did not finish within ${command.timeoutSeconds} s.`
+          ),
+        seconds * 1000
+      );
+    }
+    if (signal?.aborted) {
+      // Given up on while its channel was opening: 'abort' has fired already
+      // and would never reach a listener added now, and the command would
+      // run to its end holding a channel. Stop it as soon as the caller has
+      // finished setting it up.
+      queueMicrotask(onAbort);
+    } else {
+      signal?.addEventListener('abort', onAbort, { once: true });
+    }
+    return cleanup;
   }
 
   private _closed: SidecarError | null = null;

@@ -147,6 +147,9 @@ export class LocalTransport implements ITransport {
         reject(this._startError(err));
         return;
       }
+      if (child.pid !== undefined) {
+        options.onStart?.();
+      }
 
       let settled = false;
       const finish = (settle: () => void): void => {

@@ -27,6 +27,12 @@ export interface ICommandOptions {
    * Bytes pass unchanged (no terminal), so a binary protocol can use it.
    */
   stdin?: Readable;
+  /**
+   * Called once the command runs: on SSH after any wait for a free session
+   * channel (sshd's MaxSessions, session-limiter.ts), so a caller's own
+   * timeout can leave that wait out.
+   */
+  onStart?: () => void;
 }
 
 /**

@@ -122,7 +122,7 @@ describe('SshCommandRunner over OpenSSH', () => {
 /** An ssh2 channel: a stream, with stderr a stream of its own. */
 class Ssh2LikeChannel extends PassThrough {
   stderr = new PassThrough();
-  signal(): void {
+  signal(_name: string): void {
     return;
   }
   close(): void {
@@ -303,3 +303,156 @@ describe.each(['ssh2', 'openssh'] as const)(
     });
   }
 );
+
+/**
+ * A quiet long-running command (watch.sh waiting for records) whose channel
+ * opens only when the test says so. Over ssh2 a TERM signal request ends
+ * it; over OpenSSH (no signal requests) the runner's sweep by tag, sent on
+ * the shared session, does.
+ */
+class QuietClient implements IExecClient {
+  opening: (() => void)[] = [];
+  signals: string[] = [];
+  running = 0;
+  private readonly _byTag = new Map<string, () => void>();
+  constructor(private readonly _kind: 'ssh2' | 'openssh') {}
+
+  exec(
+    command: string,
+    callback: (err: Error | undefined, channel: IExecChannel) => void
+  ): void {
+    if (command.includes(' session')) {
+      this._session(callback);
+      return;
+    }
+    const tag = /JLHPC_RUN=([0-9a-f]{32})/.exec(command)![1];
+    const { nonce } = parse(command);
+    if (this._kind === 'ssh2') {
+      const channel = new Ssh2LikeChannel();
+      const end = () => {
+        this.running--;
+        channel.emit('exit', null, 'TERM');
+        channel.push(null);
+        channel.stderr.push(null);
+        channel.on('end', () => setImmediate(() => channel.emit('close')));
+      };
+      channel.signal = (name: string) => {
+        this.signals.push(name);
+        end();
+      };
+      this.opening.push(() => {
+        this.running++;
+        callback(undefined, channel);
+        channel.push(begin(nonce));
+      });
+      return;
+    }
+    const child = new FakeSsh();
+    const channel = new MuxChannel(child as unknown as ChildProcess);
+    channel.whenOpen(err => callback(err, channel));
+    this._byTag.set(tag, () => {
+      this.running--;
+      child.exitCode = 143;
+      child.emit('exit', 143, null);
+      child.emit('close', 143, null);
+    });
+    this.opening.push(() => {
+      this.running++;
+      child.stderr.write(BANNER + OPENED);
+      child.stdout.write(begin(nonce));
+    });
+  }
+
+  private _session(
+    callback: (err: Error | undefined, channel: IExecChannel) => void
+  ): void {
+    const child = new FakeSsh();
+    const channel = new MuxChannel(child as unknown as ChildProcess);
+    channel.whenOpen(err => callback(err, channel));
+    child.stderr.write(BANNER + OPENED);
+    child.stdin.on('data', (frame: Buffer) => {
+      const text = frame.toString();
+      const nonce = /'([0-9a-f]{32})'/.exec(text)![1];
+      for (const [, tag] of text.matchAll(/JLHPC_RUN=([0-9a-f]{32})/g)) {
+        this._byTag.get(tag)?.();
+        this._byTag.delete(tag);
+      }
+      child.stdout.write(begin(nonce) + end(nonce, 0));
+      child.stderr.write(begin(nonce) + end(nonce, 0));
+    });
+  }
+}
+
+describe.each(['ssh2', 'openssh'] as const)(
+  'SshCommandRunner stopping a streamed command over %s',
+  kind => {
+    it.each(['once it runs', 'while its channel opens'])(
+      'ends the command and frees its slot when aborted %s',
+      async when => {
+        const client = new QuietClient(kind);
+        const limiter = new SessionLimiter();
+        const runner = new SshCommandRunner(client, limiter, 'hpc-demo');
+        const abort = new AbortController();
+        const outcome = runner
+          .run(
+            { argv: ['sh', '-c', 'sleep 600'] },
+            { signal: abort.signal, onOutput: () => undefined }
+          )
+          .then(
+            () => 'resolved',
+            (err: { code?: string }) => err.code
+          );
+        await new Promise(r => setImmediate(r));
+        expect(client.opening).toHaveLength(1);
+        if (when === 'once it runs') {
+          client.opening[0]();
+          await new Promise(r => setImmediate(r));
+          abort.abort();
+        } else {
+          abort.abort();
+          client.opening[0]();
+        }
+        expect(await outcome).toBe('command-timeout');
+        expect(client.running).toBe(0);
+        if (kind === 'ssh2') {
+          expect(client.signals).toEqual(['TERM']);
+        }
+        // Its slot is free again: only the shared session, opened for the
+        // sweep by tag, holds one.
+        expect(limiter.active).toBe(1);
+      },
+      10_000
+    );
+  }
+);
+
+describe('SshCommandRunner onStart', () => {
+  it('is called once the command has its channel, not while it waits for one', async () => {
+    const client = new QuietClient('ssh2');
+    const limiter = new SessionLimiter(1);
+    const runner = new SshCommandRunner(client, limiter, 'hpc-demo');
+    const release = await limiter.acquire();
+    const abort = new AbortController();
+    let started = 0;
+    const outcome = runner
+      .run(
+        { argv: ['sh', '-c', 'sleep 600'] },
+        {
+          signal: abort.signal,
+          onOutput: () => undefined,
+          onStart: () => started++
+        }
+      )
+      .catch(() => undefined);
+    await new Promise(r => setImmediate(r));
+    expect(client.opening).toHaveLength(0);
+    release();
+    await new Promise(r => setImmediate(r));
+    expect(started).toBe(0);
+    client.opening[0]();
+    await new Promise(r => setImmediate(r));
+    expect(started).toBe(1);
+    abort.abort();
+    await outcome;
+  });
+});

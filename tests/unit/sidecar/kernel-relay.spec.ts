@@ -654,3 +654,43 @@ describe("the relay's link", () => {
     await relay.shutdown(5000);
   });
 });
+
+describe("the relay's start", () => {
+  beforeAll(() => {
+    useLink = false;
+  });
+
+  it('counts its HELLO timeout from when the command runs, not while it waits for a channel', async () => {
+    // The boundary below: a transport whose commands wait in line for a
+    // free SSH channel (sshd's MaxSessions) before they run.
+    const local = localTransport();
+    const queued: ITransport = {
+      kind: 'ssh',
+      run: async (command, options) => {
+        await new Promise(r => setTimeout(r, 1500));
+        return local.run(command, options);
+      },
+      openStream: (host, port) => local.openStream(host, port),
+      close: () => local.close()
+    };
+    const relay = await KernelRelay.start({
+      transport: queued,
+      command: directRelayCommand(PYTHON),
+      label: 'this computer',
+      link: false,
+      helloTimeoutMs: 1000
+    });
+    relays.push(relay);
+    expect(relay.hello.version).toBe(2);
+  });
+
+  it('still gives up on a relay that runs and says nothing', async () => {
+    const relay = KernelRelay.start({
+      transport: localTransport(),
+      command: { argv: ['sleep', '30'] },
+      label: 'this computer',
+      helloTimeoutMs: 500
+    });
+    await expect(relay).rejects.toThrow(/did not start in 0.5 s/);
+  });
+});

@@ -2,7 +2,7 @@
  * The session's login-node commands as argv, and watch.sh's lines read back
  * (the lines as watch.sh printed them on the demo cluster).
  */
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
@@ -259,5 +259,66 @@ describe('the session list for attaching', () => {
       createdAt: null,
       request: null
     });
+  });
+});
+
+describe('watch.sh and its input', () => {
+  let home: string;
+  beforeAll(() => {
+    home = mkdtempSync(join(tmpdir(), 'jlhpc-watch-'));
+  });
+  afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+  /** Run watch.sh as sh would; resolves with its exit and how long it ran. */
+  function watch(
+    seconds: number,
+    untilInputEnds: boolean,
+    endInputAfterMs: number
+  ) {
+    const command = watchCommand([ID], seconds, [], untilInputEnds);
+    const started = Date.now();
+    const child = spawn(command.argv[0], command.argv.slice(1), {
+      env: { PATH: process.env.PATH, HOME: home, ...command.env },
+      stdio: ['pipe', 'pipe', 'inherit']
+    });
+    let out = '';
+    let timer: NodeJS.Timeout | undefined;
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out === 'watching\n') {
+        timer = setTimeout(() => child.stdin.end(), endInputAfterMs);
+      }
+    });
+    return new Promise<{ ms: number; out: string; status: number | null }>(
+      resolve =>
+        child.on('close', (code, signal) => {
+          clearTimeout(timer);
+          child.stdin.end();
+          resolve({
+            ms: Date.now() - started,
+            out,
+            status: code ?? (signal ? 128 : null)
+          });
+        })
+    );
+  }
+
+  it('stops once its input ends, though it prints nothing (a closed channel)', async () => {
+    const r = await watch(30, true, 200);
+    expect(r.out).toBe('watching\n');
+    expect(r.ms).toBeLessThan(5_000);
+  });
+
+  it('runs to its time limit while its input stays open, and then ends', async () => {
+    const r = await watch(2, true, 60_000);
+    expect(r.ms).toBeGreaterThanOrEqual(1_000);
+    expect(r.ms).toBeLessThan(10_000);
+    expect(r.status).toBe(0);
+  });
+
+  it('ignores its input when not asked to follow it', async () => {
+    const r = await watch(2, false, 0);
+    expect(r.ms).toBeGreaterThanOrEqual(1_000);
+    expect(r.status).toBe(0);
   });
 });
