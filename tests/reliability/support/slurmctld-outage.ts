@@ -9,6 +9,7 @@ import { ChildProcess, execFileSync, spawn } from 'child_process';
 import { readFileSync } from 'fs';
 import { join } from 'path';
 
+import { demoCluster } from '../../support/demo-cluster';
 import { REPO } from '../../support/jupyter-lab';
 import { isAlive, waitFor } from '../../support/proc';
 
@@ -21,6 +22,36 @@ export interface ISlurmctldOutage {
   stoppedAt: number;
   /** Start it again; resolves when squeue answers, with that time. */
   back(): Promise<number>;
+}
+
+/** A new step starts in a running job of the demo user (or none runs). */
+export function stepsStart(): boolean {
+  const { user } = demoCluster();
+  let job: string;
+  try {
+    job = execFileSync(
+      'squeue',
+      ['-h', '-u', user, '-t', 'running', '-o', '%i'],
+      { encoding: 'utf8', timeout: 30_000 }
+    )
+      .trim()
+      .split('\n')[0];
+  } catch {
+    return false;
+  }
+  if (!job) {
+    return true;
+  }
+  try {
+    execFileSync(
+      'runuser',
+      ['-u', user, '--', 'srun', '--overlap', `--jobid=${job}`, '-n1', 'true'],
+      { stdio: 'ignore', timeout: 15_000, cwd: '/' }
+    );
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function squeueAnswers(): boolean {
@@ -72,7 +103,12 @@ export async function stopSlurmctld(): Promise<ISlurmctldOutage> {
       timeout: 300_000
     });
     await waitFor('squeue to answer', squeueAnswers, 120_000);
-    return performance.now();
+    const at = performance.now();
+    // Slurm itself may hold new job steps for a while after its controller
+    // is back (srun waits): wait for that here, so that the next fault's
+    // kernel start is not measured against Slurm's own recovery.
+    await waitFor('job steps to start again', stepsStart, 180_000);
+    return at;
   };
   try {
     const pid = Number(readFileSync(PID_FILE, 'utf8').trim());
