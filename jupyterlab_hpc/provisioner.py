@@ -242,10 +242,8 @@ class ClusterProvisioner(KernelProvisionerBase):
             self._replies = None
         c = started["connection"]
         info = {
-            # 'ipc': the sidecar's Unix sockets <ip>-<port>, in a 0700
-            # directory of its own; 'tcp' 127.0.0.1 only where there are none.
-            "transport": c.get("transport") or "tcp",
-            "ip": c.get("ip") or "127.0.0.1",
+            "transport": "tcp",
+            "ip": "127.0.0.1",
             "shell_port": int(c["shell_port"]),
             "iopub_port": int(c["iopub_port"]),
             "stdin_port": int(c["stdin_port"]),

@@ -188,14 +188,10 @@ export type LeaseRequest =
   /** The kernel is gone for good: release it (closing the socket does the same). */
   | { type: 'release' };
 
-/**
- * The relayed kernel's connection, on this computer; the key is the
- * provisioner's. 'ipc': Unix sockets `<ip>-<port>` in a 0700 directory of
- * the sidecar's (ports 1..5); 'tcp' (only where there are none): 127.0.0.1.
- */
+/** The relayed kernel's connection, on this computer; the key is the provisioner's. */
 export interface ILeaseConnection {
-  transport: 'ipc' | 'tcp';
-  ip: string;
+  transport: 'tcp';
+  ip: '127.0.0.1';
   shell_port: number;
   iopub_port: number;
   stdin_port: number;

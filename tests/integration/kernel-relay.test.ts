@@ -435,7 +435,7 @@ describe('another user of the cluster', () => {
       drive([
         DRIVER,
         'sub',
-        kernel.connection.ip,
+        '127.0.0.1',
         String(kernel.localPorts.iopub),
         '--seconds',
         '3'
@@ -494,8 +494,6 @@ describe('round trip of execute_request → execute_reply (reported, not asserte
     const sshFile = join(home, 'ssh-l.json');
     const conn: IRelayedKernel['connection'] = {
       ...baseline.kernel.connection,
-      transport: 'tcp',
-      ip: '127.0.0.1',
       shell_port: local.shell,
       iopub_port: local.iopub,
       stdin_port: local.stdin,
@@ -510,8 +508,6 @@ describe('round trip of execute_request → execute_reply (reported, not asserte
       directFile,
       JSON.stringify({
         ...baseline.kernel.connection,
-        transport: 'tcp',
-        ip: '127.0.0.1',
         shell_port: baseline.kernel.remotePorts.shell,
         iopub_port: baseline.kernel.remotePorts.iopub,
         stdin_port: baseline.kernel.remotePorts.stdin,

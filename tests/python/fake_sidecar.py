@@ -12,10 +12,8 @@ import asyncio
 import json
 import os
 import signal
-import shutil
 import subprocess
 import sys
-import tempfile
 
 from jupyter_client.connect import write_connection_file
 from tornado.httpserver import HTTPServer
@@ -25,19 +23,14 @@ from tornado.websocket import WebSocketHandler
 
 
 class LocalKernel:
-    """An ipykernel started with the key the provisioner sent.
+    """An ipykernel started with the key the provisioner sent."""
 
-    With 'ipc', as the sidecar: its sockets `<dir>/kernel-<n>` in a fresh
-    0700 directory of its own (short: sun_path is 108 bytes), gone at stop.
-    """
-
-    def __init__(self, directory, key, signature_scheme, transport="ipc"):
-        self.socket_dir = tempfile.mkdtemp(prefix="jlhpc-kernel-") if transport == "ipc" else None
+    def __init__(self, directory, key, signature_scheme):
         self.file, self.info = write_connection_file(
             os.path.join(directory, f"kernel-{os.urandom(4).hex()}.json"),
-            ip=os.path.join(self.socket_dir, "kernel") if self.socket_dir else "127.0.0.1",
+            ip="127.0.0.1",
             key=key.encode(),
-            transport=transport,
+            transport="tcp",
             signature_scheme=signature_scheme,
         )
         self.process = subprocess.Popen(
@@ -51,8 +44,8 @@ class LocalKernel:
         keys = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
         c = {k: self.info[k] for k in keys}
         return {
-            "transport": self.info["transport"],
-            "ip": self.info["ip"],
+            "transport": "tcp",
+            "ip": "127.0.0.1",
             "signature_scheme": self.info["signature_scheme"],
             **c,
         }
@@ -65,8 +58,6 @@ class LocalKernel:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(10)
-        if self.socket_dir:
-            shutil.rmtree(self.socket_dir, ignore_errors=True)
 
 
 class LeaseSocket(WebSocketHandler):
@@ -107,8 +98,6 @@ class FakeSidecar:
         self.received = []
         self.closed = []
         self.kernels = []
-        #: How the kernels it starts listen ('ipc', as the sidecar, or 'tcp').
-        self.transport = "ipc"
         #: async (socket, start message) -> None; the default starts a kernel.
         self.on_start = self.start_kernel
         self._server = None
@@ -167,9 +156,7 @@ class FakeSidecar:
                 "estimatedStart": None,
             }
         )
-        kernel = LocalKernel(
-            self.directory, msg["key"], msg["signatureScheme"], self.transport
-        )
+        kernel = LocalKernel(self.directory, msg["key"], msg["signatureScheme"])
         self.kernels.append(kernel)
         ws.reply(
             {

@@ -128,10 +128,7 @@ def channels(path):
     ctx = zmq.Context.instance()
     hb = ctx.socket(zmq.REQ)
     hb.linger = 0
-    if info.get("transport") == "ipc":
-        hb.connect("ipc://%s-%d" % (info["ip"], info["hb_port"]))
-    else:
-        hb.connect("tcp://%s:%d" % (info["ip"], info["hb_port"]))
+    hb.connect("tcp://%s:%d" % (info["ip"], info["hb_port"]))
     hb.send(b"ping-relay")
     beat = hb.recv() if hb.poll(TIMEOUT * 1000) else None
     say(step="heartbeat", echo=beat.decode() if beat else None,

@@ -4,12 +4,8 @@
  * sockets in its 0700 directory and carries connections to them over the
  * step's stdio.
  * Here, each of the kernel's five channels gets a listener on this
- * computer: a Unix socket `<dir>/kernel-<n>` in a 0700 directory of the
- * sidecar's own (Jupyter's `ipc` transport: `ip` `<dir>/kernel`, ports
- * 1..5), so no other user of this computer (a shared login node) can
- * subscribe to iopub, which ZMQ serves without the key; every connection a
- * Jupyter client makes to one is a stream of the relay (relay-protocol.ts)
- * to the same channel on the node.
+ * computer's 127.0.0.1; every connection a Jupyter client makes to one is a
+ * stream of the relay (relay-protocol.ts) to the same channel on the node.
  * So nothing of the kernel listens on the cluster network, and nothing but
  * the cluster's one connection (the transport) is used to reach it. The
  * frames go over the step's stdio until the relay's link is up: a TCP
@@ -27,11 +23,8 @@
  *     await relay.signal('SIGINT');    // interrupt
  *     await relay.shutdown();          // kernel and step end
  */
-import { rmSync } from 'fs';
-import { mkdtemp } from 'fs/promises';
 import { createServer, type Server, type Socket } from 'net';
-import { constants as osConstants, tmpdir } from 'os';
-import { join } from 'path';
+import { constants as osConstants } from 'os';
 import { PassThrough, type Duplex } from 'stream';
 import { deflateSync } from 'zlib';
 
@@ -75,66 +68,6 @@ const LINK_TIMEOUT_MS = 5_000;
 
 /** How long `shutdown` waits for the step to end before it stops it. */
 const SHUTDOWN_WAIT_MS = 10_000;
-
-/**
- * How this computer's listeners are reached. Windows has no Unix sockets
- * that ZMQ's ipc transport can use, so there (only) they stay on TCP
- * 127.0.0.1, which other users of the machine could reach.
- */
-export const LOCAL_TRANSPORT: 'ipc' | 'tcp' =
-  process.platform === 'win32' ? 'tcp' : 'ipc';
-
-/** sun_path holds 108 bytes; `<dir>/kernel-5` must fit. */
-const MAX_SOCKET_DIR = 90;
-
-/** The Unix socket of one channel, as Jupyter names it: `<ip>-<port>`. */
-export function ipcSocketPath(ip: string, port: number): string {
-  return `${ip}-${port}`;
-}
-
-/** Socket directories in use, removed if the sidecar exits with them open. */
-const liveSocketDirs = new Set<string>();
-
-function removeLiveSocketDirs(): void {
-  for (const dir of liveSocketDirs) {
-    try {
-      rmSync(dir, { recursive: true, force: true });
-    } catch {
-      // Nothing more to do at exit.
-    }
-  }
-  liveSocketDirs.clear();
-}
-
-/** A fresh 0700 directory for one kernel's sockets (mkdtemp's mode). */
-async function privateSocketDir(): Promise<string> {
-  const base = tmpdir();
-  const dir = await mkdtemp(
-    join(base.length > MAX_SOCKET_DIR - 20 ? '/tmp' : base, 'jlhpc-kernel-')
-  );
-  if (liveSocketDirs.size === 0) {
-    process.once('exit', removeLiveSocketDirs);
-  }
-  liveSocketDirs.add(dir);
-  return dir;
-}
-
-/**
- * Remove a kernel's socket directory (its listeners closed). At once, not
- * later: the sidecar may exit in the same turn (its stop ends every kernel).
- */
-function removeSocketDir(dir: string): void {
-  try {
-    rmSync(dir, { recursive: true, force: true });
-  } catch {
-    // Left for the exit hook.
-    return;
-  }
-  liveSocketDirs.delete(dir);
-  if (liveSocketDirs.size === 0) {
-    process.off('exit', removeLiveSocketDirs);
-  }
-}
 
 /**
  * A one-line Python program that runs the relay: its source compressed, so
@@ -203,16 +136,12 @@ export interface IRelayedKernel {
   remotePorts: Record<KernelChannel, number>;
   /** How the kernel listens on the node. */
   remoteTransport: 'tcp' | 'ipc';
-  /**
-   * The listeners on this computer, one per channel: with 'ipc' the `n` of
-   * `<connection.ip>-<n>` (ipcSocketPath), with 'tcp' ports of 127.0.0.1.
-   */
+  /** The listeners on this computer, one per channel. */
   localPorts: Record<KernelChannel, number>;
   /** A connection file's fields for clients on this computer. */
   connection: {
-    /** 'ipc': `<dir>/kernel`, the sockets' prefix; 'tcp': 127.0.0.1. */
-    ip: string;
-    transport: 'ipc' | 'tcp';
+    ip: '127.0.0.1';
+    transport: 'tcp';
     key: string;
     signature_scheme: string;
     shell_port: number;
@@ -237,8 +166,6 @@ export interface IKernelRelayOptions {
   /** Take the relay's link when it offers one (default true). */
   link?: boolean;
   linkTimeoutMs?: number;
-  /** How this computer's listeners are reached (default LOCAL_TRANSPORT). */
-  localTransport?: 'ipc' | 'tcp';
 }
 
 interface IStream {
@@ -357,35 +284,12 @@ export class KernelRelay {
     });
     this._send(encodeControl(FrameType.Start, request));
     const info = await started;
-    const transport = this._options.localTransport ?? LOCAL_TRANSPORT;
-    const dir = transport === 'ipc' ? await privateSocketDir() : null;
-    const ip = dir ? join(dir, 'kernel') : '127.0.0.1';
-    let servers: Server[];
-    try {
-      servers = await Promise.all(
-        KERNEL_CHANNELS.map((channel, i) =>
-          this._listen(info.ports[channel], dir ? ipcSocketPath(ip, i + 1) : 0)
-        )
-      );
-    } catch (err) {
-      if (dir) {
-        removeSocketDir(dir);
-      }
-      throw err;
-    }
-    if (this._done) {
-      // The step ended while the listeners were being opened.
-      servers.forEach(s => s.close());
-      if (dir) {
-        removeSocketDir(dir);
-      }
-      throw this._failure(this._end?.reason ?? 'The kernel relay has ended.');
-    }
+    const servers = await Promise.all(
+      KERNEL_CHANNELS.map(channel => this._listen(info.ports[channel]))
+    );
     const localPorts = {} as Record<KernelChannel, number>;
     KERNEL_CHANNELS.forEach((channel, i) => {
-      localPorts[channel] = dir
-        ? i + 1
-        : (servers[i].address() as { port: number }).port;
+      localPorts[channel] = (servers[i].address() as { port: number }).port;
     });
     let exitedResolve!: (e: IKernelExited) => void;
     const exited = new Promise<IKernelExited>(r => (exitedResolve = r));
@@ -395,8 +299,8 @@ export class KernelRelay {
       remoteTransport: info.transport,
       localPorts,
       connection: {
-        ip,
-        transport,
+        ip: '127.0.0.1',
+        transport: 'tcp',
         key: request.key,
         signature_scheme: request.signature_scheme,
         shell_port: localPorts.shell,
@@ -409,7 +313,6 @@ export class KernelRelay {
     };
     this._kernel = kernel;
     this._servers = servers;
-    this._socketDir = dir;
     this._exitedResolve = exitedResolve;
     if (this._pendingExit) {
       // It ended while the listeners were being opened.
@@ -647,25 +550,17 @@ export class KernelRelay {
     this._exitedResolve = null;
   }
 
-  /**
-   * A listener on this computer for one kernel port: the Unix socket `path`,
-   * or (0) a port of 127.0.0.1.
-   */
-  private _listen(remotePort: number, path: string | 0): Promise<Server> {
+  /** A listener on this computer's 127.0.0.1 for one kernel port. */
+  private _listen(remotePort: number): Promise<Server> {
     const server = createServer({ noDelay: true }, socket =>
       this._accept(socket, remotePort)
     );
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      const listening = () => {
+      server.listen(0, '127.0.0.1', () => {
         server.off('error', reject);
         resolve(server);
-      };
-      if (path) {
-        server.listen(path, listening);
-      } else {
-        server.listen(0, '127.0.0.1', listening);
-      }
+      });
     });
   }
 
@@ -741,12 +636,6 @@ export class KernelRelay {
       server.close();
     }
     this._servers = [];
-    const dir = this._socketDir;
-    this._socketDir = null;
-    if (dir) {
-      // close() has unlinked the sockets; nothing else is in it.
-      removeSocketDir(dir);
-    }
     for (const stream of this._streams.values()) {
       stream.closed = true;
       stream.socket.destroy();
@@ -800,7 +689,6 @@ export class KernelRelay {
   private _link: Duplex | null = null;
   private _nextStream = 1;
   private _servers: Server[] = [];
-  private _socketDir: string | null = null;
   private _kernel: IRelayedKernel | null = null;
   private _exitedResolve: ((e: IKernelExited) => void) | null = null;
   private _pendingExit: IKernelExited | null = null;

@@ -9,32 +9,19 @@
  */
 import { execFileSync } from 'child_process';
 import { randomBytes } from 'crypto';
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync
-} from 'fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
 import { connect, type Socket } from 'net';
 import { tmpdir } from 'os';
-import { basename, dirname, join } from 'path';
+import { dirname, join } from 'path';
 
 import {
   directRelayCommand,
-  ipcSocketPath,
   KernelRelay,
-  type IRelayedKernel,
   relayBootstrap,
   relayCommand,
   RELAY_SOURCE
 } from '../../../src/sidecar/kernels/relay';
-import {
-  STREAM_WINDOW,
-  type KernelChannel
-} from '../../../src/sidecar/kernels/relay-protocol';
+import { STREAM_WINDOW } from '../../../src/sidecar/kernels/relay-protocol';
 import { LocalTransport } from '../../../src/sidecar/transport/local';
 import type { ITransport } from '../../../src/sidecar/transport/types';
 
@@ -145,37 +132,9 @@ function fakeArgv(...extra: string[]): string[] {
   return [PYTHON, fakeKernel, '-f', '{connection_file}', ...extra];
 }
 
-/** Poll `done` every 50 ms for up to 5 s. */
-async function waitUntil(done: () => boolean): Promise<void> {
-  for (let i = 0; i < 100 && !done(); i++) {
-    await new Promise(resolve => setTimeout(resolve, 50));
-  }
-  expect(done()).toBe(true);
-}
-
-/**
- * Where a client reaches the kernel's `channel` on this computer: the
- * relay's Unix socket (ipc), or its port on 127.0.0.1 (tcp).
- */
-function endpoint(
-  kernel: IRelayedKernel,
-  channel: KernelChannel
-): string | number {
-  const port = kernel.localPorts[channel];
-  return kernel.connection.transport === 'ipc'
-    ? ipcSocketPath(kernel.connection.ip, port)
-    : port;
-}
-
-/**
- * A client connection that collects what it receives: to a Unix socket
- * (a path) or a port on 127.0.0.1.
- */
-async function client(where: string | number) {
-  const socket: Socket =
-    typeof where === 'string'
-      ? connect({ path: where })
-      : connect({ host: '127.0.0.1', port: where });
+/** A client connection that collects what it receives. */
+async function client(port: number) {
+  const socket: Socket = connect({ host: '127.0.0.1', port });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('error', reject);
@@ -219,9 +178,9 @@ async function client(where: string | number) {
  * its process runs, before it listens (Jupyter clients reconnect on their
  * own): until then a connection is closed at once, so ask again.
  */
-async function ask(where: string | number): Promise<Record<string, unknown>> {
+async function ask(port: number): Promise<Record<string, unknown>> {
   for (let tries = 0; ; tries++) {
-    const c = await client(where);
+    const c = await client(port);
     c.socket.write('info\n');
     let text = '';
     try {
@@ -284,31 +243,13 @@ describe.each([
       cwd: work,
       env: { JLHPC_TEST: 'yes' }
     });
-    // This computer's listeners: Unix sockets <dir>/kernel-1..5 in a 0700
-    // directory of the sidecar's, not 127.0.0.1 (any user could subscribe).
     expect(kernel.connection).toMatchObject({
-      transport: 'ipc',
+      ip: '127.0.0.1',
+      transport: 'tcp',
       key,
-      shell_port: 1,
-      iopub_port: 2,
-      stdin_port: 3,
-      control_port: 4,
-      hb_port: 5
+      shell_port: kernel.localPorts.shell
     });
-    const dir = dirname(kernel.connection.ip);
-    expect(basename(kernel.connection.ip)).toBe('kernel');
-    const dirStat = statSync(dir);
-    expect(dirStat.mode & 0o777).toBe(0o700);
-    expect(dirStat.uid).toBe(process.getuid!());
-    expect(readdirSync(dir).sort()).toEqual(
-      [1, 2, 3, 4, 5].map(n => `kernel-${n}`)
-    );
-    for (const n of [1, 2, 3, 4, 5]) {
-      const sock = statSync(ipcSocketPath(kernel.connection.ip, n));
-      expect(sock.isSocket()).toBe(true);
-      expect(sock.uid).toBe(process.getuid!());
-    }
-    const info = await ask(endpoint(kernel, 'control'));
+    const info = await ask(kernel.localPorts.control);
     expect(info.key).toBe(key);
     // By default on Unix sockets in the relay's private directory.
     expect(kernel.remoteTransport).toBe('ipc');
@@ -343,11 +284,11 @@ describe.each([
     });
     expect(kernel.remoteTransport).toBe('ipc');
     expect(Object.values(kernel.remotePorts)).toEqual([1, 2, 3, 4, 5]);
-    const info = await ask(endpoint(kernel, 'iopub'));
+    const info = await ask(kernel.localPorts.iopub);
     expect(info.transport).toBe('ipc');
     expect(info.dirmode).toBe(0o700);
     expect(info.ip).toBe(join(dirname(info.path as string), 'kernel'));
-    const c = await client(endpoint(kernel, 'stdin'));
+    const c = await client(kernel.localPorts.stdin);
     const data = randomBytes(200_000);
     c.socket.write(data);
     expect((await c.read(data.length)).equals(data)).toBe(true);
@@ -365,7 +306,7 @@ describe.each([
       transport: 'tcp'
     });
     expect(kernel.remoteTransport).toBe('tcp');
-    const info = await ask(endpoint(kernel, 'shell'));
+    const info = await ask(kernel.localPorts.shell);
     expect(info.transport).toBe('tcp');
     expect(info.ip).toBe('127.0.0.1');
     await relay.shutdown();
@@ -378,10 +319,8 @@ describe.each([
       signature_scheme: 'hmac-sha256',
       argv: fakeArgv()
     });
-    await ask(endpoint(kernel, 'shell'));
-    const ports = Object.keys(kernel.localPorts).map(channel =>
-      endpoint(kernel, channel as KernelChannel)
-    );
+    await ask(kernel.localPorts.shell);
+    const ports = Object.values(kernel.localPorts);
     const clients = await Promise.all(
       Array.from({ length: 20 }, (_, i) => client(ports[i % ports.length]))
     );
@@ -404,11 +343,11 @@ describe.each([
       signature_scheme: 'hmac-sha256',
       argv: fakeArgv()
     });
-    await ask(endpoint(kernel, 'shell'));
-    const slow = await client(endpoint(kernel, 'iopub'));
+    await ask(kernel.localPorts.shell);
+    const slow = await client(kernel.localPorts.iopub);
     slow.socket.pause();
     slow.socket.write(randomBytes(4 * STREAM_WINDOW));
-    const quick = await client(endpoint(kernel, 'shell'));
+    const quick = await client(kernel.localPorts.shell);
     const ping = randomBytes(5000);
     quick.socket.write(ping);
     expect((await quick.read(ping.length, 5000)).equals(ping)).toBe(true);
@@ -424,8 +363,8 @@ describe.each([
       signature_scheme: 'hmac-sha256',
       argv: fakeArgv()
     });
-    await ask(endpoint(first, 'shell'));
-    const c = await client(endpoint(first, 'shell'));
+    await ask(first.localPorts.shell);
+    const c = await client(first.localPorts.shell);
     c.socket.write('x');
     await c.read(1);
     relay.signal('SIGINT');
@@ -437,9 +376,8 @@ describe.each([
       signal: null
     });
     expect(relay.kernel).toBeNull();
-    // Its listeners are closed, and their directory is gone.
-    await expect(client(endpoint(first, 'shell'))).rejects.toThrow();
-    await waitUntil(() => !existsSync(dirname(first.connection.ip)));
+    // Its listeners are closed.
+    await expect(client(first.localPorts.shell)).rejects.toThrow();
 
     const second = await relay.startKernel({
       key: 'k2',
@@ -447,10 +385,7 @@ describe.each([
       argv: fakeArgv()
     });
     expect(second.pid).not.toBe(first.pid);
-    expect(dirname(second.connection.ip)).not.toBe(
-      dirname(first.connection.ip)
-    );
-    expect((await ask(endpoint(second, 'hb'))).key).toBe('k2');
+    expect((await ask(second.localPorts.hb)).key).toBe('k2');
     relay.signal('SIGKILL');
     expect(await second.exited).toEqual({
       pid: second.pid,
@@ -474,7 +409,7 @@ describe.each([
       signature_scheme: 'hmac-sha256',
       argv: fakeArgv('stubborn')
     });
-    await ask(endpoint(kernel, 'shell'));
+    await ask(kernel.localPorts.shell);
     await expect(
       relay.startKernel({ key: 'k', signature_scheme: 'hmac-sha256' })
     ).rejects.toThrow(/already running/);
@@ -491,7 +426,7 @@ describe.each([
       signature_scheme: 'hmac-sha256',
       argv: fakeArgv()
     });
-    const path = (await ask(endpoint(kernel, 'shell'))).path as string;
+    const path = (await ask(kernel.localPorts.shell)).path as string;
     // Only the input ends (as when srun's stdin closes): no Shutdown frame.
     (relay as unknown as { _input: NodeJS.WritableStream })._input.end();
     const end = await relay.ended;
@@ -499,30 +434,6 @@ describe.each([
     expect(() => statSync(path)).toThrow();
     expect(() => process.kill(kernel.pid, 0)).toThrow();
     expect(() => relay.signal('SIGINT')).toThrow(/ended/);
-    await waitUntil(() => !existsSync(dirname(kernel.connection.ip)));
-  });
-
-  it('listens on 127.0.0.1 when asked to (Windows, without Unix sockets)', async () => {
-    const relay = await KernelRelay.start({
-      transport: localTransport(),
-      command: directRelayCommand(PYTHON),
-      link: useLink,
-      localTransport: 'tcp'
-    });
-    relays.push(relay);
-    const kernel = await relay.startKernel({
-      key: 'k',
-      signature_scheme: 'hmac-sha256',
-      argv: fakeArgv()
-    });
-    expect(kernel.connection).toMatchObject({
-      transport: 'tcp',
-      ip: '127.0.0.1',
-      shell_port: kernel.localPorts.shell
-    });
-    expect(kernel.localPorts.shell).toBeGreaterThan(1024);
-    expect((await ask(kernel.localPorts.shell)).key).toBe('k');
-    await relay.shutdown();
   });
 
   it('says what the command said when the relay cannot start', async () => {
@@ -575,7 +486,7 @@ describe("the relay's link", () => {
       signature_scheme: 'hmac-sha256',
       argv: fakeArgv()
     });
-    expect((await ask(endpoint(kernel, 'shell'))).key).toBe('k');
+    expect((await ask(kernel.localPorts.shell)).key).toBe('k');
     // Once the link is up nobody else is let in: the port is closed.
     await expect(client(relay.hello.link!.port)).rejects.toThrow(
       /ECONNREFUSED/
@@ -592,7 +503,7 @@ describe("the relay's link", () => {
         signature_scheme: 'hmac-sha256',
         argv: fakeArgv()
       });
-      expect((await ask(endpoint(kernel, 'shell'))).key).toBe('k');
+      expect((await ask(kernel.localPorts.shell)).key).toBe('k');
       await expect(client(relay.hello.link!.port)).rejects.toThrow(
         /ECONNREFUSED/
       );
@@ -616,14 +527,14 @@ describe("the relay's link", () => {
       signature_scheme: 'hmac-sha256',
       argv: fakeArgv()
     });
-    const before = await client(endpoint(kernel, 'shell'));
+    const before = await client(kernel.localPorts.shell);
     before.socket.write('hello\n');
     expect((await before.read(6)).toString()).toBe('hello\n');
     linkStream!.destroy();
     // The cut stream is closed, so the client connects again, over stdio.
     await expect(before.read(1, 5_000)).rejects.toThrow(/closed/);
     expect(relay.linked).toBe(false);
-    const info = await ask(endpoint(kernel, 'shell'));
+    const info = await ask(kernel.localPorts.shell);
     expect(info.key).toBe('k');
     expect(stderr.join('')).toContain('back to stdio');
     await relay.shutdown(5000);
@@ -650,7 +561,7 @@ describe("the relay's link", () => {
       signature_scheme: 'hmac-sha256',
       argv: fakeArgv()
     });
-    expect((await ask(endpoint(kernel, 'shell'))).key).toBe('k');
+    expect((await ask(kernel.localPorts.shell)).key).toBe('k');
     await relay.shutdown(5000);
   });
 });
