@@ -151,15 +151,24 @@ afterAll(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-/** Without `transport`, the relay's default (ipc). */
-async function startKernel(client: SshClientKind, transport?: 'tcp' | 'ipc') {
+/**
+ * Without `transport`, the relay's default (ipc); `how` as leases start it
+ * (detached: launched in the background, link only) or attached to an SSH
+ * channel's stdio.
+ */
+async function startKernel(
+  client: SshClientKind,
+  transport?: 'tcp' | 'ipc',
+  how: 'detached' | 'attached' = 'detached'
+) {
   const relay = await KernelRelay.start({
     transport: connection(client),
     command: relayCommand({
       jobId: jobId!,
       python: join(ENV.prefix, 'bin', 'python')
     }),
-    label: 'hpc-demo'
+    label: 'hpc-demo',
+    ...(how === 'detached' ? { detach: { lingerSeconds: 60 } } : {})
   });
   relays.push(relay);
   const key = randomBytes(32).toString('hex');
@@ -214,15 +223,21 @@ async function steps(): Promise<string[]> {
 }
 
 describe.each([
-  ['openssh', 'ipc', undefined],
-  ['builtin', 'ipc', undefined],
-  ['openssh', 'tcp', 'tcp']
+  ['openssh', 'ipc', undefined, 'detached'],
+  ['builtin', 'ipc', undefined, 'detached'],
+  ['openssh', 'ipc', undefined, 'attached'],
+  ['openssh', 'tcp', 'tcp', 'detached']
 ] as const)(
-  'a kernel through the relay over the %s client, listening on %s',
-  (client, transport, asked) => {
+  'a kernel through the relay over the %s client, listening on %s, %s',
+  (client, transport, asked, how) => {
     it('answers on every channel: execute, stdin, interrupt, heartbeat, complete, inspect, shutdown', async () => {
       const before = await steps();
-      const { relay, kernel, key, file } = await startKernel(client, asked);
+      const { relay, kernel, key, file } = await startKernel(
+        client,
+        asked,
+        how
+      );
+      expect(relay.linked).toBe(true);
       expect(kernel.remoteTransport).toBe(transport);
       expect(relay.hello.host).toBeTruthy();
       // The relay is a step of the allocation.

@@ -120,6 +120,13 @@ const KEEP_FINISHED_MS = 30_000;
 /** How long a dead kernel's step may take to end with it. */
 const STEP_END_WAIT_MS = 2_000;
 
+/**
+ * How long a kernel's relay waits to be linked again after a cut before it
+ * ends the kernel: a connection that comes back, or a sidecar restarted,
+ * within this time finds the kernel as it was.
+ */
+const RELAY_LINGER_SECONDS = 300;
+
 /** How long a kernel whose job is gone waits for the allocation service's reason. */
 const JOB_END_WAIT_MS = 30_000;
 
@@ -381,7 +388,8 @@ export class KernelLeases {
           python: posix.join(profile.environment, 'bin', 'python')
         }),
         label:
-          profile.cluster === LOCAL_TARGET ? 'this computer' : profile.cluster
+          profile.cluster === LOCAL_TARGET ? 'this computer' : profile.cluster,
+        detach: { lingerSeconds: RELAY_LINGER_SECONDS }
       });
       lease.relay = relay;
       // From here an abort ends the step, which fails startKernel at once.

@@ -59,7 +59,11 @@ export enum FrameType {
   Shutdown = 21,
   /** relay → sidecar: a request could not be done ({message}). */
   Error = 22,
-  /** relay → sidecar, on the link: the token was right; frames go here now. */
+  /**
+   * relay → sidecar, on the link: the token was right; frames go here now.
+   * A detached relay adds what runs (IRelayLinked): after a cut, the frames
+   * it could not send are lost, and this is what they would have said.
+   */
   Linked = 23
 }
 
@@ -140,6 +144,16 @@ export interface IKernelStarted {
    */
   ports: Record<KernelChannel, number>;
   transport: 'tcp' | 'ipc';
+}
+
+/** The body of a detached relay's LINKED. */
+export interface IRelayLinked {
+  /** The running kernel, as its STARTED said; null when none runs. */
+  started: IKernelStarted | null;
+  /** How the last kernel ended, when it has. */
+  exited: IKernelExited | null;
+  /** A kernel is starting (its STARTED or ERROR is still to come). */
+  starting: boolean;
 }
 
 export interface IKernelExited {

@@ -12,6 +12,15 @@
 # seconds is closed without a byte; the listener closes once the link is up,
 # or as soon as the sidecar speaks on stdin (it could not reach the node).
 # Stdin stays the relay's life line either way: at its end the relay ends.
+#
+# Detached (`-c <this> detach <linger seconds>`, started in the background
+# by relay-launch.sh): no stdin, and HELLO is one JSON line on stdout, which
+# the launcher keeps in an owner-only file on the login node. The link is
+# the only path for frames and the listener stays open: a sidecar that lost
+# the link (a cut connection, a restart) links again with the same token and
+# finds the kernel as it was (LINKED says what runs). Streams in flight are
+# cut; Jupyter's clients connect again. With no link for <linger> seconds the
+# relay stops the kernel and ends.
 # Standard library only (Python 3.6 and later); the frame format is
 # described in relay-protocol.ts, whose numbers these are.
 import binascii
@@ -42,6 +51,8 @@ MAX_UNPROVEN = 8
 
 OUT = 1  # frames only; everything else goes to stderr
 sys.stdout = sys.stderr
+DETACHED = len(sys.argv) > 1 and sys.argv[1] == "detach"
+LINGER = float(sys.argv[2]) if DETACHED and len(sys.argv) > 2 else 300.0
 
 
 # Frames of one turn of the loop go out in one write. Slurm carries our
@@ -75,6 +86,8 @@ def flush():
             return
         except OSError:
             return  # the link is gone; Relay.link_lost falls back to stdout
+    if DETACHED:
+        return  # no link now: LINKED tells the next one what it missed
     view = memoryview(data)
     while view:
         view = view[os.write(OUT, view):]
@@ -118,6 +131,10 @@ class Relay(object):
         self.token = None
         self.unproven = {}  # connection -> (deadline, bytes received)
         self.linkbuf = bytearray()
+        self.started = None  # STARTED's body while the kernel runs
+        self.exited = None  # EXITED's body of the last kernel
+        self.orphaned_at = time.time()  # detached: since when no link
+        self.exit_status = 0
 
     # -- streams --------------------------------------------------------
     def watch(self, st):
@@ -313,13 +330,22 @@ class Relay(object):
             self.refuse(conn)
             return
         del self.unproven[conn]
-        self.close_listener()
+        if DETACHED:
+            if link:
+                self.link_lost()  # a sidecar that lost it comes back: the new one wins
+        else:
+            self.close_listener()
         conn.setblocking(True)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sel.modify(conn, selectors.EVENT_READ, "link")
         flush()  # anything queued for stdout goes there first
         link.append(conn)
-        send(LINKED, 0)
+        self.orphaned_at = None
+        if DETACHED:
+            send_json(LINKED, {"started": self.started, "exited": self.exited,
+                               "starting": self.starting is not None})
+        else:
+            send(LINKED, 0)
 
     def expire_unproven(self):
         now = time.time()
@@ -352,9 +378,13 @@ class Relay(object):
             pass
         sock.close()
         del self.linkbuf[:]
-        sys.stderr.write("relay: the link closed; back to stdio\n")
         for st in list(self.streams.values()):
             self.drop(st, "the relay's link closed")
+        if DETACHED:
+            self.orphaned_at = time.time()
+            sys.stderr.write("relay: the link closed; waiting %d s for the sidecar\n" % LINGER)
+        else:
+            sys.stderr.write("relay: the link closed; back to stdio\n")
 
     # -- the kernel -------------------------------------------------------
     def start_kernel(self, req):
@@ -413,8 +443,10 @@ class Relay(object):
             return
         if all(listens(self.ipc, port) for port in ports.values()):
             self.starting = None
-            send_json(STARTED, {"pid": self.kernel.pid, "ports": ports,
-                                "transport": "ipc" if self.ipc else "tcp"})
+            self.started = {"pid": self.kernel.pid, "ports": ports,
+                            "transport": "ipc" if self.ipc else "tcp"}
+            self.exited = None
+            send_json(STARTED, self.started)
         elif time.time() > deadline:
             self.starting = None
             self.stop_kernel()
@@ -436,8 +468,10 @@ class Relay(object):
             return
         code = k.poll()
         if code is not None:
-            send_json(EXITED, {"pid": k.pid, "code": code if code >= 0 else None,
-                               "signal": -code if code < 0 else None})
+            self.started = None
+            self.exited = {"pid": k.pid, "code": code if code >= 0 else None,
+                           "signal": -code if code < 0 else None}
+            send_json(EXITED, self.exited)
 
     def stop_kernel(self):
         k = self.kernel
@@ -474,16 +508,30 @@ class Relay(object):
             self.dir = None
 
     def run(self):
-        self.sel.register(0, selectors.EVENT_READ, None)
         job, step = os.environ.get("SLURM_JOB_ID"), os.environ.get("SLURM_STEP_ID")
-        send_json(HELLO, {"version": VERSION, "pid": os.getpid(),
-                          "host": socket.gethostname(), "python": sys.executable,
-                          "node": os.environ.get("SLURMD_NODENAME") or None,
-                          "step": "%s.%s" % (job, step) if job and step else None,
-                          "link": self.open_listener()})
+        hello = {"version": VERSION, "pid": os.getpid(),
+                 "host": socket.gethostname(), "python": sys.executable,
+                 "node": os.environ.get("SLURMD_NODENAME") or None,
+                 "step": "%s.%s" % (job, step) if job and step else None,
+                 "link": self.open_listener()}
+        if DETACHED:
+            if hello["link"] is None:
+                return  # nothing could reach us; the launcher reports our stderr
+            os.write(OUT, json.dumps(hello).encode("utf-8") + b"\n")
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, OUT)
+            os.close(devnull)
+        else:
+            self.sel.register(0, selectors.EVENT_READ, None)
+            send_json(HELLO, hello)
         flush_at = None
         last_flush = 0.0
         while not self.done:
+            if DETACHED and self.orphaned_at is not None \
+                    and time.time() - self.orphaned_at > LINGER:
+                sys.stderr.write("relay: no sidecar linked for %d s; ending\n" % LINGER)
+                self.exit_status = 3
+                break
             timeout = 0.01 if self.starting else 0.2
             if self.unproven:
                 timeout = min(timeout, 0.5)
@@ -585,6 +633,7 @@ def main():
             flush()
         except OSError:
             pass
+    sys.exit(relay.exit_status)
 
 
 main()

@@ -33,6 +33,16 @@ import type { IRemoteCommand } from '../shell/remote-command';
 import type { ITransport } from '../transport/types';
 import relaySource from './relay.py';
 import {
+  launchCommand,
+  parseLaunch,
+  parseWait,
+  reapCommand,
+  stopCommand,
+  waitCommand,
+  type IDetachedRelay,
+  type IRelayWait
+} from './relay-launch';
+import {
   controlBody,
   encodeControl,
   encodeData,
@@ -49,6 +59,7 @@ import {
   type IKernelExited,
   type IKernelStarted,
   type IRelayHello,
+  type IRelayLinked,
   type IRelayLinkOffer,
   type IStartKernel,
   type KernelChannel
@@ -68,6 +79,14 @@ const LINK_TIMEOUT_MS = 5_000;
 
 /** How long `shutdown` waits for the step to end before it stops it. */
 const SHUTDOWN_WAIT_MS = 10_000;
+
+/** The longest one wait of the launcher holds the cluster's shell. */
+const WAIT_CHUNK_MS = 1_000;
+
+/** Pauses between attempts to link again after a cut. */
+const RELINK_FIRST_PAUSE_MS = 200;
+const RELINK_MAX_PAUSE_MS = 5_000;
+const RELINK_GRACE_MS = 10_000;
 
 /**
  * A one-line Python program that runs the relay: its source compressed, so
@@ -166,6 +185,13 @@ export interface IKernelRelayOptions {
   /** Take the relay's link when it offers one (default true). */
   link?: boolean;
   linkTimeoutMs?: number;
+  /**
+   * Start the relay in the background (relay-launch.ts) and carry frames
+   * only over its link, which is made again after a cut; without a link for
+   * `lingerSeconds` the relay ends. When no link can be made, the relay is
+   * started again with its stdio attached.
+   */
+  detach?: { lingerSeconds: number };
 }
 
 interface IStream {
@@ -192,6 +218,18 @@ export class KernelRelay {
    * or says nothing in time.
    */
   static async start(options: IKernelRelayOptions): Promise<KernelRelay> {
+    if (options.detach && options.link !== false) {
+      const relay = await KernelRelay._startDetached(options, options.detach);
+      if (relay) {
+        return relay;
+      }
+    }
+    return KernelRelay._startAttached(options);
+  }
+
+  private static async _startAttached(
+    options: IKernelRelayOptions
+  ): Promise<KernelRelay> {
     const input = new PassThrough();
     const relay = new KernelRelay(options, input);
     const timeout = options.helloTimeoutMs ?? HELLO_TIMEOUT_MS;
@@ -232,9 +270,69 @@ export class KernelRelay {
     }
     relay.hello = hello;
     if (hello.link && options.link !== false) {
-      await relay._openLink(hello.link, hello.node || hello.host);
+      await relay._openLink(hello.link);
     }
     return relay;
+  }
+
+  /**
+   * Launch the relay in the background and link to it. Null when it ran but
+   * no link could be made (it is stopped again): the caller starts it
+   * attached. Rejects like `start` when it could not run at all.
+   */
+  private static async _startDetached(
+    options: IKernelRelayOptions,
+    detach: { lingerSeconds: number }
+  ): Promise<KernelRelay | null> {
+    const relay = new KernelRelay(options, new PassThrough());
+    relay._lingerMs = detach.lingerSeconds * 1000;
+    const timeout = options.helloTimeoutMs ?? HELLO_TIMEOUT_MS;
+    const started = Date.now();
+    const out = await relay._runScript(
+      launchCommand(options.command, detach.lingerSeconds, WAIT_CHUNK_MS)
+    );
+    if (out === null) {
+      throw relay._failure(
+        `The kernel relay could not be started on ${relay._label}.${relay._lastWords()}`
+      );
+    }
+    let launched: ReturnType<typeof parseLaunch>;
+    try {
+      launched = parseLaunch(out);
+    } catch (err) {
+      throw relay._failure(`${(err as Error).message}${relay._lastWords()}`);
+    }
+    relay._detached = launched;
+    let wait: IRelayWait | null = launched.wait;
+    while (!wait?.hello && wait?.status == null) {
+      if (Date.now() - started > timeout) {
+        await relay._stopDetached(0);
+        throw relay._failure(
+          `The kernel relay did not start in ${timeout / 1000} s.`
+        );
+      }
+      wait = await relay._wait(WAIT_CHUNK_MS);
+    }
+    const hello = wait.hello;
+    if (!hello) {
+      relay._finishDetached(wait);
+      throw relay._failure((await relay.ended).reason);
+    }
+    relay.hello = hello;
+    if (hello.version !== RELAY_PROTOCOL_VERSION) {
+      await relay._stopDetached(0);
+      throw relay._failure(
+        `The kernel relay speaks protocol ${hello.version}, not ${RELAY_PROTOCOL_VERSION}.`
+      );
+    }
+    if (hello.link && (await relay._openLink(hello.link))) {
+      return relay;
+    }
+    options.onStderr?.(
+      'relay: started again with its stdio attached, as no link could be made\n'
+    );
+    await relay._stopDetached(SHUTDOWN_WAIT_MS);
+    return null;
   }
 
   /** What the relay said at start (its pid and host on the node). */
@@ -338,6 +436,12 @@ export class KernelRelay {
    * end in time.
    */
   async shutdown(waitMs = SHUTDOWN_WAIT_MS): Promise<IRelayEnd> {
+    if (this._detached) {
+      if (!this._done && !this._stopping) {
+        void this._stopDetached(waitMs);
+      }
+      return this._ended;
+    }
     if (!this._done) {
       this._send(encodeFrame(FrameType.Shutdown, 0));
       this._flush();
@@ -350,8 +454,6 @@ export class KernelRelay {
   }
 
   private _run(onStart: () => void): void {
-    let endResolve!: (e: IRelayEnd) => void;
-    this._ended = new Promise(r => (endResolve = r));
     const onOutput = (stream: 'stdout' | 'stderr', chunk: Buffer): void => {
       if (stream === 'stderr') {
         const text = chunk.toString('utf8');
@@ -395,18 +497,21 @@ export class KernelRelay {
               ? `The kernel relay sent something that is not a frame (${this._protocolError}).${this._lastWords()}`
               : `${err.message}${this._lastWords()}`
           })
-      )
-      .then(() => endResolve(this._end!));
+      );
   }
 
   /**
    * Connect to the relay's listener through the transport and prove the
    * token; on any failure the stream is dropped and stdio stays.
    */
-  private async _openLink(offer: IRelayLinkOffer, host: string): Promise<void> {
+  private async _openLink(offer: IRelayLinkOffer): Promise<boolean> {
+    const host = this.hello.node || this.hello.host;
     const timeoutMs = this._options.linkTimeoutMs ?? LINK_TIMEOUT_MS;
     let stream: Duplex | null = null;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    // Set once this attempt has given up: a stream that comes later (the
+    // transport was reconnecting) must not become the link.
+    let gaveUp = false;
     try {
       await new Promise<void>((resolve, reject) => {
         timer = setTimeout(
@@ -414,6 +519,10 @@ export class KernelRelay {
           timeoutMs
         );
         this._options.transport.openStream(host, offer.port).then(s => {
+          if (gaveUp || this._done) {
+            s.destroy();
+            return;
+          }
           stream = s;
           const decoder = new FrameDecoder();
           s.on('data', (chunk: Buffer) => {
@@ -427,7 +536,14 @@ export class KernelRelay {
             }
             for (const frame of frames) {
               if (frame.type === FrameType.Linked) {
+                if (gaveUp || this._done) {
+                  s.destroy();
+                  return;
+                }
                 this._link = s;
+                if (frame.payload.length > 0) {
+                  this._relinked(controlBody<IRelayLinked>(frame));
+                }
                 resolve();
               } else {
                 this._onFrame(frame);
@@ -442,11 +558,14 @@ export class KernelRelay {
           s.write(Buffer.from(offer.token, 'ascii'));
         }, reject);
       });
+      return true;
     } catch (err) {
+      gaveUp = true;
       (stream as Duplex | null)?.destroy();
       this._options.onStderr?.(
-        `relay: no link to ${host}:${offer.port} (${(err as Error).message}); the step's stdio carries the kernel\n`
+        `relay: no link to ${host}:${offer.port} (${(err as Error).message})${this._detached ? '' : "; the step's stdio carries the kernel"}\n`
       );
+      return false;
     } finally {
       clearTimeout(timer);
     }
@@ -459,7 +578,7 @@ export class KernelRelay {
     }
     this._link = null;
     this._queued = [];
-    if (!this._done) {
+    if (!this._done && !this._detached) {
       this._options.onStderr?.('relay: the link closed; back to stdio\n');
     }
     for (const s of this._streams.values()) {
@@ -467,6 +586,155 @@ export class KernelRelay {
       s.socket.destroy();
     }
     this._streams.clear();
+    if (this._detached && !this._done && !this._stopping) {
+      void this._relink();
+    }
+  }
+
+  /**
+   * A detached relay's link is gone: link again (the transport reconnects
+   * first), until the relay is known to have ended or has waited its linger
+   * time for us, whichever comes first.
+   */
+  private async _relink(): Promise<void> {
+    if (this._relinking) {
+      return;
+    }
+    this._relinking = true;
+    this._options.onStderr?.('relay: the link closed; linking again\n');
+    // The relay gives up first and says so; we give up only when we could
+    // not even learn that.
+    const deadline = Date.now() + this._lingerMs + RELINK_GRACE_MS;
+    let pause = RELINK_FIRST_PAUSE_MS;
+    try {
+      while (!this._done && !this._stopping && !this._link) {
+        if (this.hello.link && (await this._openLink(this.hello.link))) {
+          this._options.onStderr?.('relay: linked again\n');
+          return;
+        }
+        const wait = await this._wait(0);
+        if (wait?.status != null) {
+          this._finishDetached(wait);
+          return;
+        }
+        if (Date.now() > deadline) {
+          this._reachable = false;
+          await this._stopDetached(0);
+          return;
+        }
+        await new Promise(resolve => setTimeout(resolve, pause));
+        pause = Math.min(pause * 2, RELINK_MAX_PAUSE_MS);
+      }
+    } finally {
+      this._relinking = false;
+    }
+  }
+
+  /** LINKED after a cut: what happened to the kernel meanwhile. */
+  private _relinked(state: IRelayLinked): void {
+    const kernel = this._kernel;
+    if (kernel && state.started?.pid !== kernel.pid) {
+      this._kernelEnded(
+        state.exited?.pid === kernel.pid
+          ? state.exited
+          : { pid: kernel.pid, code: null, signal: null }
+      );
+    }
+    if (this._startWaiter && !state.starting) {
+      if (state.started && !kernel) {
+        this._startWaiter.resolve(state.started);
+      } else {
+        this._startWaiter.reject(
+          this._failure(
+            `The connection to ${this._label} was cut while the kernel started.`
+          )
+        );
+      }
+      this._startWaiter = null;
+    }
+  }
+
+  /**
+   * Stop a detached relay: SHUTDOWN over the link (or TERM to its launcher
+   * when there is none), KILL after `waitMs`; then its end is collected and
+   * its directory removed.
+   */
+  private async _stopDetached(waitMs: number): Promise<void> {
+    if (this._stopping || this._done) {
+      return this._ended.then(() => undefined);
+    }
+    this._stopping = true;
+    const relay = this._detached!;
+    if (this._link) {
+      this._send(encodeFrame(FrameType.Shutdown, 0));
+      this._flush();
+    } else {
+      await this._runScript(stopCommand(relay, 'TERM'));
+    }
+    const deadline = Date.now() + waitMs;
+    let wait: IRelayWait | null = null;
+    do {
+      wait = await this._wait(
+        Math.max(0, Math.min(WAIT_CHUNK_MS, deadline - Date.now()))
+      );
+    } while (wait?.status == null && Date.now() < deadline && !this._done);
+    if (wait?.status == null && !this._done) {
+      await this._runScript(stopCommand(relay, 'KILL'));
+      wait = await this._wait(WAIT_CHUNK_MS);
+    }
+    this._finishDetached(wait);
+  }
+
+  /** The detached relay has ended (or is given up): say why, remove its directory. */
+  private _finishDetached(wait: IRelayWait | null): void {
+    if (this._done) {
+      return;
+    }
+    if (wait?.stderr) {
+      this._stderr = (this._stderr + wait.stderr).slice(-STDERR_KEEP);
+    }
+    const status = wait?.status ?? null;
+    let reason: string;
+    if (!this._reachable) {
+      reason = `The kernel relay on ${this._label} could not be reached for ${(this._lingerMs + RELINK_GRACE_MS) / 1000} s, and was given up.`;
+    } else if (status === null) {
+      reason = `The kernel relay on ${this._label} did not end when asked, and was killed.`;
+    } else if (status === 0) {
+      reason = 'The kernel relay ended.';
+    } else {
+      reason = `The kernel relay ended with status ${status}.${this._lastWords()}`;
+    }
+    if (this._reachable) {
+      void this._runScript(reapCommand(this._detached!.dir));
+    }
+    this._finish({ exitCode: status, reason });
+  }
+
+  /** `wait` of the launcher; null when it could not be asked (no connection). */
+  private async _wait(waitMs: number): Promise<IRelayWait | null> {
+    const out = await this._runScript(waitCommand(this._detached!.dir, waitMs));
+    return out === null ? null : parseWait(out);
+  }
+
+  /** One launcher script on the cluster's shell: its stdout, or null. */
+  private async _runScript(command: IRemoteCommand): Promise<string | null> {
+    try {
+      const out = await this._options.transport.run(command, {
+        maxOutputBytes: 256 * 1024
+      });
+      if (out.exitCode !== 0) {
+        this._stderr = (this._stderr + out.stderr.toString('utf8')).slice(
+          -STDERR_KEEP
+        );
+        return null;
+      }
+      return out.stdout.toString('utf8');
+    } catch (err) {
+      this._stderr = (this._stderr + (err as Error).message).slice(
+        -STDERR_KEEP
+      );
+      return null;
+    }
   }
 
   private _onFrame(frame: IFrame): void {
@@ -565,7 +833,8 @@ export class KernelRelay {
   }
 
   private _accept(socket: Socket, remotePort: number): void {
-    if (this._done) {
+    if (this._done || (this._detached && !this._link)) {
+      // Linking again: the client tries again in a moment.
       socket.destroy();
       return;
     }
@@ -624,6 +893,9 @@ export class KernelRelay {
   private _flush(): void {
     const frames = this._queued;
     this._queued = [];
+    if (this._detached && !this._link) {
+      return; // LINKED tells us what we missed
+    }
     if (frames.length > 0 && !this._done && this._input.writable) {
       (this._link ?? this._input).write(
         frames.length === 1 ? frames[0] : Buffer.concat(frames)
@@ -644,6 +916,9 @@ export class KernelRelay {
   }
 
   private _finish(end: IRelayEnd): void {
+    if (this._done) {
+      return;
+    }
     this._done = true;
     this._end = end;
     this._closeListeners();
@@ -661,6 +936,7 @@ export class KernelRelay {
       this._exitedResolve?.({ pid, code: null, signal: null });
       this._exitedResolve = null;
     }
+    this._endResolve(end);
   }
 
   private _checkOpen(): void {
@@ -682,6 +958,16 @@ export class KernelRelay {
     return this._options.label ?? 'the cluster';
   }
 
+  private _detached: IDetachedRelay | null = null;
+  private _lingerMs = 0;
+  private _stopping = false;
+  private _relinking = false;
+  /** False once a detached relay was given up for want of a link. */
+  private _reachable = true;
+  private _endResolve!: (end: IRelayEnd) => void;
+  private readonly _ended = new Promise<IRelayEnd>(
+    resolve => (this._endResolve = resolve)
+  );
   private readonly _abort = new AbortController();
   private readonly _decoder = new FrameDecoder();
   private readonly _streams = new Map<number, IStream>();
@@ -696,7 +982,6 @@ export class KernelRelay {
   private _startWaiter: Pending<IKernelStarted> | null = null;
   private _stderr = '';
   private _protocolError: string | null = null;
-  private _ended!: Promise<IRelayEnd>;
   private _end: IRelayEnd | null = null;
   private _done = false;
 }

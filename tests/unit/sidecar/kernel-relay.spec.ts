@@ -9,7 +9,14 @@
  */
 import { execFileSync } from 'child_process';
 import { randomBytes } from 'crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync
+} from 'fs';
 import { connect, type Socket } from 'net';
 import { tmpdir } from 'os';
 import { dirname, join } from 'path';
@@ -101,24 +108,31 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-/** Whether the relays of the running describe block take the link. */
-let useLink = true;
+/**
+ * How the relays of the running describe block carry frames: attached to
+ * the command's stdio and then over the link, only over stdio, or detached
+ * (started in the background, link only: what leases use).
+ */
+type Mode = 'link' | 'stdio' | 'detached';
+let mode: Mode = 'link';
 
 async function startRelay(
   onStderr?: (t: string) => void,
   transport: ITransport = localTransport(),
-  linkTimeoutMs?: number
+  linkTimeoutMs?: number,
+  lingerSeconds = 30
 ) {
   const relay = await KernelRelay.start({
     transport,
     command: directRelayCommand(PYTHON),
     label: 'this computer',
     onStderr,
-    link: useLink,
-    linkTimeoutMs
+    link: mode !== 'stdio',
+    linkTimeoutMs,
+    ...(mode === 'detached' ? { detach: { lingerSeconds } } : {})
   });
   relays.push(relay);
-  expect(relay.linked).toBe(useLink);
+  expect(relay.linked).toBe(mode !== 'stdio');
   return relay;
 }
 
@@ -199,12 +213,13 @@ async function ask(port: number): Promise<Record<string, unknown>> {
   }
 }
 
-describe.each([
-  ['over the link', true],
-  ["over the step's stdio", false]
-])('the kernel relay, both ends, %s', (_, link) => {
+describe.each<[string, Mode]>([
+  ['over the link', 'link'],
+  ["over the step's stdio", 'stdio'],
+  ['detached, over its link', 'detached']
+])('the kernel relay, both ends, %s', (_, m) => {
   beforeAll(() => {
-    useLink = link;
+    mode = m;
   });
 
   it('runs a one-line bootstrap of the relay, and srun around it', () => {
@@ -419,22 +434,25 @@ describe.each([
     expect(() => process.kill(kernel.pid, 0)).toThrow();
   });
 
-  it('ends the relay and the kernel when the sidecar side goes away', async () => {
-    const relay = await startRelay();
-    const kernel = await relay.startKernel({
-      key: 'k',
-      signature_scheme: 'hmac-sha256',
-      argv: fakeArgv()
+  // A detached relay has no stdin: "the relay detached" below checks how it ends.
+  if (m !== 'detached') {
+    it('ends the relay and the kernel when the sidecar side goes away', async () => {
+      const relay = await startRelay();
+      const kernel = await relay.startKernel({
+        key: 'k',
+        signature_scheme: 'hmac-sha256',
+        argv: fakeArgv()
+      });
+      const path = (await ask(kernel.localPorts.shell)).path as string;
+      // Only the input ends (as when srun's stdin closes): no Shutdown frame.
+      (relay as unknown as { _input: NodeJS.WritableStream })._input.end();
+      const end = await relay.ended;
+      expect(end.exitCode).toBe(0);
+      expect(() => statSync(path)).toThrow();
+      expect(() => process.kill(kernel.pid, 0)).toThrow();
+      expect(() => relay.signal('SIGINT')).toThrow(/ended/);
     });
-    const path = (await ask(kernel.localPorts.shell)).path as string;
-    // Only the input ends (as when srun's stdin closes): no Shutdown frame.
-    (relay as unknown as { _input: NodeJS.WritableStream })._input.end();
-    const end = await relay.ended;
-    expect(end.exitCode).toBe(0);
-    expect(() => statSync(path)).toThrow();
-    expect(() => process.kill(kernel.pid, 0)).toThrow();
-    expect(() => relay.signal('SIGINT')).toThrow(/ended/);
-  });
+  }
 
   it('says what the command said when the relay cannot start', async () => {
     const relay = KernelRelay.start({
@@ -443,7 +461,8 @@ describe.each([
       }),
       command: {
         argv: ['sh', '-c', 'echo "srun: error: no such job" >&2; exit 1']
-      }
+      },
+      ...(mode === 'detached' ? { detach: { lingerSeconds: 30 } } : {})
     });
     await expect(relay).rejects.toThrow(/status 1.*no such job/s);
   });
@@ -463,7 +482,7 @@ async function knock(port: number, send: Buffer) {
 
 describe("the relay's link", () => {
   beforeAll(() => {
-    useLink = true;
+    mode = 'link';
   });
 
   it('gives nothing to a connection without the token, and stays up for the one with it', async () => {
@@ -495,7 +514,7 @@ describe("the relay's link", () => {
   });
 
   it('closes its port when the sidecar speaks on stdio instead', async () => {
-    useLink = false;
+    mode = 'stdio';
     try {
       const relay = await startRelay();
       const kernel = await relay.startKernel({
@@ -509,7 +528,7 @@ describe("the relay's link", () => {
       );
       await relay.shutdown(5000);
     } finally {
-      useLink = true;
+      mode = 'link';
     }
   });
 
@@ -566,9 +585,255 @@ describe("the relay's link", () => {
   });
 });
 
+/** The relay directories the launcher keeps under the test's HOME. */
+function relayDirs(): string[] {
+  try {
+    return readdirSync(join(work, '.jupyterlab-hpc', 'relays'));
+  } catch {
+    return [];
+  }
+}
+
+/** The launcher's directory of a detached relay: the one holding its token. */
+function dirOf(relay: KernelRelay): string {
+  const base = join(work, '.jupyterlab-hpc', 'relays');
+  const dir = relayDirs().find(name => {
+    try {
+      return readFileSync(join(base, name, 'hello'), 'utf8').includes(
+        relay.hello.link!.token
+      );
+    } catch {
+      return false;
+    }
+  });
+  if (!dir) {
+    throw new Error("no directory holds the relay's HELLO");
+  }
+  return dir;
+}
+
+/** Resolves once `check` holds, checking every 50 ms for `ms`. */
+async function until(check: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) {
+      throw new Error('timed out');
+    }
+    await new Promise(resolve => setTimeout(resolve, 50));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A local transport whose streams can be cut and refused, as a dropped SSH
+ * connection would, and which records how commands were run.
+ */
+function cuttable() {
+  const local = localTransport();
+  const streams: import('stream').Duplex[] = [];
+  const runs: Parameters<ITransport['run']>[] = [];
+  const state = { refuse: false };
+  const transport: ITransport = Object.assign(Object.create(local), {
+    run: (...args: Parameters<ITransport['run']>) => {
+      runs.push(args);
+      return local.run(...args);
+    },
+    openStream: async (host: string, port: number) => {
+      if (state.refuse) {
+        throw new Error('the connection is down');
+      }
+      const s = await local.openStream(host, port);
+      streams.push(s);
+      return s;
+    }
+  });
+  return {
+    transport,
+    runs,
+    state,
+    cut() {
+      streams.splice(0).forEach(s => s.destroy());
+    }
+  };
+}
+
+describe('the relay detached', () => {
+  beforeAll(() => {
+    mode = 'detached';
+  });
+
+  it('is launched by short commands of the shell, with no channel or stdin of its own', async () => {
+    const t = cuttable();
+    const relay = await startRelay(undefined, t.transport);
+    expect(t.runs.length).toBeGreaterThan(0);
+    for (const [command, options] of t.runs) {
+      expect(command.argv.slice(0, 4)).toEqual([
+        'sh',
+        '-c',
+        expect.stringContaining('relay-launch'),
+        'jlhpc-relay'
+      ]);
+      expect(options?.onOutput).toBeUndefined();
+      expect(options?.stdin).toBeUndefined();
+    }
+    // Its HELLO, with the token, is kept owner-only on the login node.
+    const dir = dirOf(relay);
+    const d = join(work, '.jupyterlab-hpc', 'relays', dir);
+    expect(statSync(d).mode & 0o777).toBe(0o700);
+    expect(statSync(join(d, 'hello')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(d, 'hello'), 'utf8')).toContain(
+      relay.hello.link!.token
+    );
+    await relay.shutdown(5000);
+    await until(() => !relayDirs().includes(dir));
+  });
+
+  it('links again after a cut, and the kernel and its local ports stay', async () => {
+    const t = cuttable();
+    const stderr: string[] = [];
+    const relay = await startRelay(s => stderr.push(s), t.transport);
+    const kernel = await relay.startKernel({
+      key: 'k',
+      signature_scheme: 'hmac-sha256',
+      argv: fakeArgv()
+    });
+    const before = await client(kernel.localPorts.shell);
+    before.socket.write('hello\n');
+    expect((await before.read(6)).toString()).toBe('hello\n');
+    t.state.refuse = true;
+    t.cut();
+    await expect(before.read(1, 5_000)).rejects.toThrow(/closed/);
+    expect(relay.linked).toBe(false);
+    // While unlinked, a client is turned away at once (it tries again).
+    const meanwhile = await client(kernel.localPorts.shell);
+    await expect(meanwhile.read(1, 5_000)).rejects.toThrow(/closed/);
+    await new Promise(resolve => setTimeout(resolve, 1000));
+    t.state.refuse = false;
+    await until(() => relay.linked);
+    const info = await ask(kernel.localPorts.shell);
+    expect(info.key).toBe('k');
+    expect(relay.kernel?.pid).toBe(kernel.pid);
+    expect(stderr.join('')).toContain('linked again');
+    await relay.shutdown(5000);
+    expect(alive(kernel.pid)).toBe(false);
+  });
+
+  it('hears on linking again of a kernel that ended meanwhile', async () => {
+    const t = cuttable();
+    const relay = await startRelay(undefined, t.transport);
+    const kernel = await relay.startKernel({
+      key: 'k',
+      signature_scheme: 'hmac-sha256',
+      argv: fakeArgv()
+    });
+    t.state.refuse = true;
+    t.cut();
+    await until(() => !relay.linked);
+    process.kill(kernel.pid, 'SIGTERM');
+    await until(() => !alive(kernel.pid));
+    t.state.refuse = false;
+    const exit = await kernel.exited;
+    expect(exit).toEqual({ pid: kernel.pid, code: null, signal: 15 });
+    // The relay lives on for the next kernel (a restart keeps the step).
+    const next = await relay.startKernel({
+      key: 'k2',
+      signature_scheme: 'hmac-sha256',
+      argv: fakeArgv()
+    });
+    expect((await ask(next.localPorts.shell)).key).toBe('k2');
+    await relay.shutdown(5000);
+  });
+
+  it('ends the kernel when no sidecar links within its linger time', async () => {
+    const t = cuttable();
+    const relay = await startRelay(undefined, t.transport, undefined, 2);
+    const dir = dirOf(relay);
+    const kernel = await relay.startKernel({
+      key: 'k',
+      signature_scheme: 'hmac-sha256',
+      argv: fakeArgv()
+    });
+    const path = (await ask(kernel.localPorts.shell)).path as string;
+    t.state.refuse = true;
+    t.cut();
+    const end = await relay.ended;
+    expect(end.reason).toMatch(
+      /status 3\.[^]*relay: no sidecar linked for 2 s; ending/
+    );
+    await until(() => !alive(kernel.pid) && !alive(relay.hello.pid));
+    expect(() => statSync(path)).toThrow();
+    await until(() => !relayDirs().includes(dir));
+  });
+
+  it('reports a relay killed from outside with its status and last words', async () => {
+    const relay = await startRelay();
+    const dir = dirOf(relay);
+    const kernel = await relay.startKernel({
+      key: 'k',
+      signature_scheme: 'hmac-sha256',
+      argv: fakeArgv()
+    });
+    // As Slurm ends a cancelled step: every process of it at once.
+    process.kill(kernel.pid, 'SIGKILL');
+    process.kill(relay.hello.pid, 'SIGKILL');
+    const end = await relay.ended;
+    expect(end.exitCode).toBe(137);
+    expect(end.reason).toMatch(/ended with status 137/);
+    expect(await kernel.exited).toMatchObject({ pid: kernel.pid });
+    await until(() => !relayDirs().includes(dir));
+  });
+
+  it('gives nothing to a wrong token, and keeps its port open to link again', async () => {
+    const relay = await startRelay();
+    expect(
+      await knock(relay.hello.link!.port, Buffer.from('0'.repeat(64)))
+    ).toEqual(Buffer.alloc(0));
+    const c = await client(relay.hello.link!.port);
+    c.socket.destroy();
+    await relay.shutdown(5000);
+  });
+
+  it('is started attached when its link cannot be made, and the detached one stopped', async () => {
+    const local = localTransport();
+    const unreachable: ITransport = Object.assign(Object.create(local), {
+      openStream: () => Promise.reject(new Error('no route to the node'))
+    });
+    const stderr: string[] = [];
+    const before = new Set(relayDirs());
+    const relay = await KernelRelay.start({
+      transport: unreachable,
+      command: directRelayCommand(PYTHON),
+      label: 'this computer',
+      onStderr: t => stderr.push(t),
+      detach: { lingerSeconds: 30 }
+    });
+    relays.push(relay);
+    expect(relay.linked).toBe(false);
+    expect(stderr.join('')).toMatch(
+      /no route to the node[^]*started again with its stdio attached/
+    );
+    await until(() => relayDirs().every(d => before.has(d)));
+    const kernel = await relay.startKernel({
+      key: 'k',
+      signature_scheme: 'hmac-sha256',
+      argv: fakeArgv()
+    });
+    expect((await ask(kernel.localPorts.shell)).key).toBe('k');
+    await relay.shutdown(5000);
+  });
+});
+
 describe("the relay's start", () => {
   beforeAll(() => {
-    useLink = false;
+    mode = 'stdio';
   });
 
   it('counts its HELLO timeout from when the command runs, not while it waits for a channel', async () => {
