@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import socket
+import time
 
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
 from tornado.httpclient import HTTPRequest
@@ -25,7 +26,7 @@ from traitlets import Unicode
 
 from . import extension
 
-LEASE_PROTOCOL_VERSION = 1
+LEASE_PROTOCOL_VERSION = 2
 LEASE_ROUTE = "/api/v1/kernel-lease"
 #: REQUEST_HEADER in src/common/api.ts.
 REQUEST_HEADER = "X-Jupyterlab-Hpc"
@@ -38,6 +39,10 @@ SIGNAL_NAMES = {
 }
 
 SIDECAR_GONE = "The jupyterlab-hpc sidecar stopped, and the cluster kernel with it."
+
+#: How long a kernel whose sidecar went away tries to be taken up by a new
+#: one. Its relay waits longer (RELAY_LINGER_SECONDS in lease.ts).
+RESUME_SECONDS = 60
 
 
 class UnixResolver(Resolver):
@@ -156,6 +161,9 @@ class ClusterProvisioner(KernelProvisionerBase):
         self._fatal = False
         self._stop_code = None
         self._notebook_path = None
+        #: What `started` said: how a new sidecar finds the kernel again.
+        self._started_reply = None
+        self._resuming = None
 
     # --- what Jupyter asks ---
 
@@ -254,6 +262,7 @@ class ClusterProvisioner(KernelProvisionerBase):
             "key": session.key,
         }
         self.connection_info = info
+        self._started_reply = started
         self._launches += 1
         self._started = True
         self.log.info(
@@ -267,6 +276,7 @@ class ClusterProvisioner(KernelProvisionerBase):
 
     async def cleanup(self, restart=False):
         self._started = False
+        self._stop_resuming()
         if not restart:
             # The kernel is gone for good: the allocation may start its grace.
             await self._close_lease(release=True)
@@ -289,6 +299,11 @@ class ClusterProvisioner(KernelProvisionerBase):
         )
 
     async def _stop(self, code):
+        if self._resuming is not None:
+            # Nothing to stop through: the next sidecar ends what is left.
+            self._stop_resuming()
+            self._exit_code = code
+            return
         if self._alive():
             self._stop_code = code
             await self._lease.send({"type": "stop"})
@@ -389,11 +404,92 @@ class ClusterProvisioner(KernelProvisionerBase):
         if self._replies is not None:
             self._replies.put_nowait({"type": "closed"})
         elif self._started and self._exit_code is None:
-            # The relay dies with the sidecar (research 4b): so did the kernel.
-            self._exit_code = 1
-            self._exit_reason = SIDECAR_GONE
-            self._fatal = True
-            self.log.warning("jupyterlab-hpc: kernel %s: %s", self.kernel_id, SIDECAR_GONE)
+            relay = (self._started_reply or {}).get("relay")
+            if relay and self._resuming is None:
+                # The relay outlives the sidecar: a new one takes the kernel up.
+                self.log.warning(
+                    "jupyterlab-hpc: kernel %s: the sidecar went away; taking the kernel up again",
+                    self.kernel_id,
+                )
+                self._resuming = asyncio.ensure_future(self._resume())
+            elif not relay:
+                # A relay attached to the sidecar's channel died with it.
+                self._declare_gone(SIDECAR_GONE)
+
+    def _declare_gone(self, reason):
+        self._exit_code = 1
+        self._exit_reason = reason
+        self._fatal = True
+        self.log.warning("jupyterlab-hpc: kernel %s: %s", self.kernel_id, reason)
+
+    def _stop_resuming(self):
+        task, self._resuming = self._resuming, None
+        if task is not None and not task.done():
+            task.cancel()
+
+    async def _resume(self):
+        """Ask a new sidecar to take the running kernel up again, for a while.
+
+        The kernel counts as alive meanwhile (poll() says so); the server's
+        clients reconnect to the same local ports once the relay is linked.
+        """
+        started = self._started_reply
+        c = started["connection"]
+        deadline = time.monotonic() + RESUME_SECONDS
+        reason = SIDECAR_GONE
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    lease = await self._open_lease()
+                except Exception as err:  # not up yet: the server starts a new one
+                    self.log.debug("jupyterlab-hpc: no sidecar yet: %s", err)
+                    await asyncio.sleep(1)
+                    continue
+                replies = asyncio.Queue()
+                self._replies = replies
+                sent = await lease.send(
+                    {
+                        "type": "resume",
+                        "version": LEASE_PROTOCOL_VERSION,
+                        "kernelId": self.kernel_id,
+                        "profile": self.profile,
+                        "notebookPath": self._notebook_path,
+                        "jobId": started["jobId"],
+                        "relay": started["relay"],
+                        "connection": c,
+                    }
+                )
+                try:
+                    if not sent:
+                        raise RuntimeError(SIDECAR_GONE)
+                    again = await self._wait_for_start(replies)
+                except RuntimeError as err:
+                    self._replies = None
+                    await self._close_lease(release=False)
+                    if str(err) != SIDECAR_GONE:
+                        # The new sidecar answered: the kernel cannot be taken up.
+                        reason = (
+                            "The jupyterlab-hpc sidecar stopped, and the one started "
+                            f"after it could not take the cluster kernel up again: {err}"
+                        )
+                        break
+                    await asyncio.sleep(1)
+                    continue
+                self._replies = None
+                self._started_reply = {**started, **again}
+                self.log.info(
+                    "jupyterlab-hpc: kernel %s taken up again on %s (job %s, step %s)",
+                    self.kernel_id,
+                    again.get("node"),
+                    again.get("jobId"),
+                    again.get("stepId"),
+                )
+                return
+            if self._started and self._exit_code is None:
+                self._declare_gone(reason)
+        finally:
+            if self._resuming is asyncio.current_task():
+                self._resuming = None
 
     def _give_up_restarts(self):
         """Make Jupyter report the kernel dead, with the reason, at once.

@@ -164,7 +164,7 @@ export interface IKernelStartList {
 // --- The lease: one WebSocket per kernel between provisioner and sidecar ---
 
 /** Bumped on every incompatible change of the lease messages. */
-export const LEASE_PROTOCOL_VERSION = 1;
+export const LEASE_PROTOCOL_VERSION = 2;
 
 /** Provisioner → sidecar. */
 export type LeaseRequest =
@@ -180,6 +180,21 @@ export type LeaseRequest =
       /** Relative to the server root, from JPY_SESSION_NAME; may be absent. */
       notebookPath: string | null;
       restart: boolean;
+    }
+  | {
+      /**
+       * First message to a new sidecar after the last one went away: take
+       * up the kernel that still runs (its relay outlives a sidecar), with
+       * what `started` said, on the same local ports.
+       */
+      type: 'resume';
+      version: number;
+      kernelId: string;
+      profile: string;
+      notebookPath: string | null;
+      jobId: string;
+      relay: ILeaseRelayHandle;
+      connection: ILeaseConnection;
     }
   /** Send a signal to the kernel process (SIGINT for interrupt). */
   | { type: 'signal'; signal: 'SIGINT' | 'SIGTERM' | 'SIGKILL' }
@@ -200,6 +215,16 @@ export interface ILeaseConnection {
   signature_scheme: string;
 }
 
+/**
+ * Where a kernel's relay runs, for a sidecar that takes it up again: its
+ * launcher's directory and process group on the login node. No secret: the
+ * link's token stays in that owner-only directory.
+ */
+export interface ILeaseRelayHandle {
+  dir: string;
+  pid: number;
+}
+
 /** Sidecar → provisioner. */
 export type LeaseReply =
   /** First message on connect: the sidecar instance (a new one ⇒ kernels lost). */
@@ -218,6 +243,8 @@ export type LeaseReply =
       jobId: string;
       node: string;
       stepId: string | null;
+      /** Null when the relay cannot outlive this sidecar (attached to its channel). */
+      relay: ILeaseRelayHandle | null;
     }
   /** The start failed or was cancelled; `message` is for the kernel error dialog. */
   | { type: 'failed'; message: string; cancelled: boolean }

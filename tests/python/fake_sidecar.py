@@ -81,7 +81,8 @@ class LeaseSocket(WebSocketHandler):
 
     def on_close(self):
         self.fake.closed.append(self)
-        self.fake.stop_kernels()
+        if not self.fake.detached:
+            self.fake.stop_kernels()
 
     def reply(self, message):
         self.write_message(json.dumps(message))
@@ -92,7 +93,10 @@ class FakeSidecar:
         self.directory = str(directory)
         self.socket_path = os.path.join(self.directory, "sidecar.sock")
         self.sidecar_id = "sidecar-1"
-        self.version = 1
+        self.version = 2
+        #: Relays outlive a lease (as detached ones do): `started` names one,
+        #: and a closed socket leaves the kernel running.
+        self.detached = False
         self.sockets = []
         self.headers = []
         self.received = []
@@ -100,6 +104,8 @@ class FakeSidecar:
         self.kernels = []
         #: async (socket, start message) -> None; the default starts a kernel.
         self.on_start = self.start_kernel
+        #: async (socket, resume message) -> None; the default takes it up.
+        self.on_resume = self.resume_kernel
         self._server = None
 
     async def __aenter__(self):
@@ -136,6 +142,8 @@ class FakeSidecar:
         kind = msg["type"]
         if kind == "start":
             await self.on_start(ws, msg)
+        elif kind == "resume":
+            await self.on_resume(ws, msg)
         elif kind == "signal":
             if self.kernels:
                 self.kernel.signal(getattr(signal, msg["signal"]))
@@ -166,5 +174,23 @@ class FakeSidecar:
                 "jobId": "42",
                 "node": "c1",
                 "stepId": f"42.{len(self.kernels) - 1}",
+                "relay": self.relay_handle() if self.detached else None,
+            }
+        )
+
+    @staticmethod
+    def relay_handle():
+        return {"dir": "/home/u/.jupyterlab-hpc/relays/r.abc123", "pid": 4242}
+
+    async def resume_kernel(self, ws, msg):
+        ws.reply(
+            {
+                "type": "started",
+                "connection": msg["connection"],
+                "allocationId": "a1",
+                "jobId": msg["jobId"],
+                "node": "c1",
+                "stepId": f"42.{len(self.kernels) - 1}",
+                "relay": msg["relay"],
             }
         )

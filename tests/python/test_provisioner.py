@@ -123,7 +123,7 @@ async def test_a_start_is_queued_then_runs_code_with_the_managers_key(mapping, s
     [start_msg] = sidecar.messages("start")
     assert start_msg == {
         "type": "start",
-        "version": 1,
+        "version": 2,
         "kernelId": kernel_id,
         "profile": "p1",
         "key": km.session.key.decode(),
@@ -162,8 +162,8 @@ async def test_a_failed_start_raises_the_sidecars_message_and_closes_the_lease(m
 
 
 async def test_a_sidecar_of_another_lease_protocol_is_refused_with_a_hint(mapping, sidecar):
-    sidecar.version = 2
-    with pytest.raises(RuntimeError, match="lease protocol 2, this Jupyter server 1: restart"):
+    sidecar.version = 3
+    with pytest.raises(RuntimeError, match="lease protocol 3, this Jupyter server 2: restart"):
         await start(mapping, sidecar)
     assert sidecar.messages("start") == []
 
@@ -208,6 +208,54 @@ async def test_a_sidecar_that_goes_away_leaves_the_kernel_dead(mapping, sidecar)
     sidecar.sockets[0].close()
     await asyncio.wait_for(dead.wait(), 10)
     assert "sidecar stopped" in km.reason
+    assert len(sidecar.messages("start")) == 1
+
+
+async def test_a_kernel_whose_relay_outlives_the_sidecar_is_taken_up_by_the_next(
+    mapping, sidecar
+):
+    sidecar.detached = True
+    kernel_id, km = await start(mapping, sidecar)
+    reply, _ = await run(km, "kept = 6 * 7")
+    assert reply["status"] == "ok"
+    sidecar.sockets[0].close()
+    await sidecar.wait_for("a resume on a new lease", lambda: len(sidecar.messages("resume")) == 1)
+    [resume] = sidecar.messages("resume")
+    started = sidecar.received[0][0]
+    assert resume == {
+        "type": "resume",
+        "version": 2,
+        "kernelId": kernel_id,
+        "profile": "p1",
+        "notebookPath": "project/a.ipynb",
+        "jobId": "42",
+        "relay": sidecar.relay_handle(),
+        "connection": sidecar.kernel.connection(),
+    }
+    # The key stays out of it: the kernel has it already.
+    assert km.session.key.decode() not in json.dumps(resume)
+    assert len(sidecar.sockets) == 2 and started is sidecar.sockets[0]
+    assert await km.provisioner.poll() is None
+    reply, out = await run(km, "print(kept)")
+    assert reply["status"] == "ok"
+    assert out == "42\n"
+    assert len(sidecar.messages("start")) == 1
+
+
+async def test_a_kernel_the_next_sidecar_cannot_take_up_is_dead_with_its_reason(mapping, sidecar):
+    sidecar.detached = True
+
+    async def refuse(ws, msg):
+        ws.reply({"type": "failed", "message": "The kernel's job 42 on hpc is not running any more.", "cancelled": False})
+
+    sidecar.on_resume = refuse
+    kernel_id, km = await start(mapping, sidecar)
+    dead = asyncio.Event()
+    km.add_restart_callback(dead.set, "dead")
+    sidecar.sockets[0].close()
+    await asyncio.wait_for(dead.wait(), 20)
+    assert "could not take the cluster kernel up again" in km.reason
+    assert "job 42 on hpc is not running" in km.reason
     assert len(sidecar.messages("start")) == 1
 
 

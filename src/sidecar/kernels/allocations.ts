@@ -93,7 +93,11 @@ export interface IAllocationServiceOptions {
   graceSeconds?: number;
   /** How long an ended allocation stays in the list. */
   endedKeepMs?: number;
-  /** How long kernel steps left by a dead sidecar get to end by themselves. */
+  /**
+   * How long kernel steps left by a dead sidecar get to end by themselves,
+   * or to be taken back by their kernels (`resume`), before they are
+   * cancelled.
+   */
   stepSettleMs?: number;
   pollPolicy?: IPollPolicy;
   /** Pauses before asking sacct again about a job it does not know yet. */
@@ -103,6 +107,9 @@ export interface IAllocationServiceOptions {
 }
 
 export const DEFAULT_GRACE_SECONDS = 600;
+
+/** See `stepSettleMs`: long enough for a provisioner to resume its kernel. */
+const STEP_SETTLE_MS = 30_000;
 
 /** How long before a failed scancel of ours is tried again. */
 const CANCEL_RETRY_MS = 30_000;
@@ -241,6 +248,45 @@ export class AllocationService {
     });
   }
 
+  /**
+   * Take a kernel that runs in job `jobId` back after this sidecar was
+   * started again (its relay outlived the old one): the allocation holding
+   * the job gets the kernel again, and its grace period stops.
+   */
+  async resume(
+    profile: IKernelProfile,
+    kernelId: string,
+    jobId: string,
+    notebookPath: string | null
+  ): Promise<IAllocationGrant> {
+    await this._restoring;
+    const record =
+      [...this._records.values()].find(
+        r =>
+          r.jobId === jobId &&
+          r.cluster === profile.cluster &&
+          r.phase !== 'ended' &&
+          r.phase !== 'ending'
+      ) ?? this._sessionAllocation(profile, jobId);
+    if (!record || record.phase !== 'running' || !record.job?.node) {
+      throw new SidecarError(
+        'allocation-not-found',
+        `The kernel's job ${jobId} on ${profile.cluster} is not running any more.`
+      );
+    }
+    if (!record.kernels.some(k => k.kernelId === kernelId)) {
+      this._addKernel(record, {
+        kernelId,
+        profile: profile.id,
+        notebookPath,
+        state: 'starting',
+        stepId: null,
+        startedAt: null
+      });
+    }
+    return this._grant(record);
+  }
+
   kernelState(
     kernelId: string,
     state: IClusterKernelInfo['state'],
@@ -362,6 +408,11 @@ export class AllocationService {
     return this._o.state.flush();
   }
 
+  /** Resolves once the kernel steps left by the last sidecar were dealt with. */
+  leftStepsSettled(): Promise<void> {
+    return this._leftSteps;
+  }
+
   // -- finding and making allocations -----------------------------------------
 
   private _findRunning(profile: IKernelProfile): IAllocationRecord | null {
@@ -386,9 +437,13 @@ export class AllocationService {
     return this._sessionAllocation(profile);
   }
 
-  /** A record for a running session's job that fits, made on first use. */
+  /**
+   * A record for a running session's job that fits (or is `jobId`), made
+   * on first use.
+   */
   private _sessionAllocation(
-    profile: IKernelProfile
+    profile: IKernelProfile,
+    jobId?: string
   ): IAllocationRecord | null {
     const session = (this._o.host.sessions?.() ?? []).find(
       s =>
@@ -396,7 +451,9 @@ export class AllocationService {
         s.phase === 'running' &&
         s.jobId !== null &&
         s.node !== null &&
-        fits(profile.resources, s.request)
+        (jobId === undefined
+          ? fits(profile.resources, s.request)
+          : s.jobId === jobId)
     );
     if (!session) {
       return null;
@@ -1021,7 +1078,11 @@ export class AllocationService {
       .filter(r => r.phase === 'running')
       .map(r => r.jobId!);
     if (alive && running.length > 0) {
-      await this._cancelLeftSteps(cluster, running);
+      // Not awaited: kernels may resume meanwhile (their starts wait for
+      // `_restoring`).
+      this._leftSteps = this._leftSteps.then(() =>
+        this._cancelLeftSteps(cluster, running)
+      );
     }
   }
 
@@ -1048,8 +1109,8 @@ export class AllocationService {
 
   /**
    * Kernel steps of the old sidecar: a step whose srun died with it
-   * usually ends by itself; what is still there after a moment is
-   * cancelled.
+   * usually ends by itself, and a detached relay's kernel may be resumed;
+   * what is still there and unclaimed after a while is cancelled.
    */
   private async _cancelLeftSteps(
     cluster: string,
@@ -1063,9 +1124,17 @@ export class AllocationService {
       let left = await steps();
       if (left.length > 0) {
         await new Promise(resolve =>
-          setTimeout(resolve, this._o.stepSettleMs ?? 3000)
+          setTimeout(resolve, this._o.stepSettleMs ?? STEP_SETTLE_MS)
         );
-        left = await steps();
+        if (this._closed) {
+          return;
+        }
+        const claimed = new Set(
+          [...this._records.values()].flatMap(r =>
+            r.kernels.map(k => k.stepId).filter(id => id !== null)
+          )
+        );
+        left = (await steps()).filter(step => !claimed.has(step));
       }
       if (left.length > 0) {
         this._o.log.info(
@@ -1169,6 +1238,8 @@ export class AllocationService {
   private readonly _now: () => number;
   private _graceSeconds: number;
   private _restoring: Promise<void> = Promise.resolve();
+  /** The cancel of steps left by the last sidecar (after the settle time). */
+  private _leftSteps: Promise<void> = Promise.resolve();
   private _closed = false;
   private _saved = '';
   private readonly _records = new Map<string, IAllocationRecord>();

@@ -74,6 +74,73 @@ export function parseLeaseRequest(raw: string): LeaseRequest | string {
         restart: m.restart
       };
     }
+    case 'resume': {
+      if (typeof m.version !== 'number') {
+        return 'resume: version must be a number.';
+      }
+      if (!text(m.kernelId, 200) || !m.kernelId) {
+        return 'resume: kernelId must be a non-empty string.';
+      }
+      if (!text(m.profile, 200) || !m.profile) {
+        return 'resume: profile must be a non-empty string.';
+      }
+      if (
+        m.notebookPath !== null &&
+        m.notebookPath !== undefined &&
+        !text(m.notebookPath)
+      ) {
+        return 'resume: notebookPath must be a string or null.';
+      }
+      if (typeof m.jobId !== 'string' || !/^\d+(_\d+)?$/.test(m.jobId)) {
+        return 'resume: jobId must be a Slurm job id.';
+      }
+      const relay = m.relay as Record<string, unknown> | null;
+      if (
+        typeof relay !== 'object' ||
+        relay === null ||
+        !text(relay.dir, 1024) ||
+        !/^\/[^\n]*\/r\.[A-Za-z0-9]+$/.test(relay.dir) ||
+        !Number.isSafeInteger(relay.pid) ||
+        (relay.pid as number) <= 1
+      ) {
+        return 'resume: relay must be {dir, pid} of a relay launcher.';
+      }
+      const c = m.connection as Record<string, unknown> | null;
+      const ports = ['shell', 'iopub', 'stdin', 'control', 'hb'].map(
+        name => c?.[`${name}_port`]
+      );
+      if (
+        typeof c !== 'object' ||
+        c === null ||
+        !ports.every(
+          p => Number.isInteger(p) && (p as number) > 0 && (p as number) < 65536
+        ) ||
+        typeof c.signature_scheme !== 'string' ||
+        !/^hmac-[a-z0-9]{1,20}$/.test(c.signature_scheme)
+      ) {
+        return 'resume: connection must hold five ports and a signature scheme.';
+      }
+      const [shell, iopub, stdin, control, hb] = ports as number[];
+      return {
+        type: 'resume',
+        version: m.version,
+        kernelId: m.kernelId,
+        profile: m.profile,
+        notebookPath: (m.notebookPath as string | null | undefined) ?? null,
+        jobId: m.jobId,
+        relay: { dir: relay.dir as string, pid: relay.pid as number },
+        connection: {
+          transport: 'tcp',
+          ip: '127.0.0.1',
+          shell_port: shell,
+          iopub_port: iopub,
+          stdin_port: stdin,
+          control_port: control,
+          hb_port: hb,
+          signature_scheme: c.signature_scheme
+        }
+      };
+    }
     case 'signal':
       if (typeof m.signal !== 'string' || !SIGNALS.has(m.signal)) {
         return 'signal: signal must be SIGINT, SIGTERM or SIGKILL.';

@@ -25,6 +25,7 @@ import {
   type IKernelProfile,
   type IKernelStartInfo,
   type ILeaseConnection,
+  type ILeaseRelayHandle,
   type LeaseReply,
   type LeaseRequest,
   type SidecarEvent
@@ -75,6 +76,12 @@ export interface ILeaseAllocations {
     stepId?: string | null
   ): void;
   release(kernelId: string): void;
+  resume(
+    profile: IKernelProfile,
+    kernelId: string,
+    jobId: string,
+    notebookPath: string | null
+  ): Promise<IAllocationGrant>;
   onEnded(listener: (allocationId: string, reason: string) => void): () => void;
 }
 
@@ -86,10 +93,23 @@ export interface ILeaseRelay {
   readonly ended: Promise<IRelayEnd>;
   /** What the relay said at start: its Slurm step. */
   readonly hello?: { step?: string | null };
+  /** Where a detached relay runs (it outlives this sidecar); else null. */
+  readonly handle?: ILeaseRelayHandle | null;
+  /** The running kernel (a resumed relay has one from the start). */
+  readonly kernel?: IRelayedKernel | null;
 }
 
 export type RelayStarter = (
   options: IKernelRelayOptions
+) => Promise<ILeaseRelay>;
+
+export type RelayResumer = (
+  options: IKernelRelayOptions & {
+    detach: { lingerSeconds: number };
+    handle: ILeaseRelayHandle;
+    ports: Record<'shell' | 'iopub' | 'stdin' | 'control' | 'hb', number>;
+    signatureScheme: string;
+  }
 ) => Promise<ILeaseRelay>;
 
 export interface IKernelLeasesOptions {
@@ -102,6 +122,8 @@ export interface IKernelLeasesOptions {
   sidecarId: string;
   /** How relays are started (default KernelRelay.start). */
   startRelay?: RelayStarter;
+  /** How relays are taken up again (default KernelRelay.resume). */
+  resumeRelay?: RelayResumer;
   /** How long a finished start stays in `starts()` (ms). */
   keepFinishedMs?: number;
   /** How long a dead kernel's step may take to end with it (ms). */
@@ -161,6 +183,7 @@ interface IKeptStart {
 export class KernelLeases {
   constructor(private readonly _o: IKernelLeasesOptions) {
     this._startRelay = _o.startRelay ?? (o => KernelRelay.start(o));
+    this._resumeRelay = _o.resumeRelay ?? (o => KernelRelay.resume(o));
     this._now = _o.now ?? Date.now;
     this._stopListening = _o.allocations.onEnded((id, reason) =>
       this._allocationEnded(id, reason)
@@ -255,6 +278,18 @@ export class KernelLeases {
         lease.kernelId = request.kernelId;
         lease.starting = { abort: new AbortController(), why: null };
         this._enqueue(lease, () => this._start(lease, request));
+        return;
+      case 'resume':
+        if (lease.kernelId !== null || lease.starting) {
+          this._send(lease, {
+            type: 'error',
+            message: 'Only a new lease can take up a kernel.'
+          });
+          return;
+        }
+        lease.kernelId = request.kernelId;
+        lease.starting = { abort: new AbortController(), why: null };
+        this._enqueue(lease, () => this._resume(lease, request));
         return;
       case 'signal':
         this._signal(lease, request.signal);
@@ -432,7 +467,8 @@ export class KernelLeases {
         allocationId: grant.allocationId,
         jobId: grant.jobId,
         node: grant.node,
-        stepId
+        stepId,
+        relay: relay.handle ?? null
       });
     } catch (err) {
       const why = starting.abort.signal.aborted ? starting.why : null;
@@ -469,6 +505,88 @@ export class KernelLeases {
       }
       if (kept) {
         this._finishLater(kept);
+      }
+    }
+  }
+
+  /**
+   * A new sidecar takes up a kernel whose relay outlived the last one: the
+   * allocation gets it back, the relay is linked again and the kernel's
+   * ports listen here again where its clients left them.
+   */
+  private async _resume(
+    lease: Lease,
+    request: Extract<LeaseRequest, { type: 'resume' }>
+  ): Promise<void> {
+    const starting = lease.starting!;
+    const kernelId = request.kernelId;
+    try {
+      if (request.version !== LEASE_PROTOCOL_VERSION) {
+        throw new LeaseFailure(
+          `This JupyterLab's kernel provisioner speaks lease protocol ${request.version} and its sidecar ${LEASE_PROTOCOL_VERSION}.`
+        );
+      }
+      const profile = await this._o.profiles.get(request.profile);
+      if (!profile) {
+        throw new LeaseFailure(
+          `The cluster kernel's profile ${request.profile} no longer exists.`
+        );
+      }
+      lease.registered = true;
+      const grant = await this._o.allocations.resume(
+        profile,
+        kernelId,
+        request.jobId,
+        request.notebookPath
+      );
+      lease.grant = grant;
+      checkAborted(starting);
+      const transport = await this._o.transport(profile.cluster);
+      const c = request.connection;
+      const relay = await this._resumeRelay({
+        transport,
+        command: { argv: [] },
+        label:
+          profile.cluster === LOCAL_TARGET ? 'this computer' : profile.cluster,
+        detach: { lingerSeconds: RELAY_LINGER_SECONDS },
+        handle: request.relay,
+        ports: {
+          shell: c.shell_port,
+          iopub: c.iopub_port,
+          stdin: c.stdin_port,
+          control: c.control_port,
+          hb: c.hb_port
+        },
+        signatureScheme: c.signature_scheme
+      });
+      lease.relay = relay;
+      if (starting.abort.signal.aborted) {
+        throw new LeaseFailure('aborted');
+      }
+      this._watch(lease, relay, relay.kernel!, grant, transport);
+      const stepId = relay.hello?.step ?? null;
+      this._o.allocations.kernelState(kernelId, 'running', stepId);
+      this._o.log.info(
+        `kernel ${kernelId}: taken up again in job ${grant.jobId} on ${grant.node}, step ${stepId ?? '?'}`
+      );
+      this._send(lease, {
+        type: 'started',
+        connection: c,
+        allocationId: grant.allocationId,
+        jobId: grant.jobId,
+        node: grant.node,
+        stepId,
+        relay: relay.handle ?? null
+      });
+    } catch (err) {
+      const message = failureMessage(err);
+      this._o.log.info(`kernel ${kernelId}: not taken up again: ${message}`);
+      await this._endRelay(lease);
+      this._forgetAllocation(lease);
+      this._send(lease, { type: 'failed', message, cancelled: false });
+    } finally {
+      if (lease.starting === starting) {
+        lease.starting = null;
       }
     }
   }
@@ -641,6 +759,7 @@ export class KernelLeases {
   }
 
   private readonly _startRelay: RelayStarter;
+  private readonly _resumeRelay: RelayResumer;
   private readonly _now: () => number;
   private readonly _stopListening: () => void;
   private readonly _leases = new Set<Lease>();

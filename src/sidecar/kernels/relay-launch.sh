@@ -9,7 +9,7 @@
 #                     what `wait` prints
 #   wait D N          wait up to N x 10 ms for the HELLO or the end; print
 #                     "hello <json>" and/or "status <n>", "stderr" and the
-#                     stderr kept
+#                     stderr kept; "gone" when D is not there (reaped)
 #   stop D P SIG      send SIG to the launcher's process group P
 #   reap D            remove D
 set -u
@@ -25,6 +25,10 @@ mine() {
 }
 
 wait_for() {
+  if [ ! -d "$1" ]; then
+    echo gone
+    return 0
+  fi
   i=0
   while [ ! -e "$1/hello" ] && [ ! -e "$1/status" ] && [ "$i" -lt "$2" ]; do
     sleep 0.01

@@ -29,6 +29,8 @@ export interface IRelayWait {
   status: number | null;
   /** The step's stderr as kept (the first 64 KiB), once it has ended. */
   stderr: string;
+  /** The directory is not there: reaped, so the relay has ended. */
+  gone: boolean;
 }
 
 /** One wait step of the launcher, in 10 ms units. */
@@ -97,12 +99,15 @@ export function parseWait(stdout: string): IRelayWait {
   let hello: IRelayHello | null = null;
   let status: number | null = null;
   let stderr = '';
+  let gone = false;
   let at = 0;
   while (at < stdout.length) {
     const end = stdout.indexOf('\n', at);
     const line = stdout.slice(at, end < 0 ? undefined : end);
     at = end < 0 ? stdout.length : end + 1;
-    if (line.startsWith('hello ')) {
+    if (line === 'gone') {
+      gone = true;
+    } else if (line.startsWith('hello ')) {
       hello = parseHello(line.slice('hello '.length));
     } else if (line.startsWith('status ')) {
       const n = Number(line.slice('status '.length));
@@ -112,7 +117,7 @@ export function parseWait(stdout: string): IRelayWait {
       break;
     }
   }
-  return { hello, status, stderr };
+  return { hello, status, stderr, gone };
 }
 
 function parseHello(text: string): IRelayHello | null {

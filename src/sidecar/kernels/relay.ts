@@ -315,7 +315,7 @@ export class KernelRelay {
     }
     const hello = wait.hello;
     if (!hello) {
-      relay._finishDetached(wait);
+      await relay._finishDetached(wait);
       throw relay._failure((await relay.ended).reason);
     }
     relay.hello = hello;
@@ -335,8 +335,66 @@ export class KernelRelay {
     return null;
   }
 
+  /**
+   * Take up a detached relay again (a sidecar started anew): link with the
+   * token its launcher kept, and open the kernel's listeners on the ports
+   * its clients know. Rejects ('kernel-relay-failed') when the relay or its
+   * kernel is gone, or a port is taken.
+   */
+  static async resume(
+    options: IKernelRelayOptions & {
+      detach: { lingerSeconds: number };
+      handle: IDetachedRelay;
+      ports: Record<KernelChannel, number>;
+      signatureScheme: string;
+    }
+  ): Promise<KernelRelay> {
+    const relay = new KernelRelay(options, new PassThrough());
+    relay._lingerMs = options.detach.lingerSeconds * 1000;
+    relay._detached = options.handle;
+    const wait = await relay._wait(0);
+    if (!wait?.hello || wait.status !== null) {
+      await relay._finishDetached(wait);
+      throw relay._failure(
+        wait?.status != null
+          ? `The kernel ended while the sidecar was away. ${(await relay.ended).reason}`
+          : `The kernel's relay on ${relay._label} is not there any more.${relay._lastWords()}`
+      );
+    }
+    relay.hello = wait.hello;
+    if (!wait.hello.link || !(await relay._openLink(wait.hello.link))) {
+      await relay._stopDetached(0);
+      throw relay._failure(
+        `The kernel's relay on ${relay._label} could not be linked again.${relay._lastWords()}`
+      );
+    }
+    const started = relay._linkedState?.started;
+    if (!started) {
+      await relay._stopDetached(SHUTDOWN_WAIT_MS);
+      throw relay._failure('The kernel ended while the sidecar was away.');
+    }
+    try {
+      // The provisioner holds the key; nothing here needs it.
+      await relay._openKernel(
+        started,
+        '',
+        options.signatureScheme,
+        options.ports
+      );
+    } catch (err) {
+      await relay._stopDetached(SHUTDOWN_WAIT_MS);
+      throw err;
+    }
+    return relay;
+  }
+
   /** What the relay said at start (its pid and host on the node). */
   hello!: IRelayHello;
+
+  /** Where a detached relay runs, for a sidecar that takes it up again. */
+  get handle(): IDetachedRelay | null {
+    return this._detached ? { ...this._detached } : null;
+  }
 
   /** The kernel now running, if any. */
   get kernel(): IRelayedKernel | null {
@@ -382,9 +440,28 @@ export class KernelRelay {
     });
     this._send(encodeControl(FrameType.Start, request));
     const info = await started;
+    return this._openKernel(info, request.key, request.signature_scheme);
+  }
+
+  /**
+   * The kernel's listeners here (on `ports` when given: a resumed kernel
+   * keeps the ports its clients know) and its record.
+   */
+  private async _openKernel(
+    info: IKernelStarted,
+    key: string,
+    signatureScheme: string,
+    ports?: Record<KernelChannel, number>
+  ): Promise<IRelayedKernel> {
     const servers = await Promise.all(
-      KERNEL_CHANNELS.map(channel => this._listen(info.ports[channel]))
-    );
+      KERNEL_CHANNELS.map(channel =>
+        this._listen(info.ports[channel], ports?.[channel])
+      )
+    ).catch(err => {
+      throw this._failure(
+        `The kernel's ports on this computer could not be opened again: ${(err as Error).message}`
+      );
+    });
     const localPorts = {} as Record<KernelChannel, number>;
     KERNEL_CHANNELS.forEach((channel, i) => {
       localPorts[channel] = (servers[i].address() as { port: number }).port;
@@ -399,8 +476,8 @@ export class KernelRelay {
       connection: {
         ip: '127.0.0.1',
         transport: 'tcp',
-        key: request.key,
-        signature_scheme: request.signature_scheme,
+        key,
+        signature_scheme: signatureScheme,
         shell_port: localPorts.shell,
         iopub_port: localPorts.iopub,
         stdin_port: localPorts.stdin,
@@ -451,6 +528,22 @@ export class KernelRelay {
       clearTimeout(timer);
     }
     return this._ended;
+  }
+
+  /**
+   * Let go of a detached relay without stopping it, as a sidecar that exits
+   * would: the listeners and the link close, and the relay waits its linger
+   * time for a next sidecar (`resume`).
+   */
+  abandon(): void {
+    if (!this._detached || this._done) {
+      return;
+    }
+    this._stopping = true;
+    this._finish({
+      exitCode: null,
+      reason: 'The kernel relay was left to the next sidecar.'
+    });
   }
 
   private _run(onStart: () => void): void {
@@ -542,7 +635,8 @@ export class KernelRelay {
                 }
                 this._link = s;
                 if (frame.payload.length > 0) {
-                  this._relinked(controlBody<IRelayLinked>(frame));
+                  this._linkedState = controlBody<IRelayLinked>(frame);
+                  this._relinked(this._linkedState);
                 }
                 resolve();
               } else {
@@ -613,8 +707,8 @@ export class KernelRelay {
           return;
         }
         const wait = await this._wait(0);
-        if (wait?.status != null) {
-          this._finishDetached(wait);
+        if (wait?.status != null || wait?.gone) {
+          await this._finishDetached(wait);
           return;
         }
         if (Date.now() > deadline) {
@@ -677,19 +771,25 @@ export class KernelRelay {
       wait = await this._wait(
         Math.max(0, Math.min(WAIT_CHUNK_MS, deadline - Date.now()))
       );
-    } while (wait?.status == null && Date.now() < deadline && !this._done);
-    if (wait?.status == null && !this._done) {
+    } while (
+      wait?.status == null &&
+      !wait?.gone &&
+      Date.now() < deadline &&
+      !this._done
+    );
+    if (wait?.status == null && !wait?.gone && !this._done) {
       await this._runScript(stopCommand(relay, 'KILL'));
       wait = await this._wait(WAIT_CHUNK_MS);
     }
-    this._finishDetached(wait);
+    await this._finishDetached(wait);
   }
 
-  /** The detached relay has ended (or is given up): say why, remove its directory. */
-  private _finishDetached(wait: IRelayWait | null): void {
-    if (this._done) {
+  /** The detached relay has ended (or is given up): remove its directory, say why. */
+  private async _finishDetached(wait: IRelayWait | null): Promise<void> {
+    if (this._done || this._finishing) {
       return;
     }
+    this._finishing = true;
     if (wait?.stderr) {
       this._stderr = (this._stderr + wait.stderr).slice(-STDERR_KEEP);
     }
@@ -697,6 +797,8 @@ export class KernelRelay {
     let reason: string;
     if (!this._reachable) {
       reason = `The kernel relay on ${this._label} could not be reached for ${(this._lingerMs + RELINK_GRACE_MS) / 1000} s, and was given up.`;
+    } else if (wait?.gone) {
+      reason = `The kernel relay on ${this._label} has ended.`;
     } else if (status === null) {
       reason = `The kernel relay on ${this._label} did not end when asked, and was killed.`;
     } else if (status === 0) {
@@ -704,8 +806,8 @@ export class KernelRelay {
     } else {
       reason = `The kernel relay ended with status ${status}.${this._lastWords()}`;
     }
-    if (this._reachable) {
-      void this._runScript(reapCommand(this._detached!.dir));
+    if (this._reachable && !wait?.gone) {
+      await this._runScript(reapCommand(this._detached!.dir));
     }
     this._finish({ exitCode: status, reason });
   }
@@ -819,13 +921,13 @@ export class KernelRelay {
   }
 
   /** A listener on this computer's 127.0.0.1 for one kernel port. */
-  private _listen(remotePort: number): Promise<Server> {
+  private _listen(remotePort: number, localPort = 0): Promise<Server> {
     const server = createServer({ noDelay: true }, socket =>
       this._accept(socket, remotePort)
     );
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
+      server.listen(localPort, '127.0.0.1', () => {
         server.off('error', reject);
         resolve(server);
       });
@@ -959,9 +1061,11 @@ export class KernelRelay {
   }
 
   private _detached: IDetachedRelay | null = null;
+  private _linkedState: IRelayLinked | null = null;
   private _lingerMs = 0;
   private _stopping = false;
   private _relinking = false;
+  private _finishing = false;
   /** False once a detached relay was given up for want of a link. */
   private _reachable = true;
   private _endResolve!: (end: IRelayEnd) => void;

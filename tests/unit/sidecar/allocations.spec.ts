@@ -764,6 +764,7 @@ describe('restore', () => {
     const ended: string[] = [];
     svc.onEnded((_, r) => ended.push(r));
     await svc.restore();
+    await svc.leftStepsSettled();
     expect(svc.graceSeconds).toBe(1);
     const list = svc.list();
     expect(list.map(x => x.jobId).sort()).toEqual(['70', '80']);
@@ -783,6 +784,39 @@ describe('restore', () => {
     expect(node.jobs.get('80')!.state).toBe('CANCELLED');
     expect(node.jobs.get('90')!.state).toBe('RUNNING');
     expect(node.jobs.get('85')!.state).toBe('RUNNING');
+  });
+
+  it('gives a kernel that a new sidecar takes up its allocation back: its step is kept, the grace stops', async () => {
+    const first = service({ graceSeconds: 1 });
+    const a = starter(first, 'k1');
+    await until('submitted', () => node.jobs.has('70'));
+    node.run1('70');
+    await a.done;
+    await first.flush();
+    await first.close();
+    // k1's relay outlived the sidecar (70.1); 70.2 is nobody's.
+    node.steps = new Set(['70.1', '70.2']);
+    const svc = service({ graceSeconds: 1 });
+    const ended: string[] = [];
+    svc.onEnded((_, r) => ended.push(r));
+    await svc.restore();
+    const grant = await svc.resume(profile(), 'k1', '70', 'nb.ipynb');
+    expect(grant).toMatchObject({ jobId: '70', node: 'n1' });
+    svc.kernelState('k1', 'running', '70.1');
+    await svc.leftStepsSettled();
+    expect(node.calls.filter(c => c[0] === 'scancel')).toEqual([
+      ['scancel', '70.2']
+    ]);
+    const [allocation] = svc.list();
+    expect(allocation.kernels).toMatchObject([
+      { kernelId: 'k1', state: 'running', stepId: '70.1' }
+    ]);
+    expect(allocation.releaseAt).toBeNull();
+    await new Promise(resolve => setTimeout(resolve, 1500));
+    expect(ended).toEqual([]);
+    await expect(svc.resume(profile(), 'k2', '99', null)).rejects.toThrow(
+      /job 99 on .* is not running any more/
+    );
   });
 
   it('drops records whose job is gone', async () => {

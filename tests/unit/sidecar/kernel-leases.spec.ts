@@ -21,7 +21,8 @@ import {
   type IAllocationGrant,
   type IAllocationProgress,
   type ILeaseAllocations,
-  type ILeaseRelay
+  type ILeaseRelay,
+  type RelayResumer
 } from '../../../src/sidecar/kernels/lease';
 import { parseLeaseRequest } from '../../../src/sidecar/kernels/lease-request';
 import type {
@@ -94,6 +95,20 @@ class FakeAllocations implements ILeaseAllocations {
   release(kernelId: string) {
     this.released.push(kernelId);
   }
+  resumes: [string, string, string | null][] = [];
+  resumeError: Error | null = null;
+  async resume(
+    _profile: IKernelProfile,
+    kernelId: string,
+    jobId: string,
+    notebookPath: string | null
+  ): Promise<IAllocationGrant> {
+    this.resumes.push([kernelId, jobId, notebookPath]);
+    if (this.resumeError) {
+      throw this.resumeError;
+    }
+    return { ...GRANT, jobId };
+  }
   onEnded(listener: (id: string, reason: string) => void) {
     this.listeners.push(listener);
     return () => {
@@ -116,6 +131,8 @@ class FakeRelay implements ILeaseRelay {
   startResult: Promise<void> = Promise.resolve();
   signalThrows = false;
   readonly hello = { step: '123.0' };
+  readonly handle = RELAY_HANDLE;
+  kernel: IRelayedKernel | null = null;
   readonly ended: Promise<IRelayEnd>;
 
   async startKernel(request: IStartKernel): Promise<IRelayedKernel> {
@@ -167,8 +184,16 @@ class FakeRelay implements ILeaseRelay {
   private _endResolve!: (e: IRelayEnd) => void;
 }
 
+const RELAY_HANDLE = {
+  dir: '/home/u/.jupyterlab-hpc/relays/r.abc123',
+  pid: 777
+};
+
 let fakeRelays: FakeRelay[];
 let relayStarter: (o: IKernelRelayOptions) => Promise<FakeRelay>;
+/** What KernelRelay.resume was asked; it answers with a FakeRelay. */
+let resumed: Parameters<RelayResumer>[0][];
+let resumeError: Error | null;
 let allocations: FakeAllocations;
 let events: SidecarEvent[];
 let logLines: string[];
@@ -201,6 +226,19 @@ function makeLeases(stepEndWaitMs = 50): KernelLeases {
     log: createLogger('debug', line => logLines.push(line)),
     sidecarId: 'sidecar-1',
     startRelay: o => relayStarter(o),
+    resumeRelay: async o => {
+      resumed.push(o);
+      if (resumeError) {
+        throw resumeError;
+      }
+      const relay = new FakeRelay(o);
+      fakeRelays.push(relay);
+      relay.kernel = await relay.startKernel({
+        key: '',
+        signature_scheme: o.signatureScheme
+      });
+      return relay;
+    },
     keepFinishedMs: 200,
     stepEndWaitMs,
     jobEndWaitMs: 400
@@ -209,6 +247,8 @@ function makeLeases(stepEndWaitMs = 50): KernelLeases {
 
 beforeEach(async () => {
   fakeRelays = [];
+  resumed = [];
+  resumeError = null;
   squeue = { state: 'RUNNING', commands: [] };
   relayStarter = async o => {
     const relay = new FakeRelay(o);
@@ -413,7 +453,8 @@ describe('a kernel lease', () => {
       allocationId: 'a1',
       jobId: '123',
       node: 'node7',
-      stepId: '123.0'
+      stepId: '123.0',
+      relay: RELAY_HANDLE
     });
     // The relay: a step of job 123 running the env's Python; the key only
     // in its start request; the profile's working directory.
@@ -835,6 +876,131 @@ describe('a kernel lease', () => {
     await p.closed;
     // The sidecar's exit is not a release: the next sidecar reconciles.
     expect(allocations.released).toEqual([]);
+  });
+});
+
+const CONNECTION = {
+  transport: 'tcp',
+  ip: '127.0.0.1',
+  shell_port: 41000,
+  iopub_port: 41001,
+  stdin_port: 41002,
+  control_port: 41003,
+  hb_port: 41004,
+  signature_scheme: 'hmac-sha256'
+} as const;
+
+function resumeMessage(o: { relay?: unknown; jobId?: string } = {}) {
+  return {
+    type: 'resume',
+    version: LEASE_PROTOCOL_VERSION,
+    kernelId: 'k1',
+    profile: PROFILE.id,
+    notebookPath: 'work/analysis.ipynb',
+    jobId: o.jobId ?? '123',
+    relay: 'relay' in o ? o.relay : RELAY_HANDLE,
+    connection: CONNECTION
+  };
+}
+
+describe('a kernel taken up by a new sidecar', () => {
+  it('gets its allocation back and its relay linked on the ports its clients know', async () => {
+    const p = new Provisioner();
+    await p.open();
+    p.send(resumeMessage());
+    const reply = await p.until('started');
+    expect(reply).toEqual({
+      type: 'started',
+      connection: CONNECTION,
+      allocationId: 'a1',
+      jobId: '123',
+      node: 'node7',
+      stepId: '123.0',
+      relay: RELAY_HANDLE
+    });
+    expect(allocations.resumes).toEqual([['k1', '123', 'work/analysis.ipynb']]);
+    expect(resumed).toHaveLength(1);
+    expect(resumed[0]).toMatchObject({
+      handle: RELAY_HANDLE,
+      ports: {
+        shell: 41000,
+        iopub: 41001,
+        stdin: 41002,
+        control: 41003,
+        hb: 41004
+      },
+      signatureScheme: 'hmac-sha256',
+      label: 'hpc'
+    });
+    expect(allocations.states).toContainEqual(['k1', 'running', '123.0']);
+    // From here it is a kernel like any other: its end is told.
+    const relay = fakeRelays[0];
+    relay.kernelExit.resolve({ pid: 4242, code: 0, signal: null });
+    expect(await p.until('exited')).toMatchObject({ fatal: false });
+  });
+
+  it('says why it cannot be taken up, and the allocation forgets it', async () => {
+    allocations.resumeError = new SidecarError(
+      'allocation-not-found',
+      "The kernel's job 123 on hpc is not running any more."
+    );
+    const p = new Provisioner();
+    await p.open();
+    p.send(resumeMessage());
+    expect(await p.until('failed')).toEqual({
+      type: 'failed',
+      message: "The kernel's job 123 on hpc is not running any more.",
+      cancelled: false
+    });
+    expect(resumed).toEqual([]);
+    expect(allocations.released).toEqual(['k1']);
+  });
+
+  it('ends what it linked when the relay has no kernel any more', async () => {
+    resumeError = new SidecarError(
+      'kernel-relay-failed',
+      'The kernel ended while the sidecar was away.'
+    );
+    const p = new Provisioner();
+    await p.open();
+    p.send(resumeMessage());
+    expect((await p.until('failed')).message).toBe(
+      'The kernel ended while the sidecar was away.'
+    );
+    expect(allocations.released).toEqual(['k1']);
+  });
+
+  it('is refused on a lease that has a kernel already', async () => {
+    const { p } = await started();
+    p.send(resumeMessage());
+    expect(await p.until('error')).toEqual({
+      type: 'error',
+      message: 'Only a new lease can take up a kernel.'
+    });
+    expect(resumed).toEqual([]);
+  });
+
+  it('reads only a relay directory and a real pid from the message', () => {
+    expect(parseLeaseRequest(JSON.stringify(resumeMessage()))).toEqual(
+      resumeMessage()
+    );
+    for (const relay of [
+      { dir: '/home/u/.jupyterlab-hpc/relays/r.x; rm -rf ~', pid: 7 },
+      { dir: 'relative/r.abc', pid: 7 },
+      { dir: '/home/u/r.abc\n/etc', pid: 7 },
+      { dir: '/home/u/.jupyterlab-hpc/relays/r.abc', pid: 1 },
+      { dir: '/home/u/.jupyterlab-hpc/relays/r.abc', pid: '7' },
+      null
+    ]) {
+      expect(
+        typeof parseLeaseRequest(JSON.stringify(resumeMessage({ relay })))
+      ).toBe('string');
+    }
+    expect(
+      typeof parseLeaseRequest(
+        JSON.stringify(resumeMessage({ jobId: '123; scancel -u me' }))
+      )
+    ).toBe('string');
   });
 });
 

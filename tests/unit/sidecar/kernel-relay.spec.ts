@@ -791,6 +791,57 @@ describe('the relay detached', () => {
     await until(() => !relayDirs().includes(dir));
   });
 
+  it('is taken up by a next sidecar: linked again, on the same local ports', async () => {
+    const first = await startRelay();
+    const kernel = await first.startKernel({
+      key: 'k',
+      signature_scheme: 'hmac-sha256',
+      argv: fakeArgv()
+    });
+    const c = await client(kernel.localPorts.shell);
+    c.socket.write('before\n');
+    expect((await c.read(7)).toString()).toBe('before\n');
+    // The sidecar goes away; the relay and its kernel stay.
+    first.abandon();
+    await expect(c.read(1, 5_000)).rejects.toThrow(/closed/);
+    expect(alive(kernel.pid)).toBe(true);
+    const next = await KernelRelay.resume({
+      transport: localTransport(),
+      command: { argv: [] },
+      label: 'this computer',
+      detach: { lingerSeconds: 30 },
+      handle: first.handle!,
+      ports: kernel.localPorts,
+      signatureScheme: 'hmac-sha256'
+    });
+    relays.push(next);
+    expect(next.linked).toBe(true);
+    expect(next.kernel).toMatchObject({
+      pid: kernel.pid,
+      localPorts: kernel.localPorts
+    });
+    expect((await ask(kernel.localPorts.shell)).key).toBe('k');
+    await next.shutdown(5000);
+    expect(alive(kernel.pid)).toBe(false);
+  });
+
+  it('says so when a next sidecar finds the relay gone', async () => {
+    const first = await startRelay();
+    const handle = first.handle!;
+    await first.shutdown(5000);
+    await expect(
+      KernelRelay.resume({
+        transport: localTransport(),
+        command: { argv: [] },
+        label: 'this computer',
+        detach: { lingerSeconds: 30 },
+        handle,
+        ports: { shell: 1, iopub: 2, stdin: 3, control: 4, hb: 5 },
+        signatureScheme: 'hmac-sha256'
+      })
+    ).rejects.toThrow(/relay on this computer is not there any more/);
+  });
+
   it('gives nothing to a wrong token, and keeps its port open to link again', async () => {
     const relay = await startRelay();
     expect(
