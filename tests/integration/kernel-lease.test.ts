@@ -98,6 +98,19 @@ class HoldJobs implements ILeaseAllocations {
   private _byKernel = new Map<string, IAllocationGrant>();
   private _listeners: ((id: string, reason: string) => void)[] = [];
 
+  /** The allocation a kernel had (this stand-in outlives no sidecar). */
+  async resume(
+    _profile: IKernelProfile,
+    kernelId: string,
+    jobId: string
+  ): Promise<IAllocationGrant> {
+    const grant = this._byKernel.get(kernelId);
+    if (!grant || grant.jobId !== jobId) {
+      throw new SidecarError('allocation-not-found', `No job ${jobId} here.`);
+    }
+    return grant;
+  }
+
   async acquire(
     _profile: IKernelProfile,
     kernelId: string,

@@ -301,6 +301,44 @@ describe.each([
   }
 );
 
+describe('a detached kernel relay that changes hands', () => {
+  it.each(['openssh', 'builtin'] as const)(
+    'keeps a client connected before working after the next sidecar takes it up (%s)',
+    async client => {
+      const { relay, kernel, file } = await startKernel(client);
+      const go = join(home, `go-${client}`);
+      const steps: Record<string, unknown>[] = [];
+      const done = drive([DRIVER, 'across', file, go], step => {
+        steps.push(step);
+        if (step.step === 'before') {
+          // The sidecar goes away and a new one (another connection) takes over.
+          relay.abandon();
+          void KernelRelay.resume({
+            transport: connection(client === 'openssh' ? 'builtin' : 'openssh'),
+            command: { argv: [] },
+            label: 'hpc-demo',
+            detach: { lingerSeconds: 60 },
+            handle: relay.handle!,
+            ports: kernel.localPorts,
+            signatureScheme: 'hmac-sha256'
+          }).then(next => {
+            relays.push(next);
+            writeFileSync(go, '');
+          });
+        }
+      });
+      const results = await done;
+      expect(results.find(s => s.step === 'before')).toMatchObject({
+        status: 'ok'
+      });
+      expect(results.find(s => s.step === 'after')).toMatchObject({
+        status: 'ok',
+        stream: '42\n'
+      });
+    }
+  );
+});
+
 /** This machine's addresses that are not loopback: the node's on the network. */
 function networkAddresses(): string[] {
   return Object.values(networkInterfaces())

@@ -18,6 +18,7 @@
         and how many messages it received (the second-user probe).
 """
 import json
+import os
 import socket
 import sys
 import time
@@ -228,6 +229,20 @@ def sub(ip, ports, seconds):
     say(step="sub", received=received)
 
 
+def across(path, go_file):
+    """One client, kept connected while the relay changes hands (go_file appears)."""
+    kc = client(path)
+    reply, _ = run_cell(kc, "kept = 6 * 7")
+    say(step="before", status=reply["status"])
+    while not os.path.exists(go_file):
+        time.sleep(0.05)
+    t0 = time.time()
+    reply, out = run_cell(kc, "print(kept)")
+    say(step="after", status=reply["status"], ms=(time.time() - t0) * 1000,
+        stream="".join(c["text"] for t, c in out if t == "stream"))
+    kc.stop_channels()
+
+
 def main(argv):
     mode = argv[1]
     if mode == "channels":
@@ -236,6 +251,8 @@ def main(argv):
         rtt(argv[2], int(argv[3]), float(argv[4]) if len(argv) > 4 else 0.0)
     elif mode == "exec":
         execute(argv[2], argv[3])
+    elif mode == "across":
+        across(argv[2], argv[3])
     elif mode == "print":
         printing(argv[2], float(argv[3]))
     elif mode == "sub":

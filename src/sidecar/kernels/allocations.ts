@@ -99,6 +99,8 @@ export interface IAllocationServiceOptions {
    * cancelled.
    */
   stepSettleMs?: number;
+  /** How long `resume` waits for the kernel's job to be seen running. */
+  resumeWaitMs?: number;
   pollPolicy?: IPollPolicy;
   /** Pauses before asking sacct again about a job it does not know yet. */
   sacctRetryMs?: number[];
@@ -110,6 +112,10 @@ export const DEFAULT_GRACE_SECONDS = 600;
 
 /** See `stepSettleMs`: long enough for a provisioner to resume its kernel. */
 const STEP_SETTLE_MS = 30_000;
+
+/** How long `resume` waits to see the kernel's job running (see there). */
+const RESUME_WAIT_MS = 45_000;
+const RESUME_POLL_MS = 250;
 
 /** How long before a failed scancel of ours is tried again. */
 const CANCEL_RETRY_MS = 30_000;
@@ -260,14 +266,28 @@ export class AllocationService {
     notebookPath: string | null
   ): Promise<IAllocationGrant> {
     await this._restoring;
-    const record =
-      [...this._records.values()].find(
-        r =>
-          r.jobId === jobId &&
-          r.cluster === profile.cluster &&
-          r.phase !== 'ended' &&
-          r.phase !== 'ending'
-      ) ?? this._sessionAllocation(profile, jobId);
+    // A restored allocation is 'queued' until the poller sees its job, which
+    // it can only once JupyterLab has handed this sidecar the clusters.
+    const deadline = this._now() + (this._o.resumeWaitMs ?? RESUME_WAIT_MS);
+    let record: IAllocationRecord | null = null;
+    for (;;) {
+      record =
+        [...this._records.values()].find(
+          r =>
+            r.jobId === jobId &&
+            r.cluster === profile.cluster &&
+            r.phase !== 'ended' &&
+            r.phase !== 'ending'
+        ) ?? this._sessionAllocation(profile, jobId);
+      if (
+        (record?.phase === 'running' && record.job?.node) ||
+        this._closed ||
+        this._now() > deadline
+      ) {
+        break;
+      }
+      await new Promise(resolve => setTimeout(resolve, RESUME_POLL_MS));
+    }
     if (!record || record.phase !== 'running' || !record.job?.node) {
       throw new SidecarError(
         'allocation-not-found',

@@ -49,6 +49,31 @@ TOKEN_BYTES = 32
 AUTH_TIMEOUT = 5.0
 MAX_UNPROVEN = 8
 
+# ipykernel, with ROUTER_HANDOVER on its ROUTER sockets (shell, control,
+# stdin). A client that connects again after a cut (a new link, a new
+# sidecar) comes back under the same ZMQ identity, often before the kernel
+# has seen its old connection close; without handover the ROUTER ignores the
+# newcomer and the client waits for replies forever (measured: every client
+# kept across a change of sidecar). Otherwise what `-m ipykernel_launcher`
+# does.
+KERNEL_LAUNCHER = """
+import sys
+if sys.path and sys.path[0] == "":
+    del sys.path[0]
+import zmq
+if hasattr(zmq, "ROUTER_HANDOVER"):
+    _socket = zmq.Context.socket
+    def _handover(self, kind, *args, **kwargs):
+        s = _socket(self, kind, *args, **kwargs)
+        if kind == zmq.ROUTER:
+            s.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        return s
+    zmq.Context.socket = _handover
+sys.argv[0] = "ipykernel_launcher"
+from ipykernel import kernelapp
+kernelapp.launch_new_instance()
+"""
+
 OUT = 1  # frames only; everything else goes to stderr
 sys.stdout = sys.stderr
 DETACHED = len(sys.argv) > 1 and sys.argv[1] == "detach"
@@ -417,7 +442,7 @@ class Relay(object):
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
                 json.dump(info, f)
-            argv = req.get("argv") or [sys.executable, "-m", "ipykernel_launcher",
+            argv = req.get("argv") or [sys.executable, "-c", KERNEL_LAUNCHER,
                                        "-f", "{connection_file}"]
             argv = [a.replace("{connection_file}", path) for a in argv]
             env = dict(os.environ)

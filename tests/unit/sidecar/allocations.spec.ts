@@ -236,7 +236,8 @@ function service(
     graceSeconds: o.graceSeconds ?? 600,
     pollPolicy: FAST,
     sacctRetryMs: [],
-    stepSettleMs: 20
+    stepSettleMs: 20,
+    resumeWaitMs: 300
   });
   services.push(s);
   return s;
