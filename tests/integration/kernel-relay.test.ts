@@ -339,6 +339,23 @@ describe('a detached kernel relay that changes hands', () => {
   );
 });
 
+describe('a detached kernel relay whose step is cancelled', () => {
+  it("ends, with srun's words, and its kernel with it", async () => {
+    const { relay, kernel } = await startKernel('openssh');
+    const step = relay.hello.step!;
+    const t0 = Date.now();
+    await sh(`scancel ${step}`);
+    const exit = await kernel.exited;
+    const end = await relay.ended;
+    console.log(
+      `step ${step} cancelled: ended in ${Date.now() - t0} ms: ${end.reason}`
+    );
+    expect(exit.pid).toBe(kernel.pid);
+    expect(end.exitCode).not.toBe(0);
+    expect(end.reason).toMatch(/ended with status/);
+  });
+});
+
 /** This machine's addresses that are not loopback: the node's on the network. */
 function networkAddresses(): string[] {
   return Object.values(networkInterfaces())

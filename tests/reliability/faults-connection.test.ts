@@ -432,9 +432,8 @@ describe('the login node unreachable for 30 s, then back', () => {
   });
 });
 
-// Today a cluster kernel whose relay loses the connection is reported dead
-// with the reason (survival across a connection loss is being designed):
-// this describe records what happens and asserts that guarantee.
+// A cluster kernel's relay runs detached on the cluster and is linked again
+// once the connection is back: the kernel and its state survive the cut.
 describe('a running cluster kernel when the connection is cut', () => {
   const ENV = demo.envs.find(e => e.name === 'my-project-env')!;
   const GRACE_SECONDS = 6;
@@ -471,7 +470,7 @@ describe('a running cluster kernel when the connection is cut', () => {
     rmSync(home, { recursive: true, force: true });
   });
 
-  it('is reported dead with the reason, not hung, and its allocation is not leaked', async () => {
+  it('keeps answering with its state once the connection is back, and its allocation is released after it', async () => {
     const profile = await api('POST', 'jupyterlab-hpc/api/v1/kernel-profiles', {
       cluster: 'demo',
       environment: ENV.prefix,
@@ -507,60 +506,41 @@ describe('a running cluster kernel when the connection is cut', () => {
     jobs.push(job);
     const logFrom = lab.log().length;
 
+    const stepsBefore = execFileSync(
+      'squeue',
+      ['-h', '-s', '-j', job, '-o', '%i'],
+      { encoding: 'utf8' }
+    );
     const killed = killSshdServing(processTree(lab.process.pid!), demo.port);
     const faultEnd = performance.now();
     expect(killed.length).toBeGreaterThan(0);
 
-    // Survived if the kernel still answers with its state; otherwise how
-    // long until it is reported dead.
-    const reply = await socket
-      .execute('print(fault_mark)', { timeoutMs: 20_000 })
-      .then(textOf)
-      .catch(() => null);
-    const survived = reply?.trim() === '7';
-    // Not survived: the kernel is either reported dead, or (its step ended
-    // while the job lives on) restarted by the Jupyter server in the same
-    // job once the connection is back — with its state lost. Hung is the
-    // one outcome not allowed.
-    let deadS: number | null = null;
-    let outcome: 'dead' | 'restarted' | null = null;
-    let answersAfterRestart = false;
-    if (!survived) {
-      await socket
-        .next(
-          m =>
-            m.header.msg_type === 'status' &&
-            ['dead', 'restarting'].includes(
-              m.content.execution_state as string
-            ),
-          40_000
-        )
-        .then(m => {
-          deadS = secondsSince(faultEnd);
-          outcome = m.content.execution_state === 'dead' ? 'dead' : 'restarted';
-        })
-        .catch(() => undefined);
-      if (outcome === 'restarted') {
-        const again = await socket
-          .execute('print(6 * 7)', { timeoutMs: 90_000 })
-          .then(textOf)
-          .catch(() => null);
-        answersAfterRestart = again?.trim() === '42';
-      }
+    // The same cell, asked until it answers. One in flight at the moment of
+    // the cut is lost with the link, as over any connection that drops.
+    let reply: string | null = null;
+    let tries = 0;
+    const deadline = performance.now() + 60_000;
+    while (reply === null && performance.now() < deadline) {
+      tries++;
+      reply = await socket
+        .execute('print(fault_mark)', { timeoutMs: 2_000 })
+        .then(r => textOf(r).trim())
+        .catch(() => null);
     }
+    const recoveryS = secondsSince(faultEnd);
+    const survived = reply === '7';
+    const sameStep =
+      execFileSync('squeue', ['-h', '-s', '-j', job, '-o', '%i'], {
+        encoding: 'utf8'
+      }) === stepsBefore;
+    const said = lab
+      .log()
+      .slice(logFrom)
+      .split('\n')
+      .filter(l => /kernel/i.test(l) && /dead|ended|restart/i.test(l));
     socket.close();
     // Shut down, so that the allocation's end can be checked.
     await api('DELETE', `api/kernels/${kernelId}`).catch(() => undefined);
-    const reason =
-      lab
-        .log()
-        .slice(logFrom)
-        .split('\n')
-        .find(
-          l =>
-            /jupyterlab-hpc|kernel/i.test(l) &&
-            /lost|dead|ended|connection/i.test(l)
-        ) ?? '';
     await waitFor(
       'the allocation to be released',
       () => {
@@ -585,35 +565,17 @@ describe('a running cluster kernel when the connection is cut', () => {
       fault:
         'sshd process serving the connection killed (SIGKILL) under a running cluster kernel',
       userSees: survived
-        ? `the kernel answers again (${secondsSince(faultEnd)} s)`
-        : `kernel ${
-            outcome === null
-              ? 'neither dead nor restarted within 40 s'
-              : outcome === 'dead'
-                ? `dead after ${deadS} s`
-                : `restarting after ${deadS} s, then ${answersAfterRestart ? 'answering again in the same job, its variables gone' : 'not answering'}`
-          }` +
-          (reason
-            ? `; server log: "${reason.trim().slice(0, 200)}"`
-            : '; no reason in the server log') +
-          `; allocation ${leaked ? 'still running (leaked)' : 'released'}`,
-      recoveryS: survived ? secondsSince(faultEnd) : null,
+        ? `the kernel answers with its variables ${recoveryS} s after the cut (cell tried ${tries} times, 2 s apart; same step${sameStep ? '' : ' NOT'}, no restart); allocation ${leaked ? 'still running after shutdown (leaked)' : 'released after shutdown'}`
+        : `the kernel did not answer within 60 s${said.length ? `; server log: "${said[0].trim().slice(0, 200)}"` : ''}`,
+      recoveryS: survived ? recoveryS : null,
       lost: survived
-        ? 'nothing'
-        : "the kernel and its state (the notebook's variables)",
-      survived
+        ? 'nothing kept (a request in flight at the cut may need to be run again)'
+        : "the kernel's state",
+      survived: survived && recoveryS <= RECOVERY_TARGET_S
     });
-    // What the product guarantees today: the notebook is told within 40 s
-    // (dead with a reason, or restarting), and nothing is leaked. Not yet:
-    // a kernel restarted after the cut does not always answer again
-    // (measured: not within 90 s) — recorded in userSees, an open gap of
-    // issue 13 (kernels that survive a cut connection).
-    if (!survived) {
-      expect(outcome).not.toBeNull();
-      if (outcome === 'dead') {
-        expect(reason).not.toBe('');
-      }
-    }
+    expect(survived).toBe(true);
+    expect(sameStep).toBe(true);
+    expect(said).toEqual([]);
     expect(leaked).toBe(false);
   });
 });
