@@ -137,6 +137,11 @@ export function directRelayCommand(python: string): IRemoteCommand {
   return { argv: [python, '-I', '-c', relayBootstrap()] };
 }
 
+/** Whether the launcher has seen the step end (it wrote a status). */
+function ended(wait: IRelayWait | null): boolean {
+  return typeof wait?.status === 'number';
+}
+
 /** How a relay ended. */
 export interface IRelayEnd {
   /** The step's exit status, or null when it is not known. */
@@ -304,7 +309,7 @@ export class KernelRelay {
     }
     relay._detached = launched;
     let wait: IRelayWait | null = launched.wait;
-    while (!wait?.hello && wait?.status == null) {
+    while (!wait?.hello && !ended(wait)) {
       if (Date.now() - started > timeout) {
         await relay._stopDetached(0);
         throw relay._failure(
@@ -313,7 +318,7 @@ export class KernelRelay {
       }
       wait = await relay._wait(WAIT_CHUNK_MS);
     }
-    const hello = wait.hello;
+    const hello = wait?.hello;
     if (!hello) {
       await relay._finishDetached(wait);
       throw relay._failure((await relay.ended).reason);
@@ -356,7 +361,7 @@ export class KernelRelay {
     if (!wait?.hello || wait.status !== null) {
       await relay._finishDetached(wait);
       throw relay._failure(
-        wait?.status != null
+        ended(wait)
           ? `The kernel ended while the sidecar was away. ${(await relay.ended).reason}`
           : `The kernel's relay on ${relay._label} is not there any more.${relay._lastWords()}`
       );
@@ -707,7 +712,7 @@ export class KernelRelay {
           return;
         }
         const wait = await this._wait(0);
-        if (wait?.status != null || wait?.gone) {
+        if (ended(wait) || wait?.gone) {
           await this._finishDetached(wait);
           return;
         }
@@ -772,12 +777,12 @@ export class KernelRelay {
         Math.max(0, Math.min(WAIT_CHUNK_MS, deadline - Date.now()))
       );
     } while (
-      wait?.status == null &&
+      !ended(wait) &&
       !wait?.gone &&
       Date.now() < deadline &&
       !this._done
     );
-    if (wait?.status == null && !wait?.gone && !this._done) {
+    if (!ended(wait) && !wait?.gone && !this._done) {
       await this._runScript(stopCommand(relay, 'KILL'));
       wait = await this._wait(WAIT_CHUNK_MS);
     }
