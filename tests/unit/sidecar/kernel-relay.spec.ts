@@ -142,6 +142,15 @@ function localTransport(): LocalTransport {
   });
 }
 
+/** The fake kernel, started in `relay` with `key`. */
+function startFake(relay: KernelRelay, key = 'k') {
+  return relay.startKernel({
+    key,
+    signature_scheme: 'hmac-sha256',
+    argv: fakeArgv()
+  });
+}
+
 function fakeArgv(...extra: string[]): string[] {
   return [PYTHON, fakeKernel, '-f', '{connection_file}', ...extra];
 }
@@ -292,11 +301,7 @@ describe.each<[string, Mode]>([
 
   it('lets the kernel listen on Unix sockets in its private directory (ipc, the default)', async () => {
     const relay = await startRelay();
-    const kernel = await relay.startKernel({
-      key: 'k',
-      signature_scheme: 'hmac-sha256',
-      argv: fakeArgv()
-    });
+    const kernel = await startFake(relay);
     expect(kernel.remoteTransport).toBe('ipc');
     expect(Object.values(kernel.remotePorts)).toEqual([1, 2, 3, 4, 5]);
     const info = await ask(kernel.localPorts.iopub);
@@ -329,11 +334,7 @@ describe.each<[string, Mode]>([
 
   it('carries many streams at once, large data in order, past the window', async () => {
     const relay = await startRelay();
-    const kernel = await relay.startKernel({
-      key: 'k',
-      signature_scheme: 'hmac-sha256',
-      argv: fakeArgv()
-    });
+    const kernel = await startFake(relay);
     await ask(kernel.localPorts.shell);
     const ports = Object.values(kernel.localPorts);
     const clients = await Promise.all(
@@ -353,11 +354,7 @@ describe.each<[string, Mode]>([
 
   it('stalls only a stream whose reader does not read', async () => {
     const relay = await startRelay();
-    const kernel = await relay.startKernel({
-      key: 'k',
-      signature_scheme: 'hmac-sha256',
-      argv: fakeArgv()
-    });
+    const kernel = await startFake(relay);
     await ask(kernel.localPorts.shell);
     const slow = await client(kernel.localPorts.iopub);
     slow.socket.pause();
@@ -373,11 +370,7 @@ describe.each<[string, Mode]>([
 
   it('passes signals to the kernel, reports its exit, and starts another', async () => {
     const relay = await startRelay();
-    const first = await relay.startKernel({
-      key: 'k1',
-      signature_scheme: 'hmac-sha256',
-      argv: fakeArgv()
-    });
+    const first = await startFake(relay, 'k1');
     await ask(first.localPorts.shell);
     const c = await client(first.localPorts.shell);
     c.socket.write('x');
@@ -394,11 +387,7 @@ describe.each<[string, Mode]>([
     // Its listeners are closed.
     await expect(client(first.localPorts.shell)).rejects.toThrow();
 
-    const second = await relay.startKernel({
-      key: 'k2',
-      signature_scheme: 'hmac-sha256',
-      argv: fakeArgv()
-    });
+    const second = await startFake(relay, 'k2');
     expect(second.pid).not.toBe(first.pid);
     expect((await ask(second.localPorts.hb)).key).toBe('k2');
     relay.signal('SIGKILL');
@@ -438,11 +427,7 @@ describe.each<[string, Mode]>([
   if (m !== 'detached') {
     it('ends the relay and the kernel when the sidecar side goes away', async () => {
       const relay = await startRelay();
-      const kernel = await relay.startKernel({
-        key: 'k',
-        signature_scheme: 'hmac-sha256',
-        argv: fakeArgv()
-      });
+      const kernel = await startFake(relay);
       const path = (await ask(kernel.localPorts.shell)).path as string;
       // Only the input ends (as when srun's stdin closes): no Shutdown frame.
       (relay as unknown as { _input: NodeJS.WritableStream })._input.end();
@@ -500,11 +485,7 @@ describe("the relay's link", () => {
     // The second knock is held until the relay's 5 s for the token are up.
     const relay = await startRelay(undefined, early, 20_000);
     expect(knocks).toEqual([Buffer.alloc(0), Buffer.alloc(0)]);
-    const kernel = await relay.startKernel({
-      key: 'k',
-      signature_scheme: 'hmac-sha256',
-      argv: fakeArgv()
-    });
+    const kernel = await startFake(relay);
     expect((await ask(kernel.localPorts.shell)).key).toBe('k');
     // Once the link is up nobody else is let in: the port is closed.
     await expect(client(relay.hello.link!.port)).rejects.toThrow(
@@ -517,11 +498,7 @@ describe("the relay's link", () => {
     mode = 'stdio';
     try {
       const relay = await startRelay();
-      const kernel = await relay.startKernel({
-        key: 'k',
-        signature_scheme: 'hmac-sha256',
-        argv: fakeArgv()
-      });
+      const kernel = await startFake(relay);
       expect((await ask(kernel.localPorts.shell)).key).toBe('k');
       await expect(client(relay.hello.link!.port)).rejects.toThrow(
         /ECONNREFUSED/
@@ -541,11 +518,7 @@ describe("the relay's link", () => {
     });
     const stderr: string[] = [];
     const relay = await startRelay(t => stderr.push(t), spy);
-    const kernel = await relay.startKernel({
-      key: 'k',
-      signature_scheme: 'hmac-sha256',
-      argv: fakeArgv()
-    });
+    const kernel = await startFake(relay);
     const before = await client(kernel.localPorts.shell);
     before.socket.write('hello\n');
     expect((await before.read(6)).toString()).toBe('hello\n');
@@ -575,11 +548,7 @@ describe("the relay's link", () => {
     relays.push(relay);
     expect(relay.linked).toBe(false);
     expect(stderr.join('')).toMatch(/no link to .*no answer in 0.3 s/);
-    const kernel = await relay.startKernel({
-      key: 'k',
-      signature_scheme: 'hmac-sha256',
-      argv: fakeArgv()
-    });
+    const kernel = await startFake(relay);
     expect((await ask(kernel.localPorts.shell)).key).toBe('k');
     await relay.shutdown(5000);
   });
@@ -700,11 +669,7 @@ describe('the relay detached', () => {
     const t = cuttable();
     const stderr: string[] = [];
     const relay = await startRelay(s => stderr.push(s), t.transport);
-    const kernel = await relay.startKernel({
-      key: 'k',
-      signature_scheme: 'hmac-sha256',
-      argv: fakeArgv()
-    });
+    const kernel = await startFake(relay);
     const before = await client(kernel.localPorts.shell);
     before.socket.write('hello\n');
     expect((await before.read(6)).toString()).toBe('hello\n');
@@ -729,11 +694,7 @@ describe('the relay detached', () => {
   it('hears on linking again of a kernel that ended meanwhile', async () => {
     const t = cuttable();
     const relay = await startRelay(undefined, t.transport);
-    const kernel = await relay.startKernel({
-      key: 'k',
-      signature_scheme: 'hmac-sha256',
-      argv: fakeArgv()
-    });
+    const kernel = await startFake(relay);
     t.state.refuse = true;
     t.cut();
     await until(() => !relay.linked);
@@ -743,11 +704,7 @@ describe('the relay detached', () => {
     const exit = await kernel.exited;
     expect(exit).toEqual({ pid: kernel.pid, code: null, signal: 15 });
     // The relay lives on for the next kernel (a restart keeps the step).
-    const next = await relay.startKernel({
-      key: 'k2',
-      signature_scheme: 'hmac-sha256',
-      argv: fakeArgv()
-    });
+    const next = await startFake(relay, 'k2');
     expect((await ask(next.localPorts.shell)).key).toBe('k2');
     await relay.shutdown(5000);
   });
@@ -756,11 +713,7 @@ describe('the relay detached', () => {
     const t = cuttable();
     const relay = await startRelay(undefined, t.transport, undefined, 2);
     const dir = dirOf(relay);
-    const kernel = await relay.startKernel({
-      key: 'k',
-      signature_scheme: 'hmac-sha256',
-      argv: fakeArgv()
-    });
+    const kernel = await startFake(relay);
     const path = (await ask(kernel.localPorts.shell)).path as string;
     t.state.refuse = true;
     t.cut();
@@ -776,11 +729,7 @@ describe('the relay detached', () => {
   it('reports a relay killed from outside with its status and last words', async () => {
     const relay = await startRelay();
     const dir = dirOf(relay);
-    const kernel = await relay.startKernel({
-      key: 'k',
-      signature_scheme: 'hmac-sha256',
-      argv: fakeArgv()
-    });
+    const kernel = await startFake(relay);
     // As Slurm ends a cancelled step: every process of it at once.
     process.kill(kernel.pid, 'SIGKILL');
     process.kill(relay.hello.pid, 'SIGKILL');
@@ -793,11 +742,7 @@ describe('the relay detached', () => {
 
   it('is taken up by a next sidecar: linked again, on the same local ports', async () => {
     const first = await startRelay();
-    const kernel = await first.startKernel({
-      key: 'k',
-      signature_scheme: 'hmac-sha256',
-      argv: fakeArgv()
-    });
+    const kernel = await startFake(first);
     const c = await client(kernel.localPorts.shell);
     c.socket.write('before\n');
     expect((await c.read(7)).toString()).toBe('before\n');
@@ -872,11 +817,7 @@ describe('the relay detached', () => {
       /no route to the node[^]*started again with its stdio attached/
     );
     await until(() => relayDirs().every(d => before.has(d)));
-    const kernel = await relay.startKernel({
-      key: 'k',
-      signature_scheme: 'hmac-sha256',
-      argv: fakeArgv()
-    });
+    const kernel = await startFake(relay);
     expect((await ask(kernel.localPorts.shell)).key).toBe('k');
     await relay.shutdown(5000);
   });
