@@ -496,6 +496,50 @@ describe('another user of the cluster', () => {
     }
   });
 
+  it("gets nothing from the relay's link port without its token, while the sidecar's link carries on", async () => {
+    const { relay, kernel } = started;
+    const link = relay.hello.link!;
+    const addresses = [...networkAddresses(), '127.0.0.1'];
+    for (const ip of addresses) {
+      // Twelve guesses at once, more than the relay keeps waiting.
+      const knocks = await Promise.all(
+        Array.from({ length: 12 }, () =>
+          drive(
+            [
+              join(probeDir, 'kernel_driver.py'),
+              'knock',
+              ip,
+              String(link.port),
+              '1',
+              '6'
+            ],
+            () => undefined,
+            OTHER_USER
+          )
+        )
+      );
+      for (const k of knocks) {
+        expect(k.find(s => s.step === 'knock')).toEqual({
+          step: 'knock',
+          received: 0,
+          refused: null
+        });
+      }
+    }
+    // Meanwhile the sidecar's own link still works, and so does a new one.
+    expect(relay.linked).toBe(true);
+    const seen = await drive([
+      DRIVER,
+      'exec',
+      started.file,
+      'print("still here")'
+    ]);
+    expect(seen.find(s => s.step === 'exec')).toMatchObject({
+      stream: 'still here\n'
+    });
+    expect(kernel.pid).toBeGreaterThan(0);
+  });
+
   it('is the control: the same probe reads the output through the relay', async () => {
     const { kernel, file } = started;
     const [printed, subbed] = await Promise.all([

@@ -243,6 +243,31 @@ def across(path, go_file):
     kc.stop_channels()
 
 
+def knock(host, port, tokens, seconds):
+    """Connect to a relay's link port as someone without its token: what comes back."""
+    received = 0
+    refused = None
+    for _ in range(tokens):
+        try:
+            s = socket.create_connection((host, port), timeout=2)
+        except OSError as e:
+            refused = e.__class__.__name__
+            break
+        s.settimeout(seconds)
+        try:
+            s.sendall(os.urandom(32).hex().encode("ascii"))
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                received += len(data)
+        except OSError:
+            pass
+        finally:
+            s.close()
+    say(step="knock", received=received, refused=refused)
+
+
 def main(argv):
     mode = argv[1]
     if mode == "channels":
@@ -251,6 +276,8 @@ def main(argv):
         rtt(argv[2], int(argv[3]), float(argv[4]) if len(argv) > 4 else 0.0)
     elif mode == "exec":
         execute(argv[2], argv[3])
+    elif mode == "knock":
+        knock(argv[2], int(argv[3]), int(argv[4]), float(argv[5]))
     elif mode == "across":
         across(argv[2], argv[3])
     elif mode == "print":

@@ -322,8 +322,10 @@ class Relay(object):
         except OSError:
             return
         if len(self.unproven) >= MAX_UNPROVEN:
-            conn.close()
-            return
+            # The oldest goes, not the newcomer: someone else on the cluster
+            # holding connections open cannot keep the sidecar out.
+            oldest = min(self.unproven, key=lambda c: self.unproven[c][0])
+            self.refuse(oldest)
         conn.setblocking(False)
         self.unproven[conn] = (time.time() + AUTH_TIMEOUT, b"")
         self.sel.register(conn, selectors.EVENT_READ, "unproven")

@@ -691,6 +691,43 @@ describe('the relay detached', () => {
     expect(alive(kernel.pid)).toBe(false);
   });
 
+  it('links again even while strangers hold more connections to its port than it keeps waiting', async () => {
+    const t = cuttable();
+    const relay = await startRelay(undefined, t.transport);
+    const kernel = await startFake(relay);
+    // Each stranger connects again as soon as its connection is closed, so
+    // the relay always has more waiting than it keeps.
+    let flooding = true;
+    const open = new Set<Socket>();
+    const stranger = (): void => {
+      const socket = connect({
+        host: '127.0.0.1',
+        port: relay.hello.link!.port
+      });
+      open.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        open.delete(socket);
+        if (flooding) {
+          setTimeout(stranger, 10);
+        }
+      });
+    };
+    for (let i = 0; i < 12; i++) {
+      stranger();
+    }
+    try {
+      await new Promise(resolve => setTimeout(resolve, 300));
+      t.cut();
+      await until(() => relay.linked);
+      expect((await ask(kernel.localPorts.shell)).key).toBe('k');
+    } finally {
+      flooding = false;
+      open.forEach(socket => socket.destroy());
+    }
+    await relay.shutdown(5000);
+  });
+
   it('hears on linking again of a kernel that ended meanwhile', async () => {
     const t = cuttable();
     const relay = await startRelay(undefined, t.transport);
