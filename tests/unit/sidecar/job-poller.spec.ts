@@ -240,6 +240,30 @@ describe('JobPoller', () => {
     p.dispose();
   });
 
+  it('asks a controller that refuses at once again after the first backoff, not a growing one', async () => {
+    const calls: number[] = [];
+    const p = new JobPoller({
+      run: () => {
+        calls.push(Date.now());
+        return Promise.resolve({
+          exitCode: 1,
+          stdout: '',
+          stderr:
+            'slurm_load_jobs error: Unable to contact slurm controller (connect failure)\n'
+        });
+      },
+      utcOffsetMinutes: () => 0,
+      onPoll: () => undefined,
+      random: mid
+    });
+    p.track('1', 'running');
+    await jest.advanceTimersByTimeAsync(P.runningMs + 30_000);
+    const gaps = calls.slice(1).map((t, i) => t - calls[i]);
+    expect(gaps.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(gaps)).toEqual(new Set([P.failureMs]));
+    p.dispose();
+  });
+
   it('still backs off from a controller that is there but times out', async () => {
     const calls: number[] = [];
     const p = new JobPoller({
