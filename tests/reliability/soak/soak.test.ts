@@ -408,8 +408,10 @@ describe('soak: 100 tracked jobs, 20 forwards and 10 kernels under traffic', () 
       expect(connected.body.state).toBe('connected');
       // One command, so that the connection's long-lived shell (a session
       // channel kept for the connection's life) is part of the baseline.
-      const envs = await sidecar('GET', `/api/v1/clusters/${CLUSTER}/envs`);
-      expect(envs.status).toBe(200);
+      const ran = await sidecar('POST', `/api/v1/clusters/${CLUSTER}/run`, {
+        argv: ['true']
+      });
+      expect(ran.status).toBe(200);
       await sleep(2000);
       const atConnect = snapshot();
 
