@@ -10,9 +10,12 @@ const [dir, ...suites] = process.argv.slice(2);
 
 function readJest(file) {
   const r = JSON.parse(readFileSync(file, 'utf8'));
-  // A suite that failed to load has no tests but counts as failed.
+  // A suite that failed to load or run (an error outside its tests: its
+  // tests are then listed but none failed) counts as one failure.
   const broken = (r.testResults ?? []).filter(
-    t => t.status === 'failed' && (t.assertionResults ?? []).length === 0
+    t =>
+      t.status === 'failed' &&
+      !(t.assertionResults ?? []).some(a => a.status === 'failed')
   ).length;
   return {
     passed: r.numPassedTests,

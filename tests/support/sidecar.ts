@@ -136,6 +136,10 @@ export async function startSidecar(
       const req = httpRequest(
         {
           socketPath: socket,
+          // A connection per request: a kept-alive one that the sidecar
+          // closed while a test blocked the event loop (spawnSync) fails
+          // the next request with EPIPE (seen once in the hostile-input suite).
+          agent: false,
           path,
           method,
           headers: {
