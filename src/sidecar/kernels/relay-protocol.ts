@@ -64,7 +64,14 @@ export enum FrameType {
    * A detached relay adds what runs (IRelayLinked): after a cut, the frames
    * it could not send are lost, and this is what they would have said.
    */
-  Linked = 23
+  Linked = 23,
+  /**
+   * relay → sidecar, on stdio: nothing. Ends a write whose end could be
+   * the start of the command runner's end marker ('##jlhpc:…'): the runner
+   * holds such an end back until more output comes, which in a request and
+   * answer protocol may be never.
+   */
+  Pad = 24
 }
 
 export interface IFrame {

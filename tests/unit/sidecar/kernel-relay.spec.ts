@@ -368,6 +368,21 @@ describe.each<[string, Mode]>([
     await relay.shutdown();
   });
 
+  it('hands on at once data that ends the way the transport\'s end marker begins', async () => {
+    // The command runner holds back a last '#' (it may start its end
+    // marker) until more output comes; a kernel waiting on it stalled.
+    const relay = await startRelay();
+    const kernel = await startFake(relay);
+    await ask(kernel.localPorts.shell);
+    const c = await client(kernel.localPorts.shell);
+    for (const text of ['#', 'abc#', 'x##jl']) {
+      c.socket.write(text);
+      expect((await c.read(text.length, 5000)).toString()).toBe(text);
+    }
+    c.socket.destroy();
+    await relay.shutdown();
+  });
+
   it('passes signals to the kernel, reports its exit, and starts another', async () => {
     const relay = await startRelay();
     const first = await startFake(relay, 'k1');
