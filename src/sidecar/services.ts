@@ -98,8 +98,23 @@ export function createServices(
     name === LOCAL_TARGET ? local : manager.transport(name);
   // One squeue per cluster per poll for the sessions' and kernels' jobs.
   const pollers = new SharedJobPollers({
-    run: async (cluster, argv) =>
-      asText(await (await transport(cluster)).run({ argv, timeoutSeconds: 30 }))
+    run: async (cluster, argv) => {
+      const at = Date.now();
+      try {
+        const out = asText(
+          await (await transport(cluster)).run({ argv, timeoutSeconds: 30 })
+        );
+        log.debug(
+          `poll ${cluster}: ${argv[0]} exited ${out.exitCode} in ${Date.now() - at} ms`
+        );
+        return out;
+      } catch (err) {
+        log.debug(
+          `poll ${cluster}: ${argv[0]} failed in ${Date.now() - at} ms: ${(err as Error).message}`
+        );
+        throw err;
+      }
+    }
   });
   sessions = new SessionService({
     pollers,

@@ -8,11 +8,11 @@
  * answer is asked again with a growing delay (admins forbid tight loops).
  * A controller that is not running at all is the exception: it is asked
  * again after the first backoff every time, however quickly squeue gave up
- * (usually after its own ~18 s of retries, about one call per 20 s; at
- * once while the controller's port refuses). That loads nothing (there is
- * no controller; squeue runs on the login node) and sees the controller
- * back within seconds of its return instead of up to a minute later
- * (measured: 17 s when a restart's quick refusals had doubled the delay).
+ * (after its own ~9 s of connect retries on the demo cluster; at once while
+ * the controller's port refuses). That loads nothing (there is no
+ * controller; squeue runs on the login node), and as a call in flight
+ * connects once the controller is back, the sidecar sees it within about a
+ * second (measured in tests/reliability/faults-processes.test.ts).
  */
 import {
   controllerDown,
