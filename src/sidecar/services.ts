@@ -9,7 +9,7 @@ import {
   type IStateProblem,
   type SidecarEvent
 } from '../common/api';
-import { clusterRoutes } from './api/cluster-routes';
+import { clusterRoutes, type IClusterSync } from './api/cluster-routes';
 import { envRoutes } from './api/env-routes';
 import { kernelProfileRoutes } from './api/kernel-routes';
 import { kernelStartRoutes } from './api/kernel-start-routes';
@@ -17,6 +17,11 @@ import type { IRoute } from './api/router';
 import { describe } from './api/server';
 import { taskRoutes } from './api/task-routes';
 import { ClusterManager } from './clusters/manager';
+import {
+  emptySavedClusters,
+  savedClustersFile,
+  type ISavedClusters
+} from './clusters/saved-clusters';
 import { KernelLeases, type IKernelLeasesOptions } from './kernels/lease';
 import { PromptBroker } from './clusters/prompts';
 import { EnvironmentService, localEnvTarget } from './conda/service';
@@ -141,11 +146,65 @@ export function createServices(
       broadcast({ type: 'session', session, removed }),
     origin: hostname()
   });
-  sessions
-    .restore()
-    .catch(err =>
-      log.error(`sessions could not be restored: ${describe(err)}`)
-    );
+  // The clusters JupyterLab gave the last sidecar come first, so that what
+  // is restored can reconnect with no page open (a page's PUT replaces them).
+  const savedClusters = savedClustersFile(
+    clusterStatePath(process.env),
+    displayPath(clusterStatePath(process.env), home)
+  );
+  let synced = false;
+  let savedState: ISavedClusters = emptySavedClusters();
+  const clustersLoaded = savedClusters
+    .load()
+    .then(async ({ state, report }) => {
+      if (report.problem) {
+        log.warn(
+          `clusters: ${savedClusters.problem?.message ?? report.problem}`
+        );
+      }
+      if (synced) {
+        return;
+      }
+      savedState = state;
+      if (state.clusters.length === 0) {
+        return;
+      }
+      await manager.setClusters(state.clusters);
+      if (state.allocationGraceMinutes !== null) {
+        allocations.setGraceSeconds(state.allocationGraceMinutes * 60);
+      }
+      log.info(
+        `clusters: ${state.clusters.length} from the last list JupyterLab gave, until a page sends its settings`
+      );
+    })
+    .catch(err => log.error(`clusters could not be read: ${describe(err)}`));
+  const onClusterSync = (sync: IClusterSync): void => {
+    synced = true;
+    if (sync.allocationGraceMinutes !== null) {
+      allocations.setGraceSeconds(sync.allocationGraceMinutes * 60);
+    }
+    const last = savedState;
+    savedState = {
+      version: 1,
+      clusters: sync.clusters,
+      allocationGraceMinutes:
+        sync.allocationGraceMinutes ?? last.allocationGraceMinutes
+    };
+    if (JSON.stringify(savedState) !== JSON.stringify(last)) {
+      savedClusters
+        .save(savedState)
+        .catch(err =>
+          log.warn(`clusters: the list could not be kept: ${describe(err)}`)
+        );
+    }
+  };
+  void clustersLoaded.then(() =>
+    sessions!
+      .restore()
+      .catch(err =>
+        log.error(`sessions could not be restored: ${describe(err)}`)
+      )
+  );
   const allocations = new AllocationService({
     host: {
       transport,
@@ -167,11 +226,13 @@ export function createServices(
       broadcast({ type: 'kernel-allocation', allocation, removed }),
     origin: hostname()
   });
-  allocations
-    .restore()
-    .catch(err =>
-      log.error(`allocations could not be restored: ${describe(err)}`)
-    );
+  void clustersLoaded.then(() =>
+    allocations
+      .restore()
+      .catch(err =>
+        log.error(`allocations could not be restored: ${describe(err)}`)
+      )
+  );
   // Kernel profiles are kernelspecs in the Jupyter server's data dir.
   const dataDir = process.env.JUPYTERLAB_HPC_JUPYTER_DATA_DIR;
   const profiles = new KernelProfileStore({
@@ -188,9 +249,7 @@ export function createServices(
   });
   const routes = [
     ...kernelLeases.routes,
-    ...clusterRoutes(manager, prompts, minutes =>
-      allocations.setGraceSeconds(minutes * 60)
-    ),
+    ...clusterRoutes(manager, prompts, onClusterSync),
     ...sessionRoutes(sessions, () => [...stateProblems.values()]),
     ...kernelAllocationRoutes(allocations),
     ...taskRoutes({
@@ -267,6 +326,11 @@ export function sessionStatePath(env: NodeJS.ProcessEnv): string {
     env.JUPYTERLAB_HPC_JUPYTER_DATA_DIR ||
     join(env.HOME || homedir(), '.local', 'share', 'jupyter');
   return join(data, 'jupyterlab_hpc', 'sessions.json');
+}
+
+/** Where the last cluster list is kept: beside the sessions. */
+export function clusterStatePath(env: NodeJS.ProcessEnv): string {
+  return join(dirname(sessionStatePath(env)), 'clusters.json');
 }
 
 /** Where the kernel allocations are kept: beside the sessions. */

@@ -224,8 +224,9 @@ beforeAll(async () => {
   );
   expect((await syncClusters()).status).toBe(200);
   session = await launch();
-  await waitFor('the running session in the file and its backup', () =>
-    savedRunning(sessionsFile) && savedRunning(`${sessionsFile}.bak`)
+  await waitFor(
+    'the running session in the file and its backup',
+    () => savedRunning(sessionsFile) && savedRunning(`${sessionsFile}.bak`)
   );
 });
 

@@ -161,12 +161,18 @@ function runResult(
   };
 }
 
+/** What JupyterLab's PUT of the cluster list set. */
+export interface IClusterSync {
+  clusters: IClusterConfig[];
+  allocationGraceMinutes: number | null;
+}
+
 /** The cluster routes: the list, one cluster's actions, forwards, prompts. */
 export function clusterRoutes(
   clusters: ClusterManager,
   prompts: PromptBroker,
-  /** The settings' allocation grace period, sent with the cluster list. */
-  onGraceMinutes?: (minutes: number) => void
+  /** A list applied, with the settings' allocation grace period if sent. */
+  onSync?: (sync: IClusterSync) => void
 ): IRoute[] {
   const optional = (body: Buffer) => jsonObject(body, { emptyIsObject: true });
   return [
@@ -185,9 +191,13 @@ export function clusterRoutes(
             'allocationGraceMinutes must be a number of minutes from 0 to 1440.'
           );
         }
-        onGraceMinutes?.(grace);
       }
-      await clusters.setClusters(parseClusterSync(sync));
+      const list = parseClusterSync(sync);
+      await clusters.setClusters(list);
+      onSync?.({
+        clusters: list,
+        allocationGraceMinutes: (grace as number | undefined) ?? null
+      });
       return ok({ clusters: clusters.list() });
     }),
     get(Routes.sshHosts, () => ok(clusters.sshHosts())),

@@ -2,7 +2,8 @@
  * The clusters the user configured, one handle each (its transport, its
  * forwards, its state), and the actions the API offers on them: connect,
  * test, run, forward, key setup. The frontend sends the clusters from
- * JupyterLab's settings; nothing about them is stored here.
+ * JupyterLab's settings (services.ts keeps a copy of the last list for a
+ * sidecar started with no page open; see saved-clusters.ts).
  */
 import { homedir } from 'os';
 

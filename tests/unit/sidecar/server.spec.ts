@@ -445,7 +445,11 @@ describe('PUT the cluster list', () => {
     const manager = new ClusterManager({ broadcast, prompts });
     const minutes: number[] = [];
     await start({
-      routes: clusterRoutes(manager, prompts, m => minutes.push(m))
+      routes: clusterRoutes(manager, prompts, sync => {
+        if (sync.allocationGraceMinutes !== null) {
+          minutes.push(sync.allocationGraceMinutes);
+        }
+      })
     });
     const body = (grace: unknown) =>
       send(
