@@ -368,7 +368,7 @@ describe.each<[string, Mode]>([
     await relay.shutdown();
   });
 
-  it('hands on at once data that ends the way the transport\'s end marker begins', async () => {
+  it("hands on at once data that ends the way the transport's end marker begins", async () => {
     // The command runner holds back a last '#' (it may start its end
     // marker) until more output comes; a kernel waiting on it stalled.
     const relay = await startRelay();
