@@ -3,6 +3,7 @@
  * computer and the cluster): process trees, open descriptors, resident
  * memory, and the sshd session that serves one OpenSSH connection.
  */
+import { execFileSync } from 'child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'fs';
 
 export interface IProc {
@@ -76,6 +77,19 @@ export function fdCount(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+let clockTicks = 0;
+
+/** Seconds since the process started. */
+export function ageSeconds(p: Pick<IProc, 'start'>): number {
+  if (!clockTicks) {
+    clockTicks = Number(
+      execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })
+    );
+  }
+  const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  return uptime - p.start / clockTicks;
 }
 
 /** Resident set size in MiB (VmRSS). */
