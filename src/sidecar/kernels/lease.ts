@@ -97,6 +97,8 @@ export interface ILeaseRelay {
   readonly handle?: ILeaseRelayHandle | null;
   /** The running kernel (a resumed relay has one from the start). */
   readonly kernel?: IRelayedKernel | null;
+  /** See KernelRelay.iopubBack (only a resumed relay is asked). */
+  iopubBack?(timeoutMs: number): Promise<boolean>;
 }
 
 export type RelayStarter = (
@@ -148,6 +150,8 @@ const STEP_END_WAIT_MS = 2_000;
  * within this time finds the kernel as it was.
  */
 const RELAY_LINGER_SECONDS = 300;
+/** How long a resumed kernel waits for the Jupyter server's iopub. */
+const IOPUB_BACK_MS = 5_000;
 
 /** How long a kernel whose job is gone waits for the allocation service's reason. */
 const JOB_END_WAIT_MS = 30_000;
@@ -564,6 +568,13 @@ export class KernelLeases {
         throw new LeaseFailure('aborted');
       }
       this._watch(lease, relay, relay.kernel!, grant, transport);
+      // The Jupyter server's iopub first: output of a cell run before it is
+      // back would be lost (see KernelRelay.iopubBack).
+      if (relay.iopubBack && !(await relay.iopubBack(IOPUB_BACK_MS))) {
+        this._o.log.warn(
+          `kernel ${kernelId}: no client took its output up again within ${IOPUB_BACK_MS / 1000} s`
+        );
+      }
       const stepId = relay.hello?.step ?? null;
       this._o.allocations.kernelState(kernelId, 'running', stepId);
       this._o.log.info(

@@ -207,9 +207,14 @@ interface IStream {
   consumed: number;
   /** We sent Close (or got it): no more frames for it. */
   closed: boolean;
+  /** The kernel's port it goes to. */
+  remotePort: number;
 }
 
 type Pending<T> = { resolve: (v: T) => void; reject: (e: Error) => void };
+
+/** See KernelRelay.iopubBack. */
+const IOPUB_SETTLE_MS = 250;
 
 export class KernelRelay {
   private constructor(
@@ -395,6 +400,30 @@ export class KernelRelay {
 
   /** What the relay said at start (its pid and host on the node). */
   hello!: IRelayHello;
+
+  /**
+   * Resolves true once a client's iopub connection carries the kernel's
+   * bytes (false after `timeoutMs`). After a resume or a cut, clients
+   * connect again in any order, and what the kernel publishes before the
+   * Jupyter server's iopub is back is lost: a cell run at once would get
+   * its reply on shell and none of its output. So a kernel is said to be
+   * back only once this resolved. (A client that comes back later than the
+   * first, or a cell run while none is back, can still miss output: the
+   * kernel publishes to whoever is subscribed.)
+   */
+  iopubBack(timeoutMs: number): Promise<boolean> {
+    return new Promise(resolve => {
+      const timer = setTimeout(() => {
+        this._iopubWaiters = this._iopubWaiters.filter(w => w !== waiter);
+        resolve(false);
+      }, timeoutMs);
+      const waiter = (back: boolean): void => {
+        clearTimeout(timer);
+        resolve(back);
+      };
+      this._iopubWaiters.push(waiter);
+    });
+  }
 
   /** Where a detached relay runs, for a sidecar that takes it up again. */
   get handle(): IDetachedRelay | null {
@@ -852,6 +881,15 @@ export class KernelRelay {
           return;
         }
         const n = frame.payload.length;
+        if (
+          stream.remotePort === this._kernel?.remotePorts.iopub &&
+          this._iopubWaiters.length > 0
+        ) {
+          // The kernel's greeting: the client subscribes after one more
+          // exchange of the handshake, which this leaves time for.
+          const waiters = this._iopubWaiters.splice(0);
+          setTimeout(() => waiters.forEach(w => w(true)), IOPUB_SETTLE_MS);
+        }
         stream.socket.write(frame.payload, () => {
           // Credit goes back in large steps only: no extra frame per message.
           stream.consumed += n;
@@ -950,7 +988,8 @@ export class KernelRelay {
       socket,
       credit: STREAM_WINDOW,
       consumed: 0,
-      closed: false
+      closed: false,
+      remotePort
     };
     this._streams.set(id, stream);
     socket.setNoDelay(true);
@@ -1081,6 +1120,7 @@ export class KernelRelay {
   private readonly _decoder = new FrameDecoder();
   private readonly _streams = new Map<number, IStream>();
   private _queued: Buffer[] = [];
+  private _iopubWaiters: ((back: boolean) => void)[] = [];
   private _link: Duplex | null = null;
   private _nextStream = 1;
   private _servers: Server[] = [];

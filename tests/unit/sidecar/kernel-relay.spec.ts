@@ -818,6 +818,13 @@ describe('the relay detached', () => {
       localPorts: kernel.localPorts
     });
     expect((await ask(kernel.localPorts.shell)).key).toBe('k');
+    // Back for a client's iopub only once the kernel's bytes come through it.
+    expect(await next.iopubBack(300)).toBe(false);
+    const back = next.iopubBack(10_000);
+    const iopub = await client(kernel.localPorts.iopub);
+    iopub.socket.write('hello\n');
+    expect((await iopub.read(6)).toString()).toBe('hello\n');
+    expect(await back).toBe(true);
     await next.shutdown(5000);
     expect(alive(kernel.pid)).toBe(false);
   });
