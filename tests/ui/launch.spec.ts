@@ -241,6 +241,13 @@ test('tile, form, submit, running, Open, a cell on the node, shut down', async (
   }, notebook);
   expect(written).toBe(201);
   await remote.goto(`http://127.0.0.1:${localPort}/lab/tree/${notebook}?reset`);
+  // A cell run before the page has its kernel is not run at all (its
+  // prompt stays "[ ]"): seen once in CI, the node's kernel slow to start.
+  // The status bar says Idle only once the kernel is connected (the
+  // toolbar's indicator starts as idle).
+  await expect(
+    remote.getByRole('contentinfo').getByRole('button', { name: /\| Idle$/ })
+  ).toBeVisible({ timeout: 90_000 });
   const cell = remote.locator('.jp-Notebook .jp-Cell .cm-content').first();
   await cell.click({ timeout: 60_000 });
   await remote.keyboard.type(
